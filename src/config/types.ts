@@ -1,0 +1,84 @@
+/**
+ * The resolved configuration, as `loadConfig()` returns it (frozen). Keys are those of DESIGN.md §2;
+ * every duration is a number of milliseconds under the same key name.
+ */
+import type { EventName } from "../domain/types.js";
+
+export type AuthConfig =
+  | { kind: "aksk"; accessKey: string; secretKey: string; securityToken?: string }
+  | { kind: "token"; token: string }
+  | { kind: "password"; domain: string; username: string; password: string };
+
+export interface CloudConfig {
+  region?: string;
+  /** Always set after load: configured, or derived from region (API.md §3). No trailing slash. */
+  endpoint: string;
+  /** Always set after load. No trailing slash. */
+  iamEndpoint: string;
+  auth: AuthConfig;
+  requestTimeout: number;
+  maxRequestsPerSecond: number;
+  /** attempts = total tries of one request, the first included. */
+  retry: { attempts: number; minDelay: number; maxDelay: number };
+  caFile?: string;
+}
+
+export interface TargetConfig {
+  projectId: string;
+  serverIds: string[];
+  discover: boolean;
+  serverName?: string;
+  enterpriseProjectId?: string;
+}
+
+export interface ScheduleConfig {
+  interval: number;
+  steadyInterval: number;
+  concurrency: number;
+}
+
+export interface StuckConfig {
+  /** Threshold per status name (ms). Defaults: CREATING 60m, BUILDING 60m, DELETING 20m. */
+  thresholds: Readonly<Record<string, number>>;
+  /** 0 = no reminders. */
+  repeatEvery: number;
+}
+
+export type WebhookFormat = "standard" | "slack" | "feishu" | "dingtalk" | "wecom" | "alertmanager";
+
+export interface WebhookConfig {
+  name: string;
+  url: string;
+  format: WebhookFormat;
+  secret?: string;
+  events: EventName[];
+  /** Empty = every status. */
+  statuses: string[];
+  headers: Record<string, string>;
+  timeout: number;
+  retry: { minDelay: number; maxDelay: number };
+  maxAge: number;
+}
+
+export interface Config {
+  cloud: CloudConfig;
+  targets: TargetConfig[];
+  schedule: ScheduleConfig;
+  stuck: StuckConfig;
+  alerts: { pollFailureThreshold: number };
+  webhooks: WebhookConfig[];
+  /** listen is `host:port` as written; host and port are parsed from it. */
+  server: { listen: string; host: string; port: number; bearerToken?: string };
+  state: { path: string; retention: number };
+  log: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent"; format: "json" | "pretty" };
+  /** index is resolved (from HOSTNAME when `auto` was given). */
+  sharding: { count: number; index: number };
+}
+
+/** What loading produced: the frozen config and the warnings to print on stderr. */
+export interface LoadedConfig {
+  config: Readonly<Config>;
+  warnings: string[];
+  /** The file it came from. */
+  path: string;
+}

@@ -1,0 +1,157 @@
+/**
+ * Core data types shared by every part of imagewatch. Pure data: no IO, no imports.
+ */
+
+/** The six statuses the Workspace API documents (API.md §1), in the order metrics list them. */
+export const KNOWN_STATUSES = ["CREATING", "ACTIVE", "BUILDING", "BUILT", "ERROR", "DELETING"] as const;
+/** One of the six documented statuses. */
+export type KnownStatus = (typeof KNOWN_STATUSES)[number];
+/**
+ * A server status as imagewatch tracks it: a known status, `UNKNOWN` (missing or the literal `"null"`),
+ * or any other string the API returned, kept as it is.
+ */
+export type ServerStatus = KnownStatus | "UNKNOWN" | (string & {});
+/** Statuses polled every `schedule.interval`; all others every `schedule.steadyInterval`. */
+export const TRANSITIONAL_STATUSES: ReadonlySet<string> = new Set(["CREATING", "BUILDING", "DELETING"]);
+
+/** True when `status` is one of the transitional statuses. */
+export function isTransitional(status: string | null | undefined): boolean {
+  return status != null && TRANSITIONAL_STATUSES.has(status);
+}
+
+/** An image server as the cloud client returns it: parsed fields plus the API object as it came. */
+export interface ImageServer {
+  /** The image server's own id (`{server_id}` of the API path). */
+  id: string;
+  name: string;
+  /** Normalised: `UNKNOWN` for a missing status or the literal `"null"`; any other string as returned. */
+  status: ServerStatus;
+  /** `update_time` in ms since epoch, or null when absent or unparseable. */
+  updateTime: number | null;
+  /** `create_time` in ms since epoch, or null. */
+  createTime: number | null;
+  /** `image_id` (the produced image), "" when absent. */
+  imageId: string;
+  /** `image_ref.image_type`, "" when absent. */
+  imageType: string;
+  serverGroupId: string;
+  appGroupId: string;
+  /** The API body's `server_id` field: the APS instance id. */
+  apsServerId: string;
+  /** `instance_id`: the ECS instance. */
+  instanceId: string;
+  /** The API object exactly as returned (extra fields kept). Never holds credentials. */
+  raw: Record<string, unknown>;
+}
+
+/** The outcome classes of one API request (DESIGN.md §5 `poll_requests_total{outcome}`). */
+export type RequestOutcome =
+  | "success"
+  | "not_found"
+  | "http_4xx"
+  | "http_5xx"
+  | "throttled"
+  | "timeout"
+  | "network"
+  | "invalid_response"
+  | "auth";
+
+/** A failed poll, as events and the JSON API report it (DESIGN.md §6 `error`). */
+export interface PollError {
+  kind: Exclude<RequestOutcome, "success">;
+  http_status?: number;
+  error_code?: string;
+  error_msg?: string;
+  request_id?: string;
+}
+
+/** What one poll learned about one server. */
+export type ServerPollResult =
+  | { kind: "ok"; server: ImageServer }
+  /** 404 on a GET, or absent from a complete list. */
+  | { kind: "not_found"; requestId?: string }
+  | { kind: "failed"; error: PollError };
+
+/** Everything imagewatch remembers about one server between polls (persisted in the store). */
+export interface ServerState {
+  projectId: string;
+  serverId: string;
+  name: string;
+  /** Current status; null before the server was ever seen. */
+  status: ServerStatus | null;
+  /** When the current status began (ms). On first sight: the API's update_time. */
+  statusSince: number;
+  /** False once the server disappeared (404 or absent from a complete list). */
+  present: boolean;
+  /** True while time in status is above its stuck threshold. */
+  stuck: boolean;
+  /** When the last stuck event or reminder was emitted for this episode (ms), null if none. */
+  stuckNotifiedAt: number | null;
+  /** How many stuck events (first + reminders) this episode emitted. */
+  stuckCount: number;
+  /** Consecutive failed polls of this server. */
+  consecutiveFailures: number;
+  /** True once poll_failed was emitted for the current failure streak. */
+  pollFailedNotified: boolean;
+  lastPollAt: number | null;
+  lastPollOk: boolean | null;
+  lastSuccessAt: number | null;
+  lastError: PollError | null;
+  /** The API object as last seen, null before first sight. */
+  server: ImageServer | null;
+}
+
+/** Event types (DESIGN.md §6). */
+export const EVENT_TYPES = [
+  "image_server.status_changed",
+  "image_server.stuck",
+  "image_server.stuck_resolved",
+  "image_server.poll_failed",
+  "image_server.poll_recovered",
+  "image_server.discovered",
+  "image_server.disappeared",
+  "imagewatch.test",
+] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** The names the config's `webhooks[].events` list uses: the event type without `image_server.`. */
+export const EVENT_NAMES = [
+  "status_changed",
+  "stuck",
+  "stuck_resolved",
+  "poll_failed",
+  "poll_recovered",
+  "discovered",
+  "disappeared",
+] as const;
+export type EventName = (typeof EVENT_NAMES)[number];
+
+/** One event. `data` is exactly the webhook payload's `data` object (DESIGN.md §6). */
+export interface DomainEvent {
+  /** `evt_…`, derived from content: the same change never gets two ids. */
+  id: string;
+  type: EventType;
+  /** When imagewatch observed it (ms); the payload's `timestamp`. */
+  occurredAt: number;
+  projectId: string;
+  serverId: string;
+  data: EventData;
+}
+
+/** The payload `data` of an event (DESIGN.md §6). Optional fields appear only on the events that have them. */
+export interface EventData {
+  event_id: string;
+  project_id: string;
+  server_id: string;
+  name: string;
+  status: string | null;
+  previous_status?: string | null;
+  status_since?: string;
+  previous_status_duration_seconds?: number;
+  stuck_threshold_seconds?: number;
+  stuck_seconds?: number;
+  consecutive_failures?: number;
+  error?: PollError;
+  image_server?: Record<string, unknown> | null;
+  [extra: string]: unknown;
+}

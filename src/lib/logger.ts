@@ -1,0 +1,61 @@
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from "pino";
+import pretty from "pino-pretty";
+
+export type { Logger } from "pino";
+
+/** Field names that hold credentials anywhere in a logged object. */
+const SECRET_KEYS = [
+  "accessKey",
+  "secretKey",
+  "securityToken",
+  "password",
+  "token",
+  "secret",
+  "bearerToken",
+  "signature",
+  "authorization",
+  "Authorization",
+];
+/** Header names whose values are credentials (lower-case, as undici and node:http report them). */
+const SECRET_HEADERS = ["authorization", "x-auth-token", "x-subject-token", "x-security-token"];
+
+/** pino redact paths for every credential field and header, at the depths our logs nest them. */
+export function redactPaths(): string[] {
+  const paths: string[] = [];
+  for (const k of SECRET_KEYS) {
+    paths.push(k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`);
+  }
+  for (const h of SECRET_HEADERS) {
+    paths.push(`headers["${h}"]`, `*.headers["${h}"]`, `*.*.headers["${h}"]`);
+  }
+  return paths;
+}
+
+/** Options of the logger factory. */
+export interface LoggerConfig {
+  level: string;
+  format: "json" | "pretty";
+}
+
+/**
+ * Creates the process logger. Credentials are redacted as `[redacted]` whatever the level;
+ * `destination` defaults to stdout (tests pass a stream to read the lines).
+ */
+export function createLogger(config: LoggerConfig, destination?: DestinationStream): Logger {
+  const options: LoggerOptions = {
+    level: config.level,
+    base: { pid: process.pid },
+    redact: { paths: redactPaths(), censor: "[redacted]" },
+    serializers: { err: pino.stdSerializers.err },
+  };
+  if (config.format === "pretty") {
+    const stream = pretty({ sync: true, colorize: false, destination: destination ?? 1 });
+    return pino(options, stream);
+  }
+  return pino(options, destination ?? pino.destination({ dest: 1, sync: false }));
+}
+
+/** A logger that writes nothing, for tests and commands that must stay quiet. */
+export function createSilentLogger(): Logger {
+  return pino({ level: "silent" });
+}
