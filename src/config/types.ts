@@ -70,7 +70,10 @@ export interface Config {
   /** listen is `host:port` as written; host and port are parsed from it. */
   server: { listen: string; host: string; port: number; bearerToken?: string };
   state: { path: string; retention: number };
-  log: { level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent"; format: "json" | "pretty" };
+  log: {
+    level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
+    format: "json" | "pretty";
+  };
   /** index is resolved (from HOSTNAME when `auto` was given). */
   sharding: { count: number; index: number };
 }

@@ -1,0 +1,245 @@
+/**
+ * The composition root: the only file that picks concrete implementations (STYLE.md rule 2) and wires
+ * config → cloud client → poller → store → delivery, metrics and HTTP. `createApp` builds; `start` and
+ * `stop` run the lifecycle in order and in reverse.
+ */
+import { isDeepStrictEqual } from "node:util";
+import type { Dispatcher } from "undici";
+import { type CloudClient, createCloudClient } from "./cloud/index.js";
+import { loadConfig } from "./config/load.js";
+import type { Config, LoadedConfig } from "./config/types.js";
+import type { DomainEvent, ServerState } from "./domain/types.js";
+import { createHttpServer } from "./http/server.js";
+import { type Clock, systemClock } from "./lib/clock.js";
+import { ConfigError, coerceError } from "./lib/errors.js";
+import type { Logger } from "./lib/logger.js";
+import { VERSION } from "./lib/version.js";
+import { createMetrics, type Metrics } from "./metrics/metrics.js";
+import { createDeliveryService, type DeliveryService } from "./notify/index.js";
+import { pollTarget, ServerStates, type TargetMemory } from "./poller/poll-target.js";
+import { createScheduler, type Scheduler } from "./poller/scheduler.js";
+import { openSqliteStore } from "./store/sqlite-store.js";
+import type { Store } from "./store/types.js";
+
+export interface AppDeps {
+  logger: Logger;
+  clock?: Clock;
+  env: Readonly<Record<string, string | undefined>>;
+  /** For the cloud client (tests inject one; default: created from config). */
+  cloudDispatcher?: Dispatcher;
+  /** For webhook delivery. */
+  webhookDispatcher?: Dispatcher;
+  /** Delivery: how often the outbox is re-read without a wake-up (ms). */
+  deliveryPollIntervalMs?: number;
+  /** Grace for deliveries in flight at stop (ms). */
+  stopGraceMs?: number;
+}
+
+export interface App {
+  readonly metrics: Metrics;
+  readonly store: Store;
+  readonly states: ServerStates;
+  /** The current (frozen) config. */
+  config(): Readonly<Config>;
+  /** Starts HTTP, delivery and the scheduler; resolves with the HTTP port. */
+  start(): Promise<{ port: number; url: string }>;
+  /** Reloads the config file: validate first, keep the old config on failure. */
+  reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
+  isReady(): boolean;
+  /** Stops in reverse order: scheduler (awaiting polls), delivery (grace), HTTP, cloud, store. */
+  stop(): Promise<void>;
+}
+
+/** Builds the daemon from a loaded config. Opening the store may throw (corrupt or newer database). */
+export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
+  const clock = deps.clock ?? systemClock;
+  const log = deps.logger;
+  let current = loaded;
+  const cfg = () => current.config;
+
+  const store = openSqliteStore(cfg().state.path, { clock, logger: log.child({ component: "store" }) });
+  const states = new ServerStates();
+  const metrics = createMetrics({ version: VERSION, nodeVersion: process.version, collectDefault: true });
+  metrics.setShard(cfg().sharding.index, cfg().sharding.count);
+  metrics.setConfigReload(true, clock.now());
+
+  for (const s of store.loadServers()) {
+    states.set(s);
+    metrics.setServer(s);
+  }
+  log.info({ servers: states.size, path: cfg().state.path }, "state loaded");
+
+  const makeCloud = (config: Readonly<Config>): CloudClient =>
+    createCloudClient(config.cloud, {
+      clock,
+      logger: log.child({ component: "cloud" }),
+      dispatcher: deps.cloudDispatcher,
+      env: deps.env,
+      onRequest: (r) => metrics.recordRequest(r.projectId, r.outcome, r.durationSeconds),
+      onTokenRefresh: (outcome) => metrics.recordTokenRefresh(outcome),
+    });
+  let cloud = makeCloud(cfg());
+
+  const delivery: DeliveryService = createDeliveryService({
+    store,
+    getWebhooks: () => cfg().webhooks,
+    clock,
+    logger: log.child({ component: "delivery" }),
+    dispatcher: deps.webhookDispatcher,
+    version: VERSION,
+    pollIntervalMs: deps.deliveryPollIntervalMs,
+    onOutcome: (webhook, outcome) => metrics.recordDelivery(webhook, outcome),
+    onQueue: (webhook, depth, age) => metrics.setQueue(webhook, depth, age),
+  });
+
+  const memory = new Map<string, TargetMemory>();
+  const onCommitted = (
+    written: readonly ServerState[],
+    events: readonly DomainEvent[],
+    previous: ReadonlyMap<string, ServerState | undefined>,
+  ) => {
+    for (const s of written) {
+      if (s.present) metrics.setServer(s);
+      else metrics.removeServer(s.projectId, s.serverId);
+      const prev = previous.get(s.serverId);
+      if (prev?.status && s.status && prev.status !== s.status && prev.present && s.present) {
+        metrics.recordTransition(prev.status, s.status);
+      }
+    }
+    if (events.length > 0) {
+      log.info(
+        { events: events.map((e) => ({ type: e.type, serverId: e.serverId, id: e.id })) },
+        "events committed",
+      );
+      delivery.wake();
+    }
+  };
+
+  const pollLog = log.child({ component: "poller" });
+  const scheduler: Scheduler = createScheduler(
+    { targets: cfg().targets, interval: cfg().schedule.interval, concurrency: cfg().schedule.concurrency },
+    {
+      logger: log,
+      clock,
+      poll: (target, first) =>
+        pollTarget(target, {
+          cloud,
+          store,
+          states,
+          clock,
+          logger: pollLog,
+          config: cfg,
+          memory,
+          onCommitted,
+          force: first,
+        }),
+    },
+  );
+
+  const http = createHttpServer({
+    metrics,
+    logger: log.child({ component: "http" }),
+    clock,
+    getBearerToken: () => cfg().server.bearerToken,
+    listServers: () => states.all().filter((s) => s.present),
+    listEvents: (limit) => store.listEvents(limit),
+    stuckThresholdFor: (status) => cfg().stuck.thresholds[status],
+    isReady: () => app.isReady(),
+    reload: () => app.reload(),
+    version: VERSION,
+  });
+
+  let pruneTimer: NodeJS.Timeout | undefined;
+  const prune = () => {
+    try {
+      const n = store.prune(clock.now() - cfg().state.retention);
+      if (n > 0) log.info({ pruned: n }, "old events pruned");
+    } catch (e) {
+      log.error({ err: coerceError(e) }, "prune failed");
+    }
+  };
+
+  const app: App = {
+    metrics,
+    store,
+    states,
+    config: cfg,
+    async start() {
+      const address = await http.start(cfg().server.host, cfg().server.port);
+      delivery.start();
+      scheduler.start();
+      prune();
+      pruneTimer = setInterval(prune, 3_600_000);
+      pruneTimer.unref();
+      log.info({ url: address.url, targets: cfg().targets.length, version: VERSION }, "imagewatch started");
+      return address;
+    },
+    async reload() {
+      let next: LoadedConfig;
+      try {
+        next = loadConfig(current.path, deps.env);
+      } catch (e) {
+        const errors =
+          e instanceof ConfigError
+            ? e.issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message))
+            : [coerceError(e).message];
+        metrics.setConfigReload(false, clock.now());
+        log.error({ errors }, "config reload failed; keeping the previous config");
+        return { ok: false, errors };
+      }
+      const prev = current.config;
+      for (const w of next.warnings) log.warn({ warning: w }, "config warning");
+      if (prev.server.listen !== next.config.server.listen || prev.state.path !== next.config.state.path) {
+        log.warn("server.listen and state.path changes take effect after a restart");
+      }
+      // The listen address and the database stay as they are until a restart.
+      current = {
+        ...next,
+        config: Object.freeze({
+          ...next.config,
+          server: {
+            ...next.config.server,
+            listen: prev.server.listen,
+            host: prev.server.host,
+            port: prev.server.port,
+          },
+          state: prev.state,
+        }),
+      };
+      if (!isDeepStrictEqual(prev.cloud, next.config.cloud)) {
+        const old = cloud;
+        cloud = makeCloud(current.config);
+        // Polls in flight keep the old client; close it once they are done.
+        void scheduler.drain().then(() => old.close());
+      }
+      if (typeof log.level === "string" && log.level !== current.config.log.level)
+        log.level = current.config.log.level;
+      metrics.setShard(current.config.sharding.index, current.config.sharding.count);
+      scheduler.update({
+        targets: current.config.targets,
+        interval: current.config.schedule.interval,
+        concurrency: current.config.schedule.concurrency,
+      });
+      metrics.setConfigReload(true, clock.now());
+      delivery.wake();
+      log.info(
+        { targets: current.config.targets.length, webhooks: current.config.webhooks.length },
+        "config reloaded",
+      );
+      return { ok: true };
+    },
+    isReady() {
+      return scheduler.firstPollsDone() && store.isWritable();
+    },
+    async stop() {
+      if (pruneTimer) clearInterval(pruneTimer);
+      await scheduler.stop();
+      await delivery.stop(deps.stopGraceMs ?? 3000);
+      await http.stop();
+      await cloud.close();
+      store.close();
+      log.info("imagewatch stopped");
+    },
+  };
+  return app;
+}

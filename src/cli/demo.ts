@@ -1,0 +1,181 @@
+/**
+ * `imagewatch demo` (= `npm start`): the simulator on config/demo-scenario.yaml, the daemon on
+ * config/demo.yaml, and a local receiver that verifies each webhook's signature and prints it as one line.
+ */
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Webhook } from "standardwebhooks";
+import { createApp } from "../app.js";
+import { loadConfig } from "../config/load.js";
+import { coerceError, ExitCode } from "../lib/errors.js";
+import { createLogger } from "../lib/logger.js";
+import { createSimulator, loadScenario } from "../simulator/index.js";
+import type { Command, CommandContext } from "./context.js";
+import { parseCommandArgs, writeLine } from "./context.js";
+
+const USAGE = `Usage: imagewatch demo [--config FILE] [--scenario FILE]
+
+Runs the built-in simulator, the daemon and a webhook receiver that prints every event it verifies.
+  --config FILE     daemon config (default: config/demo.yaml)
+  --scenario FILE   simulator scenario (default: config/demo-scenario.yaml)
+Ports: daemon $IMAGEWATCH_DEMO_PORT (9478), simulator $IMAGEWATCH_DEMO_SIM_PORT (9479),
+receiver $IMAGEWATCH_DEMO_RECEIVER_PORT (9480). Stop with Ctrl-C.`;
+
+/** One readable line for a verified webhook body. */
+export function describeEvent(body: {
+  type?: string;
+  timestamp?: string;
+  data?: Record<string, unknown>;
+}): string {
+  const d = body.data ?? {};
+  const time = (body.timestamp ?? "").slice(11, 19);
+  const type = (body.type ?? "?").replace(/^image_server\./, "");
+  const who = `${String(d.name ?? "?")} (${String(d.server_id ?? "?")})`;
+  let what = "";
+  switch (body.type) {
+    case "image_server.status_changed":
+      what = `${String(d.previous_status)} -> ${String(d.status)} after ${String(d.previous_status_duration_seconds)}s`;
+      break;
+    case "image_server.discovered":
+      what = `first seen in ${String(d.status)}`;
+      break;
+    case "image_server.stuck":
+      what = `${String(d.status)} for ${String(d.stuck_seconds ?? "?")}s (threshold ${String(d.stuck_threshold_seconds)}s)`;
+      break;
+    case "image_server.stuck_resolved":
+      what = `no longer stuck; now ${String(d.status)}`;
+      break;
+    case "image_server.poll_failed": {
+      const e = (d.error ?? {}) as Record<string, unknown>;
+      what = `${String(d.consecutive_failures)} failed polls: ${String(e.kind)} ${String(e.http_status ?? "")} ${String(e.error_code ?? "")} request ${String(e.request_id ?? "-")}`;
+      break;
+    }
+    case "image_server.poll_recovered":
+      what = `polling works again; status ${String(d.status)}`;
+      break;
+    case "image_server.disappeared":
+      what = "gone from the API";
+      break;
+    default:
+      what = JSON.stringify(d).slice(0, 120);
+  }
+  return `${time}  ${type.padEnd(15)} ${who.padEnd(40)} ${what}`;
+}
+
+async function readBody(req: IncomingMessage): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const c of req) chunks.push(c as Buffer);
+  return Buffer.concat(chunks).toString("utf8");
+}
+
+/** Starts the demo's receiver: verifies Standard Webhooks signatures and prints one line per event. */
+export async function startReceiver(
+  secret: string,
+  host: string,
+  port: number,
+  print: (line: string) => void,
+): Promise<{ server: Server; port: number }> {
+  const wh = new Webhook(secret);
+  const server = createServer((req, res) => {
+    readBody(req).then(
+      (body) => {
+        try {
+          wh.verify(body, {
+            "webhook-id": String(req.headers["webhook-id"] ?? ""),
+            "webhook-timestamp": String(req.headers["webhook-timestamp"] ?? ""),
+            "webhook-signature": String(req.headers["webhook-signature"] ?? ""),
+          });
+        } catch {
+          print("receiver: rejected a request with a bad signature");
+          res.writeHead(401).end();
+          return;
+        }
+        print(describeEvent(JSON.parse(body) as Parameters<typeof describeEvent>[0]));
+        res.writeHead(204).end();
+      },
+      () => res.writeHead(400).end(),
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => resolve());
+  });
+  return { server, port: (server.address() as AddressInfo).port };
+}
+
+export const demoCommand: Command = {
+  name: "demo",
+  summary: "simulator + daemon + a local receiver that prints events",
+  usage: USAGE,
+  async run(ctx: CommandContext): Promise<number> {
+    const { values } = parseCommandArgs("demo", ctx.args, {
+      config: { type: "string", short: "c" },
+      scenario: { type: "string" },
+    });
+    if (values.help) {
+      writeLine(ctx.stdout, USAGE);
+      return ExitCode.ok;
+    }
+    const port = (name: string, dflt: number) => Number(ctx.env[name] ?? dflt);
+    const print = (line: string) => writeLine(ctx.stdout, line);
+
+    const scenario = loadScenario(values.scenario ?? "config/demo-scenario.yaml");
+    const simulator = createSimulator({
+      scenario,
+      host: "127.0.0.1",
+      port: port("IMAGEWATCH_DEMO_SIM_PORT", 9479),
+    });
+    const sim = await simulator.start();
+    const env = { ...ctx.env, IMAGEWATCH_DEMO_SIM_PORT: String(sim.port) };
+    const first = loadConfig(values.config ?? "config/demo.yaml", env);
+    const hook = first.config.webhooks[0];
+    if (!hook?.secret) throw new Error("the demo config needs one webhook with a secret");
+    const receiver = await startReceiver(
+      hook.secret,
+      "127.0.0.1",
+      port("IMAGEWATCH_DEMO_RECEIVER_PORT", 9480),
+      print,
+    );
+    const loaded = loadConfig(values.config ?? "config/demo.yaml", {
+      ...env,
+      IMAGEWATCH_DEMO_RECEIVER_PORT: String(receiver.port),
+    });
+    // The daemon's own log goes to stderr at warn, so the event lines stand out on stdout.
+    const logger = createLogger(
+      { level: ctx.env.IMAGEWATCH_DEMO_LOG_LEVEL ?? "warn", format: "pretty" },
+      process.stderr,
+    );
+    const app = createApp(loaded, { logger, env, deliveryPollIntervalMs: 500 });
+    const address = await app.start();
+    print(
+      `imagewatch demo: simulator ${sim.url}, daemon ${address.url}, receiver http://127.0.0.1:${receiver.port}/hook`,
+    );
+    print(
+      `open ${address.url}/ (status page), ${address.url}/metrics, ${address.url}/api/v1/servers; Ctrl-C stops`,
+    );
+    print("events as the receiver verifies them:");
+
+    return await new Promise<number>((resolve) => {
+      let stopping = false;
+      const stop = () => {
+        if (stopping) {
+          ctx.exit?.(ExitCode.failure);
+          return;
+        }
+        stopping = true;
+        print("stopping…");
+        app
+          .stop()
+          .catch((e: unknown) => writeLine(ctx.stderr, coerceError(e).message))
+          .then(async () => {
+            receiver.server.closeAllConnections();
+            await new Promise<void>((r) => receiver.server.close(() => r()));
+            await simulator.stop();
+            for (const u of unsub) u();
+            resolve(ExitCode.ok);
+          });
+      };
+      const unsub = [ctx.onSignal("SIGINT", stop), ctx.onSignal("SIGTERM", stop)];
+    });
+  },
+};

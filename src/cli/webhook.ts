@@ -1,0 +1,97 @@
+/**
+ * `imagewatch webhook test NAME [-c FILE]`: sends one signed `imagewatch.test` event to a configured
+ * webhook and prints what the receiver answered. Exit 0 on 2xx, 1 otherwise (or on a network error).
+ */
+import { resolve } from "node:path";
+import { loadConfig } from "../config/load.js";
+import type { LoadedConfig } from "../config/types.js";
+import { systemClock } from "../lib/clock.js";
+import { AppError, ConfigError, ExitCode, UsageError } from "../lib/errors.js";
+import { VERSION } from "../lib/version.js";
+import { sendTestEvent } from "../notify/test-event.js";
+import {
+  type Command,
+  type CommandContext,
+  parseCommandArgs,
+  resolveConfigPath,
+  writeLine,
+} from "./context.js";
+
+const USAGE = `Usage: imagewatch webhook test NAME [-c FILE]
+
+Sends one signed "imagewatch.test" event to the webhook NAME of the config, once (no retries),
+and prints the receiver's HTTP status and the start of its response body.
+
+Options:
+  -c, --config FILE   config file (default: $IMAGEWATCH_CONFIG, then config/imagewatch.yaml)
+  -h, --help          show this help
+
+Exit status: 0 when the receiver answered 2xx, 1 otherwise, 2 usage error, 78 invalid config.`;
+
+/** How much of the receiver's response body is printed. */
+const PRINTED_BODY_CHARS = 500;
+
+/** Loads the config for a command; on a ConfigError prints its problems and returns the exit code. */
+export function loadConfigForCommand(ctx: CommandContext, flag: string | undefined): LoadedConfig | number {
+  const file = resolve(ctx.cwd, resolveConfigPath(ctx, flag));
+  try {
+    return loadConfig(file, ctx.env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    writeLine(ctx.stderr, err.message);
+    return ExitCode.config;
+  }
+}
+
+/** The `webhook` command (one subcommand: `test`). */
+export const webhookCommand: Command = {
+  name: "webhook",
+  summary: "send a signed test event to one webhook",
+  usage: USAGE,
+  async run(ctx: CommandContext): Promise<number> {
+    const { values, positionals } = parseCommandArgs(
+      "webhook",
+      ctx.args,
+      { config: { type: "string", short: "c" } },
+      true,
+    );
+    if (values.help) {
+      writeLine(ctx.stdout, USAGE);
+      return ExitCode.ok;
+    }
+    const [sub, name, ...extra] = positionals;
+    if (sub !== "test") {
+      throw new UsageError(
+        `${sub === undefined ? "missing subcommand" : `unknown subcommand "${sub}"`}: use "webhook test NAME" (see: imagewatch webhook --help)`,
+      );
+    }
+    if (extra.length > 0)
+      throw new UsageError(`unexpected argument "${extra[0]}" (see: imagewatch webhook --help)`);
+
+    const loaded = loadConfigForCommand(ctx, values.config);
+    if (typeof loaded === "number") return loaded;
+    const names = loaded.config.webhooks.map((w) => w.name);
+    const known = names.length > 0 ? `configured: ${names.join(", ")}` : "no webhooks are configured";
+    if (name === undefined) throw new UsageError(`missing webhook NAME (${known})`);
+    const webhook = loaded.config.webhooks.find((w) => w.name === name);
+    if (!webhook) throw new UsageError(`unknown webhook "${name}" (${known})`);
+
+    let result: Awaited<ReturnType<typeof sendTestEvent>>;
+    try {
+      result = await sendTestEvent(webhook, { clock: systemClock, version: VERSION });
+    } catch (err) {
+      if (!(err instanceof AppError)) throw err;
+      writeLine(ctx.stderr, `webhook ${name}: test event not delivered: ${err.message}`);
+      return ExitCode.failure;
+    }
+    const ok = result.status >= 200 && result.status <= 299;
+    const body =
+      result.body.length > PRINTED_BODY_CHARS ? `${result.body.slice(0, PRINTED_BODY_CHARS)}…` : result.body;
+    writeLine(
+      ok ? ctx.stdout : ctx.stderr,
+      `webhook ${name}: HTTP ${result.status} in ${Math.round(result.durationMs)} ms (event ${result.eventId})`,
+    );
+    if (body.trim() !== "") writeLine(ok ? ctx.stdout : ctx.stderr, `response: ${body}`);
+    return ok ? ExitCode.ok : ExitCode.failure;
+  },
+};

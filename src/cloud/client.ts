@@ -1,0 +1,436 @@
+/**
+ * The Workspace image-server client: a single GET and the paginated list (API.md §1–2), with
+ * credentials (auth.ts), shared flow control (rate-limiter.ts), retries (p-retry, retry-policy.ts) and
+ * strict response classification. One client serves every target of a process.
+ */
+import { performance } from "node:perf_hooks";
+import pRetry, { AbortError } from "p-retry";
+import type { Dispatcher } from "undici";
+import type { CloudConfig } from "../config/types.js";
+import type { ImageServer, RequestOutcome } from "../domain/types.js";
+import type { Clock } from "../lib/clock.js";
+import type { Logger } from "../lib/logger.js";
+import { type AuthProvider, createAuthProvider } from "./auth.js";
+import { CloudError, excerpt } from "./errors.js";
+import { type ListPage, parseImageServer, parseListPage, readApiError, ShapeError } from "./parse.js";
+import { createRateLimiter, realSleep, type Sleep } from "./rate-limiter.js";
+import { backoffDelay, parseRetryAfter, RETRYABLE_STATUSES } from "./retry-policy.js";
+import {
+  createDefaultDispatcher,
+  describeRequest,
+  type HttpRequest,
+  type HttpResponse,
+  sendHttp,
+} from "./transport.js";
+
+/** The Workspace API operations imagewatch uses. */
+export interface CloudClient {
+  /** One image server. Throws CloudError; a 404 is `CLOUD_NOT_FOUND`. */
+  getImageServer(
+    projectId: string,
+    serverId: string,
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<ImageServer>;
+  /**
+   * Every image server of a project matching the filter, across all pages (`limit=100`), each once,
+   * sorted by id. A list is only returned when complete. Throws CloudError (never `CLOUD_NOT_FOUND`).
+   */
+  listImageServers(
+    projectId: string,
+    filter?: ListFilter,
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<ImageServer[]>;
+  /** Closes the dispatcher if the client created it. */
+  close(): Promise<void>;
+}
+
+/** Filters of the list call (`server_name` is a partial match). */
+export interface ListFilter {
+  serverName?: string | undefined;
+  enterpriseProjectId?: string | undefined;
+  serverId?: string | undefined;
+}
+
+/** What a client needs from its owner. */
+export interface CloudClientDeps {
+  clock: Clock;
+  logger: Logger;
+  /** Injected undici dispatcher (Pool/Agent/MockAgent); default: created from config and `env`. */
+  dispatcher?: Dispatcher;
+  /** Proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY) for the default dispatcher. */
+  env?: Readonly<Record<string, string | undefined>>;
+  /** Called once per HTTP request sent to the Workspace API (each retry counts). */
+  onRequest?: (r: { projectId: string; outcome: RequestOutcome; durationSeconds: number }) => void;
+  /** Called once per IAM token request. */
+  onTokenRefresh?: (outcome: "success" | "failure") => void;
+  /** Jitter source in [0, 1). Default Math.random. */
+  random?: () => number;
+  /** Waits between retries and for the rate limiter. Default: a real, abortable timer. */
+  sleep?: Sleep;
+}
+
+/** The list call's page size (the API maximum). */
+export const LIST_LIMIT = 100;
+/** A listing never reads more pages than this (100,000 servers). */
+const MAX_LIST_PAGES = 1000;
+const REFRESH_CODES = new Set(["APIGW.0301", "APIG.0301"]);
+
+interface CallSpec<T> {
+  projectId: string;
+  path: string;
+  query?: Record<string, string>;
+  /** 404 means "this server does not exist" (single GET) rather than a wrong URL. */
+  notFoundMeansGone: boolean;
+  parse: (body: unknown) => T;
+}
+
+/** Creates a client. The caller owns an injected dispatcher; a default one is closed by `close()`. */
+export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): CloudClient {
+  const logger = deps.logger.child({ component: "cloud" });
+  const ownsDispatcher = deps.dispatcher === undefined;
+  const dispatcher = deps.dispatcher ?? createDefaultDispatcher(config, deps.env ?? {});
+  const sleep = deps.sleep ?? realSleep;
+  const random = deps.random ?? Math.random;
+  const retry = config.retry;
+  const attempts = Math.max(1, Math.floor(retry.attempts));
+  const limiter = createRateLimiter({
+    ratePerSecond: config.maxRequestsPerSecond,
+    cooldownMs: retry.maxDelay,
+    now: () => performance.now(),
+    sleep,
+  });
+  const auth: AuthProvider = createAuthProvider(config.auth, {
+    clock: deps.clock,
+    logger,
+    dispatcher,
+    timeoutMs: config.requestTimeout,
+    iamEndpoint: config.iamEndpoint,
+    region: config.region,
+    refreshRetryMs: retry.minDelay,
+    ...(deps.onTokenRefresh ? { onTokenRefresh: deps.onTokenRefresh } : {}),
+  });
+  let closed = false;
+
+  /** Builds the CloudError of a non-2xx answer (or a 2xx carrying an error object). */
+  function httpError(req: HttpRequest, res: HttpResponse, spec: CallSpec<unknown>): CloudError {
+    let body: unknown;
+    try {
+      body = JSON.parse(res.text);
+    } catch {
+      body = undefined;
+    }
+    const apiError = readApiError(body);
+    const errorCode = apiError?.errorCode;
+    const errorMsg =
+      apiError?.errorMsg === undefined ? undefined : excerpt(apiError.errorMsg, auth.secrets());
+    const requestId = res.requestId ?? apiError?.requestId;
+    const status = res.status;
+    const detail = [errorCode, errorMsg].filter((s) => s !== undefined).join(": ");
+    const message = `${describeRequest(req)}: HTTP ${status}${detail ? ` ${detail}` : ""}`;
+    const base = {
+      httpStatus: status,
+      ...(errorCode === undefined ? {} : { errorCode }),
+      ...(errorMsg === undefined ? {} : { errorMsg }),
+      ...(requestId === undefined ? {} : { requestId }),
+    };
+    const retryAfterMs = parseRetryAfter(res.headers["retry-after"], deps.clock.now());
+    const after = retryAfterMs === undefined ? {} : { retryAfterMs };
+    if (status >= 200 && status < 300) {
+      return new CloudError(
+        "CLOUD_INVALID_RESPONSE",
+        `${describeRequest(req)}: error object in a ${status} answer${detail ? ` (${detail})` : ""}`,
+        {
+          outcome: "invalid_response",
+          ...base,
+        },
+      );
+    }
+    if (status === 401 || status === 403) {
+      return new CloudError("CLOUD_AUTH", message, { outcome: "auth", ...base });
+    }
+    if (status === 404 && spec.notFoundMeansGone && errorCode !== "APIGW.0101") {
+      return new CloudError("CLOUD_NOT_FOUND", message, { outcome: "not_found", ...base });
+    }
+    if (status === 429) {
+      return new CloudError("CLOUD_THROTTLED", message, {
+        outcome: "throttled",
+        retryable: true,
+        ...base,
+        ...after,
+      });
+    }
+    if (status >= 500) {
+      return new CloudError("CLOUD_HTTP_5XX", message, {
+        outcome: "http_5xx",
+        retryable: RETRYABLE_STATUSES.has(status),
+        ...base,
+        ...after,
+      });
+    }
+    if (status >= 400) return new CloudError("CLOUD_HTTP_4XX", message, { outcome: "http_4xx", ...base });
+    return new CloudError("CLOUD_INVALID_RESPONSE", `${message} (unexpected status)`, {
+      outcome: "invalid_response",
+      ...base,
+    });
+  }
+
+  /** Classifies a response: the parsed value, or a CloudError. */
+  function interpret<T>(req: HttpRequest, res: HttpResponse, spec: CallSpec<T>): T {
+    if (res.status < 200 || res.status >= 300) throw httpError(req, res, spec);
+    const invalid = (why: string, cause?: unknown) =>
+      new CloudError(
+        "CLOUD_INVALID_RESPONSE",
+        `${describeRequest(req)}: ${why}; body: ${excerpt(res.text, auth.secrets()) || "(empty)"}`,
+        {
+          outcome: "invalid_response",
+          httpStatus: res.status,
+          ...(res.requestId === undefined ? {} : { requestId: res.requestId }),
+          ...(cause === undefined ? {} : { cause }),
+        },
+      );
+    let body: unknown;
+    try {
+      body = JSON.parse(res.text);
+    } catch {
+      throw invalid("malformed JSON");
+    }
+    if (readApiError(body)?.errorCode !== undefined) throw httpError(req, res, spec);
+    try {
+      return spec.parse(body);
+    } catch (err) {
+      if (err instanceof ShapeError) throw invalid(`unexpected shape (${err.message})`);
+      throw err;
+    }
+  }
+
+  /** The unsigned request of a call. */
+  function buildRequest(spec: CallSpec<unknown>): HttpRequest {
+    const url = new URL(`${config.endpoint}${spec.path}`);
+    for (const [k, v] of Object.entries(spec.query ?? {})) url.searchParams.set(k, v);
+    return { method: "GET", url, headers: { Accept: "application/json" } };
+  }
+
+  /** One HTTP exchange of an authorized request: send, classify, report to onRequest and the debug log. */
+  async function exchange<T>(
+    req: HttpRequest,
+    spec: CallSpec<T>,
+    attempt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    const started = performance.now();
+    let outcome: RequestOutcome | undefined;
+    let status: number | undefined;
+    let requestId: string | undefined;
+    try {
+      const res = await sendHttp(req, {
+        dispatcher,
+        timeoutMs: config.requestTimeout,
+        ...(signal ? { signal } : {}),
+      });
+      status = res.status;
+      requestId = res.requestId;
+      const value = interpret(req, res, spec);
+      outcome = "success";
+      return value;
+    } catch (err) {
+      if (err instanceof CloudError) {
+        outcome = err.outcome;
+        requestId ??= err.requestId;
+      }
+      throw err;
+    } finally {
+      const durationSeconds = (performance.now() - started) / 1000;
+      // A request the caller aborted is no outcome of the cloud's: not counted.
+      if (outcome !== undefined) deps.onRequest?.({ projectId: spec.projectId, outcome, durationSeconds });
+      logger.debug(
+        {
+          method: req.method,
+          path: req.url.pathname,
+          status,
+          outcome: outcome ?? "aborted",
+          requestId,
+          attempt,
+          durationMs: Math.round(durationSeconds * 1000),
+        },
+        "cloud request",
+      );
+    }
+  }
+
+  /**
+   * One try of a call: wait for the shared limiter, authorize, exchange; on a 401 `APIGW.0301` with a
+   * refreshable token, drop that token, fetch a new one (shared by every waiter) and send once more.
+   * AK/SK and static-token 401s fail at once (AK/SK lockout after repeated failures, API.md §4).
+   */
+  async function attemptOnce<T>(
+    spec: CallSpec<T>,
+    attempt: number,
+    signal: AbortSignal | undefined,
+  ): Promise<T> {
+    const plain = buildRequest(spec);
+    await limiter.acquire(signal);
+    const first = await auth.authorize(plain, spec.projectId, signal);
+    try {
+      return await exchange({ ...plain, headers: first.headers }, spec, attempt, signal);
+    } catch (err) {
+      if (!(err instanceof CloudError)) throw err;
+      if (err.outcome === "throttled")
+        limiter.throttled(Math.min(err.retryAfterMs ?? retry.minDelay, retry.maxDelay));
+      const canRefresh =
+        auth.refreshable &&
+        err.httpStatus === 401 &&
+        err.errorCode !== undefined &&
+        REFRESH_CODES.has(err.errorCode);
+      if (!canRefresh) throw err;
+      logger.info({ requestId: err.requestId, errorCode: err.errorCode }, "token rejected, refreshing");
+      auth.invalidate(first.credential);
+      await limiter.acquire(signal);
+      const second = await auth.authorize(plain, spec.projectId, signal);
+      return await exchange({ ...plain, headers: second.headers }, spec, attempt, signal);
+    }
+  }
+
+  /** A call with retries (API.md §5): `retry.attempts` tries in all; non-retryable failures stop at once. */
+  async function call<T>(spec: CallSpec<T>, signal: AbortSignal | undefined): Promise<T> {
+    if (closed) throw new CloudError("CLOUD_NETWORK", "cloud client is closed", { outcome: "network" });
+    let tries = 0;
+    try {
+      return await pRetry(
+        async (attemptNumber) => {
+          tries = attemptNumber;
+          try {
+            return await attemptOnce(spec, attemptNumber, signal);
+          } catch (err) {
+            if (err instanceof CloudError && !err.retryable) throw new AbortError(err);
+            if (!(err instanceof CloudError))
+              throw new AbortError(err instanceof Error ? err : new Error(String(err)));
+            throw err;
+          }
+        },
+        {
+          retries: attempts - 1,
+          // p-retry's own timer is unused (0 ms): the delay is ours, in onFailedAttempt, so it can honour
+          // Retry-After and use the injected sleep and jitter source.
+          minTimeout: 0,
+          factor: 1,
+          ...(signal ? { signal } : {}),
+          onFailedAttempt: async ({ error, attemptNumber, retriesLeft }) => {
+            if (!(error instanceof CloudError) || retriesLeft <= 0) return;
+            const delayMs =
+              error.retryAfterMs !== undefined
+                ? Math.min(error.retryAfterMs, retry.maxDelay)
+                : backoffDelay(attemptNumber, retry, random);
+            logger.warn(
+              {
+                requestId: error.requestId,
+                attempt: attemptNumber,
+                code: error.code,
+                httpStatus: error.httpStatus,
+                errorCode: error.errorCode,
+                delayMs,
+              },
+              "cloud request failed, retrying",
+            );
+            if (delayMs > 0) await sleep(delayMs, signal);
+          },
+        },
+      );
+    } catch (err) {
+      if (err instanceof CloudError) {
+        err.attempts = tries;
+        logger.debug(
+          {
+            requestId: err.requestId,
+            attempts: tries,
+            code: err.code,
+            httpStatus: err.httpStatus,
+            errorCode: err.errorCode,
+          },
+          "cloud call failed",
+        );
+      }
+      throw err;
+    }
+  }
+
+  return {
+    getImageServer(projectId, serverId, options) {
+      return call(
+        {
+          projectId,
+          path: `/v1/${encodeURIComponent(projectId)}/image-servers/${encodeURIComponent(serverId)}`,
+          notFoundMeansGone: true,
+          parse: parseImageServer,
+        },
+        options?.signal,
+      );
+    },
+
+    async listImageServers(projectId, filter = {}, options) {
+      const signal = options?.signal;
+      const query: Record<string, string> = { limit: String(LIST_LIMIT) };
+      if (filter.serverName) query.server_name = filter.serverName;
+      if (filter.serverId) query.server_id = filter.serverId;
+      if (filter.enterpriseProjectId) query.enterprise_project_id = filter.enterpriseProjectId;
+      const fetchPage = (offset: number) =>
+        call<ListPage>(
+          {
+            projectId,
+            path: `/v1/${encodeURIComponent(projectId)}/image-servers`,
+            query: { ...query, offset: String(offset) },
+            notFoundMeansGone: false,
+            parse: parseListPage,
+          },
+          signal,
+        );
+      return listAllPages(fetchPage, (info) =>
+        logger.info(info, "server count changed during listing, listing again"),
+      );
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (ownsDispatcher) await dispatcher.close();
+    },
+  };
+}
+
+/**
+ * Reads every page by offset. Servers are deduplicated by id (a page repeating ids, or servers added
+ * mid-way shifting items forward). When the total `count` changes between pages, items may have shifted
+ * backwards past our offset, so the listing restarts from offset 0 once, keeping what it already saw: a
+ * server removed mid-way may then still be returned (it disappears on the next poll), but none is lost.
+ * Stops when a page is short or the offset reaches the latest count. Sorted by id for a stable order.
+ */
+export async function listAllPages(
+  fetchPage: (offset: number) => Promise<ListPage>,
+  onRestart: (info: { previousCount: number; count: number }) => void = () => {},
+): Promise<ImageServer[]> {
+  const byId = new Map<string, ImageServer>();
+  let restarted = false;
+  let firstCount: number | undefined;
+  let offset = 0;
+  for (let pages = 0; pages < MAX_LIST_PAGES; pages++) {
+    const page = await fetchPage(offset);
+    for (const server of page.items) byId.set(server.id, server);
+    const count = page.count;
+    if (firstCount === undefined) firstCount = count;
+    if (!restarted && count !== undefined && firstCount !== undefined && count !== firstCount) {
+      restarted = true;
+      onRestart({ previousCount: firstCount, count });
+      firstCount = count;
+      offset = 0;
+      continue;
+    }
+    offset += LIST_LIMIT;
+    if (page.items.length < LIST_LIMIT) break;
+    if (count !== undefined && offset >= count) break;
+    if (pages === MAX_LIST_PAGES - 1) {
+      throw new CloudError("CLOUD_INVALID_RESPONSE", `list did not end after ${MAX_LIST_PAGES} pages`, {
+        outcome: "invalid_response",
+      });
+    }
+  }
+  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}

@@ -1,0 +1,186 @@
+/**
+ * One HTTP exchange with undici: send, read the whole body, and turn transport failures into
+ * CloudErrors. `requestTimeout` bounds the whole exchange — connect (TCP and TLS), response headers and
+ * every byte of the body — through one AbortSignal, with undici's own headers/body timeouts as a
+ * second line.
+ */
+import { readFileSync } from "node:fs";
+import { rootCertificates } from "node:tls";
+import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from "undici";
+import type { CloudConfig } from "../config/types.js";
+import { CloudError } from "./errors.js";
+
+/** Largest response body read (a page of 100 servers is ~100 KiB). */
+export const MAX_BODY_BYTES = 16 * 1024 * 1024;
+
+/** A request to send. `path` is path plus query, shown in errors and logs. */
+export interface HttpRequest {
+  method: "GET" | "POST";
+  url: URL;
+  headers: Record<string, string>;
+  body?: string;
+}
+
+/** A response with its body read as text. Header names are lower-case. */
+export interface HttpResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  text: string;
+  /** `X-Request-Id`, when sent. */
+  requestId?: string;
+}
+
+/** How the exchange is bounded. */
+export interface SendOptions {
+  dispatcher: Dispatcher;
+  timeoutMs: number;
+  /** The caller's signal: its abort rejects with its reason, unclassified. */
+  signal?: AbortSignal;
+}
+
+const TIMEOUT_CODES = new Set(["UND_ERR_CONNECT_TIMEOUT", "UND_ERR_HEADERS_TIMEOUT", "UND_ERR_BODY_TIMEOUT"]);
+
+/** A short label of a request for messages: `GET /v1/…/image-servers/…`. */
+export function describeRequest(req: HttpRequest): string {
+  return `${req.method} ${req.url.pathname}`;
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function errorCodeOf(err: unknown): string | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : undefined;
+}
+
+/** Throws `CLOUD_TIMEOUT` / `CLOUD_NETWORK` for a failed exchange (or the caller's abort reason). */
+function classifyTransportError(
+  err: unknown,
+  req: HttpRequest,
+  phase: "connect or headers" | "body",
+  timedOut: boolean,
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+  requestId: string | undefined,
+): never {
+  if (signal?.aborted && !timedOut) throw signal.reason;
+  const code = errorCodeOf(err);
+  const extra = requestId === undefined ? {} : { requestId };
+  if (timedOut || (code !== undefined && TIMEOUT_CODES.has(code))) {
+    const what = phase === "body" ? "response body not complete" : "no response headers";
+    throw new CloudError("CLOUD_TIMEOUT", `${describeRequest(req)}: ${what} within ${timeoutMs} ms`, {
+      outcome: "timeout",
+      retryable: true,
+      cause: err,
+      ...extra,
+    });
+  }
+  const detail = code ?? (err instanceof Error ? err.name : "error");
+  throw new CloudError("CLOUD_NETWORK", `${describeRequest(req)}: network error (${detail})`, {
+    outcome: "network",
+    retryable: true,
+    cause: err,
+    ...extra,
+  });
+}
+
+/**
+ * Sends one request and reads its whole body. Never retries. Rejects with a CloudError of code
+ * `CLOUD_TIMEOUT` or `CLOUD_NETWORK` (retryable), `CLOUD_INVALID_RESPONSE` for an oversized body, or
+ * with the caller's abort reason.
+ */
+export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<HttpResponse> {
+  const timeout = new AbortController();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    timeout.abort(new Error("request timeout"));
+  }, options.timeoutMs);
+  const signal = options.signal ? AbortSignal.any([timeout.signal, options.signal]) : timeout.signal;
+  let phase: "connect or headers" | "body" = "connect or headers";
+  let requestId: string | undefined;
+  try {
+    const res = await request(req.url, {
+      method: req.method,
+      headers: req.headers,
+      ...(req.body === undefined ? {} : { body: req.body }),
+      dispatcher: options.dispatcher,
+      signal,
+      headersTimeout: options.timeoutMs,
+      bodyTimeout: options.timeoutMs,
+    });
+    phase = "body";
+    requestId = firstHeader(res.headers["x-request-id"]);
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of res.body) {
+      const buf = chunk as Buffer;
+      size += buf.length;
+      if (size > MAX_BODY_BYTES) {
+        res.body.destroy();
+        throw new CloudError(
+          "CLOUD_INVALID_RESPONSE",
+          `${describeRequest(req)}: response body larger than ${MAX_BODY_BYTES} bytes`,
+          {
+            outcome: "invalid_response",
+            httpStatus: res.statusCode,
+            ...(requestId === undefined ? {} : { requestId }),
+          },
+        );
+      }
+      chunks.push(buf);
+    }
+    const out: HttpResponse = {
+      status: res.statusCode,
+      headers: res.headers,
+      text: Buffer.concat(chunks).toString("utf8"),
+    };
+    if (requestId !== undefined) out.requestId = requestId;
+    return out;
+  } catch (err) {
+    if (err instanceof CloudError) throw err;
+    classifyTransportError(err, req, phase, timedOut, options.timeoutMs, options.signal, requestId);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** What the default dispatcher needs from outside the cloud config. */
+export interface DispatcherEnv {
+  HTTPS_PROXY?: string | undefined;
+  https_proxy?: string | undefined;
+  HTTP_PROXY?: string | undefined;
+  http_proxy?: string | undefined;
+  NO_PROXY?: string | undefined;
+  no_proxy?: string | undefined;
+}
+
+/**
+ * The default dispatcher of a client: a keep-alive Agent (trusting `caFile` in addition to the system
+ * CAs when set), or an EnvHttpProxyAgent when `env` names a proxy (`HTTPS_PROXY`/`HTTP_PROXY`, with
+ * `NO_PROXY` exceptions). `env` is passed in; process.env is never read here.
+ */
+export function createDefaultDispatcher(
+  config: Pick<CloudConfig, "caFile" | "requestTimeout">,
+  env: Readonly<Record<string, string | undefined>> = {},
+): Dispatcher {
+  const connect: { timeout: number; ca?: string[] } = { timeout: config.requestTimeout };
+  if (config.caFile !== undefined) {
+    // Extra CAs are added to Node's bundled roots, as NODE_EXTRA_CA_CERTS would.
+    const custom = readFileSync(config.caFile, "utf8");
+    connect.ca = [...rootCertificates, custom];
+  }
+  const common = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connect };
+  const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy ?? "";
+  const httpProxy = env.HTTP_PROXY ?? env.http_proxy ?? "";
+  if (httpsProxy === "" && httpProxy === "") return new Agent(common);
+  // Empty strings (not undefined) so undici does not fall back to reading process.env itself.
+  return new EnvHttpProxyAgent({
+    ...common,
+    httpProxy,
+    httpsProxy: httpsProxy === "" ? httpProxy : httpsProxy,
+    noProxy: env.NO_PROXY ?? env.no_proxy ?? "",
+    ...(connect.ca === undefined ? {} : { requestTls: { ca: connect.ca } }),
+  });
+}

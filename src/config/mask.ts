@@ -1,0 +1,154 @@
+/**
+ * Showing a resolved config without its secrets: `maskConfig()` replaces every credential with `***`,
+ * and `renderConfigYaml()` prints it back in the file's own shape (durations as `30s`, stuck as a flat
+ * map), so the output of `check-config` reads like — and loads like — the input.
+ */
+import { stringify } from "yaml";
+import { formatDuration } from "../lib/duration.js";
+import { CONFIG_DEFAULTS } from "./defaults.js";
+import type { AuthConfig, Config, WebhookConfig } from "./types.js";
+
+/** What every masked value is replaced with. */
+export const MASK = "***";
+
+/**
+ * Hides the credentials a URL may carry: userinfo and query values always; for `slack` and `feishu`
+ * webhooks the path too, beyond its first segment (their URL path is the credential).
+ */
+export function maskUrl(value: string, maskPath = false): string {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return value;
+  }
+  const pathSegments = url.pathname.split("/").filter((s) => s !== "");
+  const pathIsSecret = maskPath && pathSegments.length > 1;
+  if (url.username === "" && url.password === "" && url.search === "" && !pathIsSecret) return value;
+  const userinfo = url.username !== "" || url.password !== "" ? `${MASK}@` : "";
+  // Keep "no path" as written: URL() reports it as "/".
+  const noPath = url.pathname === "/" && !/^[a-z]+:\/\/[^/?#]*\//i.test(value);
+  const path = pathIsSecret ? `/${pathSegments[0]}/${MASK}` : noPath ? "" : url.pathname;
+  const query = [...url.searchParams.keys()].map((k) => `${encodeURIComponent(k)}=${MASK}`).join("&");
+  return `${url.protocol}//${userinfo}${url.host}${path}${query ? `?${query}` : ""}`;
+}
+
+function maskAuth(auth: AuthConfig): AuthConfig {
+  switch (auth.kind) {
+    case "aksk":
+      return {
+        kind: "aksk",
+        accessKey: MASK,
+        secretKey: MASK,
+        ...(auth.securityToken !== undefined ? { securityToken: MASK } : {}),
+      };
+    case "token":
+      return { kind: "token", token: MASK };
+    case "password":
+      return { kind: "password", domain: auth.domain, username: auth.username, password: MASK };
+  }
+}
+
+function maskWebhook(w: WebhookConfig): WebhookConfig {
+  const headers: Record<string, string> = {};
+  for (const name of Object.keys(w.headers)) headers[name] = MASK;
+  return {
+    ...w,
+    url: maskUrl(w.url, w.format === "slack" || w.format === "feishu"),
+    ...(w.secret !== undefined ? { secret: MASK } : {}),
+    events: [...w.events],
+    statuses: [...w.statuses],
+    headers,
+    retry: { ...w.retry },
+  };
+}
+
+/**
+ * A copy of `config` with every secret replaced by `***`: access and secret keys, security token, token,
+ * password, webhook secrets and header values, the bearer token, and credentials inside URLs. Pure.
+ */
+export function maskConfig(config: Readonly<Config>): Config {
+  const { cloud, server } = config;
+  return {
+    cloud: {
+      ...cloud,
+      endpoint: maskUrl(cloud.endpoint),
+      iamEndpoint: maskUrl(cloud.iamEndpoint),
+      auth: maskAuth(cloud.auth),
+      retry: { ...cloud.retry },
+    },
+    targets: config.targets.map((t) => ({ ...t, serverIds: [...t.serverIds] })),
+    schedule: { ...config.schedule },
+    stuck: { thresholds: { ...config.stuck.thresholds }, repeatEvery: config.stuck.repeatEvery },
+    alerts: { ...config.alerts },
+    webhooks: config.webhooks.map(maskWebhook),
+    server: { ...server, ...(server.bearerToken !== undefined ? { bearerToken: MASK } : {}) },
+    state: { ...config.state },
+    log: { ...config.log },
+    sharding: { ...config.sharding },
+  };
+}
+
+/**
+ * The config in the file's shape, ready to print as YAML: durations as strings, `stuck` as a flat map
+ * (a default status switched off shows as `0s`), `server` as `listen` (+ token). Does not mask: pass
+ * `maskConfig(config)` for anything shown to a person.
+ */
+export function toConfigDocument(config: Readonly<Config>): Record<string, unknown> {
+  const d = formatDuration;
+  const { cloud } = config;
+  const stuck: Record<string, string> = {};
+  for (const status of Object.keys(CONFIG_DEFAULTS.stuck.thresholds)) {
+    if (!(status in config.stuck.thresholds)) stuck[status] = "0s";
+  }
+  for (const [status, ms] of Object.entries(config.stuck.thresholds)) stuck[status] = d(ms);
+  stuck.repeatEvery = d(config.stuck.repeatEvery);
+  return {
+    cloud: {
+      ...(cloud.region !== undefined ? { region: cloud.region } : {}),
+      endpoint: cloud.endpoint,
+      iamEndpoint: cloud.iamEndpoint,
+      auth: { ...cloud.auth },
+      requestTimeout: d(cloud.requestTimeout),
+      maxRequestsPerSecond: cloud.maxRequestsPerSecond,
+      retry: {
+        attempts: cloud.retry.attempts,
+        minDelay: d(cloud.retry.minDelay),
+        maxDelay: d(cloud.retry.maxDelay),
+      },
+      ...(cloud.caFile !== undefined ? { caFile: cloud.caFile } : {}),
+    },
+    targets: config.targets.map((t) => ({ ...t, serverIds: [...t.serverIds] })),
+    schedule: {
+      interval: d(config.schedule.interval),
+      steadyInterval: d(config.schedule.steadyInterval),
+      concurrency: config.schedule.concurrency,
+    },
+    stuck,
+    alerts: { ...config.alerts },
+    webhooks: config.webhooks.map((w) => ({
+      name: w.name,
+      url: w.url,
+      format: w.format,
+      ...(w.secret !== undefined ? { secret: w.secret } : {}),
+      events: [...w.events],
+      statuses: [...w.statuses],
+      headers: { ...w.headers },
+      timeout: d(w.timeout),
+      retry: { minDelay: d(w.retry.minDelay), maxDelay: d(w.retry.maxDelay) },
+      maxAge: d(w.maxAge),
+    })),
+    server: {
+      listen: config.server.listen,
+      ...(config.server.bearerToken !== undefined ? { bearerToken: config.server.bearerToken } : {}),
+    },
+    state: { path: config.state.path, retention: d(config.state.retention) },
+    log: { ...config.log },
+    sharding: { ...config.sharding },
+  };
+}
+
+/** The config as YAML with every secret masked: what `check-config` prints. */
+export function renderConfigYaml(config: Readonly<Config>): string {
+  return stringify(toConfigDocument(maskConfig(config)), { lineWidth: 0 });
+}

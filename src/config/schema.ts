@@ -1,0 +1,560 @@
+/**
+ * The zod schema of the configuration file (DESIGN.md §2): strict objects, every default from
+ * `defaults.ts`, durations parsed to milliseconds, and the checks that span several keys. Its output is
+ * the resolved `Config`; `toConfigIssues()` turns zod's issues into `{path, message}` pairs whose messages
+ * never quote a value (a value may be a secret).
+ */
+import { z } from "zod";
+import { EVENT_NAMES, type EventName } from "../domain/types.js";
+import { parseDuration } from "../lib/duration.js";
+import type { ConfigIssue } from "../lib/errors.js";
+import { CONFIG_DEFAULTS, defaultEndpoint, defaultIamEndpoint } from "./defaults.js";
+import type {
+  AuthConfig,
+  CloudConfig,
+  Config,
+  ScheduleConfig,
+  StuckConfig,
+  TargetConfig,
+  WebhookConfig,
+  WebhookFormat,
+} from "./types.js";
+
+/** What the schema needs from outside the file: the environment, for `sharding.index: auto`. */
+export interface SchemaContext {
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** Keys that hold credentials; each also accepts `<key>File`. */
+export const SECRET_KEYS = [
+  "accessKey",
+  "secretKey",
+  "securityToken",
+  "token",
+  "password",
+  "secret",
+  "bearerToken",
+] as const;
+
+export const WEBHOOK_FORMATS: readonly WebhookFormat[] = [
+  "standard",
+  "slack",
+  "feishu",
+  "dingtalk",
+  "wecom",
+  "alertmanager",
+];
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export const LOG_FORMATS = ["json", "pretty"] as const;
+
+export const DURATION_MESSAGE = "must be a duration such as 30s, 5m, 1h";
+const STATUS_NAME = /^[A-Z][A-Z0-9_]*$/;
+const SAFE_ID = /^[A-Za-z0-9_.-]+$/;
+const WEBHOOK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
+const REGION = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+/** Headers imagewatch sets itself: a static header must not replace them (signing would break). */
+const RESERVED_HEADERS = new Set([
+  "host",
+  "content-length",
+  "webhook-id",
+  "webhook-timestamp",
+  "webhook-signature",
+]);
+const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
+
+/** A duration string (or a bare 0) parsed to milliseconds, at least `minMs`. */
+function duration(minMs = 0) {
+  return z.any().transform((value, ctx): number => {
+    const ms = typeof value === "string" ? parseDuration(value) : value === 0 ? 0 : undefined;
+    if (ms === undefined) {
+      ctx.addIssue({ code: "custom", message: DURATION_MESSAGE });
+      return z.NEVER;
+    }
+    if (ms < minMs) {
+      ctx.addIssue({
+        code: "custom",
+        message: minMs <= 1 ? "must be longer than 0s" : `must be at least ${minMs}ms`,
+      });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/** A non-empty string. */
+const text = () => z.string().min(1);
+
+/** A scalar written as text: numbers and booleans become their string form ("" means not set). */
+function scalarText(what: string) {
+  return z.any().transform((v, ctx): string | undefined => {
+    if (typeof v === "string") return v === "" ? undefined : v;
+    if (typeof v === "number" || typeof v === "boolean") return String(v);
+    ctx.addIssue({ code: "custom", message: `must be ${what}` });
+    return z.NEVER;
+  });
+}
+
+/** An optional string where "" (e.g. `${VAR:-}`) means "not set". */
+const optionalText = () =>
+  z
+    .string()
+    .optional()
+    .transform((v) => (v === "" ? undefined : v));
+
+/** An absolute http(s) URL; `stripSlash` drops trailing slashes (endpoints are joined with paths). */
+function httpUrl(stripSlash: boolean) {
+  return z.string().transform((value, ctx): string => {
+    const v = value.trim();
+    let url: URL | undefined;
+    try {
+      url = new URL(v);
+    } catch {
+      url = undefined;
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:") || url.hostname === "") {
+      ctx.addIssue({ code: "custom", message: "must be http(s) URL" });
+      return z.NEVER;
+    }
+    return stripSlash ? v.replace(/\/+$/, "") : v;
+  });
+}
+
+/** Removes keys whose value is undefined, so optional keys are absent rather than `undefined`. */
+function compact<T extends object>(obj: T): T {
+  for (const key of Object.keys(obj) as (keyof T)[]) {
+    if (obj[key] === undefined) delete obj[key];
+  }
+  return obj;
+}
+
+const akskSchema = z.strictObject({
+  kind: z.literal("aksk"),
+  accessKey: text(),
+  secretKey: text(),
+  securityToken: optionalText(),
+});
+const tokenSchema = z.strictObject({ kind: z.literal("token"), token: text() });
+const passwordSchema = z.strictObject({
+  kind: z.literal("password"),
+  domain: text(),
+  username: text(),
+  password: text(),
+});
+const authSchema = z
+  .discriminatedUnion("kind", [akskSchema, tokenSchema, passwordSchema])
+  .transform((a): AuthConfig => compact({ ...a }));
+
+const cloudSchema = z
+  .strictObject({
+    region: optionalText().refine(
+      (r) => r === undefined || REGION.test(r),
+      "must be a region id such as cn-north-4",
+    ),
+    endpoint: httpUrl(true).optional(),
+    iamEndpoint: httpUrl(true).optional(),
+    auth: authSchema,
+    requestTimeout: duration(1).prefault(CONFIG_DEFAULTS.cloud.requestTimeout),
+    maxRequestsPerSecond: z.number().positive().prefault(CONFIG_DEFAULTS.cloud.maxRequestsPerSecond),
+    retry: z
+      .strictObject({
+        attempts: z.int().min(1).prefault(CONFIG_DEFAULTS.cloud.retry.attempts),
+        minDelay: duration().prefault(CONFIG_DEFAULTS.cloud.retry.minDelay),
+        maxDelay: duration().prefault(CONFIG_DEFAULTS.cloud.retry.maxDelay),
+      })
+      .superRefine((r, ctx) => {
+        if (r.minDelay > r.maxDelay) {
+          ctx.addIssue({ code: "custom", path: ["minDelay"], message: "must not be longer than maxDelay" });
+        }
+      })
+      .prefault({}),
+    caFile: optionalText(),
+  })
+  .transform((c, ctx): CloudConfig => {
+    const { region } = c;
+    // password auth scopes its token to the region's project, so it needs the region itself.
+    if (region === undefined && c.auth.kind === "password") {
+      ctx.addIssue({ code: "custom", path: ["region"], message: "required for auth kind password" });
+    }
+    let endpoint = c.endpoint;
+    if (endpoint === undefined) {
+      if (region === undefined) {
+        ctx.addIssue({ code: "custom", path: ["region"], message: "required unless cloud.endpoint is set" });
+      } else {
+        endpoint = defaultEndpoint(region);
+        if (endpoint === undefined) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["endpoint"],
+            message: `required: no known endpoint for region ${region}, set cloud.endpoint`,
+          });
+        }
+      }
+    }
+    // aksk and token never call IAM; without a region the IAM endpoint is unused, so the API
+    // endpoint stands in to keep the field always set.
+    const iamEndpoint = c.iamEndpoint ?? (region !== undefined ? defaultIamEndpoint(region) : endpoint);
+    if (endpoint === undefined || iamEndpoint === undefined) return z.NEVER;
+    return compact({
+      region,
+      endpoint,
+      iamEndpoint,
+      auth: c.auth,
+      requestTimeout: c.requestTimeout,
+      maxRequestsPerSecond: c.maxRequestsPerSecond,
+      retry: c.retry,
+      caFile: c.caFile,
+    });
+  });
+
+const idSchema = (what: string) =>
+  text().refine((v) => SAFE_ID.test(v), `must be ${what} (letters, digits, '.', '-' and '_')`);
+
+const targetSchema = z
+  .strictObject({
+    projectId: idSchema("a project id"),
+    serverIds: z.array(idSchema("a server id")).prefault(CONFIG_DEFAULTS.target.serverIds),
+    discover: z.boolean().prefault(CONFIG_DEFAULTS.target.discover),
+    serverName: optionalText(),
+    enterpriseProjectId: scalarText('a string such as "0"').optional(),
+  })
+  .transform((t, ctx): TargetConfig => {
+    if (t.serverIds.length === 0 && !t.discover) {
+      ctx.addIssue({ code: "custom", message: "needs serverIds or discover: true" });
+      return z.NEVER;
+    }
+    return compact({
+      projectId: t.projectId,
+      serverIds: [...new Set(t.serverIds)],
+      discover: t.discover,
+      serverName: t.serverName,
+      enterpriseProjectId: t.enterpriseProjectId,
+    });
+  });
+
+const scheduleSchema = z
+  .strictObject({
+    // croner schedules in whole seconds.
+    interval: duration(1000).prefault(CONFIG_DEFAULTS.schedule.interval),
+    steadyInterval: duration(1000).prefault(CONFIG_DEFAULTS.schedule.steadyInterval),
+    concurrency: z.int().min(1).prefault(CONFIG_DEFAULTS.schedule.concurrency),
+  })
+  .transform((s): ScheduleConfig => s);
+
+const stuckSchema = z.record(z.string(), z.unknown()).transform((raw, ctx): StuckConfig => {
+  const thresholds: Record<string, number> = {};
+  for (const [status, value] of Object.entries(CONFIG_DEFAULTS.stuck.thresholds)) {
+    thresholds[status] = parseDuration(value) as number;
+  }
+  let repeatEvery = parseDuration(CONFIG_DEFAULTS.stuck.repeatEvery) as number;
+  let ok = true;
+  for (const [key, value] of Object.entries(raw)) {
+    const ms = typeof value === "string" ? parseDuration(value) : value === 0 ? 0 : undefined;
+    if (key !== "repeatEvery" && !STATUS_NAME.test(key)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [key],
+        message: "unknown key: give a status name in capitals (e.g. BUILDING) or repeatEvery",
+      });
+      ok = false;
+    } else if (ms === undefined) {
+      ctx.addIssue({ code: "custom", path: [key], message: DURATION_MESSAGE });
+      ok = false;
+    } else if (key === "repeatEvery") {
+      repeatEvery = ms;
+    } else if (ms === 0) {
+      // 0 turns stuck detection off for that status (a default included).
+      delete thresholds[key];
+    } else {
+      thresholds[key] = ms;
+    }
+  }
+  return ok ? { thresholds, repeatEvery } : z.NEVER;
+});
+
+const webhookSchema = z
+  .strictObject({
+    name: text().refine((n) => WEBHOOK_NAME.test(n), "must be letters, digits, '.', '-' or '_' (at most 64)"),
+    url: httpUrl(false),
+    format: z
+      .enum(WEBHOOK_FORMATS as [WebhookFormat, ...WebhookFormat[]])
+      .prefault(CONFIG_DEFAULTS.webhook.format),
+    secret: text().optional(),
+    events: z
+      .array(z.enum(EVENT_NAMES))
+      .min(1)
+      .prefault([...CONFIG_DEFAULTS.webhook.events]),
+    statuses: z
+      .array(text().refine((s) => STATUS_NAME.test(s), "must be a status name in capitals such as BUILT"))
+      .prefault([...CONFIG_DEFAULTS.webhook.statuses]),
+    headers: z.record(z.string(), scalarText("a string")).prefault({ ...CONFIG_DEFAULTS.webhook.headers }),
+    timeout: duration(1).prefault(CONFIG_DEFAULTS.webhook.timeout),
+    retry: z
+      .strictObject({
+        minDelay: duration().prefault(CONFIG_DEFAULTS.webhook.retry.minDelay),
+        maxDelay: duration().prefault(CONFIG_DEFAULTS.webhook.retry.maxDelay),
+      })
+      .superRefine((r, ctx) => {
+        if (r.minDelay > r.maxDelay) {
+          ctx.addIssue({ code: "custom", path: ["minDelay"], message: "must not be longer than maxDelay" });
+        }
+      })
+      .prefault({}),
+    maxAge: duration(1).prefault(CONFIG_DEFAULTS.webhook.maxAge),
+  })
+  .transform((w, ctx): WebhookConfig => {
+    let ok = true;
+    if (w.format === "standard") {
+      if (w.secret === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["secret"],
+          message: "required for format standard (whsec_<base64>)",
+        });
+        ok = false;
+      } else if (!isStandardWebhookSecret(w.secret)) {
+        ctx.addIssue({ code: "custom", path: ["secret"], message: "must look like whsec_<base64>" });
+        ok = false;
+      }
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(w.headers)) {
+      if (value !== undefined) headers[name] = value;
+      if (!HEADER_NAME.test(name)) {
+        ctx.addIssue({ code: "custom", path: ["headers", name], message: "not a valid header name" });
+        ok = false;
+      } else if (RESERVED_HEADERS.has(name.toLowerCase())) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["headers", name],
+          message: "is set by imagewatch and cannot be overridden",
+        });
+        ok = false;
+      }
+    }
+    if (!ok) return z.NEVER;
+    return compact({
+      name: w.name,
+      url: w.url,
+      format: w.format,
+      secret: w.secret,
+      events: [...new Set<EventName>(w.events)],
+      statuses: [...new Set(w.statuses)],
+      headers,
+      timeout: w.timeout,
+      retry: w.retry,
+      maxAge: w.maxAge,
+    });
+  });
+
+/** True when `secret` is `whsec_` followed by canonical, non-empty base64 (Standard Webhooks). */
+export function isStandardWebhookSecret(secret: string): boolean {
+  const m = WHSEC.exec(secret);
+  if (!m) return false;
+  const b64 = m[1] as string;
+  const bytes = Buffer.from(b64, "base64");
+  return bytes.length > 0 && bytes.toString("base64") === b64;
+}
+
+const webhooksSchema = z.array(webhookSchema).superRefine((hooks, ctx) => {
+  const seen = new Set<string>();
+  hooks.forEach((h, i) => {
+    if (seen.has(h.name)) {
+      ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate webhook name ${h.name}` });
+    }
+    seen.add(h.name);
+  });
+});
+
+const LISTEN = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]*)):(\d{1,5})$/;
+
+const serverSchema = z
+  .strictObject({
+    listen: z.string().prefault(CONFIG_DEFAULTS.server.listen),
+    bearerToken: text().optional(),
+  })
+  .transform((s, ctx): Config["server"] => {
+    const m = LISTEN.exec(s.listen.trim());
+    const port = m ? Number(m[3]) : Number.NaN;
+    if (!m || port > 65535) {
+      ctx.addIssue({ code: "custom", path: ["listen"], message: "must be host:port, such as 0.0.0.0:9478" });
+      return z.NEVER;
+    }
+    const host = m[1] ?? (m[2] || CONFIG_DEFAULTS.server.host);
+    return compact({ listen: s.listen.trim(), host, port, bearerToken: s.bearerToken });
+  });
+
+function shardingSchema(context: SchemaContext) {
+  return z
+    .strictObject({
+      count: z.int().min(1).prefault(CONFIG_DEFAULTS.sharding.count),
+      index: z
+        .any()
+        .transform((v, ctx): number | "auto" => {
+          if (v === "auto" || (Number.isInteger(v) && v >= 0)) return v;
+          ctx.addIssue({ code: "custom", message: "must be a whole number from 0, or auto" });
+          return z.NEVER;
+        })
+        .prefault(CONFIG_DEFAULTS.sharding.index),
+    })
+    .transform((s, ctx): Config["sharding"] => {
+      let index: number;
+      if (s.index === "auto") {
+        const hostname = context.env.HOSTNAME;
+        const m = hostname === undefined ? null : /(\d+)$/.exec(hostname);
+        if (!m) {
+          ctx.addIssue({
+            code: "custom",
+            path: ["index"],
+            message:
+              hostname === undefined
+                ? "auto needs HOSTNAME ending in a number, but HOSTNAME is not set"
+                : `auto needs HOSTNAME ending in a number, got ${hostname}`,
+          });
+          return z.NEVER;
+        }
+        index = Number(m[1]);
+      } else {
+        index = s.index;
+      }
+      if (index >= s.count) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["index"],
+          message: `must be less than sharding.count (${s.count}), got ${index}`,
+        });
+        return z.NEVER;
+      }
+      return { count: s.count, index };
+    });
+}
+
+/** Builds the schema of the whole file; its output is the resolved `Config` (not yet frozen). */
+export function createConfigSchema(context: SchemaContext) {
+  return z
+    .strictObject({
+      cloud: cloudSchema,
+      targets: z.array(targetSchema).min(1),
+      schedule: scheduleSchema.prefault({}),
+      stuck: stuckSchema.prefault({}),
+      alerts: z
+        .strictObject({
+          pollFailureThreshold: z.int().min(1).prefault(CONFIG_DEFAULTS.alerts.pollFailureThreshold),
+        })
+        .prefault({}),
+      webhooks: webhooksSchema.prefault([]),
+      server: serverSchema.prefault({}),
+      state: z
+        .strictObject({
+          path: text().prefault(CONFIG_DEFAULTS.state.path),
+          retention: duration(1).prefault(CONFIG_DEFAULTS.state.retention),
+        })
+        .prefault({}),
+      log: z
+        .strictObject({
+          level: z.enum(LOG_LEVELS).prefault(CONFIG_DEFAULTS.log.level),
+          format: z.enum(LOG_FORMATS).prefault(CONFIG_DEFAULTS.log.format),
+        })
+        .prefault({}),
+      sharding: shardingSchema(context).prefault({}),
+    })
+    .transform((c): Config => c);
+}
+
+/** Formats a zod path the way users read it: `webhooks[1].url`, `cloud.auth.secretKey`. */
+export function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out === "" ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
+const TYPE_NAMES: Record<string, string> = {
+  object: "a mapping",
+  record: "a mapping",
+  array: "a list",
+  string: "a string",
+  number: "a number",
+  int: "a whole number",
+  boolean: "true or false",
+};
+
+/** Turns zod issues into config issues. Messages are ours and never include the offending value. */
+export function toConfigIssues(issues: readonly z.core.$ZodIssue[]): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const issue of issues) {
+    const path = formatPath(issue.path);
+    switch (issue.code) {
+      case "unrecognized_keys":
+        for (const key of issue.keys)
+          out.push({ path: formatPath([...issue.path, key]), message: "unknown key" });
+        break;
+      case "invalid_type": {
+        const absent = issue.input === undefined;
+        const last = issue.path[issue.path.length - 1];
+        const isSecret = typeof last === "string" && (SECRET_KEYS as readonly string[]).includes(last);
+        const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
+        const message = absent
+          ? isSecret
+            ? `required (or ${String(last)}File)`
+            : "required"
+          : issue.expected === "int" && typeof issue.input === "number"
+            ? "must be a whole number"
+            : issue.expected === "string" &&
+                (typeof issue.input === "number" || typeof issue.input === "boolean")
+              ? "must be a string (quote it in YAML)"
+              : `must be ${expected}`;
+        out.push({ path, message });
+        break;
+      }
+      case "invalid_union": {
+        const u = issue as z.core.$ZodIssueInvalidUnion & { discriminator?: string; options?: unknown[] };
+        if (u.options !== undefined) {
+          out.push({ path, message: `must be one of ${u.options.map(String).join(", ")}` });
+        } else {
+          out.push({ path, message: "has an invalid value" });
+        }
+        break;
+      }
+      case "invalid_value":
+        out.push({
+          path,
+          message:
+            issue.values.length === 1
+              ? `must be ${String(issue.values[0])}`
+              : `must be one of ${issue.values.map(String).join(", ")}`,
+        });
+        break;
+      case "too_small":
+        if (issue.origin === "array") {
+          out.push({
+            path,
+            message: Number(issue.minimum) <= 1 ? "must not be empty" : `needs ${issue.minimum}+ entries`,
+          });
+        } else if (issue.origin === "string") {
+          out.push({ path, message: "must not be empty" });
+        } else {
+          out.push({
+            path,
+            message: issue.inclusive
+              ? `must be at least ${issue.minimum}`
+              : `must be greater than ${issue.minimum}`,
+          });
+        }
+        break;
+      case "too_big":
+        out.push({
+          path,
+          message: issue.inclusive
+            ? `must be at most ${issue.maximum}`
+            : `must be less than ${issue.maximum}`,
+        });
+        break;
+      default:
+        out.push({ path, message: issue.message });
+    }
+  }
+  return out;
+}

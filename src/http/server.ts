@@ -1,0 +1,437 @@
+/**
+ * The HTTP server (DESIGN.md §4): metrics, health, readiness, reload, the JSON API and a small HTML status
+ * page, on node:http with no framework. It only reads what its deps hand it: a scrape never calls the cloud.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { createGzip } from "node:zlib";
+import type { ServerState } from "../domain/types.js";
+import type { Clock } from "../lib/clock.js";
+import { coerceError } from "../lib/errors.js";
+import type { Logger } from "../lib/logger.js";
+import type { Metrics } from "../metrics/metrics.js";
+import type { DeliveryRecord, StoredEvent } from "../store/types.js";
+import { renderStatusPage } from "./status-page.js";
+
+/** Gzips a sequence of chunks as one stream and resolves with the compressed chunks. */
+function gzipChunks(chunks: readonly Buffer[]): Promise<Buffer[]> {
+  return new Promise((resolve, reject) => {
+    const out: Buffer[] = [];
+    const gz = createGzip({ level: GZIP_LEVEL });
+    gz.on("data", (c: Buffer) => out.push(c));
+    gz.on("end", () => resolve(out));
+    gz.on("error", reject);
+    for (const c of chunks) gz.write(c);
+    gz.end();
+  });
+}
+
+/** Largest request body accepted (no endpoint needs one; this only bounds what a client can push). */
+export const MAX_BODY_BYTES = 64 * 1024;
+/** `limit` of `/api/v1/events` when not given, and its bounds. */
+export const EVENTS_DEFAULT_LIMIT = 100;
+export const EVENTS_MAX_LIMIT = 1000;
+/** How long `stop()` lets requests in flight finish before it cuts the remaining connections. */
+const STOP_GRACE_MS = 2000;
+/** gzip level for /metrics: exposition text compresses well even at low levels, and CPU is the scarce thing. */
+const GZIP_LEVEL = 4;
+
+/** What the HTTP server reads from the rest of the daemon. */
+export interface HttpServerDeps {
+  metrics: Metrics;
+  logger: Logger;
+  clock: Clock;
+  /** The current config's `server.bearerToken` (read per request, so a reload applies); empty = no auth. */
+  getBearerToken(): string | undefined;
+  /** The servers currently present, in memory. */
+  listServers(): ServerState[];
+  /** Newest first, each with its deliveries (the store's `listEvents`). */
+  listEvents(limit: number): Array<StoredEvent & { deliveries: DeliveryRecord[] }>;
+  /** The stuck threshold (ms) of a status, for the status page; undefined when the status has none. */
+  stuckThresholdFor?(status: string): number | undefined;
+  /** True once the first poll of every target finished and the database is writable. */
+  isReady(): boolean;
+  /** Reloads the config like SIGHUP; on failure the old config stays and `errors` say why. */
+  reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
+  /** imagewatch's version, shown on the status page. */
+  version: string;
+}
+
+/** The HTTP server's lifecycle. */
+export interface HttpServer {
+  /** Listens on `host:port` (port 0 = any free port) and resolves with the bound port and base URL. */
+  start(host: string, port: number): Promise<{ port: number; url: string }>;
+  /** Stops accepting, closes idle keep-alive connections, and cuts the rest after a short grace. */
+  stop(): Promise<void>;
+}
+
+/** The JSON shape of one server in `/api/v1/servers`. */
+export interface ServerView {
+  project_id: string;
+  server_id: string;
+  name: string;
+  status: string | null;
+  status_since: string;
+  stuck: boolean;
+  last_poll_at: string | null;
+  last_poll_ok: boolean | null;
+  consecutive_failures: number;
+  last_error: ServerState["lastError"];
+}
+
+/** The JSON shape of one event in `/api/v1/events`. */
+export interface EventView {
+  event_id: string;
+  type: string;
+  occurred_at: string;
+  project_id: string;
+  server_id: string;
+  data: StoredEvent["data"];
+  deliveries: Array<{
+    webhook: string;
+    state: DeliveryRecord["state"];
+    attempts: number;
+    next_attempt_at: string | null;
+    last_error: string | null;
+  }>;
+}
+
+type Handler = (ctx: RequestContext) => Promise<void> | void;
+
+interface Route {
+  /** Methods other than HEAD; HEAD is allowed wherever GET is. */
+  methods: readonly string[];
+  /** Whether `server.bearerToken` guards this path. */
+  guarded: boolean;
+  handler: Handler;
+}
+
+interface RequestContext {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+}
+
+/** Formats ms since the epoch as ISO 8601, or null. */
+function iso(ms: number | null): string | null {
+  return ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
+}
+
+/** Maps a state to its `/api/v1/servers` entry. */
+export function toServerView(s: ServerState): ServerView {
+  return {
+    project_id: s.projectId,
+    server_id: s.serverId,
+    name: s.name,
+    status: s.status,
+    status_since: iso(s.statusSince) ?? "",
+    stuck: s.stuck,
+    last_poll_at: iso(s.lastPollAt),
+    last_poll_ok: s.lastPollOk,
+    consecutive_failures: s.consecutiveFailures,
+    last_error: s.lastError,
+  };
+}
+
+/** Maps a stored event to its `/api/v1/events` entry. */
+export function toEventView(e: StoredEvent & { deliveries: DeliveryRecord[] }): EventView {
+  return {
+    event_id: e.id,
+    type: e.type,
+    occurred_at: iso(e.occurredAt) ?? "",
+    project_id: e.projectId,
+    server_id: e.serverId,
+    data: e.data,
+    deliveries: e.deliveries.map((d) => ({
+      webhook: d.webhook,
+      state: d.state,
+      attempts: d.attempts,
+      next_attempt_at: d.state === "pending" ? iso(d.nextAttemptAt) : null,
+      last_error: d.lastError,
+    })),
+  };
+}
+
+/** Constant-time comparison of a presented token with the configured one (SHA-256 first to equalise lengths). */
+function tokenMatches(presented: string, expected: string): boolean {
+  const a = createHash("sha256").update(presented, "utf8").digest();
+  const b = createHash("sha256").update(expected, "utf8").digest();
+  return timingSafeEqual(a, b);
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+function bearerOf(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (!h) return undefined;
+  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(h);
+  return m?.[1];
+}
+
+/** True when the client accepts gzip (`Accept-Encoding` lists gzip or `*` with a non-zero q). */
+export function acceptsGzip(header: string | string[] | undefined): boolean {
+  if (!header) return false;
+  const value = Array.isArray(header) ? header.join(",") : header;
+  for (const part of value.split(",")) {
+    const [coding, ...params] = part.trim().split(";");
+    const name = coding?.trim().toLowerCase();
+    if (name !== "gzip" && name !== "*") continue;
+    const q = params.map((p) => p.trim()).find((p) => p.toLowerCase().startsWith("q="));
+    if (q === undefined || Number(q.slice(2)) > 0) return true;
+  }
+  return false;
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  contentType: string,
+  body: string | Buffer,
+  headers: Record<string, string> = {},
+): void {
+  const buf = typeof body === "string" ? Buffer.from(body, "utf8") : body;
+  res.writeHead(status, { "Content-Type": contentType, "Content-Length": String(buf.length), ...headers });
+  res.end(buf);
+}
+
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  value: unknown,
+  headers: Record<string, string> = {},
+): void {
+  send(res, status, "application/json; charset=utf-8", JSON.stringify(value), {
+    "Cache-Control": "no-store",
+    ...headers,
+  });
+}
+
+function sendText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers: Record<string, string> = {},
+): void {
+  send(res, status, "text/plain; charset=utf-8", text, headers);
+}
+
+/**
+ * Reads and discards the request body, up to `MAX_BODY_BYTES`. Resolves false when it is larger (the caller
+ * answers 413 and the connection is closed), true otherwise.
+ */
+function drainBody(req: IncomingMessage): Promise<boolean> {
+  const declared = req.headers["content-length"];
+  if (declared !== undefined && Number(declared) > MAX_BODY_BYTES) return Promise.resolve(false);
+  if (req.complete) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    let size = 0;
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        cleanup();
+        resolve(false);
+      }
+    };
+    const onEnd = (): void => {
+      cleanup();
+      resolve(true);
+    };
+    const cleanup = (): void => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onEnd);
+    };
+    req.on("data", onData);
+    req.on("end", onEnd);
+    req.on("error", onEnd);
+  });
+}
+
+/** Creates the HTTP server. Nothing listens until `start()`. */
+export function createHttpServer(deps: HttpServerDeps): HttpServer {
+  const log = deps.logger.child({ component: "http" });
+  let server: Server | null = null;
+
+  const routes = new Map<string, Route>([
+    ["/", { methods: ["GET"], guarded: true, handler: handleStatusPage }],
+    ["/metrics", { methods: ["GET"], guarded: true, handler: handleMetrics }],
+    [
+      "/-/healthy",
+      { methods: ["GET"], guarded: false, handler: ({ res }) => sendText(res, 200, "Healthy.\n") },
+    ],
+    ["/-/ready", { methods: ["GET"], guarded: false, handler: handleReady }],
+    ["/-/reload", { methods: ["POST"], guarded: true, handler: handleReload }],
+    ["/api/v1/servers", { methods: ["GET"], guarded: true, handler: handleServers }],
+    ["/api/v1/events", { methods: ["GET"], guarded: true, handler: handleEvents }],
+  ]);
+
+  async function handleMetrics({ req, res }: RequestContext): Promise<void> {
+    const { contentType, chunks } = await deps.metrics.renderChunks();
+    const headers = { Vary: "Accept-Encoding", "Cache-Control": "no-store" };
+    const encoding: Record<string, string> = {};
+    let body = chunks;
+    if (acceptsGzip(req.headers["accept-encoding"])) {
+      // zlib compresses on the libuv thread pool, so megabytes of text do not block the event loop.
+      body = await gzipChunks(chunks);
+      encoding["Content-Encoding"] = "gzip";
+    }
+    // The cached family bytes go out as they are: no concatenation of a multi-megabyte body.
+    let length = 0;
+    for (const c of body) length += c.length;
+    res.writeHead(200, {
+      ...headers,
+      ...encoding,
+      "Content-Type": contentType,
+      "Content-Length": String(length),
+    });
+    for (const c of body) res.write(c);
+    res.end();
+  }
+
+  function handleReady({ res }: RequestContext): void {
+    if (deps.isReady()) sendText(res, 200, "Ready.\n");
+    else sendText(res, 503, "Not ready.\n");
+  }
+
+  async function handleReload({ res }: RequestContext): Promise<void> {
+    const result = await deps.reload();
+    if (result.ok) sendJson(res, 200, { status: "ok" });
+    else sendJson(res, 400, { status: "error", errors: result.errors });
+  }
+
+  function handleServers({ res }: RequestContext): void {
+    sendJson(res, 200, { servers: deps.listServers().map(toServerView) });
+  }
+
+  function handleEvents({ res, url }: RequestContext): void {
+    const raw = url.searchParams.get("limit");
+    let limit = EVENTS_DEFAULT_LIMIT;
+    if (raw !== null) {
+      const n = /^\d{1,7}$/.test(raw) ? Number(raw) : Number.NaN;
+      if (!(n >= 1 && n <= EVENTS_MAX_LIMIT)) {
+        sendJson(res, 400, {
+          status: "error",
+          errors: [`limit: must be an integer from 1 to ${EVENTS_MAX_LIMIT}`],
+        });
+        return;
+      }
+      limit = n;
+    }
+    sendJson(res, 200, { events: deps.listEvents(limit).map(toEventView) });
+  }
+
+  function handleStatusPage({ res }: RequestContext): void {
+    const html = renderStatusPage({
+      servers: deps.listServers(),
+      events: deps.listEvents(20),
+      now: deps.clock.now(),
+      version: deps.version,
+      ...(deps.stuckThresholdFor ? { stuckThresholdFor: deps.stuckThresholdFor } : {}),
+    });
+    send(res, 200, "text/html; charset=utf-8", html, {
+      "Cache-Control": "no-store",
+      "X-Content-Type-Options": "nosniff",
+      "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    });
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    const route = routes.get(url.pathname);
+    const method = req.method ?? "GET";
+
+    if (!(await drainBody(req))) {
+      sendJson(
+        res,
+        413,
+        { status: "error", errors: [`request body larger than ${MAX_BODY_BYTES} bytes`] },
+        {
+          Connection: "close",
+        },
+      );
+      return;
+    }
+    if (!route) {
+      sendJson(res, 404, { status: "error", errors: ["not found"] });
+      return;
+    }
+    if (route.guarded) {
+      const expected = deps.getBearerToken();
+      if (expected) {
+        const presented = bearerOf(req);
+        if (presented === undefined || !tokenMatches(presented, expected)) {
+          sendJson(
+            res,
+            401,
+            { status: "error", errors: ["unauthorized"] },
+            {
+              "WWW-Authenticate": 'Bearer realm="imagewatch"',
+            },
+          );
+          return;
+        }
+      }
+    }
+    const allowed = route.methods.includes("GET") ? [...route.methods, "HEAD"] : route.methods;
+    if (!allowed.includes(method)) {
+      sendJson(res, 405, { status: "error", errors: ["method not allowed"] }, { Allow: allowed.join(", ") });
+      return;
+    }
+    await route.handler({ req, res, url });
+  }
+
+  function onRequest(req: IncomingMessage, res: ServerResponse): void {
+    const started = deps.clock.now();
+    // The path only: query strings may carry anything, and headers (Authorization) are never logged.
+    const path = (req.url ?? "/").split("?")[0];
+    res.on("finish", () => {
+      log.debug(
+        { method: req.method, path, status: res.statusCode, durationMs: deps.clock.now() - started },
+        "http request",
+      );
+    });
+    handle(req, res).catch((thrown: unknown) => {
+      const err = coerceError(thrown);
+      log.error({ err, method: req.method, path }, "http handler failed");
+      if (!res.headersSent) sendJson(res, 500, { status: "error", errors: ["internal error"] });
+      else res.destroy();
+    });
+  }
+
+  return {
+    start(host, port) {
+      if (server) return Promise.reject(new Error("http server already started"));
+      const srv = createServer(onRequest);
+      srv.keepAliveTimeout = 15_000;
+      srv.headersTimeout = 20_000;
+      srv.requestTimeout = 60_000;
+      server = srv;
+      return new Promise((resolve, reject) => {
+        const onError = (err: Error): void => {
+          server = null;
+          reject(err);
+        };
+        srv.once("error", onError);
+        srv.listen(port, host, () => {
+          srv.off("error", onError);
+          srv.on("error", (err) => log.error({ err }, "http server error"));
+          const bound = (srv.address() as AddressInfo).port;
+          const shownHost = host.includes(":") ? `[${host}]` : host;
+          log.info({ host, port: bound }, "http server listening");
+          resolve({ port: bound, url: `http://${shownHost}:${bound}` });
+        });
+      });
+    },
+    async stop() {
+      const srv = server;
+      if (!srv) return;
+      server = null;
+      const closed = new Promise<void>((resolve) => srv.close(() => resolve()));
+      srv.closeIdleConnections();
+      const timer = setTimeout(() => srv.closeAllConnections(), STOP_GRACE_MS);
+      timer.unref();
+      await closed;
+      clearTimeout(timer);
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * The HTML status page served at `GET /`: server-rendered, no scripts, every value escaped.
+ */
+import type { ServerState } from "../domain/types.js";
+import type { DeliveryRecord, StoredEvent } from "../store/types.js";
+
+/** What the page shows. */
+export interface StatusPageInput {
+  servers: readonly ServerState[];
+  /** Newest first. */
+  events: ReadonlyArray<StoredEvent & { deliveries: DeliveryRecord[] }>;
+  now: number;
+  version: string;
+  stuckThresholdFor?: (status: string) => number | undefined;
+}
+
+/** Escapes text for HTML element content and double-quoted attribute values. */
+export function escapeHtml(text: string): string {
+  return text
+    .replace(/&/g, "&amp;")
+    .replace(/</g, "&lt;")
+    .replace(/>/g, "&gt;")
+    .replace(/"/g, "&quot;")
+    .replace(/'/g, "&#39;");
+}
+
+/** A duration for humans: the two largest units, e.g. `12m 3s`, `2h 5m`, `3d 4h`; negative counts as 0. */
+export function formatHumanDuration(ms: number): string {
+  let s = Math.max(0, Math.floor(ms / 1000));
+  const d = Math.floor(s / 86_400);
+  s -= d * 86_400;
+  const h = Math.floor(s / 3600);
+  s -= h * 3600;
+  const m = Math.floor(s / 60);
+  s -= m * 60;
+  if (d > 0) return `${d}d ${h}h`;
+  if (h > 0) return `${h}h ${m}m`;
+  if (m > 0) return `${m}m ${s}s`;
+  return `${s}s`;
+}
+
+function describeError(err: ServerState["lastError"]): string {
+  if (!err) return "";
+  const parts: string[] = [err.kind];
+  if (err.http_status !== undefined) parts.push(String(err.http_status));
+  if (err.error_code) parts.push(err.error_code);
+  if (err.error_msg) parts.push(err.error_msg);
+  return parts.join(" ");
+}
+
+const STYLE = `body{font-family:system-ui,sans-serif;margin:1.5rem;color:#222}
+table{border-collapse:collapse;font-size:.9rem}th,td{border:1px solid #ccc;padding:.25rem .5rem;text-align:left}
+th{background:#f3f3f3}tr.stuck td{background:#fff3cd}tr.failing td{background:#f8d7da}
+code{font-size:.85rem}.muted{color:#777}`;
+
+/** Renders the whole page. */
+export function renderStatusPage(input: StatusPageInput): string {
+  const servers = [...input.servers].sort(
+    (a, b) =>
+      a.projectId.localeCompare(b.projectId) ||
+      a.name.localeCompare(b.name) ||
+      a.serverId.localeCompare(b.serverId),
+  );
+  const rows = servers.map((s) => {
+    const threshold = s.status === null ? undefined : input.stuckThresholdFor?.(s.status);
+    const stuck = s.stuck
+      ? `yes${threshold !== undefined ? ` (&gt; ${escapeHtml(formatHumanDuration(threshold))})` : ""}`
+      : "no";
+    const cls = s.stuck ? ' class="stuck"' : s.lastPollOk === false ? ' class="failing"' : "";
+    return (
+      `<tr${cls}><td><code>${escapeHtml(s.projectId)}</code></td><td><code>${escapeHtml(s.serverId)}</code></td>` +
+      `<td>${escapeHtml(s.name)}</td><td>${escapeHtml(s.status ?? "")}</td>` +
+      `<td>${escapeHtml(formatHumanDuration(input.now - s.statusSince))}</td><td>${stuck}</td>` +
+      `<td>${escapeHtml(describeError(s.lastError))}</td></tr>`
+    );
+  });
+  const events = input.events.map((e) => {
+    const status = typeof e.data.status === "string" ? e.data.status : "";
+    const prev = typeof e.data.previous_status === "string" ? `${e.data.previous_status} → ` : "";
+    const states = e.deliveries.map((d) => `${d.webhook}: ${d.state}`).join(", ");
+    return (
+      `<li><code>${escapeHtml(new Date(e.occurredAt).toISOString())}</code> ${escapeHtml(e.type)} ` +
+      `<code>${escapeHtml(e.serverId)}</code> ${escapeHtml(String(e.data.name ?? ""))} ${escapeHtml(prev + status)}` +
+      (states ? ` <span class="muted">(${escapeHtml(states)})</span>` : "") +
+      `</li>`
+    );
+  });
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta http-equiv="refresh" content="30">
+<title>imagewatch</title><style>${STYLE}</style></head>
+<body><h1>imagewatch</h1>
+<p class="muted">version ${escapeHtml(input.version)} · ${servers.length} server(s) · ${escapeHtml(new Date(input.now).toISOString())}</p>
+<table><thead><tr><th>project</th><th>server id</th><th>name</th><th>status</th><th>time in status</th><th>stuck</th><th>last error</th></tr></thead>
+<tbody>
+${rows.length > 0 ? rows.join("\n") : '<tr><td colspan="7" class="muted">no servers yet</td></tr>'}
+</tbody></table>
+<h2>Recent events</h2>
+${events.length > 0 ? `<ul>\n${events.join("\n")}\n</ul>` : '<p class="muted">none yet</p>'}
+<p class="muted"><a href="metrics">metrics</a> · <a href="api/v1/servers">servers (JSON)</a> · <a href="api/v1/events">events (JSON)</a></p>
+</body></html>
+`;
+}

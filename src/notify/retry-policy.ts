@@ -1,0 +1,128 @@
+/**
+ * What to do after one delivery attempt: pure functions of the attempt's result, the webhook's retry
+ * settings, the delivery's age and `now`.
+ */
+
+/** The smallest delay between two attempts (ms), unless `retry.minDelay` is smaller still. */
+export const MIN_RETRY_DELAY_MS = 100;
+
+/** How many characters of a response body (or error) a `last_error` keeps. */
+export const LAST_ERROR_BODY_CHARS = 200;
+
+/** The result of one HTTP attempt, as the classifier sees it. */
+export type AttemptResult =
+  | { kind: "response"; status: number; body: string; retryAfter?: string | undefined }
+  | { kind: "network"; message: string }
+  | { kind: "timeout"; timeoutMs: number };
+
+/** What the delivery worker does next. */
+export type AttemptDecision =
+  | { action: "delivered" }
+  | { action: "retry"; nextAttemptAt: number; error: string }
+  | { action: "dead"; error: string };
+
+/** HTTP statuses that are worth another try (besides every 5xx). */
+const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 425, 429]);
+/** Statuses whose `Retry-After` header is honoured. */
+const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);
+
+/** True when an HTTP status means "try again later": 408, 425, 429 and every 5xx. */
+export function isRetryableStatus(status: number): boolean {
+  return RETRYABLE_STATUSES.has(status) || (status >= 500 && status <= 599);
+}
+
+/**
+ * Exponential backoff with full jitter: `random() * min(maxDelay, minDelay * 2^(attempts-1))`, where
+ * `attempts` counts the attempts made so far (1 after the first failure). The result is floored at
+ * `min(MIN_RETRY_DELAY_MS, minDelay)` so an unlucky draw near 0 never turns into a hot retry loop.
+ */
+export function backoffDelay(
+  attempts: number,
+  retry: { minDelay: number; maxDelay: number },
+  random: () => number,
+): number {
+  const exponent = Math.max(0, attempts - 1);
+  // 2^exponent overflows to Infinity for huge attempt counts; min() keeps it at maxDelay.
+  const ceiling = Math.min(retry.maxDelay, retry.minDelay * 2 ** exponent);
+  const floor = Math.min(MIN_RETRY_DELAY_MS, retry.minDelay);
+  return Math.max(floor, Math.floor(random() * ceiling));
+}
+
+/**
+ * Parses a `Retry-After` header value: delay-seconds (`120`) or an HTTP date. Returns the delay in ms
+ * from `now` (0 for a date in the past), or undefined when absent or unparseable.
+ */
+export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  if (text === "") return undefined;
+  if (/^\d+$/.test(text)) return Number(text) * 1000;
+  // An HTTP date names its weekday and month; this also keeps Date.parse from reading "-5" as a year.
+  if (!/[a-z]/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, at - now);
+}
+
+/** Shortens text for a `last_error`: one line, at most `max` characters. */
+export function truncateForError(text: string, max = LAST_ERROR_BODY_CHARS): string {
+  const oneLine = text.replace(/\s+/g, " ").trim();
+  return oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine;
+}
+
+/** The `last_error` text of a failed attempt. Never holds the URL, headers or signature. */
+export function describeFailure(result: AttemptResult): string {
+  switch (result.kind) {
+    case "response": {
+      const body = truncateForError(result.body);
+      return body === "" ? `HTTP ${result.status}` : `HTTP ${result.status}: ${body}`;
+    }
+    case "network":
+      return `network error: ${truncateForError(result.message)}`;
+    case "timeout":
+      return `timeout after ${result.timeoutMs} ms`;
+  }
+}
+
+/** Inputs of {@link decideAfterAttempt}. */
+export interface DecisionInput {
+  result: AttemptResult;
+  /** Attempts made so far, this one included. */
+  attempts: number;
+  /** When the delivery row was created (ms): the start of `maxAge`. */
+  createdAt: number;
+  now: number;
+  webhook: { retry: { minDelay: number; maxDelay: number }; maxAge: number };
+  random: () => number;
+}
+
+/**
+ * Classifies an attempt (DESIGN.md §6):
+ * - 2xx → delivered;
+ * - network error, timeout, 408, 425, 429, 5xx → retry after the backoff delay; on 429 and 503 a valid
+ *   `Retry-After` replaces the backoff. It is honoured as given, NOT capped at `maxDelay` (retrying
+ *   earlier than the receiver asked only earns another 429), but floored like the backoff;
+ * - a retry that would fall after `createdAt + maxAge` → dead (`max age exceeded: …`);
+ * - any other status (other 4xx, and 1xx/3xx, which undici does not follow) → dead at once
+ *   (`rejected: HTTP 404 …`).
+ */
+export function decideAfterAttempt(input: DecisionInput): AttemptDecision {
+  const { result, attempts, createdAt, now, webhook, random } = input;
+  if (result.kind === "response" && result.status >= 200 && result.status <= 299) {
+    return { action: "delivered" };
+  }
+  const error = describeFailure(result);
+  if (result.kind === "response" && !isRetryableStatus(result.status)) {
+    return { action: "dead", error: `rejected: ${error}` };
+  }
+  let delay = backoffDelay(attempts, webhook.retry, random);
+  if (result.kind === "response" && RETRY_AFTER_STATUSES.has(result.status)) {
+    const asked = parseRetryAfter(result.retryAfter, now);
+    if (asked !== undefined) delay = Math.max(asked, Math.min(MIN_RETRY_DELAY_MS, webhook.retry.minDelay));
+  }
+  const nextAttemptAt = now + delay;
+  if (nextAttemptAt > createdAt + webhook.maxAge) {
+    return { action: "dead", error: `max age exceeded: ${error}` };
+  }
+  return { action: "retry", nextAttemptAt, error };
+}

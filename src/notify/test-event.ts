@@ -1,0 +1,71 @@
+/**
+ * `imagewatch webhook test`: one signed `imagewatch.test` event, sent once, no retries.
+ */
+import { randomUUID } from "node:crypto";
+import { Agent, type Dispatcher } from "undici";
+import type { WebhookConfig } from "../config/types.js";
+import type { DomainEvent } from "../domain/types.js";
+import type { Clock } from "../lib/clock.js";
+import { AppError } from "../lib/errors.js";
+import { buildRequest } from "./payload.js";
+import { describeFailure } from "./retry-policy.js";
+import { sendWebhookRequest } from "./send.js";
+
+/** A synthetic `imagewatch.test` event with a fresh id, occurring at `now`. */
+export function createTestEvent(now: number, webhookName: string): DomainEvent {
+  const id = `evt_test_${randomUUID().replaceAll("-", "")}`;
+  return {
+    id,
+    type: "imagewatch.test",
+    occurredAt: now,
+    projectId: "",
+    serverId: "",
+    data: {
+      event_id: id,
+      project_id: "",
+      server_id: "",
+      name: "",
+      status: null,
+      webhook: webhookName,
+      message: "imagewatch test event: this webhook is configured correctly",
+    },
+  };
+}
+
+/** What the receiver answered to a test event. */
+export interface TestEventResult {
+  status: number;
+  /** The response body, at most a few KiB. */
+  body: string;
+  durationMs: number;
+  /** The id the test event was sent with. */
+  eventId: string;
+}
+
+/**
+ * Sends one `imagewatch.test` event to `webhook`, once. Resolves with the receiver's answer whatever its
+ * status; rejects with an AppError (`WEBHOOK_FAILED`, retryable) on a network error or timeout, and with the
+ * builder's error when the request cannot be built (missing secret, unsupported format).
+ */
+export async function sendTestEvent(
+  webhook: WebhookConfig,
+  deps: { clock: Clock; dispatcher?: Dispatcher; version: string },
+): Promise<TestEventResult> {
+  const now = deps.clock.now();
+  const event = createTestEvent(now, webhook.name);
+  const req = buildRequest(event, webhook, now, deps.version);
+  const dispatcher = deps.dispatcher ?? new Agent();
+  try {
+    const result = await sendWebhookRequest(req.url ?? webhook.url, req, {
+      dispatcher,
+      timeoutMs: webhook.timeout,
+    });
+    if (result.kind === "response") {
+      return { status: result.status, body: result.body, durationMs: result.durationMs, eventId: event.id };
+    }
+    const message = result.kind === "aborted" ? "aborted" : describeFailure(result);
+    throw new AppError("WEBHOOK_FAILED", message, { retryable: true });
+  } finally {
+    if (deps.dispatcher === undefined) await dispatcher.destroy().catch(() => undefined);
+  }
+}

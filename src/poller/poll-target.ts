@@ -1,0 +1,295 @@
+/**
+ * One target's poll: fetch (list or GETs, whichever costs fewer API calls) → observe → ONE commit → after
+ * the commit, update the in-memory state, metrics and wake delivery. The scheduler only calls this.
+ */
+import type { CloudClient } from "../cloud/index.js";
+import { toPollError } from "../cloud/index.js";
+import type { Config, TargetConfig } from "../config/types.js";
+import { observe } from "../domain/observe.js";
+import { ownsServer } from "../domain/sharding.js";
+import type { DomainEvent, ImageServer, ServerPollResult, ServerState } from "../domain/types.js";
+import { isTransitional } from "../domain/types.js";
+import type { Clock } from "../lib/clock.js";
+import { AppError } from "../lib/errors.js";
+import type { Logger } from "../lib/logger.js";
+import { matchesWebhook } from "../notify/index.js";
+import type { Store } from "../store/types.js";
+
+/** The list API's page size. */
+export const LIST_PAGE_SIZE = 100;
+
+/** The in-memory view of every server's state, keyed by `projectId/serverId`. Owned by the app. */
+export class ServerStates {
+  readonly #map = new Map<string, ServerState>();
+
+  static key(projectId: string, serverId: string): string {
+    return `${projectId}/${serverId}`;
+  }
+
+  get(projectId: string, serverId: string): ServerState | undefined {
+    return this.#map.get(ServerStates.key(projectId, serverId));
+  }
+
+  set(state: ServerState): void {
+    this.#map.set(ServerStates.key(state.projectId, state.serverId), state);
+  }
+
+  delete(projectId: string, serverId: string): void {
+    this.#map.delete(ServerStates.key(projectId, serverId));
+  }
+
+  /** Every state of one project. */
+  ofProject(projectId: string): ServerState[] {
+    const out: ServerState[] = [];
+    for (const s of this.#map.values()) if (s.projectId === projectId) out.push(s);
+    return out;
+  }
+
+  all(): ServerState[] {
+    return [...this.#map.values()];
+  }
+
+  get size(): number {
+    return this.#map.size;
+  }
+}
+
+/** Per-target memory the poller keeps between ticks (not persisted: it only tunes API-call choices). */
+export interface TargetMemory {
+  /** Pages the last full list of this project took; undefined before the first list. */
+  listPages?: number;
+  /** When the last complete list succeeded (discover mode's steady refresh). */
+  lastListAt?: number;
+}
+
+/** What pollTarget needs; every field is injected by app.ts. */
+export interface PollDeps {
+  cloud: CloudClient;
+  store: Store;
+  states: ServerStates;
+  clock: Clock;
+  logger: Logger;
+  config: () => Readonly<Config>;
+  memory: Map<string, TargetMemory>;
+  /** Called after a successful commit with the states written and the events inserted. */
+  onCommitted?: (
+    states: readonly ServerState[],
+    events: readonly DomainEvent[],
+    previous: ReadonlyMap<string, ServerState | undefined>,
+  ) => void;
+  /** Poll even servers that are not yet due (the first poll after start, `once`). */
+  force?: boolean;
+  signal?: AbortSignal;
+}
+
+/** What one poll did. */
+export interface PollSummary {
+  projectId: string;
+  /** Servers observed in this poll. */
+  observed: number;
+  /** Events newly committed. */
+  events: number;
+  /** Servers whose poll failed. */
+  failed: number;
+  /** How the servers were fetched: list, get, or none (nothing due). */
+  mode: "list" | "get" | "none";
+}
+
+/** A stable id for a target: its project id plus what selects servers in it. */
+export function targetKey(target: TargetConfig): string {
+  return [
+    target.projectId,
+    target.discover ? "discover" : target.serverIds.join(","),
+    target.serverName ?? "",
+    target.enterpriseProjectId ?? "",
+  ].join("|");
+}
+
+/** How long a server may go unpolled given its last known status. */
+function pollPeriod(state: ServerState | undefined, config: Readonly<Config>): number {
+  if (!state || state.status === null || !state.present)
+    return state && !state.present ? config.schedule.steadyInterval : config.schedule.interval;
+  return isTransitional(state.status) ? config.schedule.interval : config.schedule.steadyInterval;
+}
+
+/**
+ * Due when the period elapsed, with a slack of a quarter interval so a tick that fires a little early
+ * (croner's second granularity, a slow previous poll) does not push the poll a whole period later.
+ */
+function isDue(state: ServerState | undefined, now: number, config: Readonly<Config>): boolean {
+  if (!state || state.lastPollAt === null) return true;
+  const slack = config.schedule.interval / 4;
+  // A clock that went backwards makes now - lastPollAt negative: poll, rather than wait for the clock to catch up.
+  const elapsed = now - state.lastPollAt;
+  return elapsed < 0 || elapsed + slack >= pollPeriod(state, config);
+}
+
+/**
+ * Polls one target once: decides which servers are due, fetches them with the fewest API calls, observes
+ * each, and commits states, events and delivery rows in one transaction before anything is sent.
+ */
+export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<PollSummary> {
+  const config = deps.config();
+  const { projectId } = target;
+  const sharding = config.sharding;
+  const now = deps.clock.now();
+  const memory = deps.memory.get(targetKey(target)) ?? {};
+  deps.memory.set(targetKey(target), memory);
+
+  const results = new Map<string, ServerPollResult>();
+  let mode: PollSummary["mode"] = "none";
+
+  if (target.discover) {
+    const known = deps.states
+      .ofProject(projectId)
+      .filter((s) => s.present && ownsServer(s.serverId, sharding));
+    const listDue =
+      deps.force ||
+      memory.lastListAt === undefined ||
+      known.some((s) => isDue(s, now, config)) ||
+      now - memory.lastListAt + config.schedule.interval / 4 >= config.schedule.steadyInterval;
+    if (listDue) {
+      mode = "list";
+      const filter = { serverName: target.serverName, enterpriseProjectId: target.enterpriseProjectId };
+      try {
+        const servers = await deps.cloud.listImageServers(projectId, filter, { signal: deps.signal });
+        memory.listPages = Math.max(1, Math.ceil(servers.length / LIST_PAGE_SIZE));
+        memory.lastListAt = now;
+        const seen = new Set<string>();
+        for (const server of servers) {
+          if (!ownsServer(server.id, sharding)) continue;
+          seen.add(server.id);
+          results.set(server.id, { kind: "ok", server });
+        }
+        // Absent from a complete list: disappeared. Only a successful, complete list can say so.
+        for (const s of known) if (!seen.has(s.serverId)) results.set(s.serverId, { kind: "not_found" });
+      } catch (err) {
+        const error = toPollError(err);
+        logPollFailure(deps.logger, projectId, undefined, err);
+        for (const s of known) results.set(s.serverId, { kind: "failed", error });
+      }
+    }
+  } else {
+    const ids = target.serverIds.filter((id) => ownsServer(id, sharding));
+    const due = ids.filter((id) => deps.force || isDue(deps.states.get(projectId, id), now, config));
+    if (due.length > 0) {
+      // A list costs its pages; GETs cost one call per due server. Learn the list's cost the first time
+      // more than one server is due, then choose by it.
+      const listCost = memory.listPages ?? 1;
+      const useList = due.length > 1 && listCost < due.length;
+      if (useList) {
+        mode = "list";
+        try {
+          const servers = await deps.cloud.listImageServers(
+            projectId,
+            { enterpriseProjectId: target.enterpriseProjectId },
+            { signal: deps.signal },
+          );
+          memory.listPages = Math.max(1, Math.ceil(servers.length / LIST_PAGE_SIZE));
+          memory.lastListAt = now;
+          const byId = new Map(servers.map((s) => [s.id, s] as const));
+          for (const id of due) {
+            const server = byId.get(id);
+            results.set(id, server ? { kind: "ok", server } : { kind: "not_found" });
+          }
+        } catch (err) {
+          const error = toPollError(err);
+          logPollFailure(deps.logger, projectId, undefined, err);
+          for (const id of due) results.set(id, { kind: "failed", error });
+        }
+      } else {
+        mode = "get";
+        await mapLimit(due, 4, async (id) => {
+          results.set(id, await getOne(deps, projectId, id));
+        });
+      }
+    }
+  }
+
+  if (results.size === 0) return { projectId, observed: 0, events: 0, failed: 0, mode };
+  return commitResults(projectId, results, deps, now, mode);
+}
+
+async function getOne(deps: PollDeps, projectId: string, serverId: string): Promise<ServerPollResult> {
+  try {
+    const server: ImageServer = await deps.cloud.getImageServer(projectId, serverId, { signal: deps.signal });
+    return { kind: "ok", server };
+  } catch (err) {
+    const error = toPollError(err);
+    if (error.kind === "not_found")
+      return error.request_id ? { kind: "not_found", requestId: error.request_id } : { kind: "not_found" };
+    logPollFailure(deps.logger, projectId, serverId, err);
+    return { kind: "failed", error };
+  }
+}
+
+function logPollFailure(logger: Logger, projectId: string, serverId: string | undefined, err: unknown): void {
+  const e = toPollError(err);
+  logger.warn(
+    {
+      projectId,
+      serverId,
+      kind: e.kind,
+      httpStatus: e.http_status,
+      errorCode: e.error_code,
+      requestId: e.request_id,
+      code: err instanceof AppError ? err.code : undefined,
+    },
+    "poll failed",
+  );
+}
+
+function commitResults(
+  projectId: string,
+  results: Map<string, ServerPollResult>,
+  deps: PollDeps,
+  now: number,
+  mode: PollSummary["mode"],
+): PollSummary {
+  const config = deps.config();
+  const observeConfig = {
+    thresholds: config.stuck.thresholds,
+    repeatEvery: config.stuck.repeatEvery,
+    pollFailureThreshold: config.alerts.pollFailureThreshold,
+  };
+  const states: ServerState[] = [];
+  const events: DomainEvent[] = [];
+  const previous = new Map<string, ServerState | undefined>();
+  let failed = 0;
+  for (const [serverId, result] of results) {
+    const prev = deps.states.get(projectId, serverId);
+    if (result.kind === "failed") failed++;
+    const out = observe(prev, result, { projectId, serverId, now, config: observeConfig });
+    previous.set(serverId, prev);
+    states.push(out.state);
+    events.push(...out.events);
+  }
+  const webhooks = config.webhooks;
+  const deliveries: Array<{ eventId: string; webhook: string }> = [];
+  for (const event of events) {
+    for (const w of webhooks)
+      if (matchesWebhook(event, w)) deliveries.push({ eventId: event.id, webhook: w.name });
+  }
+  // Commit before notify: states, events and delivery rows in one transaction.
+  const inserted = new Set(deps.store.commitPoll({ servers: states, events, deliveries, now }));
+  for (const s of states) deps.states.set(s);
+  const newEvents = events.filter((e) => inserted.has(e.id));
+  deps.onCommitted?.(states, newEvents, previous);
+  return { projectId, observed: states.length, events: newEvents.length, failed, mode };
+}
+
+/** Runs `fn` over items with at most `limit` in flight. */
+async function mapLimit<T>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await fn(item);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+}

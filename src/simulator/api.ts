@@ -1,0 +1,392 @@
+/**
+ * The fake Workspace image-server API and IAM token API (API.md §1, §2, §4): routing, authentication,
+ * parameter checks and fault injection. Each request is decided at once (and counted), then the answer
+ * is written, after any injected delay.
+ */
+import { randomBytes } from "node:crypto";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { verifySignature } from "../cloud/signer.js";
+import type { Logger } from "../lib/logger.js";
+import { JSON_TYPE, parseJsonBody, type Sleeper } from "./http-util.js";
+import type { FaultSpec, SimRoute } from "./scenario.js";
+import { type AuthKind, isoTime, type SimulatorState } from "./state.js";
+
+/** Error codes the simulator answers with (documented in README.md). */
+export const SIM_ERROR_CODES = {
+  invalidParameter: "WKS.0001",
+  serviceError: "WKS.0003",
+  serverNotFound: "WKS.0004",
+  methodNotAllowed: "WKS.0005",
+  noSuchApi: "APIGW.0101",
+  badAuth: "APIGW.0301",
+  signatureExpired: "APIGW.0303",
+  throttled: "APIGW.0308",
+  projectUnavailable: "APIGW.0310",
+} as const;
+
+/** A decided answer, written later (after delays). */
+interface Reply {
+  status: number;
+  headers: Record<string, string>;
+  /** Body text; empty for none. */
+  body: string;
+  /** Destroy the socket instead of answering. */
+  reset?: boolean;
+}
+
+/** Dependencies of the API handler. */
+export interface ApiHandlerDeps {
+  state: SimulatorState;
+  sleeper: Sleeper;
+  logger: Logger;
+}
+
+function json(status: number, body: unknown, headers: Record<string, string> = {}): Reply {
+  return { status, headers: { "Content-Type": JSON_TYPE, ...headers }, body: JSON.stringify(body) };
+}
+
+function wksError(status: number, code: string, msg: string): Reply {
+  return json(status, { error_code: code, error_msg: msg });
+}
+
+function gatewayError(status: number, code: string, msg: string, requestId: string): Reply {
+  return json(status, { error_code: code, error_msg: msg, request_id: requestId });
+}
+
+function iamError(status: number, title: string, message: string): Reply {
+  return json(status, { error: { code: status, message, title } });
+}
+
+/** The default body of an injected error status on a route. */
+function defaultFaultBody(route: SimRoute, status: number, requestId: string): unknown {
+  if (route === "token") {
+    const title = status === 401 ? "Unauthorized" : status >= 500 ? "Service Unavailable" : "Error";
+    return { error: { code: status, message: "injected fault", title } };
+  }
+  if (status === 429) {
+    return {
+      error_code: SIM_ERROR_CODES.throttled,
+      error_msg: "The throttling threshold has been reached",
+      request_id: requestId,
+    };
+  }
+  if (status === 401) {
+    return {
+      error_code: SIM_ERROR_CODES.badAuth,
+      error_msg: "Incorrect IAM authentication information: injected fault",
+      request_id: requestId,
+    };
+  }
+  if (status === 404) return { error_code: SIM_ERROR_CODES.serverNotFound, error_msg: "The image server does not exist" };
+  if (status >= 500) return { error_code: SIM_ERROR_CODES.serviceError, error_msg: "Service unavailable" };
+  return { error_code: SIM_ERROR_CODES.invalidParameter, error_msg: "Injected error" };
+}
+
+/** Turns a fault into the answer it forces, or undefined when it only delays the normal answer. */
+function faultReply(fault: FaultSpec, route: SimRoute, requestId: string): Reply | undefined {
+  const extra: Record<string, string> = { ...(fault.headers ?? {}) };
+  if (fault.retryAfter !== undefined) extra["Retry-After"] = String(fault.retryAfter);
+  if (fault.reset) return { status: 0, headers: {}, body: "", reset: true };
+  if (fault.status !== undefined) {
+    const body = fault.body ?? defaultFaultBody(route, fault.status, requestId);
+    const text = typeof body === "string" ? body : JSON.stringify(body);
+    return { status: fault.status, headers: { "Content-Type": JSON_TYPE, ...extra }, body: text };
+  }
+  if (fault.malformedJson) {
+    const text = route === "list" ? '{"count": 1, "items": [{"id": "trunc' : '{"id": "trunc", "status": "BUIL';
+    return { status: route === "token" ? 201 : 200, headers: { "Content-Type": JSON_TYPE, ...extra }, body: text };
+  }
+  if (fault.wrongShape) {
+    if (route === "list") return json(200, { total: 1, servers: "none" }, extra);
+    if (route === "token") return json(201, { token: {} }, extra);
+    return json(200, { name: 42, state: "ok" }, extra);
+  }
+  return undefined;
+}
+
+type Route =
+  | { route: "get"; projectId: string; serverId: string }
+  | { route: "list"; projectId: string }
+  | { route: "token" }
+  | { route: "other"; reply: "not_found" | "method_not_allowed" | "iam_method_not_allowed" };
+
+function decode(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
+function matchRoute(method: string, pathname: string): Route {
+  const parts = pathname.split("/").filter((p) => p !== "");
+  if (parts.length === 3 && parts[0] === "v3" && parts[1] === "auth" && parts[2] === "tokens") {
+    return method === "POST" ? { route: "token" } : { route: "other", reply: "iam_method_not_allowed" };
+  }
+  if ((parts.length === 3 || parts.length === 4) && parts[0] === "v1" && parts[2] === "image-servers") {
+    if (method !== "GET") return { route: "other", reply: "method_not_allowed" };
+    const projectId = decode(parts[1] as string);
+    if (parts.length === 3) return { route: "list", projectId };
+    return { route: "get", projectId, serverId: decode(parts[3] as string) };
+  }
+  return { route: "other", reply: "not_found" };
+}
+
+/** The outcome of authenticating a request to the image-server routes. */
+type AuthResult = { kind: AuthKind; error?: Reply };
+
+function authenticate(
+  state: SimulatorState,
+  req: IncomingMessage,
+  body: Buffer,
+  projectId: string,
+  requestId: string,
+): AuthResult {
+  const badAuth = (why: string): AuthResult => ({
+    kind: "rejected",
+    error: gatewayError(401, SIM_ERROR_CODES.badAuth, `Incorrect IAM authentication information: ${why}`, requestId),
+  });
+  const token = req.headers["x-auth-token"];
+  if (typeof token === "string" && token !== "") {
+    const check = state.checkToken(token);
+    return check === "ok" ? { kind: "token" } : badAuth(`token ${check}`);
+  }
+  if (req.headers.authorization !== undefined) {
+    const creds = state.credentials;
+    const verdict = verifySignature(
+      { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers },
+      body,
+      (ak) => (ak === creds.accessKey ? creds.secretKey : undefined),
+      state.now(),
+    );
+    if (!verdict.ok) {
+      if (verdict.kind === "expired") {
+        return {
+          kind: "rejected",
+          error: gatewayError(
+            401,
+            SIM_ERROR_CODES.signatureExpired,
+            "Incorrect app authentication information: the signature expired (X-Sdk-Date is more than 15 minutes from the server time)",
+            requestId,
+          ),
+        };
+      }
+      return badAuth(verdict.reason);
+    }
+    const signedProject = verdict.signedHeaders.includes("x-project-id") ? req.headers["x-project-id"] : undefined;
+    if (signedProject !== undefined && signedProject !== projectId) return badAuth("X-Project-Id does not match");
+    if (creds.securityToken !== undefined && req.headers["x-security-token"] !== creds.securityToken) {
+      return badAuth("security token invalid");
+    }
+    return { kind: "aksk" };
+  }
+  return { ...badAuth("no X-Auth-Token or Authorization header"), kind: "none" };
+}
+
+function firstParam(params: URLSearchParams, name: string): string | undefined {
+  const v = params.get(name);
+  return v === null ? undefined : v;
+}
+
+function serveList(state: SimulatorState, projectId: string, params: URLSearchParams): Reply {
+  const limitText = firstParam(params, "limit");
+  const offsetText = firstParam(params, "offset");
+  const limit = limitText === undefined ? 10 : /^\d+$/.test(limitText) ? Number(limitText) : Number.NaN;
+  if (!(limit >= 1 && limit <= 100)) {
+    return wksError(400, SIM_ERROR_CODES.invalidParameter, "Invalid parameter: limit must be an integer from 1 to 100");
+  }
+  const offset = offsetText === undefined ? 0 : /^\d+$/.test(offsetText) ? Number(offsetText) : Number.NaN;
+  if (!(offset >= 0 && Number.isSafeInteger(offset))) {
+    return wksError(400, SIM_ERROR_CODES.invalidParameter, "Invalid parameter: offset must be a non-negative integer");
+  }
+  const filter: Parameters<SimulatorState["listServers"]>[1] = {};
+  const serverName = firstParam(params, "server_name");
+  const serverId = firstParam(params, "server_id");
+  const eps = firstParam(params, "enterprise_project_id");
+  if (serverName !== undefined && serverName !== "") filter.serverName = serverName;
+  if (serverId !== undefined && serverId !== "") filter.serverId = serverId;
+  if (eps !== undefined && eps !== "") filter.enterpriseProjectId = eps;
+  const all = state.listServers(projectId, filter);
+  return json(200, { count: all.length, items: all.slice(offset, offset + limit) });
+}
+
+function serveToken(state: SimulatorState, body: Buffer): { reply: Reply; auth: AuthKind } {
+  let parsed: unknown;
+  try {
+    parsed = parseJsonBody(body);
+  } catch {
+    return { reply: iamError(400, "Bad Request", "The request body is not valid JSON."), auth: "rejected" };
+  }
+  const auth = (parsed as { auth?: Record<string, unknown> } | undefined)?.auth;
+  const identity = auth?.identity as { methods?: unknown; password?: { user?: Record<string, unknown> } } | undefined;
+  const user = identity?.password?.user;
+  if (!identity || !Array.isArray(identity.methods) || !identity.methods.includes("password") || !user) {
+    return { reply: iamError(400, "Bad Request", "The request you have made requires a password identity."), auth: "rejected" };
+  }
+  const creds = state.credentials;
+  const domain = (user.domain as { name?: unknown } | undefined)?.name;
+  if (user.name !== creds.username || user.password !== creds.password || domain !== creds.domain) {
+    return {
+      reply: iamError(401, "Unauthorized", "The username or password is wrong."),
+      auth: "rejected",
+    };
+  }
+  const scope = (auth?.scope as { project?: { name?: unknown; id?: unknown } } | undefined)?.project;
+  const issued = state.issueToken();
+  const projectId = typeof scope?.id === "string" ? scope.id : (state.projectIds()[0] ?? "");
+  const iamTime = (ms: number) => isoTime(ms).replace(/Z$/, "000Z");
+  const tokenBody = {
+    token: {
+      expires_at: iamTime(issued.expiresAt),
+      issued_at: iamTime(issued.issuedAt),
+      methods: ["password"],
+      user: {
+        domain: { id: `domain-${creds.domain}`, name: creds.domain },
+        id: `user-${creds.username}`,
+        name: creds.username,
+        password_expires_at: "",
+      },
+      project: {
+        id: projectId,
+        name: typeof scope?.name === "string" ? scope.name : "",
+        domain: { id: `domain-${creds.domain}`, name: creds.domain },
+      },
+      roles: [{ id: "0", name: "op_gated_workspace" }],
+      catalog: [],
+    },
+  };
+  return { reply: json(201, tokenBody, { "X-Subject-Token": issued.token }), auth: "password" };
+}
+
+function queryRecord(params: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of params) {
+    const prev = out[k];
+    out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+  }
+  return out;
+}
+
+/** Creates the handler of every non-control request. */
+export function createApiHandler(deps: ApiHandlerDeps) {
+  const { state, sleeper, logger } = deps;
+
+  function decide(
+    req: IncomingMessage,
+    url: URL,
+    body: Buffer,
+    requestId: string,
+  ): { reply: Reply; route: SimRoute | "other"; auth: AuthKind; fault?: FaultSpec } {
+    const method = (req.method ?? "GET").toUpperCase();
+    const match = matchRoute(method, url.pathname);
+    if (match.route === "other") {
+      if (match.reply === "iam_method_not_allowed") {
+        return { reply: iamError(405, "Method Not Allowed", "The method is not allowed."), route: "other", auth: "none" };
+      }
+      if (match.reply === "method_not_allowed") {
+        return {
+          reply: wksError(405, SIM_ERROR_CODES.methodNotAllowed, `Method ${method} not allowed`),
+          route: "other",
+          auth: "none",
+        };
+      }
+      return {
+        reply: gatewayError(
+          404,
+          SIM_ERROR_CODES.noSuchApi,
+          "The API does not exist or has not been published in the environment",
+          requestId,
+        ),
+        route: "other",
+        auth: "none",
+      };
+    }
+
+    if (match.route === "token") {
+      const fault = state.takeFault({ route: "token", method });
+      const forced = fault ? faultReply(fault, "token", requestId) : undefined;
+      const normal = forced ? undefined : serveToken(state, body);
+      return {
+        reply: forced ?? (normal as { reply: Reply }).reply,
+        route: "token",
+        auth: normal?.auth ?? "password",
+        ...(fault ? { fault } : {}),
+      };
+    }
+
+    const { projectId } = match;
+    const serverId = match.route === "get" ? match.serverId : undefined;
+    const authResult = authenticate(state, req, body, projectId, requestId);
+    // A fault takes its hit whatever the credentials, so "the next N requests" stays exact.
+    const fault = state.takeFault({ route: match.route, method, projectId, ...(serverId ? { serverId } : {}) });
+    const forced = fault ? faultReply(fault, match.route, requestId) : undefined;
+    const withFault = fault ? { fault } : {};
+    if (forced) return { reply: forced, route: match.route, auth: authResult.kind, ...withFault };
+    if (authResult.error) return { reply: authResult.error, route: match.route, auth: authResult.kind, ...withFault };
+    if (!state.hasProject(projectId)) {
+      return {
+        reply: gatewayError(403, SIM_ERROR_CODES.projectUnavailable, "The project is unavailable", requestId),
+        route: match.route,
+        auth: authResult.kind,
+        ...withFault,
+      };
+    }
+    if (match.route === "list") {
+      return { reply: serveList(state, projectId, url.searchParams), route: "list", auth: authResult.kind, ...withFault };
+    }
+    const server = state.getServer(projectId, match.serverId);
+    const reply = server
+      ? json(200, server)
+      : wksError(404, SIM_ERROR_CODES.serverNotFound, `The image server ${match.serverId} does not exist`);
+    return { reply, route: "get", auth: authResult.kind, ...withFault };
+  }
+
+  return async function handleApi(
+    req: IncomingMessage,
+    res: ServerResponse,
+    url: URL,
+    body: Buffer,
+    requestId: string,
+  ): Promise<void> {
+    const at = state.now();
+    const decided = decide(req, url, body, requestId);
+    const { reply, fault } = decided;
+    state.record({
+      at,
+      method: (req.method ?? "GET").toUpperCase(),
+      path: url.pathname,
+      query: queryRecord(url.searchParams),
+      route: decided.route,
+      auth: decided.auth,
+      status: reply.reset ? 0 : reply.status,
+      requestId,
+      ...(fault ? { fault } : {}),
+    });
+    logger.debug(
+      { method: req.method, path: url.pathname, route: decided.route, auth: decided.auth, status: reply.status, requestId },
+      "simulator request",
+    );
+
+    if (fault?.delayMs && !(await sleeper.sleep(fault.delayMs))) return;
+    if (reply.reset) {
+      req.socket.destroy();
+      return;
+    }
+    if (res.destroyed) return;
+    const headers = { ...reply.headers, "Content-Length": String(Buffer.byteLength(reply.body)) };
+    if (fault?.bodyDelayMs) {
+      res.writeHead(reply.status, headers);
+      res.flushHeaders();
+      if (!(await sleeper.sleep(fault.bodyDelayMs))) return;
+      if (!res.destroyed) res.end(reply.body);
+      return;
+    }
+    res.writeHead(reply.status, headers);
+    res.end(reply.body);
+  };
+}
+
+/** A fresh X-Request-Id: 32 hex characters, as Huawei's gateway sends. */
+export function newRequestId(): string {
+  return randomBytes(16).toString("hex");
+}

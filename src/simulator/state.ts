@@ -1,0 +1,441 @@
+/**
+ * The simulator's in-memory world: projects and image servers, their timelines, pending faults, issued
+ * IAM tokens and request counters. No IO and no timers: the state is brought up to date from the
+ * injected clock on every access, so a manual clock drives it deterministically.
+ */
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import type { Clock } from "../lib/clock.js";
+import { parseDuration } from "../lib/duration.js";
+import type { FaultSpec, Scenario, ScenarioCredentials, ScenarioServer, SimRoute, TimelineStep } from "./scenario.js";
+
+/** An image server as the API returns it. */
+export type ApiServer = Record<string, unknown>;
+
+/** How a request authenticated: `password` is the IAM token call; `rejected` means credentials were refused. */
+export type AuthKind = "token" | "aksk" | "password" | "none" | "rejected";
+
+/** Counters by route and by auth kind (control routes are not counted). */
+export interface SimulatorCounts {
+  total: number;
+  byRoute: Record<SimRoute | "other", number>;
+  byAuth: Record<AuthKind, number>;
+}
+
+/** One request the simulator answered (or reset). */
+export interface RequestRecord {
+  /** Clock time when it arrived (ms). */
+  at: number;
+  method: string;
+  path: string;
+  query: Record<string, string | string[]>;
+  route: SimRoute | "other";
+  auth: AuthKind;
+  /** HTTP status sent; 0 when the connection was reset. */
+  status: number;
+  requestId: string;
+  /** The fault applied, if any. */
+  fault?: FaultSpec;
+}
+
+/** Filters of the list call. */
+export interface ListFilter {
+  serverName?: string;
+  serverId?: string;
+  enterpriseProjectId?: string;
+}
+
+/** A fault waiting for requests, with how many it still hits. */
+export interface PendingFault {
+  id: string;
+  remaining: number;
+  fault: FaultSpec;
+}
+
+/** The outcome of checking an X-Auth-Token. */
+export type TokenCheck = "ok" | "unknown" | "expired" | "revoked";
+
+/** An issued IAM token. */
+export interface IssuedToken {
+  token: string;
+  issuedAt: number;
+  expiresAt: number;
+}
+
+/** Default IAM token lifetime (API.md §4: valid 24 h). */
+export const DEFAULT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
+const MAX_LOG = 1000;
+
+interface ServerEntry {
+  projectId: string;
+  object: ApiServer;
+  removed: boolean;
+}
+
+interface PendingStep {
+  atMs: number;
+  seq: number;
+  apply: () => void;
+}
+
+/** Options of `createSimulatorState`. */
+export interface SimulatorStateOptions {
+  scenario: Scenario;
+  clock: Clock;
+}
+
+/** Formats ms as the API does: `2022-03-07T10:40:43.858Z`. */
+export function isoTime(ms: number): string {
+  return new Date(ms).toISOString();
+}
+
+/** Parses an API timestamp leniently (space for `T`, zone-less as UTC); NaN when unparseable. */
+export function parseApiTime(value: unknown): number {
+  if (typeof value !== "string") return Number.NaN;
+  let s = value.trim().replace(" ", "T");
+  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(s)) s += "Z";
+  return Date.parse(s);
+}
+
+/** A stable UUID derived from a seed, so scenario servers without ids keep them across runs. */
+function derivedUuid(seed: string): string {
+  const h = createHash("sha1").update(seed).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
+/** A time field as given: `-10m` is relative to `base`, a number is ms since epoch, a string is kept. */
+function resolveTime(value: unknown, base: number): unknown {
+  if (typeof value === "number") return isoTime(value);
+  if (typeof value === "string" && /^-\d/.test(value)) {
+    const ms = parseDuration(value.slice(1));
+    if (ms !== undefined) return isoTime(base - ms);
+  }
+  return value;
+}
+
+/**
+ * Completes a server's API object: every field of API.md §1 in the API's order, generated where missing
+ * (ids derived from `seed`, `create_time` an hour before `base`, `update_time` = `base`, status ACTIVE).
+ * A `status` of null leaves the field out.
+ */
+export function completeServer(fields: Record<string, unknown>, seed: string, base: number): ApiServer {
+  const id = typeof fields.id === "string" ? fields.id : derivedUuid(`${seed}/id`);
+  const product = "workspace.appstream2.general.xlarge.4";
+  const generated: ApiServer = {
+    id,
+    name: `image-server-${id.slice(0, 8)}`,
+    description: "",
+    image_ref: { id: derivedUuid(`${seed}/image`), image_type: "gold", spce_code: product, product_id: product },
+    server_group_id: derivedUuid(`${seed}/group`),
+    app_group_id: derivedUuid(`${seed}/app-group`),
+    server_id: derivedUuid(`${seed}/aps`),
+    instance_id: derivedUuid(`${seed}/ecs`),
+    image_id: "",
+    status: "ACTIVE",
+    authorize_accounts: [],
+    create_time: isoTime(base - 3_600_000),
+    update_time: isoTime(base),
+    enterprise_project_id: "0",
+  };
+  const out: ApiServer = { ...generated };
+  for (const [k, v] of Object.entries(fields)) {
+    out[k] = k === "create_time" || k === "update_time" ? resolveTime(v, base) : v;
+  }
+  if (out.status === null) delete out.status;
+  return out;
+}
+
+/** Sort key of the list: create_time, then id. */
+function compareServers(a: ApiServer, b: ApiServer): number {
+  const ta = parseApiTime(a.create_time);
+  const tb = parseApiTime(b.create_time);
+  const ka = Number.isNaN(ta) ? Number.POSITIVE_INFINITY : ta;
+  const kb = Number.isNaN(tb) ? Number.POSITIVE_INFINITY : tb;
+  if (ka !== kb) return ka < kb ? -1 : 1;
+  const ia = String(a.id);
+  const ib = String(b.id);
+  return ia < ib ? -1 : ia > ib ? 1 : 0;
+}
+
+function matchesFault(fault: FaultSpec, req: FaultMatch): boolean {
+  if (fault.route !== undefined && fault.route !== req.route) return false;
+  if (fault.method !== undefined && fault.method.toUpperCase() !== req.method.toUpperCase()) return false;
+  if (fault.projectId !== undefined && fault.projectId !== req.projectId) return false;
+  if (fault.serverId !== undefined && fault.serverId !== req.serverId) return false;
+  return true;
+}
+
+/** What a fault is matched against. */
+export interface FaultMatch {
+  route: SimRoute;
+  method: string;
+  projectId?: string;
+  serverId?: string;
+}
+
+/** The simulator's world; every read first applies the timeline steps and faults that are due. */
+export interface SimulatorState {
+  readonly startedAt: number;
+  readonly credentials: ScenarioCredentials;
+  now(): number;
+  /** Applies every due timeline step and scheduled fault. Called by every other method. */
+  advance(): void;
+  hasProject(projectId: string): boolean;
+  projectIds(): string[];
+  getServer(projectId: string, serverId: string): ApiServer | undefined;
+  /** Servers of a project (present ones only), filtered, in list order. */
+  listServers(projectId: string, filter?: ListFilter): ApiServer[];
+  /** Adds (or replaces) a server; its timeline counts from now. Creates the project if needed. */
+  addServer(projectId: string, server: ScenarioServer): ApiServer;
+  /** Removes a server (404 from now on); false when it was not there. */
+  removeServer(projectId: string, serverId: string): boolean;
+  /** Sets a status (null removes the field) and moves update_time to now or to `updateTime`. */
+  setStatus(
+    projectId: string,
+    serverId: string,
+    status: string | null,
+    updateTime?: number | string,
+  ): ApiServer | undefined;
+  /** Sets API fields of a server (a null value removes the field). */
+  updateServer(projectId: string, serverId: string, fields: Record<string, unknown>): ApiServer | undefined;
+  addProject(projectId: string): void;
+  injectFault(fault: FaultSpec): string;
+  pendingFaults(): PendingFault[];
+  clearFaults(): void;
+  /** Takes one hit of the first pending fault matching the request, if any. */
+  takeFault(req: FaultMatch): FaultSpec | undefined;
+  issueToken(): IssuedToken;
+  checkToken(token: string): TokenCheck;
+  /** Revokes one token, or all when none is given; returns how many were revoked. */
+  revokeTokens(token?: string): number;
+  tokenLifetimeMs(): number;
+  setTokenLifetime(ms: number): void;
+  record(entry: RequestRecord): void;
+  counts(): SimulatorCounts;
+  requests(): RequestRecord[];
+  resetCounters(): void;
+}
+
+function zeroCounts(): SimulatorCounts {
+  return {
+    total: 0,
+    byRoute: { get: 0, list: 0, token: 0, other: 0 },
+    byAuth: { token: 0, aksk: 0, password: 0, none: 0, rejected: 0 },
+  };
+}
+
+/** Builds the world of a scenario; timelines count from the clock's time now. */
+export function createSimulatorState(options: SimulatorStateOptions): SimulatorState {
+  const { clock, scenario } = options;
+  const startedAt = clock.now();
+  const projects = new Map<string, Map<string, ServerEntry>>();
+  const pending: PendingStep[] = [];
+  let seq = 0;
+  let faults: PendingFault[] = [];
+  const tokens = new Map<string, { issuedAt: number; expiresAt: number; revoked: boolean }>();
+  let lifetimeMs = scenario.tokenLifetimeMs ?? DEFAULT_TOKEN_LIFETIME_MS;
+  let counts = zeroCounts();
+  let log: RequestRecord[] = [];
+
+  function schedule(atMs: number, apply: () => void): void {
+    const step: PendingStep = { atMs, seq: seq++, apply };
+    // Keep `pending` sorted by time, then insertion order, so steps fire in a stable order.
+    let i = pending.length;
+    while (i > 0 && (pending[i - 1] as PendingStep).atMs > atMs) i--;
+    pending.splice(i, 0, step);
+  }
+
+  function projectMap(projectId: string): Map<string, ServerEntry> {
+    let map = projects.get(projectId);
+    if (!map) {
+      map = new Map();
+      projects.set(projectId, map);
+    }
+    return map;
+  }
+
+  function applyStep(entry: ServerEntry, step: TimelineStep, atMs: number): void {
+    let changed = false;
+    if (step.status !== undefined) {
+      if (step.status === null) delete entry.object.status;
+      else entry.object.status = step.status;
+      changed = true;
+    }
+    if (step.fields) {
+      for (const [k, v] of Object.entries(step.fields)) {
+        if (v === null) delete entry.object[k];
+        else entry.object[k] = v;
+      }
+      changed = true;
+    }
+    if (step.restore) entry.removed = false;
+    if (step.remove) entry.removed = true;
+    if (changed && !(step.fields && "update_time" in step.fields)) entry.object.update_time = isoTime(atMs);
+  }
+
+  function insertServer(projectId: string, server: ScenarioServer, seed: string, base: number): ApiServer {
+    const object = completeServer(server.fields, seed, base);
+    const entry: ServerEntry = { projectId, object, removed: server.removed ?? false };
+    const map = projectMap(projectId);
+    const id = String(object.id);
+    map.set(id, entry);
+    for (const step of server.timeline) {
+      const atMs = base + step.afterMs;
+      // A replaced or re-added server has a new entry: steps of the old one must not touch it.
+      schedule(atMs, () => {
+        if (map.get(id) === entry) applyStep(entry, step, atMs);
+      });
+    }
+    return object;
+  }
+
+  for (const project of scenario.projects) {
+    projectMap(project.id);
+    project.servers.forEach((server, index) => {
+      insertServer(project.id, server, `${project.id}/${index}`, startedAt);
+    });
+  }
+  for (const scheduled of scenario.faults) {
+    schedule(startedAt + scheduled.afterMs, () => {
+      faults.push({ id: randomUUID(), remaining: scheduled.fault.count ?? 1, fault: { ...scheduled.fault } });
+    });
+  }
+
+  function advance(): void {
+    const now = clock.now();
+    while (pending.length > 0 && (pending[0] as PendingStep).atMs <= now) {
+      (pending.shift() as PendingStep).apply();
+    }
+  }
+
+  function entryOf(projectId: string, serverId: string): ServerEntry | undefined {
+    advance();
+    const entry = projects.get(projectId)?.get(serverId);
+    return entry && !entry.removed ? entry : undefined;
+  }
+
+  const copy = (o: ApiServer): ApiServer => structuredClone(o);
+
+  return {
+    startedAt,
+    credentials: scenario.credentials,
+    now: () => clock.now(),
+    advance,
+    hasProject: (projectId) => projects.has(projectId),
+    projectIds: () => [...projects.keys()],
+    getServer(projectId, serverId) {
+      const entry = entryOf(projectId, serverId);
+      return entry ? copy(entry.object) : undefined;
+    },
+    listServers(projectId, filter = {}) {
+      advance();
+      const out: ApiServer[] = [];
+      for (const entry of projects.get(projectId)?.values() ?? []) {
+        if (entry.removed) continue;
+        const o = entry.object;
+        if (filter.serverName !== undefined && !String(o.name ?? "").includes(filter.serverName)) continue;
+        if (filter.serverId !== undefined && o.id !== filter.serverId) continue;
+        if (filter.enterpriseProjectId !== undefined && o.enterprise_project_id !== filter.enterpriseProjectId) {
+          continue;
+        }
+        out.push(o);
+      }
+      return out.sort(compareServers).map(copy);
+    },
+    addServer(projectId, server) {
+      advance();
+      const now = clock.now();
+      const seed = typeof server.fields.id === "string" ? `${projectId}/${server.fields.id}` : randomUUID();
+      return copy(insertServer(projectId, server, seed, now));
+    },
+    removeServer(projectId, serverId) {
+      const entry = entryOf(projectId, serverId);
+      if (!entry) return false;
+      entry.removed = true;
+      return true;
+    },
+    setStatus(projectId, serverId, status, updateTime) {
+      const entry = entryOf(projectId, serverId);
+      if (!entry) return undefined;
+      if (status === null) delete entry.object.status;
+      else entry.object.status = status;
+      entry.object.update_time =
+        updateTime === undefined ? isoTime(clock.now()) : resolveTime(updateTime, clock.now());
+      return copy(entry.object);
+    },
+    updateServer(projectId, serverId, fields) {
+      const entry = entryOf(projectId, serverId);
+      if (!entry) return undefined;
+      for (const [k, v] of Object.entries(fields)) {
+        if (k === "id") continue;
+        if (v === null) delete entry.object[k];
+        else entry.object[k] = k === "create_time" || k === "update_time" ? resolveTime(v, clock.now()) : v;
+      }
+      return copy(entry.object);
+    },
+    addProject(projectId) {
+      projectMap(projectId);
+    },
+    injectFault(fault) {
+      const id = randomUUID();
+      faults.push({ id, remaining: fault.count ?? 1, fault: { ...fault } });
+      return id;
+    },
+    pendingFaults() {
+      advance();
+      return faults.map((f) => ({ ...f, fault: { ...f.fault } }));
+    },
+    clearFaults() {
+      advance();
+      faults = [];
+    },
+    takeFault(req) {
+      advance();
+      const found = faults.find((f) => matchesFault(f.fault, req));
+      if (!found) return undefined;
+      found.remaining -= 1;
+      if (found.remaining <= 0) faults = faults.filter((f) => f !== found);
+      return { ...found.fault };
+    },
+    issueToken() {
+      const now = clock.now();
+      for (const [t, info] of tokens) if (info.expiresAt <= now || info.revoked) tokens.delete(t);
+      const token = `MII${randomBytes(96).toString("base64url")}`;
+      const issued = { token, issuedAt: now, expiresAt: now + lifetimeMs };
+      tokens.set(token, { issuedAt: issued.issuedAt, expiresAt: issued.expiresAt, revoked: false });
+      return issued;
+    },
+    checkToken(token) {
+      const info = tokens.get(token);
+      if (!info) return "unknown";
+      if (info.revoked) return "revoked";
+      return clock.now() >= info.expiresAt ? "expired" : "ok";
+    },
+    revokeTokens(token) {
+      let n = 0;
+      for (const [t, info] of tokens) {
+        if ((token === undefined || t === token) && !info.revoked) {
+          info.revoked = true;
+          n++;
+        }
+      }
+      return n;
+    },
+    tokenLifetimeMs: () => lifetimeMs,
+    setTokenLifetime(ms) {
+      lifetimeMs = ms;
+    },
+    record(entry) {
+      counts.total += 1;
+      counts.byRoute[entry.route] += 1;
+      counts.byAuth[entry.auth] += 1;
+      log.push(entry);
+      if (log.length > MAX_LOG) log = log.slice(-MAX_LOG);
+    },
+    counts: () => structuredClone(counts),
+    requests: () => log.map((r) => ({ ...r })),
+    resetCounters() {
+      counts = zeroCounts();
+      log = [];
+    },
+  };
+}

@@ -1,0 +1,106 @@
+/**
+ * The SQLite schema of imagewatch as an ordered list of forward migrations. `PRAGMA user_version` holds the
+ * number of steps applied; a database at a version above {@link SCHEMA_VERSION} was written by a newer
+ * imagewatch and is never touched.
+ */
+import type BetterSqlite3 from "better-sqlite3";
+import type { Logger } from "../lib/logger.js";
+
+/**
+ * Forward migrations: step `i` takes the schema from version `i` to version `i + 1`. Append only — a step
+ * that shipped is never edited, a change is a new step.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 0 → 1: the initial schema.
+  `
+  CREATE TABLE servers (
+    project_id TEXT NOT NULL,
+    server_id  TEXT NOT NULL,
+    -- The whole ServerState as JSON: loadServers returns exactly what commitPoll saved.
+    state      TEXT NOT NULL,
+    PRIMARY KEY (project_id, server_id)
+  ) WITHOUT ROWID;
+
+  CREATE TABLE events (
+    -- AUTOINCREMENT: a pruned seq is never reused, so seq stays the order of commits.
+    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    id          TEXT NOT NULL UNIQUE,
+    type        TEXT NOT NULL,
+    occurred_at INTEGER NOT NULL,
+    project_id  TEXT NOT NULL,
+    server_id   TEXT NOT NULL,
+    data        TEXT NOT NULL
+  );
+  CREATE INDEX events_server_seq ON events (project_id, server_id, seq);
+  CREATE INDEX events_occurred_at ON events (occurred_at);
+
+  CREATE TABLE deliveries (
+    event_id        TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE,
+    webhook         TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    -- Copies of the event's immutable seq and server, so the per-server ordering check of the due query
+    -- is one index seek instead of a join per candidate.
+    event_seq       INTEGER NOT NULL,
+    project_id      TEXT NOT NULL,
+    server_id       TEXT NOT NULL,
+    PRIMARY KEY (event_id, webhook)
+  ) WITHOUT ROWID;
+  -- Partial indexes over pending rows only: the queue stays small while delivered rows pile up until pruned.
+  -- Due scan in commit order:
+  CREATE INDEX deliveries_pending_seq ON deliveries (webhook, event_seq) WHERE state = 'pending';
+  -- "Is an earlier delivery of this server still pending?" (per-server order):
+  CREATE INDEX deliveries_pending_server ON deliveries (webhook, project_id, server_id, event_seq)
+    WHERE state = 'pending';
+  -- nextDueAt and the queue stats:
+  CREATE INDEX deliveries_pending_due ON deliveries (webhook, next_attempt_at, created_at)
+    WHERE state = 'pending';
+  -- The webhooks that have any delivery (queue stats report drained ones as 0), found by skip-scan:
+  CREATE INDEX deliveries_webhook ON deliveries (webhook);
+
+  -- Small key/value facts; the readiness probe writes here.
+  CREATE TABLE meta (
+    key   TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
+];
+
+/** The schema version this code writes and understands. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+/** Reads `PRAGMA user_version` (a read: it never modifies the file). */
+export function readSchemaVersion(db: BetterSqlite3.Database): number {
+  return Number(db.pragma("user_version", { simple: true }));
+}
+
+/**
+ * Applies every missing step inside ONE immediate transaction (so a second process opening the same file
+ * at the same moment waits, then finds nothing left to do). Returns the version found before migrating.
+ * The caller has already refused a version above {@link SCHEMA_VERSION}.
+ */
+export function migrate(db: BetterSqlite3.Database, logger: Logger): number {
+  const run = db.transaction((): number => {
+    // Re-read inside the write lock: another process may have migrated since the caller looked.
+    const from = readSchemaVersion(db);
+    for (let v = from; v < SCHEMA_VERSION; v++) {
+      const step = MIGRATIONS[v];
+      if (step === undefined) throw new Error(`missing migration step ${v}`);
+      db.exec(step);
+    }
+    if (from < SCHEMA_VERSION) {
+      // user_version lives in the database header and is written in this same transaction.
+      db.pragma(`user_version = ${SCHEMA_VERSION}`);
+    }
+    return from;
+  });
+  const from = run.immediate();
+  if (from < SCHEMA_VERSION) {
+    logger.info({ from, to: SCHEMA_VERSION }, "store schema migrated");
+  }
+  return from;
+}

@@ -1,0 +1,473 @@
+/**
+ * The SQLite implementation of {@link Store} (DESIGN.md §7), on better-sqlite3 (synchronous, one
+ * connection per process).
+ *
+ * Durability: WAL with `synchronous = NORMAL`. A commit is appended to the WAL with write() before
+ * `commitPoll` returns, so it survives a crash or `kill -9` of the process; only a power loss or kernel
+ * crash can drop the last few commits (never corrupt the file). That loss is safe here: event ids are
+ * derived from content, so the next poll re-derives a lost event with the same id, and a lost
+ * `markDelivered` means one duplicate delivery that receivers drop by id (at-least-once either way).
+ * FULL would fsync every commit and every delivery mark for no gain in those guarantees.
+ *
+ * Concurrency: the daemon and `imagewatch events replay` may open the same file at once; WAL lets the
+ * reader run beside the writer and `busy_timeout` makes a writer wait for the other's lock.
+ */
+import fs from "node:fs";
+import path from "node:path";
+import Database from "better-sqlite3";
+import type { DomainEvent, EventType, ServerState } from "../domain/types.js";
+import { type Clock, systemClock } from "../lib/clock.js";
+import { AppError, coerceError } from "../lib/errors.js";
+import { createSilentLogger, type Logger } from "../lib/logger.js";
+import { migrate, readSchemaVersion, SCHEMA_VERSION } from "./migrations.js";
+import type { DeliveryRecord, DeliveryState, DueDelivery, PollCommit, Store, StoredEvent } from "./types.js";
+
+/** How long a statement waits for another connection's write lock before failing with SQLITE_BUSY. */
+export const BUSY_TIMEOUT_MS = 5000;
+
+/** What the SQLite store may be given. */
+export interface SqliteStoreDeps {
+  /** Stamps the readiness probe's write; defaults to the system clock. */
+  clock?: Clock;
+  logger?: Logger;
+}
+
+interface EventRow {
+  seq: number;
+  id: string;
+  type: string;
+  occurred_at: number;
+  project_id: string;
+  server_id: string;
+  data: string;
+}
+
+interface DeliveryRow {
+  event_id: string;
+  webhook: string;
+  state: string;
+  attempts: number;
+  next_attempt_at: number;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+type DueRow = DeliveryRow & {
+  e_seq: number;
+  e_type: string;
+  e_occurred_at: number;
+  e_project_id: string;
+  e_server_id: string;
+  e_data: string;
+};
+
+/**
+ * Opens (creating if needed) the SQLite store at `file`, or an in-memory one for `":memory:"`, and brings
+ * its schema up to {@link SCHEMA_VERSION}. Parent directories are created.
+ *
+ * Throws `AppError`:
+ * - `STORE_CORRUPT` when the file is not a SQLite database, or is one that holds tables but no imagewatch
+ *   schema version (someone else's database);
+ * - `STORE_SCHEMA_NEWER` when its schema version is above this code's (written by a newer imagewatch);
+ * - `STORE_ERROR` for anything else (permissions, a directory in the way, a failed migration).
+ * In the first two cases the file is left byte for byte as it was.
+ */
+export function openSqliteStore(file: string, deps: SqliteStoreDeps = {}): Store {
+  const logger = (deps.logger ?? createSilentLogger()).child({ component: "store" });
+  const clock = deps.clock ?? systemClock;
+  const db = openDatabase(file);
+  try {
+    prepareSchema(db, file, logger);
+  } catch (err) {
+    db.close();
+    throw err;
+  }
+  return createSqliteStore(db, clock, logger);
+}
+
+/**
+ * Opens the store at `file`, runs `fn` on it and closes it, even when `fn` throws. For one-shot commands
+ * such as `imagewatch events replay`, which may run while the daemon holds the same file open.
+ */
+export function withSqliteStore<T>(file: string, fn: (store: Store) => T, deps: SqliteStoreDeps = {}): T {
+  const store = openSqliteStore(file, deps);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+function openDatabase(file: string): Database.Database {
+  try {
+    if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    return new Database(file, { timeout: BUSY_TIMEOUT_MS });
+  } catch (err) {
+    throw storeOpenError(file, err);
+  }
+}
+
+/** Checks what the file holds (reads only), then sets the connection up and migrates. */
+function prepareSchema(db: Database.Database, file: string, logger: Logger): void {
+  let version: number;
+  let hasTables: boolean;
+  try {
+    // Reads first: nothing may be written to a file we are about to refuse (journal_mode = WAL writes
+    // the header).
+    version = readSchemaVersion(db);
+    hasTables = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' LIMIT 1").get() !== undefined;
+  } catch (err) {
+    throw storeOpenError(file, err);
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new AppError(
+      "STORE_SCHEMA_NEWER",
+      `store ${file} has schema version ${version}, above ${SCHEMA_VERSION}: written by a newer imagewatch; refusing to downgrade`,
+    );
+  }
+  if (version === 0 && hasTables) {
+    throw new AppError(
+      "STORE_CORRUPT",
+      `store ${file} is a SQLite database but not an imagewatch one (it has tables and no schema version); refusing to modify it`,
+    );
+  }
+  try {
+    db.pragma("journal_mode = WAL");
+    db.pragma("synchronous = NORMAL");
+    db.pragma("foreign_keys = ON");
+    migrate(db, logger);
+  } catch (err) {
+    throw storeOpenError(file, err);
+  }
+}
+
+/** Classifies an error met while opening: corruption vs. anything else. */
+function storeOpenError(file: string, err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = coerceError(err);
+  const code = sqliteCode(e);
+  if (code === "SQLITE_NOTADB" || code?.startsWith("SQLITE_CORRUPT")) {
+    return new AppError(
+      "STORE_CORRUPT",
+      `store ${file} is not a valid SQLite database (${e.message}); refusing to replace it — move it away or point state.path elsewhere`,
+      { cause: e },
+    );
+  }
+  return new AppError("STORE_ERROR", `cannot open store ${file}: ${e.message}`, {
+    cause: e,
+    retryable: isBusy(code),
+  });
+}
+
+function sqliteCode(err: Error): string | undefined {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" ? code : undefined;
+}
+
+function isBusy(code: string | undefined): boolean {
+  return code?.startsWith("SQLITE_BUSY") === true || code?.startsWith("SQLITE_LOCKED") === true;
+}
+
+/** Wraps a failure of one store operation as `STORE_ERROR` (retryable when it was lock contention). */
+function guard<T>(op: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (err) {
+    if (err instanceof AppError) throw err;
+    const e = coerceError(err);
+    throw new AppError("STORE_ERROR", `store ${op} failed: ${e.message}`, {
+      cause: e,
+      retryable: isBusy(sqliteCode(e)),
+    });
+  }
+}
+
+function toEvent(
+  seq: number,
+  id: string,
+  type: string,
+  occurredAt: number,
+  projectId: string,
+  serverId: string,
+  data: string,
+): StoredEvent {
+  return {
+    seq,
+    id,
+    type: type as EventType,
+    occurredAt,
+    projectId,
+    serverId,
+    data: JSON.parse(data) as DomainEvent["data"],
+  };
+}
+
+function toDelivery(r: DeliveryRow): DeliveryRecord {
+  return {
+    eventId: r.event_id,
+    webhook: r.webhook,
+    state: r.state as DeliveryState,
+    attempts: r.attempts,
+    nextAttemptAt: r.next_attempt_at,
+    lastError: r.last_error,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+const DELIVERY_COLUMNS =
+  "d.event_id, d.webhook, d.state, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at";
+
+function createSqliteStore(db: Database.Database, clock: Clock, logger: Logger): Store {
+  // Every statement is prepared once, here.
+  const selectServers = db.prepare<[], { state: string }>(
+    "SELECT state FROM servers ORDER BY project_id, server_id",
+  );
+  const upsertServer = db.prepare<[string, string, string]>(
+    `INSERT INTO servers (project_id, server_id, state) VALUES (?, ?, ?)
+     ON CONFLICT (project_id, server_id) DO UPDATE SET state = excluded.state`,
+  );
+  const insertEvent = db.prepare<[string, string, number, string, string, string]>(
+    // ON CONFLICT DO NOTHING, not INSERT OR IGNORE: OR IGNORE would also silently skip a row that breaks
+    // NOT NULL or CHECK, where we want the whole poll to fail.
+    `INSERT INTO events (id, type, occurred_at, project_id, server_id, data)
+     VALUES (?, ?, ?, ?, ?, ?)
+     ON CONFLICT (id) DO NOTHING`,
+  );
+  const insertDelivery = db.prepare<[string, string, number, number, number, number, string, string]>(
+    `INSERT INTO deliveries
+       (event_id, webhook, state, attempts, next_attempt_at, last_error, created_at, updated_at,
+        event_seq, project_id, server_id)
+     VALUES (?, ?, 'pending', 0, ?, NULL, ?, ?, ?, ?, ?)
+     ON CONFLICT (event_id, webhook) DO NOTHING`,
+  );
+  // Due, oldest commit first; a delivery waits while an earlier one of its server is still pending for
+  // this webhook (in flight, backing off or due). Excluded (in-flight) ids are skipped but still block.
+  // The literal 'pending' lets SQLite use the partial indexes.
+  const selectDue = db.prepare<{ webhook: string; now: number; exclude: string; limit: number }, DueRow>(
+    `SELECT ${DELIVERY_COLUMNS},
+            e.seq AS e_seq, e.type AS e_type, e.occurred_at AS e_occurred_at,
+            e.project_id AS e_project_id, e.server_id AS e_server_id, e.data AS e_data
+       FROM deliveries d INDEXED BY deliveries_pending_seq
+       JOIN events e ON e.id = d.event_id
+      WHERE d.webhook = @webhook AND d.state = 'pending' AND d.next_attempt_at <= @now
+        AND d.event_id NOT IN (SELECT value FROM json_each(@exclude))
+        AND NOT EXISTS (
+              SELECT 1 FROM deliveries p
+               WHERE p.webhook = d.webhook AND p.state = 'pending'
+                 AND p.project_id = d.project_id AND p.server_id = d.server_id
+                 AND p.event_seq < d.event_seq)
+      ORDER BY d.event_seq
+      LIMIT @limit`,
+  );
+  const selectNextDue = db.prepare<[string], { next: number | null }>(
+    "SELECT MIN(next_attempt_at) AS next FROM deliveries WHERE webhook = ? AND state = 'pending'",
+  );
+  const updateDelivered = db.prepare<[number, number, string, string]>(
+    `UPDATE deliveries SET state = 'delivered', attempts = ?, updated_at = ?
+      WHERE event_id = ? AND webhook = ?`,
+  );
+  const updateRetry = db.prepare<[number, number, string, number, string, string]>(
+    `UPDATE deliveries SET state = 'pending', attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ?
+      WHERE event_id = ? AND webhook = ?`,
+  );
+  const updateDead = db.prepare<[number, string, number, string, string]>(
+    `UPDATE deliveries SET state = 'dead', attempts = ?, last_error = ?, updated_at = ?
+      WHERE event_id = ? AND webhook = ?`,
+  );
+  // A replayed delivery re-enters the queue as new: attempts, error and createdAt restart, so the
+  // worker's maxAge and the queue-age metric count from the replay, not from the original event.
+  const requeueFinished = db.prepare<{ eventId: string; webhook: string | null; now: number }>(
+    `UPDATE deliveries
+        SET state = 'pending', attempts = 0, last_error = NULL, next_attempt_at = @now,
+            created_at = @now, updated_at = @now
+      WHERE event_id = @eventId AND (@webhook IS NULL OR webhook = @webhook)
+        AND state IN ('dead', 'delivered')`,
+  );
+  const requeuePending = db.prepare<{ eventId: string; webhook: string | null; now: number }>(
+    `UPDATE deliveries SET next_attempt_at = @now, updated_at = @now
+      WHERE event_id = @eventId AND (@webhook IS NULL OR webhook = @webhook) AND state = 'pending'`,
+  );
+  const selectPendingStats = db.prepare<[], { webhook: string; depth: number; oldest: number | null }>(
+    `SELECT webhook, COUNT(*) AS depth, MIN(created_at) AS oldest
+       FROM deliveries WHERE state = 'pending' GROUP BY webhook`,
+  );
+  // DISTINCT by skip-scan: one index seek per webhook instead of a scan of every delivery row kept.
+  const selectWebhooks = db.prepare<[], { webhook: string }>(
+    `WITH RECURSIVE w (webhook) AS (
+       SELECT MIN(webhook) FROM deliveries
+       UNION ALL
+       SELECT (SELECT MIN(webhook) FROM deliveries WHERE webhook > w.webhook) FROM w WHERE w.webhook IS NOT NULL)
+     SELECT webhook FROM w WHERE webhook IS NOT NULL`,
+  );
+  const selectEvents = db.prepare<[number], EventRow>(
+    `SELECT seq, id, type, occurred_at, project_id, server_id, data
+       FROM events ORDER BY seq DESC LIMIT ?`,
+  );
+  const selectDeliveriesOf = db.prepare<[string], DeliveryRow>(
+    `SELECT ${DELIVERY_COLUMNS} FROM deliveries d
+      WHERE d.event_id IN (SELECT value FROM json_each(?)) ORDER BY d.event_id, d.webhook`,
+  );
+  const prunableWhere = `occurred_at < @before AND NOT EXISTS (
+      SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state <> 'delivered')`;
+  const deletePrunedDeliveries = db.prepare<{ before: number }>(
+    `DELETE FROM deliveries WHERE event_id IN (SELECT id FROM events WHERE ${prunableWhere})`,
+  );
+  const deletePrunedEvents = db.prepare<{ before: number }>(`DELETE FROM events WHERE ${prunableWhere}`);
+  const writeProbe = db.prepare<[string]>(
+    "INSERT INTO meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+  );
+
+  const commitTx = db.transaction((commit: PollCommit): string[] => {
+    for (const s of commit.servers) {
+      upsertServer.run(s.projectId, s.serverId, JSON.stringify(s));
+    }
+    const inserted = new Map<string, { seq: number; projectId: string; serverId: string }>();
+    for (const e of commit.events) {
+      const info = insertEvent.run(
+        e.id,
+        e.type,
+        e.occurredAt,
+        e.projectId,
+        e.serverId,
+        JSON.stringify(e.data),
+      );
+      // changes = 0: the id is already stored (or repeated in this commit), so it is not new.
+      if (info.changes > 0) {
+        inserted.set(e.id, {
+          seq: Number(info.lastInsertRowid),
+          projectId: e.projectId,
+          serverId: e.serverId,
+        });
+      }
+    }
+    for (const d of commit.deliveries) {
+      const ev = inserted.get(d.eventId);
+      if (ev === undefined) continue; // an event stored before keeps the deliveries it has
+      insertDelivery.run(
+        d.eventId,
+        d.webhook,
+        commit.now,
+        commit.now,
+        commit.now,
+        ev.seq,
+        ev.projectId,
+        ev.serverId,
+      );
+    }
+    return [...inserted.keys()];
+  });
+
+  const requeueTx = db.transaction((eventId: string, now: number, webhook: string | null): number => {
+    const params = { eventId, webhook, now };
+    // Pending rows first: the second statement turns dead/delivered rows pending, and must not count twice.
+    return requeuePending.run(params).changes + requeueFinished.run(params).changes;
+  });
+
+  const pruneTx = db.transaction((before: number): number => {
+    deletePrunedDeliveries.run({ before });
+    return deletePrunedEvents.run({ before }).changes;
+  });
+
+  let closed = false;
+
+  return {
+    loadServers: () =>
+      guard("loadServers", () => selectServers.all().map((r) => JSON.parse(r.state) as ServerState)),
+
+    commitPoll: (commit) => guard("commitPoll", () => commitTx(commit)),
+
+    dueDeliveries: (webhook, now, limit, exclude) =>
+      guard("dueDeliveries", () => {
+        if (limit <= 0) return [];
+        const rows = selectDue.all({
+          webhook,
+          now,
+          limit,
+          exclude: JSON.stringify(exclude === undefined ? [] : [...exclude]),
+        });
+        return rows.map(
+          (r): DueDelivery => ({
+            delivery: toDelivery(r),
+            event: toEvent(
+              r.e_seq,
+              r.event_id,
+              r.e_type,
+              r.e_occurred_at,
+              r.e_project_id,
+              r.e_server_id,
+              r.e_data,
+            ),
+          }),
+        );
+      }),
+
+    nextDueAt: (webhook) => guard("nextDueAt", () => selectNextDue.get(webhook)?.next ?? null),
+
+    markDelivered: (eventId, webhook, attempts, now) =>
+      guard("markDelivered", () => {
+        updateDelivered.run(attempts, now, eventId, webhook);
+      }),
+
+    markRetry: (eventId, webhook, attempts, nextAttemptAt, lastError, now) =>
+      guard("markRetry", () => {
+        updateRetry.run(attempts, nextAttemptAt, lastError, now, eventId, webhook);
+      }),
+
+    markDead: (eventId, webhook, attempts, lastError, now) =>
+      guard("markDead", () => {
+        updateDead.run(attempts, lastError, now, eventId, webhook);
+      }),
+
+    requeue: (eventId, now, webhook) => guard("requeue", () => requeueTx(eventId, now, webhook ?? null)),
+
+    queueStats: () =>
+      guard("queueStats", () => {
+        const stats = new Map<string, { depth: number; oldestCreatedAt: number | null }>();
+        // Webhooks with deliveries but none pending report depth 0, so a drained queue reads as 0.
+        for (const { webhook } of selectWebhooks.all())
+          stats.set(webhook, { depth: 0, oldestCreatedAt: null });
+        for (const r of selectPendingStats.all()) {
+          stats.set(r.webhook, { depth: r.depth, oldestCreatedAt: r.oldest });
+        }
+        return stats;
+      }),
+
+    listEvents: (limit) =>
+      guard("listEvents", () => {
+        if (limit <= 0) return [];
+        const events = selectEvents.all(limit);
+        const byEvent = new Map<string, DeliveryRecord[]>();
+        const ids = events.map((e) => e.id);
+        for (const r of selectDeliveriesOf.all(JSON.stringify(ids))) {
+          const list = byEvent.get(r.event_id);
+          if (list === undefined) byEvent.set(r.event_id, [toDelivery(r)]);
+          else list.push(toDelivery(r));
+        }
+        return events.map((e) => ({
+          ...toEvent(e.seq, e.id, e.type, e.occurred_at, e.project_id, e.server_id, e.data),
+          deliveries: byEvent.get(e.id) ?? [],
+        }));
+      }),
+
+    prune: (before) => guard("prune", () => pruneTx(before)),
+
+    isWritable: () => {
+      if (closed) return false;
+      try {
+        writeProbe.run(String(clock.now()));
+        return true;
+      } catch (err) {
+        logger.warn({ err: coerceError(err) }, "store write probe failed");
+        return false;
+      }
+    },
+
+    close: () => {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}

@@ -1,0 +1,105 @@
+/**
+ * Runs the real daemon (`src/main.ts run`) as a child process, for lifecycle tests: kill -9, SIGTERM,
+ * SIGHUP, restarts. Waits on its HTTP endpoints and log lines, never on guessed sleeps.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { once } from "node:events";
+import { resolve } from "node:path";
+import { request } from "undici";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+export interface DaemonProcess {
+  child: ChildProcess;
+  /** Every stdout/stderr line so far (JSON log lines). */
+  lines: string[];
+  url: string;
+  /** Resolves with the exit code (or signal name) once the process ended. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Polls `check` until it returns a truthy value or the deadline passes. */
+export async function waitFor<T>(
+  check: () => Promise<T> | T,
+  what: string,
+  timeoutMs = 30_000,
+  stepMs = 50,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastErr: unknown;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      lastErr = e;
+    }
+    if (Date.now() > deadline) {
+      throw new Error(`timed out waiting for ${what}${lastErr ? `: ${String(lastErr)}` : ""}`);
+    }
+    await new Promise((r) => setTimeout(r, stepMs));
+  }
+}
+
+/** Starts `imagewatch run -c configPath` and waits until /-/healthy answers. */
+export async function startDaemon(
+  configPath: string,
+  port: number,
+  env: Record<string, string> = {},
+): Promise<DaemonProcess> {
+  const child = spawn(
+    process.execPath,
+    ["--import", "tsx", resolve(ROOT, "src/main.ts"), "run", "-c", configPath],
+    {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  const lines: string[] = [];
+  const collect = (chunk: Buffer) => {
+    for (const l of chunk.toString("utf8").split("\n")) if (l.trim()) lines.push(l);
+  };
+  child.stdout?.on("data", collect);
+  child.stderr?.on("data", collect);
+  const exited = once(child, "exit").then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+  }));
+  const url = `http://127.0.0.1:${port}`;
+  let ended = false;
+  void exited.then(() => {
+    ended = true;
+  });
+  await waitFor(
+    async () => {
+      if (ended) throw new Error(`daemon exited early:\n${lines.join("\n")}`);
+      const res = await request(`${url}/-/healthy`);
+      await res.body.dump();
+      return res.statusCode === 200;
+    },
+    "daemon /-/healthy",
+    60_000,
+  );
+  return { child, lines, url, exited };
+}
+
+/** GET a JSON document from the daemon. */
+export async function getJson<T>(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: T }> {
+  const res = await request(url, { headers });
+  const text = await res.body.text();
+  return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
+}
+
+/** A free TCP port on 127.0.0.1 (bind to 0, read it, close). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import("node:net");
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}

@@ -1,0 +1,315 @@
+/**
+ * `imagewatch webhook test` and `imagewatch events replay`, and the `sendTestEvent` they build on, against
+ * a loopback receiver and a SQLite file in a temp dir.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { Writable } from "node:stream";
+import { afterEach, describe, it } from "node:test";
+import type { CommandContext } from "../../src/cli/context.js";
+import { eventsCommand } from "../../src/cli/events.js";
+import { webhookCommand } from "../../src/cli/webhook.js";
+import type { WebhookConfig } from "../../src/config/types.js";
+import { systemClock } from "../../src/lib/clock.js";
+import { AppError, UsageError } from "../../src/lib/errors.js";
+import { sendTestEvent } from "../../src/notify/test-event.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { startReceiver } from "../helpers/receiver.js";
+
+const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  while (cleanups.length > 0) await cleanups.pop()?.();
+});
+
+function tempDir(): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagewatch-delivery-cli-"));
+  cleanups.push(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+function writeConfig(dir: string, url: string, statePath = "state/imagewatch.db"): string {
+  const file = path.join(dir, "imagewatch.yaml");
+  fs.writeFileSync(
+    file,
+    `cloud:
+  region: cn-north-4
+  auth: { kind: aksk, accessKey: AK, secretKey: SK }
+targets:
+  - projectId: "0123456789abcdef0123456789abcdef"
+    discover: true
+webhooks:
+  - name: ops
+    url: ${url}
+    format: standard
+    secret: \${WEBHOOK_SECRET}
+  - name: audit
+    url: ${url}
+    format: standard
+    secret: \${WEBHOOK_SECRET}
+    timeout: 2s
+state:
+  path: "${statePath}"
+`,
+  );
+  return file;
+}
+
+function makeCtx(args: string[], cwd: string) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const sink = (into: string[]) =>
+    new Writable({
+      write(chunk, _enc, cb) {
+        into.push(String(chunk));
+        cb();
+      },
+    });
+  const ctx: CommandContext = {
+    args,
+    env: { WEBHOOK_SECRET: SECRET },
+    stdout: sink(out),
+    stderr: sink(err),
+    cwd,
+    onSignal: () => () => undefined,
+  };
+  return { ctx, stdout: () => out.join(""), stderr: () => err.join("") };
+}
+
+async function receiverFor(options: Parameters<typeof startReceiver>[0]) {
+  const r = await startReceiver(options);
+  cleanups.push(() => r.close());
+  return r;
+}
+
+/** A URL on which nothing listens. */
+async function deadUrl(): Promise<string> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return `http://127.0.0.1:${port}/hook`;
+}
+
+function webhook(url: string): WebhookConfig {
+  return {
+    name: "ops",
+    url,
+    format: "standard",
+    secret: SECRET,
+    events: ["status_changed"],
+    statuses: [],
+    headers: { "x-team": "infra" },
+    timeout: 2000,
+    retry: { minDelay: 1000, maxDelay: 2000 },
+    maxAge: 60_000,
+  };
+}
+
+describe("sendTestEvent", () => {
+  it("sends one signed imagewatch.test event with a fresh id and returns the answer", async () => {
+    const r = await receiverFor({ secret: SECRET, script: [{ status: 202, body: "queued" }] });
+    const result = await sendTestEvent(webhook(r.url), { clock: systemClock, version: "1.0.0" });
+    assert.equal(result.status, 202);
+    assert.equal(result.body, "queued");
+    assert.ok(result.durationMs >= 0);
+    assert.equal(r.requests.length, 1);
+    const req = r.requests[0];
+    assert.ok(req?.verified, "the receiver verified the signature");
+    assert.equal(req?.payload?.type, "imagewatch.test");
+    assert.equal(req?.id, result.eventId);
+    assert.equal(req?.payload?.data.event_id, result.eventId);
+    assert.equal(req?.headers["x-team"], "infra");
+    const again = await sendTestEvent(webhook(r.url), { clock: systemClock, version: "1.0.0" });
+    assert.notEqual(again.eventId, result.eventId, "every test event has its own id");
+  });
+
+  it("does not retry a failure", async () => {
+    const r = await receiverFor({ secret: SECRET, respond: () => ({ status: 503, body: "down" }) });
+    const result = await sendTestEvent(webhook(r.url), { clock: systemClock, version: "1.0.0" });
+    assert.equal(result.status, 503);
+    assert.equal(r.requests.length, 1);
+  });
+
+  it("rejects with WEBHOOK_FAILED on a network error", async () => {
+    await assert.rejects(
+      sendTestEvent(webhook(await deadUrl()), { clock: systemClock, version: "1.0.0" }),
+      (err: unknown) =>
+        err instanceof AppError && err.code === "WEBHOOK_FAILED" && /network error/.test(err.message),
+    );
+  });
+});
+
+describe("imagewatch webhook test", () => {
+  it("prints the receiver's status and body and exits 0 on 2xx", async () => {
+    const dir = tempDir();
+    const r = await receiverFor({ secret: SECRET, script: [{ status: 200, body: "thanks" }] });
+    const config = writeConfig(dir, r.url);
+    const io = makeCtx(["test", "ops", "-c", config], dir);
+    assert.equal(await webhookCommand.run(io.ctx), 0);
+    assert.match(io.stdout(), /webhook ops: HTTP 200 in \d+ ms/);
+    assert.match(io.stdout(), /response: thanks/);
+    assert.equal(r.requests.length, 1);
+    assert.ok(r.requests[0]?.verified);
+    assert.equal(r.requests[0]?.payload?.type, "imagewatch.test");
+    assert.ok(!io.stdout().includes(SECRET.slice(6)));
+  });
+
+  it("exits 1 on a non-2xx answer, printing a truncated body", async () => {
+    const dir = tempDir();
+    const r = await receiverFor({
+      secret: SECRET,
+      script: [{ status: 401, body: `denied ${"x".repeat(2000)}` }],
+    });
+    const io = makeCtx(["test", "audit", "-c", writeConfig(dir, r.url)], dir);
+    assert.equal(await webhookCommand.run(io.ctx), 1);
+    assert.match(io.stderr(), /webhook audit: HTTP 401/);
+    assert.match(io.stderr(), /response: denied x+…/);
+    assert.ok(io.stderr().length < 1000);
+  });
+
+  it("exits 1 when the receiver is unreachable", async () => {
+    const dir = tempDir();
+    const io = makeCtx(["test", "ops", "-c", writeConfig(dir, await deadUrl())], dir);
+    assert.equal(await webhookCommand.run(io.ctx), 1);
+    assert.match(io.stderr(), /test event not delivered: network error/);
+  });
+
+  it("names the configured webhooks when NAME is unknown (usage error)", async () => {
+    const dir = tempDir();
+    const io = makeCtx(["test", "nope", "-c", writeConfig(dir, "http://127.0.0.1:1/hook")], dir);
+    await assert.rejects(
+      webhookCommand.run(io.ctx),
+      (err: unknown) => err instanceof UsageError && /unknown webhook "nope".*ops, audit/.test(err.message),
+    );
+  });
+
+  it("rejects a missing subcommand as a usage error", async () => {
+    const dir = tempDir();
+    await assert.rejects(webhookCommand.run(makeCtx([], dir).ctx), UsageError);
+    await assert.rejects(webhookCommand.run(makeCtx(["send", "ops"], dir).ctx), UsageError);
+  });
+
+  it("exits 78 with the problems on a bad config", async () => {
+    const dir = tempDir();
+    const file = path.join(dir, "bad.yaml");
+    fs.writeFileSync(file, "cloud: {}\nbogus: 1\n");
+    const io = makeCtx(["test", "ops", "-c", file], dir);
+    assert.equal(await webhookCommand.run(io.ctx), 78);
+    assert.match(io.stderr(), /bogus/);
+    const missing = makeCtx(["test", "ops", "-c", path.join(dir, "absent.yaml")], dir);
+    assert.equal(await webhookCommand.run(missing.ctx), 78);
+  });
+});
+
+describe("imagewatch events replay", () => {
+  function seed(dbFile: string): void {
+    const store = openSqliteStore(dbFile);
+    try {
+      const now = Date.now();
+      store.commitPoll({
+        servers: [],
+        events: [
+          {
+            id: "evt_dead",
+            type: "image_server.status_changed",
+            occurredAt: now,
+            projectId: "p",
+            serverId: "s",
+            data: { event_id: "evt_dead", project_id: "p", server_id: "s", name: "n", status: "ERROR" },
+          },
+        ],
+        deliveries: [
+          { eventId: "evt_dead", webhook: "ops" },
+          { eventId: "evt_dead", webhook: "audit" },
+        ],
+        now,
+      });
+      store.markDead("evt_dead", "ops", 1, "rejected: HTTP 404", now);
+      store.markDelivered("evt_dead", "audit", 1, now);
+    } finally {
+      store.close();
+    }
+  }
+
+  function statesOf(dbFile: string): Record<string, string> {
+    const store = openSqliteStore(dbFile);
+    try {
+      const e = store.listEvents(10).find((x) => x.id === "evt_dead");
+      return Object.fromEntries((e?.deliveries ?? []).map((d) => [d.webhook, `${d.state}/${d.attempts}`]));
+    } finally {
+      store.close();
+    }
+  }
+
+  it("re-queues the deliveries of an event (relative state.path resolved against the cwd)", async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, "http://127.0.0.1:1/hook");
+    seed(path.join(dir, "state/imagewatch.db"));
+    const io = makeCtx(["replay", "evt_dead", "-c", config], dir);
+    assert.equal(await eventsCommand.run(io.ctx), 0);
+    assert.match(io.stdout(), /re-queued 2 deliveries of event evt_dead/);
+    assert.deepEqual(statesOf(path.join(dir, "state/imagewatch.db")), {
+      ops: "pending/0",
+      audit: "pending/0",
+    });
+  });
+
+  it("with --webhook re-queues only that delivery", async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, "http://127.0.0.1:1/hook");
+    seed(path.join(dir, "state/imagewatch.db"));
+    const io = makeCtx(["replay", "evt_dead", "--webhook", "ops", "-c", config], dir);
+    assert.equal(await eventsCommand.run(io.ctx), 0);
+    assert.match(io.stdout(), /re-queued 1 delivery of event evt_dead/);
+    assert.deepEqual(statesOf(path.join(dir, "state/imagewatch.db")), {
+      ops: "pending/0",
+      audit: "delivered/1",
+    });
+  });
+
+  it("exits 1 for an unknown event id or a webhook without that delivery", async () => {
+    const dir = tempDir();
+    const config = writeConfig(dir, "http://127.0.0.1:1/hook");
+    seed(path.join(dir, "state/imagewatch.db"));
+    const io = makeCtx(["replay", "evt_nope", "-c", config], dir);
+    assert.equal(await eventsCommand.run(io.ctx), 1);
+    assert.match(io.stderr(), /unknown event evt_nope/);
+    const other = makeCtx(["replay", "evt_dead", "--webhook", "elsewhere", "-c", config], dir);
+    assert.equal(await eventsCommand.run(other.ctx), 1);
+    assert.match(other.stderr(), /not in the config/);
+    assert.match(other.stderr(), /has no delivery to webhook "elsewhere"/);
+  });
+
+  it("refuses a :memory: state and a missing database file", async () => {
+    const dir = tempDir();
+    const memory = makeCtx(
+      ["replay", "evt_dead", "-c", writeConfig(dir, "http://127.0.0.1:1/hook", ":memory:")],
+      dir,
+    );
+    assert.equal(await eventsCommand.run(memory.ctx), 1);
+    assert.match(memory.stderr(), /:memory:/);
+
+    const dir2 = tempDir();
+    const missing = makeCtx(["replay", "evt_dead", "-c", writeConfig(dir2, "http://127.0.0.1:1/hook")], dir2);
+    assert.equal(await eventsCommand.run(missing.ctx), 1);
+    assert.match(missing.stderr(), /no state database/);
+    assert.equal(
+      fs.existsSync(path.join(dir2, "state/imagewatch.db")),
+      false,
+      "replay does not create a database",
+    );
+  });
+
+  it("rejects a missing ID as a usage error", async () => {
+    const dir = tempDir();
+    await assert.rejects(eventsCommand.run(makeCtx(["replay"], dir).ctx), UsageError);
+    await assert.rejects(eventsCommand.run(makeCtx(["list"], dir).ctx), UsageError);
+  });
+});

@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { after, describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { AppError } from "../../src/lib/errors.js";
+import { openSqliteStore, SCHEMA_VERSION, withSqliteStore } from "../../src/store/index.js";
+import { commitOf, makeEvent, makeServerState, runStoreSuite } from "../helpers/store-suite.js";
+
+const T0 = Date.parse("2026-11-27T10:00:00.000Z");
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "imagewatch-store-"));
+after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+let fileCount = 0;
+function tempDbPath(): string {
+  fileCount += 1;
+  return path.join(tmp, `db-${fileCount}`, "nested", "imagewatch.db");
+}
+
+runStoreSuite("SQLite on a temp file", () => openSqliteStore(tempDbPath()));
+runStoreSuite("SQLite in memory", () => openSqliteStore(":memory:"));
+
+function assertAppError(fn: () => unknown, code: string, messageIncludes: string[]): void {
+  assert.throws(fn, (err: unknown) => {
+    assert.ok(err instanceof AppError, `expected an AppError, got ${String(err)}`);
+    assert.equal(err.code, code);
+    for (const part of messageIncludes)
+      assert.ok(err.message.includes(part), `"${err.message}" lacks "${part}"`);
+    return true;
+  });
+}
+
+describe("SQLite store on a file", () => {
+  it("creates parent directories, uses WAL, and records the schema version", () => {
+    const file = tempDbPath();
+    openSqliteStore(file).close();
+    const db = new Database(file, { readonly: true });
+    try {
+      assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
+      assert.equal(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("keeps everything across close and reopen", () => {
+    const file = tempDbPath();
+    const servers = [makeServerState({ serverId: "a" }), makeServerState({ serverId: "b", status: "ERROR" })];
+    const first = openSqliteStore(file);
+    first.commitPoll(commitOf([makeEvent("e1", "a"), makeEvent("e2", "b")], ["w1", "w2"], T0, servers));
+    first.markDead("e1", "w1", 3, "HTTP 400", T0 + 1);
+    first.markRetry("e2", "w2", 1, T0 + 5000, "HTTP 503", T0 + 1);
+    const events = first.listEvents(10);
+    const stats = first.queueStats();
+    const due = first.dueDeliveries("w2", T0 + 5000, 10);
+    first.close();
+
+    const second = openSqliteStore(file);
+    try {
+      assert.deepEqual(second.loadServers(), servers);
+      assert.deepEqual(second.listEvents(10), events);
+      assert.deepEqual(second.queueStats(), stats);
+      assert.deepEqual(second.dueDeliveries("w2", T0 + 5000, 10), due);
+      assert.equal(due.length, 2);
+      // seq keeps counting: a later commit sorts after the earlier ones.
+      second.commitPoll(commitOf([makeEvent("e3", "c")], ["w1"], T0 + 2));
+      assert.equal(second.listEvents(1)[0]?.id, "e3");
+    } finally {
+      second.close();
+    }
+  });
+
+  it("refuses a file that is not a SQLite database, naming the path, and leaves its bytes unchanged", () => {
+    const file = tempDbPath();
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const bytes = Buffer.from("this is not a database, it is a shopping list\n".repeat(200));
+    fs.writeFileSync(file, bytes);
+    assertAppError(() => openSqliteStore(file), "STORE_CORRUPT", [file, "not a valid SQLite database"]);
+    assert.deepEqual(fs.readFileSync(file), bytes);
+    assert.deepEqual(fs.readdirSync(path.dirname(file)), ["imagewatch.db"]);
+  });
+
+  it("refuses someone else's SQLite database (tables, no schema version) without touching it", () => {
+    const file = tempDbPath();
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const other = new Database(file);
+    other.exec(
+      "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL); INSERT INTO invoices VALUES (1, 9.5)",
+    );
+    other.close();
+    const bytes = fs.readFileSync(file);
+    assertAppError(() => openSqliteStore(file), "STORE_CORRUPT", [file, "not an imagewatch one"]);
+    assert.deepEqual(fs.readFileSync(file), bytes);
+  });
+
+  it("refuses a database written by a newer imagewatch and leaves it untouched", () => {
+    const file = tempDbPath();
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const newer = new Database(file);
+    newer.exec("CREATE TABLE servers (x TEXT)");
+    newer.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+    newer.close();
+    const bytes = fs.readFileSync(file);
+    assertAppError(() => openSqliteStore(file), "STORE_SCHEMA_NEWER", [
+      file,
+      "written by a newer imagewatch; refusing to downgrade",
+    ]);
+    assert.deepEqual(fs.readFileSync(file), bytes);
+  });
+
+  it("reports a path it cannot create as STORE_ERROR", () => {
+    const blocker = path.join(tmp, "a-file");
+    fs.writeFileSync(blocker, "x");
+    assertAppError(() => openSqliteStore(path.join(blocker, "imagewatch.db")), "STORE_ERROR", [blocker]);
+  });
+
+  it("a second connection (the replay CLI) can requeue while the first is open, and the first sees it", () => {
+    const file = tempDbPath();
+    const daemon = openSqliteStore(file);
+    try {
+      daemon.commitPoll(commitOf([makeEvent("e1", "a"), makeEvent("e2", "b")], ["w1"]));
+      daemon.markDead("e1", "w1", 5, "HTTP 404", T0 + 1);
+      daemon.markDelivered("e2", "w1", 1, T0 + 1);
+      assert.deepEqual(daemon.dueDeliveries("w1", T0 + 10, 10), []);
+
+      const requeued = withSqliteStore(
+        file,
+        (cli) => cli.requeue("e1", T0 + 10) + cli.requeue("e2", T0 + 10),
+      );
+      assert.equal(requeued, 2);
+
+      assert.deepEqual(
+        daemon.dueDeliveries("w1", T0 + 10, 10).map((d) => d.event.id),
+        ["e1", "e2"],
+      );
+      assert.equal(daemon.nextDueAt("w1"), T0 + 10);
+      assert.equal(daemon.isWritable(), true);
+    } finally {
+      daemon.close();
+    }
+  });
+});
