@@ -228,7 +228,7 @@ export const onceCommand: Command = {
     }
 
     // Logs go to stderr so stdout stays a clean table or JSON document.
-    const logger = createLogger(config.log, ctx.stderr as unknown as Parameters<typeof createLogger>[1]);
+    const logger = createLogger(config.log, ctx.stderr);
     const client = createCloudClient(config.cloud, { clock: systemClock, logger, env: ctx.env });
     const controller = new AbortController();
     const offInt = ctx.onSignal("SIGINT", () => controller.abort(new Error("interrupted")));

@@ -66,7 +66,10 @@ export const simulateCommand: Command = {
     try {
       await simulator.start();
     } catch (err) {
-      writeLine(ctx.stderr, `imagewatch simulate: cannot listen on ${host}:${port}: ${coerceError(err).message}`);
+      writeLine(
+        ctx.stderr,
+        `imagewatch simulate: cannot listen on ${host}:${port}: ${coerceError(err).message}`,
+      );
       return ExitCode.failure;
     }
     writeLine(

@@ -26,7 +26,8 @@ Options:
   -c, --config FILE   config file (default: $IMAGEWATCH_CONFIG, then config/imagewatch.yaml)
   -h, --help          show this help
 
-Exit status: 0 when the receiver answered 2xx, 1 otherwise, 2 usage error, 78 invalid config.`;
+Exit status: 0 when the receiver answered 2xx (for feishu, dingtalk and wecom: with no error code in the
+body), 1 otherwise, 2 usage error, 78 invalid config.`;
 
 /** How much of the receiver's response body is printed. */
 const PRINTED_BODY_CHARS = 500;
@@ -84,7 +85,7 @@ export const webhookCommand: Command = {
       writeLine(ctx.stderr, `webhook ${name}: test event not delivered: ${err.message}`);
       return ExitCode.failure;
     }
-    const ok = result.status >= 200 && result.status <= 299;
+    const ok = result.status >= 200 && result.status <= 299 && result.platformError === undefined;
     const body =
       result.body.length > PRINTED_BODY_CHARS ? `${result.body.slice(0, PRINTED_BODY_CHARS)}…` : result.body;
     writeLine(
@@ -92,6 +93,8 @@ export const webhookCommand: Command = {
       `webhook ${name}: HTTP ${result.status} in ${Math.round(result.durationMs)} ms (event ${result.eventId})`,
     );
     if (body.trim() !== "") writeLine(ok ? ctx.stdout : ctx.stderr, `response: ${body}`);
+    if (result.platformError)
+      writeLine(ctx.stderr, `webhook ${name}: refused by the platform: ${result.platformError}`);
     return ok ? ExitCode.ok : ExitCode.failure;
   },
 };

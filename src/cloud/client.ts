@@ -126,7 +126,13 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
     const requestId = res.requestId ?? apiError?.requestId;
     const status = res.status;
     const detail = [errorCode, errorMsg].filter((s) => s !== undefined).join(": ");
-    const message = `${describeRequest(req)}: HTTP ${status}${detail ? ` ${detail}` : ""}`;
+    // A body that is no API error object (a proxy's HTML page) is quoted briefly instead.
+    const quoted =
+      apiError === undefined && res.text.trim() !== ""
+        ? `; body: ${excerpt(res.text, auth.secrets(), 120)}`
+        : "";
+    const hint = errorCode === "APIGW.0303" ? " (signature expired: is the clock more than 15 min off?)" : "";
+    const message = `${describeRequest(req)}: HTTP ${status}${detail ? ` ${detail}` : ""}${hint}${quoted}`;
     const base = {
       httpStatus: status,
       ...(errorCode === undefined ? {} : { errorCode }),
@@ -268,15 +274,24 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
     signal: AbortSignal | undefined,
   ): Promise<T> {
     const plain = buildRequest(spec);
-    await limiter.acquire(signal);
+    // Every HTTP request to the endpoint passes the shared limiter; a 429 throttles them all.
+    const send = async (headers: Record<string, string>) => {
+      await limiter.acquire(signal);
+      try {
+        return await exchange({ ...plain, headers }, spec, attempt, signal);
+      } catch (err) {
+        if (err instanceof CloudError && err.outcome === "throttled") {
+          limiter.throttled(Math.min(err.retryAfterMs ?? retry.minDelay, retry.maxDelay));
+        }
+        throw err;
+      }
+    };
     const first = await auth.authorize(plain, spec.projectId, signal);
     try {
-      return await exchange({ ...plain, headers: first.headers }, spec, attempt, signal);
+      return await send(first.headers);
     } catch (err) {
-      if (!(err instanceof CloudError)) throw err;
-      if (err.outcome === "throttled")
-        limiter.throttled(Math.min(err.retryAfterMs ?? retry.minDelay, retry.maxDelay));
       const canRefresh =
+        err instanceof CloudError &&
         auth.refreshable &&
         err.httpStatus === 401 &&
         err.errorCode !== undefined &&
@@ -284,9 +299,8 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
       if (!canRefresh) throw err;
       logger.info({ requestId: err.requestId, errorCode: err.errorCode }, "token rejected, refreshing");
       auth.invalidate(first.credential);
-      await limiter.acquire(signal);
       const second = await auth.authorize(plain, spec.projectId, signal);
-      return await exchange({ ...plain, headers: second.headers }, spec, attempt, signal);
+      return await send(second.headers);
     }
   }
 

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from "undici";
 import type { CloudConfig } from "../config/types.js";
+import { ConfigError } from "../lib/errors.js";
 import { CloudError } from "./errors.js";
 
 /** Largest response body read (a page of 100 servers is ~100 KiB). */
@@ -97,11 +98,16 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
     timedOut = true;
     timeout.abort(new Error("request timeout"));
   }, options.timeoutMs);
-  const signal = options.signal ? AbortSignal.any([timeout.signal, options.signal]) : timeout.signal;
+  // One controller for both the timeout and the caller's signal; the listener is removed afterwards so
+  // a long-lived caller signal (the daemon's shutdown signal) does not collect one per request.
+  const signal = timeout.signal;
+  const onCallerAbort = () => timeout.abort(options.signal?.reason);
+  if (options.signal?.aborted) onCallerAbort();
+  else options.signal?.addEventListener("abort", onCallerAbort, { once: true });
   let phase: "connect or headers" | "body" = "connect or headers";
   let requestId: string | undefined;
   try {
-    const res = await request(req.url, {
+    const pending = request(req.url, {
       method: req.method,
       headers: req.headers,
       ...(req.body === undefined ? {} : { body: req.body }),
@@ -109,6 +115,15 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
       signal,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
+    });
+    // undici notices an abort only once the connection is up (nodejs/undici#386), so a stalled connect
+    // or TLS handshake would outlive the timeout: race the signal, and clean up what the loser returns.
+    const res = await Promise.race([pending, rejectOnAbort(signal)]).catch((err: unknown) => {
+      pending.then(
+        (late) => late.body.dump().catch(() => {}),
+        () => {},
+      );
+      throw err;
     });
     phase = "body";
     requestId = firstHeader(res.headers["x-request-id"]);
@@ -140,10 +155,19 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
     return out;
   } catch (err) {
     if (err instanceof CloudError) throw err;
-    classifyTransportError(err, req, phase, timedOut, options.timeoutMs, options.signal, requestId);
+    return classifyTransportError(err, req, phase, timedOut, options.timeoutMs, options.signal, requestId);
   } finally {
     clearTimeout(timer);
+    options.signal?.removeEventListener("abort", onCallerAbort);
   }
+}
+
+/** A promise that rejects with the signal's reason once it aborts (and never settles otherwise). */
+function rejectOnAbort(signal: AbortSignal): Promise<never> {
+  return new Promise<never>((_, reject) => {
+    if (signal.aborted) reject(signal.reason);
+    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+  });
 }
 
 /** What the default dispatcher needs from outside the cloud config. */
@@ -159,7 +183,8 @@ export interface DispatcherEnv {
 /**
  * The default dispatcher of a client: a keep-alive Agent (trusting `caFile` in addition to the system
  * CAs when set), or an EnvHttpProxyAgent when `env` names a proxy (`HTTPS_PROXY`/`HTTP_PROXY`, with
- * `NO_PROXY` exceptions). `env` is passed in; process.env is never read here.
+ * `NO_PROXY` exceptions). `env` is passed in; process.env is never read here. An unreadable `caFile`
+ * is a ConfigError (exit 78).
  */
 export function createDefaultDispatcher(
   config: Pick<CloudConfig, "caFile" | "requestTimeout">,
@@ -168,7 +193,15 @@ export function createDefaultDispatcher(
   const connect: { timeout: number; ca?: string[] } = { timeout: config.requestTimeout };
   if (config.caFile !== undefined) {
     // Extra CAs are added to Node's bundled roots, as NODE_EXTRA_CA_CERTS would.
-    const custom = readFileSync(config.caFile, "utf8");
+    let custom: string;
+    try {
+      custom = readFileSync(config.caFile, "utf8");
+    } catch (err) {
+      const reason = (err as NodeJS.ErrnoException).code ?? "unreadable";
+      throw new ConfigError([{ path: "cloud.caFile", message: `cannot read ${config.caFile} (${reason})` }], {
+        cause: err,
+      });
+    }
     connect.ca = [...rootCertificates, custom];
   }
   const common = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connect };

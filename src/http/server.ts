@@ -40,6 +40,7 @@ const GZIP_LEVEL = 4;
 /** What the HTTP server reads from the rest of the daemon. */
 export interface HttpServerDeps {
   metrics: Metrics;
+  /** The component's logger (the composition root passes a `component: "http"` child). */
   logger: Logger;
   clock: Clock;
   /** The current config's `server.bearerToken` (read per request, so a reload applies); empty = no auth. */
@@ -249,7 +250,7 @@ function drainBody(req: IncomingMessage): Promise<boolean> {
 
 /** Creates the HTTP server. Nothing listens until `start()`. */
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
-  const log = deps.logger.child({ component: "http" });
+  const log = deps.logger;
   let server: Server | null = null;
 
   const routes = new Map<string, Route>([

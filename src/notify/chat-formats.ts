@@ -41,7 +41,9 @@ export function describeEvent(event: DomainEvent): string {
       return `${who}: no longer stuck in ${str(d.previous_status)}, now ${str(d.status)}`;
     case "image_server.poll_failed": {
       const e = d.error;
-      const cause = e ? `${e.kind}${e.http_status ? ` HTTP ${e.http_status}` : ""}${e.error_code ? ` ${e.error_code}` : ""}` : "";
+      const cause = e
+        ? `${e.kind}${e.http_status ? ` HTTP ${e.http_status}` : ""}${e.error_code ? ` ${e.error_code}` : ""}`
+        : "";
       const n = typeof d.consecutive_failures === "number" ? ` ${d.consecutive_failures} times in a row` : "";
       return `${who}: polling failed${n}${cause ? `: ${cause}` : ""}`;
     }
@@ -73,11 +75,17 @@ export function buildWecom(event: DomainEvent): FormattedRequest {
  * DingTalk custom robot. With a secret ("加签"), the URL gets `timestamp` (ms) and
  * `sign = base64(HMAC-SHA256(secret, timestamp + "\n" + secret))`.
  */
-export function buildDingtalk(event: DomainEvent, webhook: WebhookConfig, attemptAtMs: number): FormattedRequest {
+export function buildDingtalk(
+  event: DomainEvent,
+  webhook: WebhookConfig,
+  attemptAtMs: number,
+): FormattedRequest {
   const body = JSON.stringify({ msgtype: "text", text: { content: chatLine(event) } });
   if (!webhook.secret) return { body };
   const timestamp = String(Math.floor(attemptAtMs));
-  const sign = createHmac("sha256", webhook.secret).update(`${timestamp}\n${webhook.secret}`).digest("base64");
+  const sign = createHmac("sha256", webhook.secret)
+    .update(`${timestamp}\n${webhook.secret}`)
+    .digest("base64");
   const url = new URL(webhook.url);
   url.searchParams.set("timestamp", timestamp);
   url.searchParams.set("sign", sign);
@@ -88,7 +96,11 @@ export function buildDingtalk(event: DomainEvent, webhook: WebhookConfig, attemp
  * Feishu / Lark custom bot. With a secret, the body gets `timestamp` (seconds) and
  * `sign = base64(HMAC-SHA256(key = timestamp + "\n" + secret, message = ""))`.
  */
-export function buildFeishu(event: DomainEvent, webhook: WebhookConfig, attemptAtMs: number): FormattedRequest {
+export function buildFeishu(
+  event: DomainEvent,
+  webhook: WebhookConfig,
+  attemptAtMs: number,
+): FormattedRequest {
   const message = { msg_type: "text", content: { text: chatLine(event) } };
   if (!webhook.secret) return { body: JSON.stringify(message) };
   const timestamp = String(Math.floor(attemptAtMs / 1000));
@@ -108,16 +120,21 @@ const ALERT_NAMES: Record<DomainEvent["type"], string> = {
   "imagewatch.test": "ImagewatchTest",
 };
 
-const RESOLVING: ReadonlySet<string> = new Set(["image_server.stuck_resolved", "image_server.poll_recovered"]);
-const WARNING: ReadonlySet<string> = new Set(["image_server.stuck", "image_server.stuck_resolved", "image_server.poll_failed", "image_server.poll_recovered", "image_server.disappeared"]);
+/** Events that fire an alert lasting until its resolving event. */
+const FIRING: ReadonlySet<string> = new Set(["image_server.stuck", "image_server.poll_failed"]);
+const RESOLVING: ReadonlySet<string> = new Set([
+  "image_server.stuck_resolved",
+  "image_server.poll_recovered",
+]);
+const WARNING: ReadonlySet<string> = new Set([...FIRING, ...RESOLVING, "image_server.disappeared"]);
 /** Alertmanager's "no end" time for a firing alert. */
 const NO_END = "0001-01-01T00:00:00Z";
 
 /**
  * Alertmanager webhook v4 body, so existing Alertmanager receivers work unchanged. Stuck and poll
  * failures are real alerts: `stuck`/`poll_failed` fire, `stuck_resolved`/`poll_recovered` resolve the same
- * alert (same labels and fingerprint). Every other event is a one-off `info` alert, firing, with
- * `endsAt` = its time.
+ * alert (same labels and fingerprint). Every other event is a one-off alert (`disappeared`: warning, the
+ * rest: info), firing, with `endsAt` = its time so Alertmanager-style receivers expire it.
  */
 export function buildAlertmanager(event: DomainEvent, webhook: WebhookConfig): FormattedRequest {
   const d = event.data;
@@ -146,7 +163,7 @@ export function buildAlertmanager(event: DomainEvent, webhook: WebhookConfig): F
     labels,
     annotations: { summary: describeEvent(event), event_id: event.id, event_type: event.type },
     startsAt,
-    endsAt: resolved || !WARNING.has(event.type) || event.type === "image_server.disappeared" ? at : NO_END,
+    endsAt: FIRING.has(event.type) ? NO_END : at,
     generatorURL: "",
     fingerprint,
   };
@@ -186,5 +203,8 @@ export function platformError(
   const msg = format === "feishu" ? (parsed.msg ?? parsed.StatusMessage) : parsed.errmsg;
   // Frequency limits: DingTalk 130101, WeCom 45009, Feishu 9499 / 11232.
   const retryable = [130101, 45009, 9499, 11232].includes(Number(code));
-  return { message: `${format} error ${String(code)}: ${typeof msg === "string" ? msg : ""}`.trim(), retryable };
+  return {
+    message: `${format} error ${String(code)}: ${typeof msg === "string" ? msg : ""}`.trim(),
+    retryable,
+  };
 }

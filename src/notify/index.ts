@@ -1,5 +1,15 @@
 /** Webhook notification: filters, payload builders and signing, and the outbox delivery workers (DESIGN.md §6). */
 export {
+  buildAlertmanager,
+  buildDingtalk,
+  buildFeishu,
+  buildSlack,
+  buildWecom,
+  chatLine,
+  describeEvent,
+  platformError,
+} from "./chat-formats.js";
+export {
   createDeliveryService,
   type DeliveryOutcome,
   type DeliveryService,

@@ -7,6 +7,14 @@ import { Webhook } from "standardwebhooks";
 import type { WebhookConfig } from "../config/types.js";
 import type { DomainEvent } from "../domain/types.js";
 import { AppError } from "../lib/errors.js";
+import {
+  buildAlertmanager,
+  buildDingtalk,
+  buildFeishu,
+  buildSlack,
+  buildWecom,
+  type FormattedRequest,
+} from "./chat-formats.js";
 
 /** One HTTP POST to send. `url` is set only when the format signs the URL itself. */
 export interface WebhookRequest {
@@ -84,11 +92,22 @@ function buildStandard(
   };
 }
 
+function withJsonHeaders(webhook: WebhookConfig, version: string, req: FormattedRequest): WebhookRequest {
+  return {
+    ...req,
+    headers: {
+      "content-type": "application/json",
+      "user-agent": `imagewatch/${version}`,
+      ...staticHeaders(webhook),
+    },
+  };
+}
+
 /**
  * Builds the request for one attempt at delivering `event` to `webhook`, at `attemptAtMs` (the attempt's
- * time: Standard Webhooks' `webhook-timestamp`). Throws a non-retryable AppError when the request cannot be
- * built (missing secret; code `NOT_IMPLEMENTED` for a format this build does not send): the delivery is then
- * dead-lettered with that message.
+ * time: Standard Webhooks' `webhook-timestamp`, DingTalk's and Feishu's signing time). Throws a
+ * non-retryable AppError when the request cannot be built (a standard webhook without a valid secret; code
+ * `NOT_IMPLEMENTED` for an unknown format): the delivery is then dead-lettered with that message.
  */
 export function buildRequest(
   event: DomainEvent,
@@ -99,7 +118,17 @@ export function buildRequest(
   switch (webhook.format) {
     case "standard":
       return buildStandard(event, webhook, attemptAtMs, version);
+    case "slack":
+      return withJsonHeaders(webhook, version, buildSlack(event));
+    case "wecom":
+      return withJsonHeaders(webhook, version, buildWecom(event));
+    case "dingtalk":
+      return withJsonHeaders(webhook, version, buildDingtalk(event, webhook, attemptAtMs));
+    case "feishu":
+      return withJsonHeaders(webhook, version, buildFeishu(event, webhook, attemptAtMs));
+    case "alertmanager":
+      return withJsonHeaders(webhook, version, buildAlertmanager(event, webhook));
     default:
-      throw new AppError("NOT_IMPLEMENTED", `format ${webhook.format} not implemented`);
+      throw new AppError("NOT_IMPLEMENTED", `format ${String(webhook.format)} not implemented`);
   }
 }

@@ -11,7 +11,14 @@ export const LAST_ERROR_BODY_CHARS = 200;
 
 /** The result of one HTTP attempt, as the classifier sees it. */
 export type AttemptResult =
-  | { kind: "response"; status: number; body: string; retryAfter?: string | undefined }
+  | {
+      kind: "response";
+      status: number;
+      body: string;
+      retryAfter?: string | undefined;
+      /** A chat platform's error code in a 2xx body (see `platformError`). */
+      platformError?: { message: string; retryable: boolean } | undefined;
+    }
   | { kind: "network"; message: string }
   | { kind: "timeout"; timeoutMs: number };
 
@@ -74,6 +81,7 @@ export function truncateForError(text: string, max = LAST_ERROR_BODY_CHARS): str
 export function describeFailure(result: AttemptResult): string {
   switch (result.kind) {
     case "response": {
+      if (result.platformError) return result.platformError.message;
       const body = truncateForError(result.body);
       return body === "" ? `HTTP ${result.status}` : `HTTP ${result.status}: ${body}`;
     }
@@ -98,7 +106,8 @@ export interface DecisionInput {
 
 /**
  * Classifies an attempt (DESIGN.md §6):
- * - 2xx → delivered;
+ * - 2xx → delivered, unless a chat platform reported an error in the body: a rate limit is retried,
+ *   anything else is dead at once;
  * - network error, timeout, 408, 425, 429, 5xx → retry after the backoff delay; on 429 and 503 a valid
  *   `Retry-After` replaces the backoff. It is honoured as given, NOT capped at `maxDelay` (retrying
  *   earlier than the receiver asked only earns another 429), but floored like the backoff;
@@ -109,10 +118,12 @@ export interface DecisionInput {
 export function decideAfterAttempt(input: DecisionInput): AttemptDecision {
   const { result, attempts, createdAt, now, webhook, random } = input;
   if (result.kind === "response" && result.status >= 200 && result.status <= 299) {
-    return { action: "delivered" };
+    const platform = result.platformError;
+    if (platform === undefined) return { action: "delivered" };
+    if (!platform.retryable) return { action: "dead", error: `rejected: ${platform.message}` };
   }
   const error = describeFailure(result);
-  if (result.kind === "response" && !isRetryableStatus(result.status)) {
+  if (result.kind === "response" && !result.platformError && !isRetryableStatus(result.status)) {
     return { action: "dead", error: `rejected: ${error}` };
   }
   let delay = backoffDelay(attempts, webhook.retry, random);

@@ -7,6 +7,7 @@ import type { WebhookConfig } from "../config/types.js";
 import type { DomainEvent } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import { AppError } from "../lib/errors.js";
+import { platformError } from "./chat-formats.js";
 import { buildRequest } from "./payload.js";
 import { describeFailure } from "./retry-policy.js";
 import { sendWebhookRequest } from "./send.js";
@@ -40,6 +41,8 @@ export interface TestEventResult {
   durationMs: number;
   /** The id the test event was sent with. */
   eventId: string;
+  /** For chat formats: the error a 2xx body reported (the platform refused the message). */
+  platformError?: string;
 }
 
 /**
@@ -61,7 +64,17 @@ export async function sendTestEvent(
       timeoutMs: webhook.timeout,
     });
     if (result.kind === "response") {
-      return { status: result.status, body: result.body, durationMs: result.durationMs, eventId: event.id };
+      const out: TestEventResult = {
+        status: result.status,
+        body: result.body,
+        durationMs: result.durationMs,
+        eventId: event.id,
+      };
+      if (result.status >= 200 && result.status <= 299) {
+        const refused = platformError(webhook.format, result.body);
+        if (refused) out.platformError = refused.message;
+      }
+      return out;
     }
     const message = result.kind === "aborted" ? "aborted" : describeFailure(result);
     throw new AppError("WEBHOOK_FAILED", message, { retryable: true });

@@ -77,7 +77,8 @@ function defaultFaultBody(route: SimRoute, status: number, requestId: string): u
       request_id: requestId,
     };
   }
-  if (status === 404) return { error_code: SIM_ERROR_CODES.serverNotFound, error_msg: "The image server does not exist" };
+  if (status === 404)
+    return { error_code: SIM_ERROR_CODES.serverNotFound, error_msg: "The image server does not exist" };
   if (status >= 500) return { error_code: SIM_ERROR_CODES.serviceError, error_msg: "Service unavailable" };
   return { error_code: SIM_ERROR_CODES.invalidParameter, error_msg: "Injected error" };
 }
@@ -93,8 +94,13 @@ function faultReply(fault: FaultSpec, route: SimRoute, requestId: string): Reply
     return { status: fault.status, headers: { "Content-Type": JSON_TYPE, ...extra }, body: text };
   }
   if (fault.malformedJson) {
-    const text = route === "list" ? '{"count": 1, "items": [{"id": "trunc' : '{"id": "trunc", "status": "BUIL';
-    return { status: route === "token" ? 201 : 200, headers: { "Content-Type": JSON_TYPE, ...extra }, body: text };
+    const text =
+      route === "list" ? '{"count": 1, "items": [{"id": "trunc' : '{"id": "trunc", "status": "BUIL';
+    return {
+      status: route === "token" ? 201 : 200,
+      headers: { "Content-Type": JSON_TYPE, ...extra },
+      body: text,
+    };
   }
   if (fault.wrongShape) {
     if (route === "list") return json(200, { total: 1, servers: "none" }, extra);
@@ -144,7 +150,12 @@ function authenticate(
 ): AuthResult {
   const badAuth = (why: string): AuthResult => ({
     kind: "rejected",
-    error: gatewayError(401, SIM_ERROR_CODES.badAuth, `Incorrect IAM authentication information: ${why}`, requestId),
+    error: gatewayError(
+      401,
+      SIM_ERROR_CODES.badAuth,
+      `Incorrect IAM authentication information: ${why}`,
+      requestId,
+    ),
   });
   const token = req.headers["x-auth-token"];
   if (typeof token === "string" && token !== "") {
@@ -173,8 +184,11 @@ function authenticate(
       }
       return badAuth(verdict.reason);
     }
-    const signedProject = verdict.signedHeaders.includes("x-project-id") ? req.headers["x-project-id"] : undefined;
-    if (signedProject !== undefined && signedProject !== projectId) return badAuth("X-Project-Id does not match");
+    const signedProject = verdict.signedHeaders.includes("x-project-id")
+      ? req.headers["x-project-id"]
+      : undefined;
+    if (signedProject !== undefined && signedProject !== projectId)
+      return badAuth("X-Project-Id does not match");
     if (creds.securityToken !== undefined && req.headers["x-security-token"] !== creds.securityToken) {
       return badAuth("security token invalid");
     }
@@ -193,11 +207,19 @@ function serveList(state: SimulatorState, projectId: string, params: URLSearchPa
   const offsetText = firstParam(params, "offset");
   const limit = limitText === undefined ? 10 : /^\d+$/.test(limitText) ? Number(limitText) : Number.NaN;
   if (!(limit >= 1 && limit <= 100)) {
-    return wksError(400, SIM_ERROR_CODES.invalidParameter, "Invalid parameter: limit must be an integer from 1 to 100");
+    return wksError(
+      400,
+      SIM_ERROR_CODES.invalidParameter,
+      "Invalid parameter: limit must be an integer from 1 to 100",
+    );
   }
   const offset = offsetText === undefined ? 0 : /^\d+$/.test(offsetText) ? Number(offsetText) : Number.NaN;
   if (!(offset >= 0 && Number.isSafeInteger(offset))) {
-    return wksError(400, SIM_ERROR_CODES.invalidParameter, "Invalid parameter: offset must be a non-negative integer");
+    return wksError(
+      400,
+      SIM_ERROR_CODES.invalidParameter,
+      "Invalid parameter: offset must be a non-negative integer",
+    );
   }
   const filter: Parameters<SimulatorState["listServers"]>[1] = {};
   const serverName = firstParam(params, "server_name");
@@ -210,28 +232,41 @@ function serveList(state: SimulatorState, projectId: string, params: URLSearchPa
   return json(200, { count: all.length, items: all.slice(offset, offset + limit) });
 }
 
-function serveToken(state: SimulatorState, body: Buffer): { reply: Reply; auth: AuthKind } {
+type ProjectScope = { name?: unknown; id?: unknown } | undefined;
+
+/** Checks a password-identity body against the scenario's credentials. */
+function checkPassword(
+  state: SimulatorState,
+  body: Buffer,
+): { ok: true; scope: ProjectScope } | { ok: false; reply: Reply } {
   let parsed: unknown;
   try {
     parsed = parseJsonBody(body);
   } catch {
-    return { reply: iamError(400, "Bad Request", "The request body is not valid JSON."), auth: "rejected" };
+    return { ok: false, reply: iamError(400, "Bad Request", "The request body is not valid JSON.") };
   }
   const auth = (parsed as { auth?: Record<string, unknown> } | undefined)?.auth;
-  const identity = auth?.identity as { methods?: unknown; password?: { user?: Record<string, unknown> } } | undefined;
+  const identity = auth?.identity as
+    | { methods?: unknown; password?: { user?: Record<string, unknown> } }
+    | undefined;
   const user = identity?.password?.user;
   if (!identity || !Array.isArray(identity.methods) || !identity.methods.includes("password") || !user) {
-    return { reply: iamError(400, "Bad Request", "The request you have made requires a password identity."), auth: "rejected" };
+    return {
+      ok: false,
+      reply: iamError(400, "Bad Request", "The request you have made requires a password identity."),
+    };
   }
   const creds = state.credentials;
   const domain = (user.domain as { name?: unknown } | undefined)?.name;
   if (user.name !== creds.username || user.password !== creds.password || domain !== creds.domain) {
-    return {
-      reply: iamError(401, "Unauthorized", "The username or password is wrong."),
-      auth: "rejected",
-    };
+    return { ok: false, reply: iamError(401, "Unauthorized", "The username or password is wrong.") };
   }
-  const scope = (auth?.scope as { project?: { name?: unknown; id?: unknown } } | undefined)?.project;
+  return { ok: true, scope: (auth?.scope as { project?: ProjectScope } | undefined)?.project };
+}
+
+/** Issues a token and builds IAM's 201 answer (token in X-Subject-Token). */
+function tokenReply(state: SimulatorState, scope: ProjectScope): Reply {
+  const creds = state.credentials;
   const issued = state.issueToken();
   const projectId = typeof scope?.id === "string" ? scope.id : (state.projectIds()[0] ?? "");
   const iamTime = (ms: number) => isoTime(ms).replace(/Z$/, "000Z");
@@ -255,7 +290,7 @@ function serveToken(state: SimulatorState, body: Buffer): { reply: Reply; auth: 
       catalog: [],
     },
   };
-  return { reply: json(201, tokenBody, { "X-Subject-Token": issued.token }), auth: "password" };
+  return json(201, tokenBody, { "X-Subject-Token": issued.token });
 }
 
 function queryRecord(params: URLSearchParams): Record<string, string | string[]> {
@@ -281,7 +316,11 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     const match = matchRoute(method, url.pathname);
     if (match.route === "other") {
       if (match.reply === "iam_method_not_allowed") {
-        return { reply: iamError(405, "Method Not Allowed", "The method is not allowed."), route: "other", auth: "none" };
+        return {
+          reply: iamError(405, "Method Not Allowed", "The method is not allowed."),
+          route: "other",
+          auth: "none",
+        };
       }
       if (match.reply === "method_not_allowed") {
         return {
@@ -303,13 +342,14 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     }
 
     if (match.route === "token") {
+      const check = checkPassword(state, body);
       const fault = state.takeFault({ route: "token", method });
       const forced = fault ? faultReply(fault, "token", requestId) : undefined;
-      const normal = forced ? undefined : serveToken(state, body);
       return {
-        reply: forced ?? (normal as { reply: Reply }).reply,
+        // A forced answer issues no token, even for the right password.
+        reply: forced ?? (check.ok ? tokenReply(state, check.scope) : check.reply),
         route: "token",
-        auth: normal?.auth ?? "password",
+        auth: check.ok ? "password" : "rejected",
         ...(fault ? { fault } : {}),
       };
     }
@@ -318,11 +358,17 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     const serverId = match.route === "get" ? match.serverId : undefined;
     const authResult = authenticate(state, req, body, projectId, requestId);
     // A fault takes its hit whatever the credentials, so "the next N requests" stays exact.
-    const fault = state.takeFault({ route: match.route, method, projectId, ...(serverId ? { serverId } : {}) });
+    const fault = state.takeFault({
+      route: match.route,
+      method,
+      projectId,
+      ...(serverId ? { serverId } : {}),
+    });
     const forced = fault ? faultReply(fault, match.route, requestId) : undefined;
     const withFault = fault ? { fault } : {};
     if (forced) return { reply: forced, route: match.route, auth: authResult.kind, ...withFault };
-    if (authResult.error) return { reply: authResult.error, route: match.route, auth: authResult.kind, ...withFault };
+    if (authResult.error)
+      return { reply: authResult.error, route: match.route, auth: authResult.kind, ...withFault };
     if (!state.hasProject(projectId)) {
       return {
         reply: gatewayError(403, SIM_ERROR_CODES.projectUnavailable, "The project is unavailable", requestId),
@@ -332,7 +378,12 @@ export function createApiHandler(deps: ApiHandlerDeps) {
       };
     }
     if (match.route === "list") {
-      return { reply: serveList(state, projectId, url.searchParams), route: "list", auth: authResult.kind, ...withFault };
+      return {
+        reply: serveList(state, projectId, url.searchParams),
+        route: "list",
+        auth: authResult.kind,
+        ...withFault,
+      };
     }
     const server = state.getServer(projectId, match.serverId);
     const reply = server
@@ -363,7 +414,14 @@ export function createApiHandler(deps: ApiHandlerDeps) {
       ...(fault ? { fault } : {}),
     });
     logger.debug(
-      { method: req.method, path: url.pathname, route: decided.route, auth: decided.auth, status: reply.status, requestId },
+      {
+        method: req.method,
+        path: url.pathname,
+        route: decided.route,
+        auth: decided.auth,
+        status: reply.status,
+        requestId,
+      },
       "simulator request",
     );
 

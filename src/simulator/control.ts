@@ -5,17 +5,11 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { z } from "zod";
-import { AppError, ConfigError } from "../lib/errors.js";
 import { parseDuration } from "../lib/duration.js";
+import { AppError, ConfigError } from "../lib/errors.js";
 import { parseJsonBody, sendJson } from "./http-util.js";
 import type { FaultSpec } from "./scenario.js";
-import type {
-  ApiServer,
-  IssuedToken,
-  PendingFault,
-  RequestRecord,
-  SimulatorCounts,
-} from "./state.js";
+import type { ApiServer, IssuedToken, PendingFault, RequestRecord, SimulatorCounts } from "./state.js";
 
 /** A server to add: any API fields, `status: null` for none, plus an optional `timeline` and `removed`. */
 export interface ServerInput {
@@ -104,15 +98,29 @@ function parse<T>(schema: z.ZodType<T>, value: unknown): T {
   return r.data;
 }
 
+/** A control answer: status and JSON body (undefined for none). */
+interface ControlReply {
+  status: number;
+  body: unknown;
+}
+
+const reply = (status: number, body: unknown): ControlReply => ({ status, body });
+
 /** Creates the `/__sim/` handler over a control API and a state snapshot function. */
 export function createControlHandler(control: SimulatorControl, snapshot: () => unknown) {
-  return function handleControl(req: IncomingMessage, res: ServerResponse, url: URL, rawBody: Buffer): void {
+  function dispatch(req: IncomingMessage, url: URL, rawBody: Buffer): ControlReply {
     const method = (req.method ?? "GET").toUpperCase();
     const parts = url.pathname
       .slice(CONTROL_PREFIX.length)
       .split("/")
       .filter((p) => p !== "")
-      .map((p) => decodeURIComponent(p));
+      .map((p) => {
+        try {
+          return decodeURIComponent(p);
+        } catch {
+          return p;
+        }
+      });
     try {
       let body: unknown;
       try {
@@ -123,33 +131,38 @@ export function createControlHandler(control: SimulatorControl, snapshot: () => 
       const [a, b, c, d, e] = parts;
       const route = `${method} ${parts.length}:${a ?? ""}`;
 
-      if (route === "GET 1:state") return sendJson(res, 200, snapshot());
+      if (route === "GET 1:state") return reply(200, snapshot());
       if (route === "POST 1:projects") {
         const { id } = parse(projectBody, body);
         control.addProject(id);
-        return sendJson(res, 201, { id });
+        return reply(201, { id });
       }
       if (a === "projects" && b !== undefined && c === "servers") {
         if (method === "POST" && parts.length === 3) {
-          return sendJson(res, 201, control.addServer(b, (body ?? {}) as ServerInput));
+          return reply(201, control.addServer(b, (body ?? {}) as ServerInput));
         }
-        if (method === "GET" && parts.length === 3) return sendJson(res, 200, { items: control.listServers(b) });
+        if (method === "GET" && parts.length === 3) return reply(200, { items: control.listServers(b) });
         if (d !== undefined && parts.length === 4) {
           if (method === "GET") {
             const server = control.getServer(b, d);
-            return server ? sendJson(res, 200, server) : sendJson(res, 404, { error: "no such server" });
+            return server ? reply(200, server) : reply(404, { error: "no such server" });
           }
           if (method === "DELETE") {
             return control.removeServer(b, d)
-              ? sendJson(res, 204, undefined)
-              : sendJson(res, 404, { error: "no such server" });
+              ? reply(204, undefined)
+              : reply(404, { error: "no such server" });
           }
           if (method === "PATCH") {
             const server = control.updateServer(b, d, parse(fieldsBody, body));
-            return server ? sendJson(res, 200, server) : sendJson(res, 404, { error: "no such server" });
+            return server ? reply(200, server) : reply(404, { error: "no such server" });
           }
         }
-        if (d !== undefined && e === "status" && parts.length === 5 && (method === "PUT" || method === "POST")) {
+        if (
+          d !== undefined &&
+          e === "status" &&
+          parts.length === 5 &&
+          (method === "PUT" || method === "POST")
+        ) {
           const input = parse(statusBody, body);
           const server = control.setStatus(
             b,
@@ -157,45 +170,54 @@ export function createControlHandler(control: SimulatorControl, snapshot: () => 
             input.status,
             input.update_time === undefined ? {} : { updateTime: input.update_time },
           );
-          return server ? sendJson(res, 200, server) : sendJson(res, 404, { error: "no such server" });
+          return server ? reply(200, server) : reply(404, { error: "no such server" });
         }
       }
-      if (route === "GET 1:faults") return sendJson(res, 200, { faults: control.pendingFaults() });
-      if (route === "POST 1:faults") return sendJson(res, 201, { id: control.injectFault((body ?? {}) as FaultSpec) });
+      if (route === "GET 1:faults") return reply(200, { faults: control.pendingFaults() });
+      if (route === "POST 1:faults")
+        return reply(201, { id: control.injectFault((body ?? {}) as FaultSpec) });
       if (route === "DELETE 1:faults") {
         control.clearFaults();
-        return sendJson(res, 204, undefined);
+        return reply(204, undefined);
       }
       if (route === "POST 1:tokens" && parts.length === 1) {
         const t = control.issueToken();
-        return sendJson(res, 201, { token: t.token, expires_at: new Date(t.expiresAt).toISOString() });
+        return reply(201, { token: t.token, expires_at: new Date(t.expiresAt).toISOString() });
       }
       if (method === "POST" && a === "tokens" && b === "revoke" && parts.length === 2) {
         const input = parse(revokeBody, body);
-        return sendJson(res, 200, { revoked: control.revokeTokens(input?.token) });
+        return reply(200, { revoked: control.revokeTokens(input?.token) });
       }
       if ((method === "PUT" || method === "POST") && a === "token-lifetime" && parts.length === 1) {
         const input = parse(lifetimeBody, body);
         const ms = "lifetimeMs" in input ? input.lifetimeMs : parseDuration(input.lifetime);
         if (ms === undefined || ms <= 0) throw new ControlInputError("lifetime must be a positive duration");
         control.setTokenLifetime(ms);
-        return sendJson(res, 200, { lifetimeMs: ms });
+        return reply(200, { lifetimeMs: ms });
       }
-      if (route === "GET 1:counters") return sendJson(res, 200, control.counts());
+      if (route === "GET 1:counters") return reply(200, control.counts());
       if (method === "POST" && a === "counters" && b === "reset" && parts.length === 2) {
         control.resetCounters();
-        return sendJson(res, 204, undefined);
+        return reply(204, undefined);
       }
       if (route === "GET 1:requests") {
         const all = control.requests();
-        const limit = Number(url.searchParams.get("limit") ?? all.length);
-        return sendJson(res, 200, { requests: Number.isFinite(limit) && limit >= 0 ? all.slice(-limit || all.length) : all });
+        const limitText = url.searchParams.get("limit");
+        const limit = limitText !== null && /^\d+$/.test(limitText) ? Number(limitText) : all.length;
+        // The newest `limit` records, oldest first.
+        return reply(200, { requests: all.slice(Math.max(0, all.length - limit)) });
       }
-      return sendJson(res, 404, { error: `no control route ${method} ${url.pathname}` });
+      return reply(404, { error: `no control route ${method} ${url.pathname}` });
     } catch (err) {
-      if (err instanceof ControlInputError) return sendJson(res, 400, { error: err.message, issues: err.issues });
-      if (err instanceof ConfigError) return sendJson(res, 400, { error: "invalid control request", issues: err.issues });
-      return sendJson(res, 500, { error: err instanceof Error ? err.message : String(err) });
+      if (err instanceof ControlInputError) return reply(400, { error: err.message, issues: err.issues });
+      if (err instanceof ConfigError)
+        return reply(400, { error: "invalid control request", issues: err.issues });
+      return reply(500, { error: err instanceof Error ? err.message : String(err) });
     }
+  }
+
+  return function handleControl(req: IncomingMessage, res: ServerResponse, url: URL, rawBody: Buffer): void {
+    const { status, body } = dispatch(req, url, rawBody);
+    sendJson(res, status, body);
   };
 }

@@ -21,6 +21,7 @@ import {
 } from "./scenario.js";
 import { createSimulatorState } from "./state.js";
 
+export { SIM_ERROR_CODES } from "./api.js";
 export type { ServerInput, SimulatorControl } from "./control.js";
 export {
   DEFAULT_CREDENTIALS,
@@ -41,7 +42,6 @@ export type {
   SimulatorCounts,
 } from "./state.js";
 export { DEFAULT_TOKEN_LIFETIME_MS } from "./state.js";
-export { SIM_ERROR_CODES } from "./api.js";
 
 /** Options of `createSimulator`. */
 export interface SimulatorOptions {

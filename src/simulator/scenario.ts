@@ -5,8 +5,8 @@
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import { z } from "zod";
-import { type ConfigIssue, ConfigError } from "../lib/errors.js";
 import { parseDuration } from "../lib/duration.js";
+import { ConfigError, type ConfigIssue } from "../lib/errors.js";
 
 /** The credentials the simulator accepts: AK/SK signing and the IAM password flow. */
 export interface ScenarioCredentials {
@@ -224,12 +224,14 @@ export function normaliseScenario(data: unknown): Scenario {
   const issues: ConfigIssue[] = [];
   const seenProjects = new Set<string>();
   const projects: ScenarioProject[] = (input.projects ?? []).map((p, pi) => {
-    if (seenProjects.has(p.id)) issues.push({ path: `projects[${pi}].id`, message: `duplicate project ${p.id}` });
+    if (seenProjects.has(p.id))
+      issues.push({ path: `projects[${pi}].id`, message: `duplicate project ${p.id}` });
     seenProjects.add(p.id);
     const ids = new Set<string>();
     const servers = (p.servers ?? []).map((s, si) => {
       if (s.id !== undefined) {
-        if (ids.has(s.id)) issues.push({ path: `projects[${pi}].servers[${si}].id`, message: `duplicate server ${s.id}` });
+        if (ids.has(s.id))
+          issues.push({ path: `projects[${pi}].servers[${si}].id`, message: `duplicate server ${s.id}` });
         ids.add(s.id);
       }
       return toScenarioServer(s);

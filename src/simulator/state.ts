@@ -6,7 +6,14 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import type { Clock } from "../lib/clock.js";
 import { parseDuration } from "../lib/duration.js";
-import type { FaultSpec, Scenario, ScenarioCredentials, ScenarioServer, SimRoute, TimelineStep } from "./scenario.js";
+import type {
+  FaultSpec,
+  Scenario,
+  ScenarioCredentials,
+  ScenarioServer,
+  SimRoute,
+  TimelineStep,
+} from "./scenario.js";
 
 /** An image server as the API returns it. */
 export type ApiServer = Record<string, unknown>;
@@ -124,7 +131,12 @@ export function completeServer(fields: Record<string, unknown>, seed: string, ba
     id,
     name: `image-server-${id.slice(0, 8)}`,
     description: "",
-    image_ref: { id: derivedUuid(`${seed}/image`), image_type: "gold", spce_code: product, product_id: product },
+    image_ref: {
+      id: derivedUuid(`${seed}/image`),
+      image_type: "gold",
+      spce_code: product,
+      product_id: product,
+    },
     server_group_id: derivedUuid(`${seed}/group`),
     app_group_id: derivedUuid(`${seed}/app-group`),
     server_id: derivedUuid(`${seed}/aps`),
@@ -334,7 +346,10 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
         const o = entry.object;
         if (filter.serverName !== undefined && !String(o.name ?? "").includes(filter.serverName)) continue;
         if (filter.serverId !== undefined && o.id !== filter.serverId) continue;
-        if (filter.enterpriseProjectId !== undefined && o.enterprise_project_id !== filter.enterpriseProjectId) {
+        if (
+          filter.enterpriseProjectId !== undefined &&
+          o.enterprise_project_id !== filter.enterpriseProjectId
+        ) {
           continue;
         }
         out.push(o);

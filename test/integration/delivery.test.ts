@@ -537,6 +537,47 @@ describe("delivery service", () => {
     assert.equal(h.receiver.requests.length, 0);
   });
 
+  it("chat formats: a 200 carrying a platform error code is retried (rate limit) or dead-lettered", async () => {
+    const receiver = await startReceiver({
+      respond: (req) => {
+        const text = String((JSON.parse(req.body) as { text?: { content?: string } }).text?.content);
+        if (text.includes("srv-limit")) {
+          const limited = receiver.requests.filter((r) => r.body.includes("srv-limit")).length === 1;
+          return {
+            status: 200,
+            body: limited ? '{"errcode":130101,"errmsg":"send too fast"}' : '{"errcode":0}',
+          };
+        }
+        return { status: 200, body: '{"errcode":310000,"errmsg":"keywords not in content"}' };
+      },
+    });
+    cleanups.push(() => receiver.close());
+    const h = await setup({ receiver, webhook: { format: "dingtalk", secret: "SECx" } });
+    const now = Date.now();
+    commitEvents(
+      h.store,
+      [makeEvent("evt_limit", "srv-limit", now), makeEvent("evt_kw", "srv-kw", now)],
+      ["ops"],
+      now,
+    );
+    h.service.start();
+    await waitUntil(
+      () =>
+        deliveryOf(h.store, "evt_limit").state === "delivered" &&
+        deliveryOf(h.store, "evt_kw").state === "dead",
+      10_000,
+      "outcomes",
+    );
+    assert.equal(deliveryOf(h.store, "evt_limit").attempts, 2);
+    assert.equal(
+      deliveryOf(h.store, "evt_kw").lastError,
+      "rejected: dingtalk error 310000: keywords not in content",
+    );
+    const signed = new URL(receiver.requests[0]?.url ?? "", receiver.url);
+    assert.ok(signed.searchParams.get("sign"), "the DingTalk URL is signed");
+    assert.ok(signed.searchParams.get("timestamp"));
+  });
+
   it("never logs the secret, the signature or a static header's value", async () => {
     const lines: string[] = [];
     const logger = createLogger({ level: "trace", format: "json" }, { write: (s: string) => lines.push(s) });

@@ -207,7 +207,12 @@ describe("http server with a bearer token", () => {
 
   it("answers 401 with WWW-Authenticate on guarded paths without a token or with a wrong one", async () => {
     for (const [method, path] of guarded) {
-      for (const headers of [{}, { Authorization: "Bearer wrong" }, { Authorization: `Basic ${TOKEN}` }]) {
+      const variants: Array<Record<string, string>> = [
+        {},
+        { Authorization: "Bearer wrong" },
+        { Authorization: `Basic ${TOKEN}` },
+      ];
+      for (const headers of variants) {
         const r = await call(base, path, { method, headers });
         assert.equal(r.status, 401, `${method} ${path} ${JSON.stringify(headers)}`);
         assert.match(String(r.headers["www-authenticate"]), /^Bearer/);

@@ -7,7 +7,13 @@ import { createSimulator, normaliseScenario, type Simulator } from "../../src/si
 
 const P = "0123456789abcdef0123456789abcdef";
 const OTHER = "fedcba9876543210fedcba9876543210";
-const CREDS = { accessKey: "TESTAK000000000000001", secretKey: "test-secret-key", domain: "acme", username: "ops", password: "pw-1" };
+const CREDS = {
+  accessKey: "TESTAK000000000000001",
+  secretKey: "test-secret-key",
+  domain: "acme",
+  username: "ops",
+  password: "pw-1",
+};
 
 const agent = new Agent();
 const clock = createManualClock("2026-11-27T10:00:00.000Z");
@@ -44,7 +50,10 @@ function passwordBody(overrides: { domain?: string; name?: string; password?: st
   });
 }
 
-async function issue(): Promise<{ token: string; json: { token: { expires_at: string; issued_at: string } } }> {
+async function issue(): Promise<{
+  token: string;
+  json: { token: { expires_at: string; issued_at: string } };
+}> {
   const res = await send(
     "POST",
     "/v3/auth/tokens?nocatalog=true",
@@ -113,7 +122,12 @@ describe("POST /v3/auth/tokens", () => {
   ];
   for (const [what, override] of wrong) {
     it(`answers 401 in IAM's shape for a wrong ${what}`, async () => {
-      const res = await send("POST", "/v3/auth/tokens", { "Content-Type": "application/json" }, passwordBody(override));
+      const res = await send(
+        "POST",
+        "/v3/auth/tokens",
+        { "Content-Type": "application/json" },
+        passwordBody(override),
+      );
       assert.equal(res.status, 401);
       assert.equal(res.headers["x-subject-token"], undefined);
       assert.equal(res.json.error.code, 401);
@@ -127,7 +141,12 @@ describe("POST /v3/auth/tokens", () => {
     const notJson = await send("POST", "/v3/auth/tokens", { "Content-Type": "application/json" }, "{oops");
     assert.equal(notJson.status, 400);
     assert.equal(notJson.json.error.code, 400);
-    const noPassword = await send("POST", "/v3/auth/tokens", {}, JSON.stringify({ auth: { identity: { methods: ["token"] } } }));
+    const noPassword = await send(
+      "POST",
+      "/v3/auth/tokens",
+      {},
+      JSON.stringify({ auth: { identity: { methods: ["token"] } } }),
+    );
     assert.equal(noPassword.status, 400);
   });
 });
@@ -198,10 +217,7 @@ describe("AK/SK signatures", () => {
   });
 
   const tamperCases: Array<[string, () => { path: string; headers: Record<string, string> }]> = [
-    [
-      "path",
-      () => ({ path: `/v1/${P}/image-servers/s2`, headers: signed(`/v1/${P}/image-servers/s1`) }),
-    ],
+    ["path", () => ({ path: `/v1/${P}/image-servers/s2`, headers: signed(`/v1/${P}/image-servers/s1`) })],
     [
       "query",
       () => ({ path: `/v1/${P}/image-servers?limit=50`, headers: signed(`/v1/${P}/image-servers?limit=5`) }),
@@ -215,7 +231,10 @@ describe("AK/SK signatures", () => {
     ],
     [
       "secret key",
-      () => ({ path: `/v1/${P}/image-servers/s1`, headers: signed(`/v1/${P}/image-servers/s1`, { secretKey: "wrong" }) }),
+      () => ({
+        path: `/v1/${P}/image-servers/s1`,
+        headers: signed(`/v1/${P}/image-servers/s1`, { secretKey: "wrong" }),
+      }),
     ],
     [
       "project id (signed X-Project-Id of another project)",

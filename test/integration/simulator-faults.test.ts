@@ -33,7 +33,15 @@ before(async () => {
     clock,
     scenario: normaliseScenario({
       credentials: { accessKey: "AK", secretKey: "SK", domain: "d", username: "u", password: "p" },
-      projects: [{ id: P, servers: [{ id: "s1", name: "one", status: "BUILDING" }, { id: "s2", name: "two" }] }],
+      projects: [
+        {
+          id: P,
+          servers: [
+            { id: "s1", name: "one", status: "BUILDING" },
+            { id: "s2", name: "two" },
+          ],
+        },
+      ],
     }),
   });
   await sim.start();

@@ -36,7 +36,11 @@ interface Answer {
   json: any;
 }
 
-async function call(method: string, path: string, opts: { headers?: Record<string, string>; body?: unknown } = {}) {
+async function call(
+  method: string,
+  path: string,
+  opts: { headers?: Record<string, string>; body?: unknown } = {},
+) {
   const res = await request(`${sim.url}${path}`, {
     method: method as "GET",
     dispatcher: agent,
@@ -77,8 +81,18 @@ before(async () => {
               create_time: "2026-11-27T08:00:00.000Z",
               enterprise_project_id: "eps-1",
             },
-            { id: "s-golden", name: "golden-image", status: "BUILT", create_time: "2026-11-27T07:00:00.000Z" },
-            { id: "s-nostatus", name: "build-no-status", status: null, create_time: "2026-11-27T09:00:00.000Z" },
+            {
+              id: "s-golden",
+              name: "golden-image",
+              status: "BUILT",
+              create_time: "2026-11-27T07:00:00.000Z",
+            },
+            {
+              id: "s-nostatus",
+              name: "build-no-status",
+              status: null,
+              create_time: "2026-11-27T09:00:00.000Z",
+            },
             { id: "s-nullstr", name: "null-string", status: "null", create_time: "2026-11-27T09:30:00.000Z" },
           ],
         },
@@ -138,7 +152,9 @@ describe("GET /v1/{project}/image-servers/{id}", () => {
     assert.equal(missing.status, 404);
     assert.equal(missing.json.error_code, "APIGW.0101");
     assert.equal(missing.json.request_id, missing.headers["x-request-id"]);
-    const wrongMethod = await call("DELETE", `/v1/${P}/image-servers/s-build`, { headers: { "X-Auth-Token": token } });
+    const wrongMethod = await call("DELETE", `/v1/${P}/image-servers/s-build`, {
+      headers: { "X-Auth-Token": token },
+    });
     assert.equal(wrongMethod.status, 405);
     assert.equal(wrongMethod.json.error_code, "WKS.0005");
   });
@@ -183,7 +199,8 @@ describe("GET /v1/{project}/image-servers (list)", () => {
 
   it("pages 250 servers as 100 + 100 + 50 in a stable create_time, id order", async () => {
     const pages = [];
-    for (const offset of [0, 100, 200]) pages.push(await get(`/v1/${BIG}/image-servers?offset=${offset}&limit=100`));
+    for (const offset of [0, 100, 200])
+      pages.push(await get(`/v1/${BIG}/image-servers?offset=${offset}&limit=100`));
     assert.deepEqual(
       pages.map((p) => p.json.items.length),
       [100, 100, 50],
@@ -248,7 +265,12 @@ describe("request ids and counters", () => {
     await call("GET", `/v1/${P}/image-servers`, { headers: { "X-Auth-Token": "forged" } });
     await call("POST", "/v3/auth/tokens", {
       body: {
-        auth: { identity: { methods: ["password"], password: { user: { domain: { name: "d" }, name: "u", password: "p" } } } },
+        auth: {
+          identity: {
+            methods: ["password"],
+            password: { user: { domain: { name: "d" }, name: "u", password: "p" } },
+          },
+        },
       },
     });
     await call("GET", "/__sim/state");
@@ -293,7 +315,9 @@ describe("HTTP control interface under /__sim/", () => {
     assert.equal((await get(`/v1/${P}/image-servers/s-ctl`)).json.status, "CREATING");
 
     clock.advance(5000);
-    const set = await call("PUT", `/__sim/projects/${P}/servers/s-ctl/status`, { body: { status: "ACTIVE" } });
+    const set = await call("PUT", `/__sim/projects/${P}/servers/s-ctl/status`, {
+      body: { status: "ACTIVE" },
+    });
     assert.equal(set.status, 200);
     const seen = await get(`/v1/${P}/image-servers/s-ctl`);
     assert.equal(seen.json.status, "ACTIVE");
@@ -304,7 +328,9 @@ describe("HTTP control interface under /__sim/", () => {
     });
     assert.equal(explicit.json.update_time, "2026-01-01 00:00:00");
 
-    const patched = await call("PATCH", `/__sim/projects/${P}/servers/s-ctl`, { body: { image_id: "img-1" } });
+    const patched = await call("PATCH", `/__sim/projects/${P}/servers/s-ctl`, {
+      body: { image_id: "img-1" },
+    });
     assert.equal(patched.json.image_id, "img-1");
 
     const removed = await call("DELETE", `/__sim/projects/${P}/servers/s-ctl`);
@@ -360,7 +386,11 @@ describe("HTTP control interface under /__sim/", () => {
     const badFault = await call("POST", "/__sim/faults", { body: { status: "teapot" } });
     assert.equal(badFault.status, 400);
     assert.ok(badFault.json.issues.length > 0);
-    const badJson = await request(`${sim.url}/__sim/faults`, { method: "POST", body: "{not json", dispatcher: agent });
+    const badJson = await request(`${sim.url}/__sim/faults`, {
+      method: "POST",
+      body: "{not json",
+      dispatcher: agent,
+    });
     assert.equal(badJson.statusCode, 400);
     await badJson.body.dump();
     assert.equal((await call("GET", "/__sim/nothing-here")).status, 404);

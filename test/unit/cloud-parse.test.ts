@@ -35,7 +35,7 @@ describe("parseTimestamp", () => {
 });
 
 describe("normaliseStatus", () => {
-  it("maps missing, null and the literal \"null\" to UNKNOWN, keeps everything else", () => {
+  it('maps missing, null and the literal "null" to UNKNOWN, keeps everything else', () => {
     assert.equal(normaliseStatus(undefined), "UNKNOWN");
     assert.equal(normaliseStatus(null), "UNKNOWN");
     assert.equal(normaliseStatus("null"), "UNKNOWN");
@@ -124,7 +124,8 @@ describe("parseListPage", () => {
   it("allows a missing count", () => assert.equal(parseListPage({ items: [] }).count, undefined));
   it("rejects a body without an items array", () =>
     assert.throws(() => parseListPage({ total: 1, servers: "none" }), ShapeError));
-  it("rejects a negative count", () => assert.throws(() => parseListPage({ count: -1, items: [] }), ShapeError));
+  it("rejects a negative count", () =>
+    assert.throws(() => parseListPage({ count: -1, items: [] }), ShapeError));
   it("rejects the whole page when one item has no id", () =>
     assert.throws(() => parseListPage({ count: 2, items: [{ id: "a" }, { name: "b" }] }), ShapeError));
 });

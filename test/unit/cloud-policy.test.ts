@@ -19,8 +19,14 @@ describe("backoffDelay", () => {
     );
   });
   it("adds up to 100 % jitter and stays within [minDelay, maxDelay]", () => {
-    assert.equal(backoffDelay(1, retry, () => 0.5), 150);
-    assert.equal(backoffDelay(3, retry, () => 0.99), 796);
+    assert.equal(
+      backoffDelay(1, retry, () => 0.5),
+      150,
+    );
+    assert.equal(
+      backoffDelay(3, retry, () => 0.99),
+      796,
+    );
     for (let n = 1; n < 40; n++) {
       for (const r of [0, 0.3, 0.999999, 1, -1]) {
         const d = backoffDelay(n, retry, () => r);
@@ -209,6 +215,9 @@ describe("listAllPages", () => {
       count: undefined,
       items: ids(`p${n++}-`, 0, LIST_LIMIT).map((id) => parseImageServer({ id })),
     });
-    await assert.rejects(listAllPages(endless), (e: unknown) => e instanceof CloudError && e.code === "CLOUD_INVALID_RESPONSE");
+    await assert.rejects(
+      listAllPages(endless),
+      (e: unknown) => e instanceof CloudError && e.code === "CLOUD_INVALID_RESPONSE",
+    );
   });
 });

@@ -314,6 +314,53 @@ describe("metrics: per-server series", () => {
   });
 });
 
+describe("metrics: rendering", () => {
+  it("does not lose a change made while a render is rebuilding (render yields between segments)", async () => {
+    const m = createMetrics({ version: "1.2.3", collectDefault: false });
+    for (let i = 0; i < 3000; i++) m.setServer(state({ serverId: `s-${i}` }, { id: `s-${i}` }));
+    let done = false;
+    const pending = m.render().finally(() => {
+      done = true;
+    });
+    // Change a server on every loop turn while the render is rebuilding its families segment by segment;
+    // the last family (last poll success) is still being built when the last change lands.
+    let turns = 0;
+    for (;;) {
+      await new Promise((r) => setImmediate(r));
+      if (done) break;
+      turns += 1;
+      m.setServer(state({ serverId: "s-7", lastSuccessAt: T0 + turns * 1000 }, { id: "s-7" }));
+      m.removeServer(P, "s-8");
+    }
+    assert.ok(turns > 1, "the render yielded to the event loop");
+    const during = parseExposition((await pending).body);
+    // Whatever the in-flight render saw, it saw each server at most once.
+    assert.ok(
+      find(during, "imagewatch_image_server_last_poll_success_timestamp_seconds", { server_id: "s-7" })
+        .length <= 1,
+    );
+    assert.equal(find(during, "imagewatch_image_server_info", { server_id: "s-9" }).length, 1);
+    const afterwards = await scrape(m);
+    assert.equal(
+      one(afterwards, "imagewatch_image_server_last_poll_success_timestamp_seconds", { server_id: "s-7" })
+        .value,
+      (T0 + turns * 1000) / 1000,
+    );
+    assert.equal(find(afterwards, "imagewatch_image_server_info", { server_id: "s-8" }).length, 0);
+    assert.equal(find(afterwards, "imagewatch_image_server_info").length, 2999);
+  });
+
+  it("renders the same bytes as chunks and as a string", async () => {
+    const m = createMetrics({ version: "1.2.3", collectDefault: false });
+    m.setServer(state({}, { name: "ünïcödé ☃" }));
+    const { chunks, contentType } = await m.renderChunks();
+    const { body } = await m.render();
+    assert.equal(Buffer.concat(chunks).toString("utf8"), body);
+    assert.equal(contentType, m.registry.contentType);
+    assert.equal(one(parseExposition(body), "imagewatch_image_server_info").labels.name, "ünïcödé ☃");
+  });
+});
+
 describe("metrics: daemon series", () => {
   it("counts transitions, requests, durations, token refreshes and deliveries with their labels", async () => {
     const m = createMetrics({ version: "1.2.3", nodeVersion: "v20.20.2", collectDefault: false });

@@ -1,0 +1,190 @@
+/**
+ * The client's default dispatcher: `caFile` trusted for TLS, HTTPS_PROXY/HTTP_PROXY/NO_PROXY taken from
+ * the env passed in (never from process.env), keep-alive.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { connect, type Socket } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it, type TestContext } from "node:test";
+import { CloudError, createCloudClient } from "../../src/cloud/index.js";
+import type { CloudConfig } from "../../src/config/types.js";
+import { systemClock } from "../../src/lib/clock.js";
+import { ConfigError } from "../../src/lib/errors.js";
+import { createSilentLogger } from "../../src/lib/logger.js";
+import { createSimulator } from "../../src/simulator/index.js";
+
+const P = "0123456789abcdef0123456789abcdef";
+
+/** A self-signed certificate for 127.0.0.1 (test only, valid until 2126). */
+const CERT = `-----BEGIN CERTIFICATE-----
+MIIBnTCCAUKgAwIBAgIUHrsWYSfUxB7UvaGIO5qongukyPEwCgYIKoZIzj0EAwIw
+GjEYMBYGA1UEAwwPaW1hZ2V3YXRjaC10ZXN0MCAXDTI2MTEyNzEwMDcwMVoYDzIx
+MjYxMTAzMTAwNzAxWjAaMRgwFgYDVQQDDA9pbWFnZXdhdGNoLXRlc3QwWTATBgcq
+hkjOPQIBBggqhkjOPQMBBwNCAARglSkjdsSpm5Pf8LoMQ+uEtS/sVJ55aFMLX49m
+Qgqsjs4sUFwX7Yzqd6OpCiJIQnBDBHWIagV6sZdqfM+l7R2Co2QwYjAdBgNVHQ4E
+FgQUvGRbSZYuVCltxix++KxzQZ1rm8gwHwYDVR0jBBgwFoAUvGRbSZYuVCltxix+
++KxzQZ1rm8gwDwYDVR0TAQH/BAUwAwEB/zAPBgNVHREECDAGhwR/AAABMAoGCCqG
+SM49BAMCA0kAMEYCIQC94r6v9fi4MGDS+QFZe46Cj5/N4RQDQy/Co0egsbbRkgIh
+AMJxWJBgZz7W2+ot/BX5929pft/tCK90toII9omS3eDR
+-----END CERTIFICATE-----
+`;
+const KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgUUaxcC2wurv9UMSf
+wY86uYtVxCFFQCIYhsek2gAYGQmhRANCAARglSkjdsSpm5Pf8LoMQ+uEtS/sVJ55
+aFMLX49mQgqsjs4sUFwX7Yzqd6OpCiJIQnBDBHWIagV6sZdqfM+l7R2C
+-----END PRIVATE KEY-----
+`;
+
+function config(endpoint: string, extra: Partial<CloudConfig> = {}): CloudConfig {
+  return {
+    region: "cn-north-4",
+    endpoint,
+    iamEndpoint: endpoint,
+    auth: {
+      kind: "aksk",
+      accessKey: "DEMOACCESSKEY0000001",
+      secretKey: "demo-secret-key-0000000000000000000000000",
+    },
+    requestTimeout: 3_000,
+    maxRequestsPerSecond: 100,
+    retry: { attempts: 1, minDelay: 5, maxDelay: 20 },
+    ...extra,
+  };
+}
+
+function tempDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), "imagewatch-cloud-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+describe("caFile", () => {
+  async function startTls(t: TestContext): Promise<string> {
+    const server = createHttpsServer({ cert: CERT, key: KEY }, (req, res) => {
+      res.writeHead(200, { "Content-Type": "application/json", "X-Request-Id": "tls-1" });
+      res.end(JSON.stringify({ id: "srv-1", name: "tls", status: "ACTIVE", path: req.url }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    t.after(() => {
+      server.closeAllConnections();
+      server.close();
+    });
+    return `https://127.0.0.1:${(server.address() as { port: number }).port}`;
+  }
+
+  it("trusts the CA of caFile (and the system CAs still)", async (t) => {
+    const url = await startTls(t);
+    const caFile = join(tempDir(t), "ca.pem");
+    writeFileSync(caFile, CERT);
+    const client = createCloudClient(config(url, { caFile }), {
+      clock: systemClock,
+      logger: createSilentLogger(),
+    });
+    t.after(() => client.close());
+    const server = await client.getImageServer(P, "srv-1");
+    assert.equal(server.name, "tls");
+  });
+
+  it("without caFile, the self-signed server is refused (CLOUD_NETWORK)", async (t) => {
+    const url = await startTls(t);
+    const client = createCloudClient(config(url), { clock: systemClock, logger: createSilentLogger() });
+    t.after(() => client.close());
+    const err = await client.getImageServer(P, "srv-1").catch((e: unknown) => e);
+    assert.ok(err instanceof CloudError);
+    assert.equal(err.code, "CLOUD_NETWORK");
+  });
+
+  it("an unreadable caFile is a ConfigError naming cloud.caFile", (t) => {
+    const missing = join(tempDir(t), "missing.pem");
+    assert.throws(
+      () =>
+        createCloudClient(config("https://127.0.0.1:1", { caFile: missing }), {
+          clock: systemClock,
+          logger: createSilentLogger(),
+        }),
+      (e: unknown) => e instanceof ConfigError && e.issues[0]?.path === "cloud.caFile",
+    );
+  });
+});
+
+describe("proxy from the env passed in", () => {
+  /** A CONNECT proxy that records the targets it tunnels to. */
+  async function startProxy(t: TestContext): Promise<{ url: string; targets: string[] }> {
+    const targets: string[] = [];
+    const sockets: Socket[] = [];
+    const proxy = createHttpServer((_req, res) => {
+      res.writeHead(501);
+      res.end();
+    });
+    proxy.on("connect", (req, client: Socket, head: Buffer) => {
+      targets.push(req.url ?? "");
+      const [host, port] = (req.url ?? "").split(":");
+      const upstream = connect(Number(port), host, () => {
+        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
+        upstream.write(head);
+        upstream.pipe(client);
+        client.pipe(upstream);
+      });
+      sockets.push(client, upstream);
+      upstream.on("error", () => client.destroy());
+      client.on("error", () => upstream.destroy());
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
+    t.after(() => {
+      for (const s of sockets) s.destroy();
+      proxy.close();
+    });
+    return { url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`, targets };
+  }
+
+  async function startSim(t: TestContext): Promise<string> {
+    const sim = createSimulator();
+    const { url } = await sim.start();
+    sim.addServer(P, { id: "srv-1", status: "ACTIVE" });
+    t.after(() => sim.stop());
+    return url;
+  }
+
+  it("goes through HTTP_PROXY when the env names one", async (t) => {
+    const simUrl = await startSim(t);
+    const proxy = await startProxy(t);
+    const client = createCloudClient(config(simUrl), {
+      clock: systemClock,
+      logger: createSilentLogger(),
+      env: { HTTP_PROXY: proxy.url },
+    });
+    t.after(() => client.close());
+    assert.equal((await client.getImageServer(P, "srv-1")).id, "srv-1");
+    assert.deepEqual(proxy.targets, [new URL(simUrl).host]);
+  });
+
+  it("NO_PROXY exempts a host", async (t) => {
+    const simUrl = await startSim(t);
+    const proxy = await startProxy(t);
+    const client = createCloudClient(config(simUrl), {
+      clock: systemClock,
+      logger: createSilentLogger(),
+      env: { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, NO_PROXY: "127.0.0.1" },
+    });
+    t.after(() => client.close());
+    assert.equal((await client.getImageServer(P, "srv-1")).id, "srv-1");
+    assert.deepEqual(proxy.targets, []);
+  });
+
+  it("without a proxy in the env passed in, connects directly", async (t) => {
+    const simUrl = await startSim(t);
+    const proxy = await startProxy(t);
+    const client = createCloudClient(config(simUrl), {
+      clock: systemClock,
+      logger: createSilentLogger(),
+      env: {},
+    });
+    t.after(() => client.close());
+    assert.equal((await client.getImageServer(P, "srv-1")).id, "srv-1");
+    assert.deepEqual(proxy.targets, []);
+  });
+});

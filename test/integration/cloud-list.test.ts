@@ -1,0 +1,160 @@
+/**
+ * The list call against the simulator over real HTTP: pagination by offset with limit=100, filters,
+ * stable order, and a listing that stays complete when the project changes between pages.
+ */
+import assert from "node:assert/strict";
+import { describe, it, type TestContext } from "node:test";
+import { Agent } from "undici";
+import { type CloudClient, CloudError, createCloudClient } from "../../src/cloud/index.js";
+import type { CloudConfig } from "../../src/config/types.js";
+import type { RequestOutcome } from "../../src/domain/types.js";
+import { systemClock } from "../../src/lib/clock.js";
+import { createSilentLogger } from "../../src/lib/logger.js";
+import { createSimulator, type Simulator } from "../../src/simulator/index.js";
+
+const P = "0123456789abcdef0123456789abcdef";
+
+const pad = (i: number) => String(i).padStart(4, "0");
+
+async function setup(
+  t: TestContext,
+  servers: number,
+  onRequest?: (outcome: RequestOutcome) => void,
+): Promise<{ sim: Simulator; client: CloudClient }> {
+  const sim = createSimulator();
+  const { url } = await sim.start();
+  const base = Date.parse("2026-11-27T00:00:00.000Z");
+  for (let i = 0; i < servers; i++) {
+    // Created in reverse id order, so the API's order (by create_time) differs from id order.
+    sim.addServer(P, {
+      id: `srv-${pad(i)}`,
+      name: i % 2 === 0 ? `build-${pad(i)}` : `other-${pad(i)}`,
+      status: "ACTIVE",
+      create_time: base - i * 1000,
+      enterprise_project_id: i % 3 === 0 ? "ep-1" : "0",
+    });
+  }
+  const dispatcher = new Agent();
+  const config: CloudConfig = {
+    region: "cn-north-4",
+    endpoint: url,
+    iamEndpoint: url,
+    auth: {
+      kind: "aksk",
+      accessKey: "DEMOACCESSKEY0000001",
+      secretKey: "demo-secret-key-0000000000000000000000000",
+    },
+    requestTimeout: 5_000,
+    maxRequestsPerSecond: 1_000,
+    retry: { attempts: 3, minDelay: 5, maxDelay: 20 },
+  };
+  const client = createCloudClient(config, {
+    clock: systemClock,
+    logger: createSilentLogger(),
+    dispatcher,
+    ...(onRequest ? { onRequest: (r: { outcome: RequestOutcome }) => onRequest(r.outcome) } : {}),
+  });
+  t.after(async () => {
+    await client.close();
+    await dispatcher.close();
+    await sim.stop();
+  });
+  return { sim, client };
+}
+
+const offsets = (sim: Simulator) =>
+  sim
+    .requests()
+    .filter((r) => r.route === "list")
+    .map((r) => r.query.offset);
+
+describe("listImageServers", () => {
+  it("lists 250 servers in exactly 3 calls of limit=100, each once, sorted by id", async (t) => {
+    const { sim, client } = await setup(t, 250);
+    const servers = await client.listImageServers(P);
+    assert.equal(servers.length, 250);
+    assert.equal(sim.counts().byRoute.list, 3);
+    assert.deepEqual(offsets(sim), ["0", "100", "200"]);
+    assert.ok(sim.requests().every((r) => r.query.limit === "100"));
+    const ids = servers.map((s) => s.id);
+    assert.deepEqual(
+      ids,
+      Array.from({ length: 250 }, (_, i) => `srv-${pad(i)}`),
+    );
+  });
+
+  it("a full last page ends the listing at the count (200 servers: 2 calls)", async (t) => {
+    const { sim, client } = await setup(t, 200);
+    assert.equal((await client.listImageServers(P)).length, 200);
+    assert.equal(sim.counts().byRoute.list, 2);
+  });
+
+  it("an empty project is one call and an empty list", async (t) => {
+    const { sim, client } = await setup(t, 0);
+    sim.addProject(P);
+    assert.deepEqual(await client.listImageServers(P), []);
+    assert.equal(sim.counts().byRoute.list, 1);
+  });
+
+  it("passes server_name and enterprise_project_id filters", async (t) => {
+    const { sim, client } = await setup(t, 12);
+    const servers = await client.listImageServers(P, { serverName: "build-", enterpriseProjectId: "ep-1" });
+    // Even index (build-) and index divisible by 3 (ep-1): 0, 6.
+    assert.deepEqual(
+      servers.map((s) => s.id),
+      ["srv-0000", "srv-0006"],
+    );
+    const q = sim.requests()[0]?.query;
+    assert.equal(q?.server_name, "build-");
+    assert.equal(q?.enterprise_project_id, "ep-1");
+  });
+
+  it("loses no server when one is deleted between pages (the listing restarts once)", async (t) => {
+    let lists = 0;
+    let sim!: Simulator;
+    const { sim: s, client } = await setup(t, 150, (outcome) => {
+      if (outcome !== "success") return;
+      lists += 1;
+      // Right after the first page: delete the first server in list order. Every later one shifts
+      // back by one, so offset 100 would skip the server that moved to position 99.
+      if (lists === 1) {
+        const first = sim.listServers(P)[0];
+        assert.ok(first);
+        sim.removeServer(P, String(first.id));
+      }
+    });
+    sim = s;
+    const servers = await client.listImageServers(P);
+    assert.deepEqual(offsets(sim), ["0", "100", "0", "100"]);
+    const got = new Set(servers.map((x) => x.id));
+    for (const present of sim.listServers(P)) assert.ok(got.has(String(present.id)), `${present.id} lost`);
+    assert.equal(servers.length, got.size, "no server twice");
+  });
+
+  it("a page with an item lacking an id fails the whole list (never a partial list)", async (t) => {
+    const { sim, client } = await setup(t, 3);
+    sim.injectFault({
+      route: "list",
+      status: 200,
+      body: { count: 2, items: [{ id: "a" }, { name: "no id" }] },
+    });
+    await assert.rejects(
+      client.listImageServers(P),
+      (e: unknown) => e instanceof CloudError && e.code === "CLOUD_INVALID_RESPONSE",
+    );
+  });
+
+  it("a failing second page fails the list after its retries", async (t) => {
+    const { sim, client } = await setup(t, 150);
+    await client.listImageServers(P);
+    sim.resetCounters();
+    // The first page passes; then every request fails.
+    sim.injectFault({ route: "list", delayMs: 0, count: 1 });
+    sim.injectFault({ route: "list", status: 503, count: 10 });
+    const err = await client.listImageServers(P).catch((e: unknown) => e);
+    assert.ok(err instanceof CloudError);
+    assert.equal(err.code, "CLOUD_HTTP_5XX");
+    assert.equal(err.attempts, 3);
+    assert.equal(sim.counts().byRoute.list, 4);
+  });
+});

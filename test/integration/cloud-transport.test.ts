@@ -1,0 +1,387 @@
+/**
+ * The cloud client's transport and retry behaviour against the simulator over real HTTP: timeouts in
+ * each phase, resets, invalid bodies, status classification, retries and their delays, Retry-After,
+ * and the per-request metric hook.
+ */
+import assert from "node:assert/strict";
+import { createServer, type Socket } from "node:net";
+import { describe, it, type TestContext } from "node:test";
+import { Agent } from "undici";
+import { type CloudClient, CloudError, createCloudClient } from "../../src/cloud/index.js";
+import type { CloudConfig } from "../../src/config/types.js";
+import type { RequestOutcome } from "../../src/domain/types.js";
+import { type Clock, createManualClock, systemClock } from "../../src/lib/clock.js";
+import { createSilentLogger } from "../../src/lib/logger.js";
+import { createSimulator, type Simulator } from "../../src/simulator/index.js";
+
+const P = "0123456789abcdef0123456789abcdef";
+const AKSK = {
+  kind: "aksk",
+  accessKey: "DEMOACCESSKEY0000001",
+  secretKey: "demo-secret-key-0000000000000000000000000",
+} as const;
+
+interface Options {
+  attempts?: number;
+  minDelay?: number;
+  maxDelay?: number;
+  requestTimeout?: number;
+  maxRequestsPerSecond?: number;
+  clock?: Clock;
+  /** Record waits instead of sleeping. */
+  fakeSleep?: boolean;
+  endpointSuffix?: string;
+}
+
+interface Harness {
+  sim: Simulator;
+  client: CloudClient;
+  outcomes: RequestOutcome[];
+  sleeps: number[];
+}
+
+async function setup(t: TestContext, o: Options = {}): Promise<Harness> {
+  const sim = createSimulator();
+  const { url } = await sim.start();
+  sim.addServer(P, { id: "srv-1", name: "build-1", status: "BUILDING" });
+  sim.addServer(P, { id: "srv-2", name: "build-2", status: "ACTIVE" });
+  sim.addServer(P, { id: "srv-3", name: "build-3", status: "BUILT" });
+  const harness = await clientFor(t, `${url}${o.endpointSuffix ?? ""}`, o);
+  t.after(() => sim.stop());
+  return { sim, ...harness };
+}
+
+async function clientFor(t: TestContext, endpoint: string, o: Options) {
+  const dispatcher = new Agent();
+  const outcomes: RequestOutcome[] = [];
+  const sleeps: number[] = [];
+  const config: CloudConfig = {
+    region: "cn-north-4",
+    endpoint,
+    iamEndpoint: endpoint,
+    auth: AKSK,
+    requestTimeout: o.requestTimeout ?? 5_000,
+    maxRequestsPerSecond: o.maxRequestsPerSecond ?? 1_000,
+    retry: { attempts: o.attempts ?? 3, minDelay: o.minDelay ?? 5, maxDelay: o.maxDelay ?? 50 },
+  };
+  const client = createCloudClient(config, {
+    clock: o.clock ?? systemClock,
+    logger: createSilentLogger(),
+    dispatcher,
+    onRequest: (r) => {
+      assert.equal(r.projectId, P);
+      assert.ok(r.durationSeconds >= 0);
+      outcomes.push(r.outcome);
+    },
+    random: () => 0,
+    ...(o.fakeSleep
+      ? {
+          sleep: async (ms: number) => {
+            sleeps.push(ms);
+          },
+        }
+      : {}),
+  });
+  t.after(async () => {
+    await client.close();
+    await dispatcher.destroy();
+  });
+  return { client, outcomes, sleeps };
+}
+
+async function rejectsWith(promise: Promise<unknown>, code: string): Promise<CloudError> {
+  try {
+    await promise;
+  } catch (err) {
+    assert.ok(err instanceof CloudError, `expected a CloudError, got ${String(err)}`);
+    assert.equal(err.code, code, err.message);
+    return err;
+  }
+  assert.fail(`expected ${code}, but the call succeeded`);
+}
+
+describe("timeouts (requestTimeout covers every phase)", () => {
+  it("connect: a TLS handshake that never completes → CLOUD_TIMEOUT", async (t) => {
+    // Accepts TCP but never answers the ClientHello: the request is stuck in the connect phase.
+    const sockets: Socket[] = [];
+    const blackhole = createServer((s) => sockets.push(s));
+    await new Promise<void>((resolve) => blackhole.listen(0, "127.0.0.1", resolve));
+    t.after(() => {
+      for (const s of sockets) s.destroy();
+      blackhole.close();
+    });
+    const port = (blackhole.address() as { port: number }).port;
+    const h = await clientFor(t, `https://127.0.0.1:${port}`, { requestTimeout: 300, attempts: 2 });
+    const started = Date.now();
+    const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_TIMEOUT");
+    assert.equal(err.outcome, "timeout");
+    assert.equal(err.attempts, 2, "a timeout is retried");
+    assert.deepEqual(h.outcomes, ["timeout", "timeout"]);
+    assert.ok(Date.now() - started < 4_000, "gave up in about 2 × requestTimeout");
+    assert.ok(sockets.length >= 1, "the connection was made, the handshake never finished");
+  });
+
+  it("headers: no response headers in time → CLOUD_TIMEOUT, retried", async (t) => {
+    const h = await setup(t, { requestTimeout: 300, attempts: 2 });
+    h.sim.injectFault({ route: "get", delayMs: 3_000, count: 2 });
+    const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_TIMEOUT");
+    assert.match(err.message, /no response headers within 300 ms/);
+    assert.equal(err.attempts, 2);
+    assert.equal(h.sim.counts().byRoute.get, 2);
+  });
+
+  it("body: headers sent, body stalls → CLOUD_TIMEOUT", async (t) => {
+    const h = await setup(t, { requestTimeout: 300, attempts: 1 });
+    h.sim.injectFault({ route: "get", bodyDelayMs: 3_000 });
+    const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_TIMEOUT");
+    assert.match(err.message, /response body not complete within 300 ms/);
+    assert.ok(err.requestId, "the request id from the headers is kept");
+    assert.deepEqual(h.outcomes, ["timeout"]);
+  });
+
+  it("a slow answer within the timeout succeeds", async (t) => {
+    const h = await setup(t, { requestTimeout: 2_000, attempts: 1 });
+    h.sim.injectFault({ route: "get", delayMs: 100, bodyDelayMs: 100 });
+    assert.equal((await h.client.getImageServer(P, "srv-1")).id, "srv-1");
+  });
+});
+
+describe("network errors", () => {
+  it("a connection reset is CLOUD_NETWORK and retried until it works", async (t) => {
+    const h = await setup(t, { attempts: 3 });
+    h.sim.injectFault({ route: "get", reset: true, count: 2 });
+    assert.equal((await h.client.getImageServer(P, "srv-1")).id, "srv-1");
+    assert.deepEqual(h.outcomes, ["network", "network", "success"]);
+  });
+
+  it("gives up after `attempts` tries with CLOUD_NETWORK", async (t) => {
+    const h = await setup(t, { attempts: 3 });
+    h.sim.injectFault({ route: "get", reset: true, count: 10 });
+    const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_NETWORK");
+    assert.equal(err.attempts, 3);
+    assert.equal(err.retryable, true);
+    assert.equal(h.sim.counts().byRoute.get, 3);
+  });
+
+  it("a refused connection is CLOUD_NETWORK", async (t) => {
+    const closed = createServer();
+    await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
+    const port = (closed.address() as { port: number }).port;
+    await new Promise<void>((resolve) => closed.close(() => resolve()));
+    const h = await clientFor(t, `http://127.0.0.1:${port}`, { attempts: 2 });
+    const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_NETWORK");
+    assert.match(err.message, /ECONNREFUSED/);
+    assert.deepEqual(h.outcomes, ["network", "network"]);
+  });
+});
+
+describe("invalid responses (never retried)", () => {
+  const cases: [string, "get" | "list", object][] = [
+    ["malformed JSON (GET)", "get", { malformedJson: true }],
+    ["malformed JSON (list)", "list", { malformedJson: true }],
+    ["wrong shape (GET)", "get", { wrongShape: true }],
+    ["wrong shape (list)", "list", { wrongShape: true }],
+    [
+      "an error object in a 200",
+      "get",
+      { status: 200, body: { error_code: "WKS.0003", error_msg: "internal" } },
+    ],
+    ["an empty 200", "get", { status: 200, body: "" }],
+  ];
+  for (const [name, route, fault] of cases) {
+    it(`${name} → CLOUD_INVALID_RESPONSE after one request`, async (t) => {
+      const h = await setup(t, { attempts: 4 });
+      h.sim.injectFault({ route, count: 4, ...fault });
+      const call = route === "get" ? h.client.getImageServer(P, "srv-1") : h.client.listImageServers(P);
+      const err = await rejectsWith(call, "CLOUD_INVALID_RESPONSE");
+      assert.equal(err.outcome, "invalid_response");
+      assert.equal(err.attempts, 1);
+      assert.equal(h.sim.counts().total, 1);
+      assert.deepEqual(h.outcomes, ["invalid_response"]);
+    });
+  }
+
+  it("quotes at most 200 characters of the body", async (t) => {
+    const h = await setup(t);
+    h.sim.injectFault({ route: "get", status: 200, body: `{"oops": "${"x".repeat(5_000)}` });
+    const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_INVALID_RESPONSE");
+    const quoted = err.message.split("body: ")[1] ?? "";
+    assert.ok(quoted.startsWith('{"oops": "xxx'), err.message);
+    assert.ok(quoted.length <= 200, `${quoted.length} chars quoted`);
+  });
+});
+
+describe("status classification", () => {
+  it("404 of a missing server → CLOUD_NOT_FOUND, not retried", async (t) => {
+    const h = await setup(t, { attempts: 4 });
+    const err = await rejectsWith(h.client.getImageServer(P, "no-such-server"), "CLOUD_NOT_FOUND");
+    assert.equal(err.httpStatus, 404);
+    assert.equal(err.errorCode, "WKS.0004");
+    assert.equal(err.outcome, "not_found");
+    assert.equal(h.sim.counts().total, 1);
+  });
+
+  it("404 APIGW.0101 (wrong endpoint path) is CLOUD_HTTP_4XX, never 'not found'", async (t) => {
+    const h = await setup(t, { endpointSuffix: "/wrong-prefix" });
+    const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_HTTP_4XX");
+    assert.equal(err.errorCode, "APIGW.0101");
+    const listErr = await rejectsWith(h.client.listImageServers(P), "CLOUD_HTTP_4XX");
+    assert.equal(listErr.outcome, "http_4xx");
+  });
+
+  const noRetry: [number, string, RequestOutcome][] = [
+    [400, "CLOUD_HTTP_4XX", "http_4xx"],
+    [403, "CLOUD_AUTH", "auth"],
+    [405, "CLOUD_HTTP_4XX", "http_4xx"],
+    [409, "CLOUD_HTTP_4XX", "http_4xx"],
+    [501, "CLOUD_HTTP_5XX", "http_5xx"],
+  ];
+  for (const [status, code, outcome] of noRetry) {
+    it(`${status} → ${code}, one request`, async (t) => {
+      const h = await setup(t, { attempts: 4 });
+      h.sim.injectFault({ route: "get", status, count: 4 });
+      const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), code);
+      assert.equal(err.httpStatus, status);
+      assert.equal(err.attempts, 1);
+      assert.deepEqual(h.outcomes, [outcome]);
+    });
+  }
+
+  for (const status of [500, 502, 503, 504]) {
+    it(`${status} is retried with backoff and counted once per request`, async (t) => {
+      const h = await setup(t, { attempts: 4, minDelay: 10, maxDelay: 1_000, fakeSleep: true });
+      h.sim.injectFault({ route: "get", status, count: 2 });
+      assert.equal((await h.client.getImageServer(P, "srv-1")).id, "srv-1");
+      assert.deepEqual(h.outcomes, ["http_5xx", "http_5xx", "success"]);
+      assert.deepEqual(h.sleeps, [10, 20], "exponential backoff from minDelay");
+    });
+  }
+
+  it("exhausted retries report the total number of tries", async (t) => {
+    const h = await setup(t, { attempts: 3, fakeSleep: true });
+    h.sim.injectFault({ route: "get", status: 503, count: 10 });
+    const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_HTTP_5XX");
+    assert.equal(err.attempts, 3);
+    assert.equal(err.errorCode, "WKS.0003");
+    assert.equal(h.sim.counts().byRoute.get, 3);
+    assert.equal(h.outcomes.length, 3);
+  });
+
+  it('statuses are normalised: missing and "null" → UNKNOWN, unknown strings kept', async (t) => {
+    const h = await setup(t);
+    h.sim.setStatus(P, "srv-1", "null");
+    h.sim.setStatus(P, "srv-2", null);
+    h.sim.setStatus(P, "srv-3", "HIBERNATING");
+    const byId = new Map((await h.client.listImageServers(P)).map((s) => [s.id, s.status]));
+    assert.deepEqual(Object.fromEntries(byId), {
+      "srv-1": "UNKNOWN",
+      "srv-2": "UNKNOWN",
+      "srv-3": "HIBERNATING",
+    });
+    assert.equal((await h.client.getImageServer(P, "srv-1")).raw.status, "null", "raw keeps the API value");
+  });
+});
+
+describe("Retry-After and throttling", () => {
+  it("honours Retry-After in seconds", async (t) => {
+    const h = await setup(t, { attempts: 2, minDelay: 10, maxDelay: 5_000, fakeSleep: true });
+    h.sim.injectFault({ route: "get", status: 503, retryAfter: 2 });
+    await h.client.getImageServer(P, "srv-1");
+    assert.deepEqual(h.sleeps, [2_000]);
+  });
+
+  it("honours Retry-After as an HTTP date, relative to the injected clock", async (t) => {
+    // A whole second near the real time: signatures stay valid and the date has no fraction to lose.
+    const clock = createManualClock(Math.floor(Date.now() / 1000) * 1000);
+    const h = await setup(t, { attempts: 2, minDelay: 10, maxDelay: 5_000, fakeSleep: true, clock });
+    h.sim.injectFault({ route: "get", status: 503, retryAfter: new Date(clock.now() + 3_000).toUTCString() });
+    await h.client.getImageServer(P, "srv-1");
+    assert.deepEqual(h.sleeps, [3_000]);
+  });
+
+  it("caps Retry-After at maxDelay", async (t) => {
+    const h = await setup(t, { attempts: 2, minDelay: 10, maxDelay: 1_500, fakeSleep: true });
+    h.sim.injectFault({ route: "get", status: 503, retryAfter: 120 });
+    await h.client.getImageServer(P, "srv-1");
+    assert.deepEqual(h.sleeps, [1_500]);
+  });
+
+  it("a 429 is CLOUD_THROTTLED and retried; Retry-After sets the wait", async (t) => {
+    const h = await setup(t, { attempts: 3, minDelay: 10, maxDelay: 5_000, fakeSleep: true });
+    h.sim.injectFault({ route: "get", status: 429, retryAfter: 1 });
+    await h.client.getImageServer(P, "srv-1");
+    assert.deepEqual(h.outcomes, ["throttled", "success"]);
+    assert.equal(h.sleeps[0], 1_000, "the retry waited Retry-After");
+  });
+
+  it("exhausted 429s fail with CLOUD_THROTTLED and the gateway code", async (t) => {
+    const h = await setup(t, { attempts: 2, fakeSleep: true });
+    h.sim.injectFault({ route: "get", status: 429, count: 5 });
+    const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_THROTTLED");
+    assert.equal(err.errorCode, "APIGW.0308");
+    assert.equal(err.outcome, "throttled");
+    assert.equal(err.attempts, 2);
+  });
+
+  it("a 429 slows every request to the endpoint, not just the throttled one", async (t) => {
+    const pause = 300;
+    const h = await setup(t, { attempts: 3, minDelay: pause, maxDelay: 5_000, maxRequestsPerSecond: 50 });
+    h.sim.injectFault({ route: "get", serverId: "srv-1", status: 429 });
+    let throttledSeen!: () => void;
+    const throttled = new Promise<void>((resolve) => {
+      throttledSeen = resolve;
+    });
+    const originalPush = h.outcomes.push.bind(h.outcomes);
+    h.outcomes.push = (...items: RequestOutcome[]) => {
+      const n = originalPush(...items);
+      if (items.includes("throttled")) throttledSeen();
+      return n;
+    };
+    const first = h.client.getImageServer(P, "srv-1");
+    await throttled;
+    await new Promise((resolve) => setImmediate(resolve));
+    // Two other servers, requested after the 429 came back: they wait for the endpoint's pause.
+    const others = await Promise.all([
+      h.client.getImageServer(P, "srv-2"),
+      h.client.getImageServer(P, "srv-3"),
+    ]);
+    await first;
+    assert.deepEqual(
+      others.map((s) => s.id),
+      ["srv-2", "srv-3"],
+    );
+    const log = h.sim.requests();
+    const the429 = log.find((r) => r.status === 429);
+    const later = log.filter((r) => r.path.endsWith("/srv-2") || r.path.endsWith("/srv-3")).map((r) => r.at);
+    assert.ok(the429);
+    assert.equal(later.length, 2);
+    for (const at of later) {
+      // 20 ms slack for timer and clock granularity.
+      assert.ok(at - the429.at >= pause - 20, `a request went out ${at - the429.at} ms after the 429`);
+    }
+    // After the pause, the halved rate (25/s) spaces them without a burst.
+    const [a, b] = later.sort((x, y) => x - y) as [number, number];
+    assert.ok(b - a >= 30, `requests ${b - a} ms apart after a 429`);
+  });
+});
+
+describe("cancellation", () => {
+  it("an aborted call rejects with the caller's reason and is not counted as an outcome", async (t) => {
+    const h = await setup(t, { requestTimeout: 5_000 });
+    h.sim.injectFault({ route: "get", delayMs: 3_000 });
+    const controller = new AbortController();
+    const call = h.client.getImageServer(P, "srv-1", { signal: controller.signal });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const reason = new Error("shutting down");
+    controller.abort(reason);
+    await assert.rejects(call, (e: unknown) => e === reason);
+    assert.deepEqual(h.outcomes, []);
+  });
+
+  it("a closed client refuses new calls", async (t) => {
+    const h = await setup(t);
+    await h.client.close();
+    await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_NETWORK");
+    assert.equal(h.sim.counts().total, 0);
+  });
+});

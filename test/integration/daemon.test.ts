@@ -1,0 +1,199 @@
+/**
+ * The real daemon as a child process: kill -9 between commit and delivery, SIGTERM, SIGHUP, restarts.
+ */
+import assert from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { request } from "undici";
+import { createSimulator, type Simulator } from "../../src/simulator/index.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { freePort, getJson, startDaemon, waitFor } from "../helpers/daemon.js";
+import { startReceiver } from "../helpers/receiver.js";
+import { configYaml, PROJECT } from "../helpers/world.js";
+
+const SECRET = "whsec_ZGVtby1zZWNyZXQtZm9yLWltYWdld2F0Y2gtZGVtbw==";
+const S1 = "4b1a2c3d-0000-4111-a222-00000000d001";
+
+interface EventsBody {
+  events: Array<{
+    event_id: string;
+    type: string;
+    server_id: string;
+    deliveries: Array<{ state: string; attempts: number }>;
+  }>;
+}
+
+function writeConfig(
+  dir: string,
+  simUrl: string,
+  port: number,
+  receiverUrl: string,
+  name = "imagewatch.yaml",
+): string {
+  const path = join(dir, name);
+  writeFileSync(
+    path,
+    configYaml(simUrl, {
+      statePath: join(dir, "state.db"),
+      target: `{ projectId: ${PROJECT}, discover: true }`,
+      extra: `
+schedule: { interval: 1s, steadyInterval: 1s, concurrency: 2 }
+server: { listen: "127.0.0.1:${port}" }
+log: { level: debug, format: json }
+webhooks:
+  - name: ops
+    url: ${receiverUrl}
+    secret: ${SECRET}
+    events: [status_changed, discovered, stuck, stuck_resolved, poll_failed, poll_recovered, disappeared]
+    retry: { minDelay: 50ms, maxDelay: 200ms }
+`,
+    }),
+  );
+  return path;
+}
+
+describe("the daemon process", () => {
+  let sim: Simulator;
+  let simUrl: string;
+  before(async () => {
+    sim = createSimulator();
+    simUrl = (await sim.start()).url;
+  });
+  after(async () => {
+    await sim.stop();
+  });
+
+  it("delivers an event committed before a kill -9 after the restart, with the same id", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-kill-"));
+    sim.addServer(PROJECT, { id: S1, name: "kill-test", status: "BUILDING" });
+    // The receiver is failing: the event is committed but cannot be delivered.
+    const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 503 }) });
+    const port = await freePort();
+    const configPath = writeConfig(dir, simUrl, port, receiver.url);
+    let daemon = await startDaemon(configPath, port);
+    try {
+      const seen = await waitFor(
+        () => receiver.requests.find((r) => r.verified && r.payload?.data.server_id === S1),
+        "a first delivery attempt",
+      );
+      assert.ok(seen.id?.startsWith("evt_"));
+      daemon.child.kill("SIGKILL");
+      const exit = await daemon.exited;
+      assert.equal(exit.signal, "SIGKILL");
+      // The receiver recovers; a new daemon on the same database delivers the same event id.
+      receiver.setResponder(() => undefined);
+      daemon = await startDaemon(configPath, port);
+      await waitFor(() => receiver.accepted().some((r) => r.id === seen.id), "the redelivery after restart");
+      const accepted = receiver.accepted().filter((r) => r.payload?.data.server_id === S1);
+      assert.equal(accepted.length, 1, "delivered once after the restart (no second discovered event)");
+      assert.equal(accepted[0]?.body, seen.body, "same body as before the crash");
+    } finally {
+      daemon.child.kill("SIGKILL");
+      await daemon.exited;
+      await receiver.close();
+      sim.removeServer(PROJECT, S1);
+    }
+  });
+
+  it("exits 0 on SIGTERM with nothing lost, and delivers the rest after a restart", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-term-"));
+    const S2 = "4b1a2c3d-0000-4111-a222-00000000d002";
+    sim.addServer(PROJECT, { id: S2, name: "term-test", status: "BUILDING" });
+    const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 503 }) });
+    const port = await freePort();
+    const configPath = writeConfig(dir, simUrl, port, receiver.url);
+    let daemon = await startDaemon(configPath, port);
+    try {
+      await waitFor(
+        async () =>
+          (await getJson<EventsBody>(`${daemon.url}/api/v1/events`)).body.events.some(
+            (e) => e.server_id === S2,
+          ),
+        "the event committed",
+      );
+      sim.setStatus(PROJECT, S2, "BUILT");
+      await waitFor(
+        async () =>
+          (await getJson<EventsBody>(`${daemon.url}/api/v1/events`)).body.events.some(
+            (e) => e.server_id === S2 && e.type === "image_server.status_changed",
+          ),
+        "the status change committed",
+      );
+      daemon.child.kill("SIGTERM");
+      const exit = await daemon.exited;
+      assert.equal(exit.code, 0, daemon.lines.slice(-5).join("\n"));
+      assert.ok(daemon.lines.some((l) => l.includes("imagewatch stopped")));
+      // Nothing lost: both events are in the database, still pending.
+      const store = openSqliteStore(join(dir, "state.db"));
+      const events = store.listEvents(100).filter((e) => e.serverId === S2);
+      store.close();
+      assert.deepEqual(events.map((e) => e.type).sort(), [
+        "image_server.discovered",
+        "image_server.status_changed",
+      ]);
+      assert.ok(events.every((e) => e.deliveries.every((d) => d.state === "pending")));
+      receiver.setResponder(() => undefined);
+      daemon = await startDaemon(configPath, port);
+      await waitFor(
+        () => receiver.accepted().filter((r) => r.payload?.data.server_id === S2).length === 2,
+        "both delivered",
+      );
+      const order = receiver
+        .accepted()
+        .filter((r) => r.payload?.data.server_id === S2)
+        .map((r) => r.payload?.type);
+      assert.deepEqual(
+        order,
+        ["image_server.discovered", "image_server.status_changed"],
+        "per-server order kept",
+      );
+    } finally {
+      daemon.child.kill("SIGKILL");
+      await daemon.exited;
+      await receiver.close();
+      sim.removeServer(PROJECT, S2);
+    }
+  });
+
+  it("keeps running on the old config when SIGHUP brings a broken one, and applies a good one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-hup-"));
+    const receiver = await startReceiver({ secret: SECRET });
+    const port = await freePort();
+    const configPath = writeConfig(dir, simUrl, port, receiver.url);
+    const daemon = await startDaemon(configPath, port);
+    const reloadGauge = async () => {
+      const res = await request(`${daemon.url}/metrics`);
+      const text = await res.body.text();
+      return /^imagewatch_config_last_reload_successful (\S+)$/m.exec(text)?.[1];
+    };
+    try {
+      assert.equal(await reloadGauge(), "1");
+      writeFileSync(configPath, "cloud: [this is: not valid\n");
+      daemon.child.kill("SIGHUP");
+      await waitFor(async () => (await reloadGauge()) === "0", "the failed reload to show in metrics");
+      assert.ok(daemon.lines.some((l) => l.includes("config reload failed")));
+      const healthy = await request(`${daemon.url}/-/healthy`);
+      await healthy.body.dump();
+      assert.equal(healthy.statusCode, 200);
+      assert.equal(daemon.child.exitCode, null, "still running");
+      // A good config again: the reload succeeds and a new webhook header is used.
+      writeConfig(dir, simUrl, port, `${receiver.url}2`);
+      daemon.child.kill("SIGHUP");
+      await waitFor(async () => (await reloadGauge()) === "1", "the good reload");
+      const S3 = "4b1a2c3d-0000-4111-a222-00000000d003";
+      sim.addServer(PROJECT, { id: S3, name: "after-reload", status: "ACTIVE" });
+      await waitFor(
+        () => receiver.accepted().some((r) => r.payload?.data.server_id === S3 && r.url === "/hook2"),
+        "delivery to the reloaded URL",
+      );
+      sim.removeServer(PROJECT, S3);
+    } finally {
+      daemon.child.kill("SIGTERM");
+      const exit = await daemon.exited;
+      assert.equal(exit.code, 0);
+      await receiver.close();
+    }
+  });
+});

@@ -1,0 +1,155 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { createWorld, PROJECT } from "../helpers/world.js";
+
+const S1 = "4b1a2c3d-0000-4111-a222-000000000001";
+const S2 = "4b1a2c3d-0000-4111-a222-000000000002";
+
+const types = (events: Array<{ type: string }>) => events.map((e) => e.type.replace("image_server.", ""));
+
+describe("pollTarget with the simulator and a real SQLite file", () => {
+  it("BUILDING → BUILT gives exactly one status_changed", async () => {
+    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }` });
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "BUILDING", update_time: "-1m" });
+      await w.poll();
+      w.clock.advance(30_000);
+      await w.poll();
+      w.clock.advance(5_000);
+      w.sim.setStatus(PROJECT, S1, "BUILT");
+      w.clock.advance(25_000);
+      await w.poll();
+      w.clock.advance(30_000);
+      await w.poll();
+      w.clock.advance(300_000);
+      await w.poll();
+      const changed = w.events().filter((e) => e.type === "image_server.status_changed");
+      assert.equal(changed.length, 1);
+      assert.equal(changed[0]?.data.previous_status, "BUILDING");
+      assert.equal(changed[0]?.data.status, "BUILT");
+      // update_time of the change (10:00:35) is the start of BUILT, not the poll that saw it.
+      assert.equal(changed[0]?.data.status_since, "2026-11-27T10:00:35.000Z");
+      assert.deepEqual(types(w.events()), ["discovered", "status_changed"]);
+      assert.equal(w.states.get(PROJECT, S1)?.status, "BUILT");
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("reports a server whose update_time is older than its threshold as stuck on the first poll", async () => {
+    const w = await createWorld({
+      target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }`,
+      extra: "stuck: { BUILDING: 60m }",
+    });
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "slow", status: "BUILDING", update_time: "-2h" });
+      const summary = await w.poll();
+      assert.equal(summary.events, 2);
+      assert.deepEqual(types(w.events()), ["discovered", "stuck"]);
+      const stuck = w.events()[1];
+      assert.equal(stuck?.data.stuck_threshold_seconds, 3600);
+      assert.equal(w.states.get(PROJECT, S1)?.stuck, true);
+      // Once per episode: later polls of the same stuck status emit nothing more.
+      w.clock.advance(60_000);
+      await w.poll();
+      assert.equal(w.events().length, 2);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("reports a change made while the daemon was stopped after the restart, once", async () => {
+    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}, ${S2}] }` });
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "a", status: "BUILDING", update_time: "-1m" });
+      w.sim.addServer(PROJECT, { id: S2, name: "b", status: "ACTIVE", update_time: "-1h" });
+      await w.poll();
+      assert.deepEqual(types(w.events()), ["discovered", "discovered"]);
+      // The daemon stops; meanwhile the build finishes.
+      w.restart();
+      w.clock.advance(600_000);
+      w.sim.setStatus(PROJECT, S1, "BUILT");
+      w.clock.advance(60_000);
+      await w.poll();
+      await w.poll();
+      const changed = w.events().filter((e) => e.type === "image_server.status_changed");
+      assert.equal(changed.length, 1);
+      assert.equal(changed[0]?.data.previous_status, "BUILDING");
+      assert.equal(changed[0]?.serverId, S1);
+      // Another restart and poll reports nothing again.
+      w.restart();
+      w.clock.advance(600_000);
+      await w.poll();
+      assert.equal(w.events().filter((e) => e.type === "image_server.status_changed").length, 1);
+      assert.equal(w.events().length, 3);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("watches 250 servers in discover mode with at most 3 list calls per cycle", async () => {
+    const w = await createWorld({ target: `{ projectId: ${PROJECT}, discover: true }` });
+    try {
+      for (let i = 0; i < 250; i++) {
+        w.sim.addServer(PROJECT, {
+          id: `srv-${String(i).padStart(4, "0")}`,
+          name: `n${i}`,
+          status: i % 5 === 0 ? "BUILDING" : "ACTIVE",
+        });
+      }
+      for (let cycle = 0; cycle < 3; cycle++) {
+        w.sim.resetCounters();
+        const summary = await w.poll(false);
+        const counts = w.sim.counts();
+        assert.equal(summary.mode, "list");
+        assert.ok(counts.byRoute.list <= 3, `cycle ${cycle}: ${counts.byRoute.list} list calls`);
+        assert.equal(counts.byRoute.get, 0);
+        w.clock.advance(w.config.schedule.interval);
+      }
+      assert.equal(w.states.all().filter((s) => s.present).length, 250);
+      assert.equal(w.events().filter((e) => e.type === "image_server.discovered").length, 250);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("uses single GETs for a few servers and reports a 404 as disappeared, never as a poll failure", async () => {
+    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }` });
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "a", status: "ACTIVE" });
+      await w.poll();
+      w.sim.removeServer(PROJECT, S1);
+      w.clock.advance(600_000);
+      w.sim.resetCounters();
+      const summary = await w.poll(false);
+      assert.equal(summary.mode, "get");
+      assert.equal(w.sim.counts().byRoute.get, 1);
+      assert.deepEqual(types(w.events()), ["discovered", "disappeared"]);
+      assert.equal(w.states.get(PROJECT, S1)?.consecutiveFailures, 0);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("never reports disappearance from a failed list, and reports poll_failed after the threshold", async () => {
+    const w = await createWorld({
+      target: `{ projectId: ${PROJECT}, discover: true }`,
+      extra: "alerts: { pollFailureThreshold: 2 }",
+    });
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "a", status: "ACTIVE" });
+      await w.poll();
+      w.sim.injectFault({ route: "list", count: 2, status: 503 });
+      await w.poll();
+      await w.poll();
+      await w.poll();
+      assert.deepEqual(types(w.events()), ["discovered", "poll_failed", "poll_recovered"]);
+      const failed = w.events()[1];
+      assert.equal((failed?.data.error as { kind: string }).kind, "http_5xx");
+      assert.equal((failed?.data.error as { http_status: number }).http_status, 503);
+      assert.ok((failed?.data.error as { request_id?: string }).request_id, "the request id is kept");
+    } finally {
+      await w.close();
+    }
+  });
+});
