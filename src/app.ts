@@ -57,7 +57,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   let current = loaded;
   const cfg = () => current.config;
 
-  const store = openSqliteStore(cfg().state.path, { clock, logger: log.child({ component: "store" }) });
+  const store = openSqliteStore(cfg().state.path, { clock, logger: log });
   const states = new ServerStates();
   const metrics = createMetrics({ version: VERSION, nodeVersion: process.version, collectDefault: true });
   metrics.setShard(cfg().sharding.index, cfg().sharding.count);
@@ -72,7 +72,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   const makeCloud = (config: Readonly<Config>): CloudClient =>
     createCloudClient(config.cloud, {
       clock,
-      logger: log.child({ component: "cloud" }),
+      logger: log,
       dispatcher: deps.cloudDispatcher,
       env: deps.env,
       onRequest: (r) => metrics.recordRequest(r.projectId, r.outcome, r.durationSeconds),
@@ -84,7 +84,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     store,
     getWebhooks: () => cfg().webhooks,
     clock,
-    logger: log.child({ component: "delivery" }),
+    logger: log,
     dispatcher: deps.webhookDispatcher,
     version: VERSION,
     pollIntervalMs: deps.deliveryPollIntervalMs,
@@ -210,7 +210,12 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
         const old = cloud;
         cloud = makeCloud(current.config);
         // Polls in flight keep the old client; close it once they are done.
-        void scheduler.drain().then(() => old.close());
+        void scheduler
+          .drain()
+          .then(() => old.close())
+          .catch((e: unknown) =>
+            log.warn({ err: coerceError(e) }, "closing the previous cloud client failed"),
+          );
       }
       if (typeof log.level === "string" && log.level !== current.config.log.level)
         log.level = current.config.log.level;
