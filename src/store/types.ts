@@ -56,7 +56,14 @@ export interface Store {
   /** The earliest nextAttemptAt of pending deliveries for `webhook`, or null when none pend. */
   nextDueAt(webhook: string): number | null;
   markDelivered(eventId: string, webhook: string, attempts: number, now: number): void;
-  markRetry(eventId: string, webhook: string, attempts: number, nextAttemptAt: number, lastError: string, now: number): void;
+  markRetry(
+    eventId: string,
+    webhook: string,
+    attempts: number,
+    nextAttemptAt: number,
+    lastError: string,
+    now: number,
+  ): void;
   markDead(eventId: string, webhook: string, attempts: number, lastError: string, now: number): void;
   /**
    * Re-queues an event's deliveries (dead or delivered → pending, attempts reset, due now). With `webhook`,

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
+import { resolve } from "node:path";
+import { PassThrough } from "node:stream";
+import { describe, it } from "node:test";
+import type { CommandContext } from "../../src/cli/context.js";
+import { COMMANDS, runCli } from "../../src/cli/index.js";
+import { createSimulator, loadScenario } from "../../src/simulator/index.js";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+
+function fakeContext(args: string[], env: Record<string, string> = {}) {
+  const stdout = new PassThrough();
+  const stderr = new PassThrough();
+  let out = "";
+  let err = "";
+  stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  stderr.on("data", (c: Buffer) => {
+    err += c.toString();
+  });
+  const ctx: CommandContext = { args, env, stdout, stderr, cwd: ROOT, onSignal: () => () => {} };
+  return { ctx, out: () => out, err: () => err };
+}
+
+/** Runs the real CLI (`src/main.ts`) in a child process. */
+function runProcess(args: string[], env: Record<string, string> = {}) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
+      cwd: ROOT,
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => {
+      stdout += c.toString();
+    });
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    child.on("exit", (code) => done({ code, stdout, stderr }));
+  });
+}
+
+describe("the CLI shell", () => {
+  it("lists every command of DESIGN.md §3 in --help", async () => {
+    const { ctx, out } = fakeContext(["--help"]);
+    assert.equal(await runCli(ctx), 0);
+    for (const name of ["run", "check-config", "once", "simulate", "demo", "webhook", "events"]) {
+      assert.match(out(), new RegExp(`^  ${name} `, "m"), name);
+    }
+  });
+
+  for (const command of COMMANDS) {
+    it(`${command.name} --help prints its usage and exits 0`, async () => {
+      const args = command.name === "webhook" ? ["webhook", "test", "--help"] : command.name === "events" ? ["events", "replay", "--help"] : [command.name, "--help"];
+      const { ctx, out } = fakeContext(args);
+      assert.equal(await runCli(ctx), 0);
+      assert.match(out(), /Usage: imagewatch /);
+    });
+
+    it(`${command.name} with an unknown option exits 2 with a one-line hint`, async () => {
+      const args = command.name === "webhook" ? ["webhook", "test", "x", "--bogus"] : command.name === "events" ? ["events", "replay", "x", "--bogus"] : [command.name, "--bogus"];
+      const { ctx, err } = fakeContext(args);
+      assert.equal(await runCli(ctx), 2);
+      assert.equal(err().trim().split("\n").length, 1, err());
+      assert.match(err(), /--bogus/);
+    });
+  }
+
+  it("exits 2 on a missing or unknown command", async () => {
+    const none = fakeContext([]);
+    assert.equal(await runCli(none.ctx), 2);
+    assert.match(none.err(), /missing command/);
+    const unknown = fakeContext(["frobnicate"]);
+    assert.equal(await runCli(unknown.ctx), 2);
+    assert.match(unknown.err(), /unknown command "frobnicate"/);
+  });
+
+  it("runs as a real process: --version, usage error 2, bad config 78", async () => {
+    const version = await runProcess(["--version"]);
+    assert.equal(version.code, 0);
+    assert.match(version.stdout, /^\d+\.\d+\.\d+/);
+    const usage = await runProcess(["once", "--nope"]);
+    assert.equal(usage.code, 2);
+    const bad = await runProcess(["check-config", "-c", "test/fixtures/does-not-exist.yaml"]);
+    assert.equal(bad.code, 78);
+    assert.match(bad.stderr, /does-not-exist\.yaml/);
+  });
+
+  it("`once -c config/demo.yaml` against the demo scenario prints every server, as a person would run it", async () => {
+    const sim = createSimulator({ scenario: loadScenario(resolve(ROOT, "config/demo-scenario.yaml")) });
+    const { port } = await sim.start();
+    try {
+      const r = await runProcess(["once", "-c", "config/demo.yaml"], { IMAGEWATCH_DEMO_SIM_PORT: String(port) });
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /SERVER ID/i);
+      for (const name of ["build-office-2026", "build-cad-tools", "golden-base-win2022"]) assert.match(r.stdout, new RegExp(name));
+      assert.match(r.stdout, /BUILDING/);
+      const json = await runProcess(["once", "-c", "config/demo.yaml", "--json"], { IMAGEWATCH_DEMO_SIM_PORT: String(port) });
+      assert.equal(json.code, 0, json.stderr);
+      const servers = JSON.parse(json.stdout) as unknown[];
+      assert.equal(servers.length, 7);
+    } finally {
+      await sim.stop();
+    }
+  });
+});
