@@ -55,14 +55,24 @@ describe("the CLI shell", () => {
 
   for (const command of COMMANDS) {
     it(`${command.name} --help prints its usage and exits 0`, async () => {
-      const args = command.name === "webhook" ? ["webhook", "test", "--help"] : command.name === "events" ? ["events", "replay", "--help"] : [command.name, "--help"];
+      const args =
+        command.name === "webhook"
+          ? ["webhook", "test", "--help"]
+          : command.name === "events"
+            ? ["events", "replay", "--help"]
+            : [command.name, "--help"];
       const { ctx, out } = fakeContext(args);
       assert.equal(await runCli(ctx), 0);
       assert.match(out(), /Usage: imagewatch /);
     });
 
     it(`${command.name} with an unknown option exits 2 with a one-line hint`, async () => {
-      const args = command.name === "webhook" ? ["webhook", "test", "x", "--bogus"] : command.name === "events" ? ["events", "replay", "x", "--bogus"] : [command.name, "--bogus"];
+      const args =
+        command.name === "webhook"
+          ? ["webhook", "test", "x", "--bogus"]
+          : command.name === "events"
+            ? ["events", "replay", "x", "--bogus"]
+            : [command.name, "--bogus"];
       const { ctx, err } = fakeContext(args);
       assert.equal(await runCli(ctx), 2);
       assert.equal(err().trim().split("\n").length, 1, err());
@@ -94,12 +104,17 @@ describe("the CLI shell", () => {
     const sim = createSimulator({ scenario: loadScenario(resolve(ROOT, "config/demo-scenario.yaml")) });
     const { port } = await sim.start();
     try {
-      const r = await runProcess(["once", "-c", "config/demo.yaml"], { IMAGEWATCH_DEMO_SIM_PORT: String(port) });
+      const r = await runProcess(["once", "-c", "config/demo.yaml"], {
+        IMAGEWATCH_DEMO_SIM_PORT: String(port),
+      });
       assert.equal(r.code, 0, r.stderr);
       assert.match(r.stdout, /SERVER ID/i);
-      for (const name of ["build-office-2026", "build-cad-tools", "golden-base-win2022"]) assert.match(r.stdout, new RegExp(name));
+      for (const name of ["build-office-2026", "build-cad-tools", "golden-base-win2022"])
+        assert.match(r.stdout, new RegExp(name));
       assert.match(r.stdout, /BUILDING/);
-      const json = await runProcess(["once", "-c", "config/demo.yaml", "--json"], { IMAGEWATCH_DEMO_SIM_PORT: String(port) });
+      const json = await runProcess(["once", "-c", "config/demo.yaml", "--json"], {
+        IMAGEWATCH_DEMO_SIM_PORT: String(port),
+      });
       assert.equal(json.code, 0, json.stderr);
       const servers = JSON.parse(json.stdout) as unknown[];
       assert.equal(servers.length, 7);

@@ -40,10 +40,18 @@ describe("imagewatch demo", () => {
         /poll_failed\s+.* http_5xx 503 WKS\.0003/,
         /poll_recovered\s+/,
       ];
-      await waitFor(() => expected.every((re) => re.test(out)), `the demo story (so far:\n${out}\n${err})`, 90_000, 200);
+      await waitFor(
+        () => expected.every((re) => re.test(out)),
+        `the demo story (so far:\n${out}\n${err})`,
+        90_000,
+        200,
+      );
       const res = await request(`http://127.0.0.1:${daemonPort}/metrics`);
       const metrics = await res.body.text();
-      assert.match(metrics, /imagewatch_image_server_status\{project_id="0123456789abcdef0123456789abcdef",server_id="4b1a2c3d-0000-4111-a222-000000000003",status="ERROR"\} 1/);
+      assert.match(
+        metrics,
+        /imagewatch_image_server_status\{project_id="0123456789abcdef0123456789abcdef",server_id="4b1a2c3d-0000-4111-a222-000000000003",status="ERROR"\} 1/,
+      );
       assert.ok(!out.includes("rejected a request with a bad signature"), "every webhook verified");
     } finally {
       child.kill("SIGINT");

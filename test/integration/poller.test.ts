@@ -152,4 +152,40 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
       await w.close();
     }
   });
+
+  it("polls transitional servers every interval and steady ones every steadyInterval", async () => {
+    const w = await createWorld({
+      target: `{ projectId: ${PROJECT}, serverIds: [${S1}, ${S2}] }`,
+      extra: "schedule: { interval: 30s, steadyInterval: 5m }",
+    });
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "building", status: "BUILDING" });
+      w.sim.addServer(PROJECT, { id: S2, name: "steady", status: "ACTIVE" });
+      await w.poll();
+      const polledIds = () =>
+        w.sim
+          .requests()
+          .filter((r) => r.route === "get")
+          .map((r) => r.path.split("/").pop());
+      for (let i = 1; i <= 10; i++) {
+        w.sim.resetCounters();
+        w.clock.advance(30_000);
+        await w.poll(false);
+        const ids = polledIds();
+        const lists = w.sim.counts().byRoute.list;
+        if (i < 10) {
+          // Only the transitional one is due: one GET.
+          assert.deepEqual(ids, [S1], `tick ${i}`);
+          assert.equal(lists, 0);
+        } else {
+          // At 5 minutes both are due: one list call is cheaper than two GETs.
+          assert.deepEqual(ids, [], "tick 10: no GETs");
+          assert.equal(lists, 1, "tick 10: one list");
+          assert.equal(w.states.get(PROJECT, S2)?.lastPollAt, w.clock.now());
+        }
+      }
+    } finally {
+      await w.close();
+    }
+  });
 });

@@ -1,0 +1,190 @@
+/**
+ * Benchmark (not a test): client-side CPU cost of one GET through our cloud client.
+ *
+ * - baseline: a raw undici `Pool.request` + `body.json()` of the same URL, with AK/SK headers signed ONCE
+ *   per round and reused (so the simulator does the same work and sends the same 200 body for both).
+ * - candidate: `createCloudClient(...).getImageServer()` over an injected `Pool` with the same options:
+ *   per-request AK/SK signing, shared rate limiter (set very high: it never waits), p-retry (3 attempts,
+ *   never used), timeout guard, response classification and validation (`parseImageServer`).
+ *
+ * The simulator runs in a child process (bench/helpers.ts), so this process's `process.cpuUsage()` holds
+ * only client work. Rounds alternate baseline and candidate; ratio = candidate CPU per request / baseline
+ * CPU per request (how many times more CPU our client spends per GET).
+ *
+ * Run alone: `node --import tsx bench/cloud-client.ts`.
+ */
+import { performance } from "node:perf_hooks";
+import { pathToFileURL } from "node:url";
+import { Pool } from "undici";
+import { createCloudClient } from "../src/cloud/index.js";
+import { signRequest } from "../src/cloud/signer.js";
+import { parseConfigText } from "../src/config/load.js";
+import { systemClock } from "../src/lib/clock.js";
+import { createSilentLogger } from "../src/lib/logger.js";
+import type { BenchResult } from "./metrics-scrape.js";
+import { AK, cpuMs, median, PROJECT, round2, SK, startSimChild } from "./helpers.js";
+
+/** This benchmark's result, with the extra figures it measures. */
+export interface CloudClientBenchResult extends BenchResult {
+  concurrency: number;
+  requestsPerRound: number;
+  rounds: number;
+  baselineReqPerSec: number;
+  candidateReqPerSec: number;
+  baselineCpuUsPerReq: number;
+  candidateCpuUsPerReq: number;
+  /** `signRequest` alone, µs per call (tight loop): part of the candidate's extra cost. */
+  signOnlyUsPerCall: number;
+}
+
+const CONCURRENCY = 64;
+const REQUESTS_PER_ROUND = 4000;
+const ROUNDS = 7;
+const WARMUP_REQUESTS = 2000;
+
+interface RoundStats {
+  reqPerSec: number;
+  cpuUsPerReq: number;
+}
+
+/** Runs `total` calls of `fn` with `concurrency` in flight; returns wall ms and this process's CPU ms. */
+async function drive(total: number, concurrency: number, fn: () => Promise<void>): Promise<RoundStats> {
+  let started = 0;
+  const worker = async () => {
+    while (started < total) {
+      started++;
+      await fn();
+    }
+  };
+  const cpu0 = cpuMs();
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  const wallMs = performance.now() - t0;
+  const cpu = cpuMs() - cpu0;
+  return { reqPerSec: (total / wallMs) * 1000, cpuUsPerReq: (cpu * 1000) / total };
+}
+
+/** Runs the benchmark. */
+export async function run(): Promise<CloudClientBenchResult> {
+  const sim = await startSimChild();
+  const poolOptions = { connections: CONCURRENCY, keepAliveTimeout: 30_000 };
+  const basePool = new Pool(sim.url, poolOptions);
+  const candPool = new Pool(sim.url, poolOptions);
+  try {
+    const [id] = await sim.addServers(PROJECT, 1, "ACTIVE");
+    if (id === undefined) throw new Error("simulator returned no server");
+    const { config } = parseConfigText(
+      `
+cloud:
+  region: cn-north-4
+  endpoint: ${sim.url}
+  iamEndpoint: ${sim.url}
+  auth: { kind: aksk, accessKey: ${AK}, secretKey: ${SK} }
+  requestTimeout: 10s
+  maxRequestsPerSecond: 1000000
+  retry: { attempts: 3, minDelay: 100ms, maxDelay: 1s }
+targets:
+  - { projectId: ${PROJECT}, serverIds: [${id}] }
+`,
+      {},
+      "bench-cloud-client.yaml",
+    );
+    const client = createCloudClient(config.cloud, {
+      clock: systemClock,
+      logger: createSilentLogger(),
+      dispatcher: candPool,
+    });
+    const path = `/v1/${PROJECT}/image-servers/${id}`;
+    const url = new URL(path, sim.url);
+
+    // Signed once per round; the simulator accepts a signature for 15 minutes.
+    const signedHeaders = () =>
+      signRequest({ method: "GET", url, headers: { Accept: "application/json" } }, { accessKey: AK, secretKey: SK }, {
+        now: Date.now(),
+        projectId: PROJECT,
+      });
+
+    let baseHeaders = signedHeaders();
+    const baselineCall = async () => {
+      const res = await basePool.request({ method: "GET", path, headers: baseHeaders });
+      const body = (await res.body.json()) as { id?: unknown };
+      if (res.statusCode !== 200 || body.id !== id) throw new Error(`baseline got HTTP ${res.statusCode}`);
+    };
+    const candidateCall = async () => {
+      const server = await client.getImageServer(PROJECT, id);
+      if (server.id !== id) throw new Error("candidate got another server");
+    };
+
+    // Warm-up (JIT, connections), untimed.
+    await drive(WARMUP_REQUESTS, CONCURRENCY, baselineCall);
+    await drive(WARMUP_REQUESTS, CONCURRENCY, candidateCall);
+
+    const base: RoundStats[] = [];
+    const cand: RoundStats[] = [];
+    for (let round = 0; round < ROUNDS; round++) {
+      baseHeaders = signedHeaders();
+      // Alternate which side goes first, so drift (thermal, other load) hits both alike.
+      if (round % 2 === 0) {
+        base.push(await drive(REQUESTS_PER_ROUND, CONCURRENCY, baselineCall));
+        cand.push(await drive(REQUESTS_PER_ROUND, CONCURRENCY, candidateCall));
+      } else {
+        cand.push(await drive(REQUESTS_PER_ROUND, CONCURRENCY, candidateCall));
+        base.push(await drive(REQUESTS_PER_ROUND, CONCURRENCY, baselineCall));
+      }
+    }
+    await client.close();
+
+    // Signing alone, for attribution.
+    const SIGN_CALLS = 20_000;
+    const s0 = performance.now();
+    for (let i = 0; i < SIGN_CALLS; i++) {
+      signRequest({ method: "GET", url, headers: { Accept: "application/json" } }, { accessKey: AK, secretKey: SK }, {
+        now: Date.now(),
+        projectId: PROJECT,
+      });
+    }
+    const signOnlyUsPerCall = ((performance.now() - s0) * 1000) / SIGN_CALLS;
+
+    const baseCpu = median(base.map((r) => r.cpuUsPerReq));
+    const candCpu = median(cand.map((r) => r.cpuUsPerReq));
+    const baseRps = median(base.map((r) => r.reqPerSec));
+    const candRps = median(cand.map((r) => r.reqPerSec));
+    return {
+      name: "cloud-client",
+      baseline: { label: "undici Pool.request + body.json(), pre-signed", medianMs: round4(baseCpu / 1000) },
+      candidate: { label: "createCloudClient().getImageServer()", medianMs: round4(candCpu / 1000) },
+      ratio: round2(candCpu / baseCpu),
+      method:
+        `client CPU ms per GET (process.cpuUsage of the bench process; simulator in a child process), ` +
+        `concurrency ${CONCURRENCY} over a Pool of ${CONCURRENCY} connections, ${REQUESTS_PER_ROUND} GETs per round, ` +
+        `median of ${ROUNDS} alternating rounds after ${WARMUP_REQUESTS} warm-up GETs each; ratio = candidate / baseline CPU`,
+      concurrency: CONCURRENCY,
+      requestsPerRound: REQUESTS_PER_ROUND,
+      rounds: ROUNDS,
+      baselineReqPerSec: Math.round(baseRps),
+      candidateReqPerSec: Math.round(candRps),
+      baselineCpuUsPerReq: round2(baseCpu),
+      candidateCpuUsPerReq: round2(candCpu),
+      signOnlyUsPerCall: round2(signOnlyUsPerCall),
+    };
+  } finally {
+    await Promise.allSettled([basePool.close(), candPool.close()]);
+    await sim.stop();
+  }
+}
+
+function round4(n: number): number {
+  return Math.round(n * 10_000) / 10_000;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run().then(
+    (result) => {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

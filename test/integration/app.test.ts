@@ -1,0 +1,89 @@
+/**
+ * The whole daemon in-process (createApp): simulator → cloud → poller → store → metrics/HTTP, scraped
+ * and checked by Debian's promtool.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { request } from "undici";
+import { createApp } from "../../src/app.js";
+import { parseConfigText } from "../../src/config/load.js";
+import { createSilentLogger } from "../../src/lib/logger.js";
+import { createSimulator } from "../../src/simulator/index.js";
+import { waitFor } from "../helpers/daemon.js";
+import { configYaml, PROJECT } from "../helpers/world.js";
+
+const STATUSES = ["CREATING", "ACTIVE", "BUILDING", "BUILT", "ERROR", "DELETING", "null", null, "MIGRATING"];
+
+describe("the daemon in-process", () => {
+  it("is ready only after the first poll, and its /metrics for 1,000 servers passes promtool", async (t) => {
+    const sim = createSimulator();
+    const { url: simUrl } = await sim.start();
+    for (let i = 0; i < 1000; i++) {
+      sim.addServer(PROJECT, {
+        id: `srv-${String(i).padStart(5, "0")}`,
+        name: i % 97 === 0 ? `odd "name" \\ ${i}` : `build-${i}`,
+        status: STATUSES[i % STATUSES.length] ?? null,
+        update_time: "-5m",
+      });
+    }
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-app-"));
+    const loaded = parseConfigText(
+      configYaml(simUrl, {
+        statePath: join(dir, "state.db"),
+        target: `{ projectId: ${PROJECT}, discover: true }`,
+        extra: 'server: { listen: "127.0.0.1:0" }\nstuck: { BUILDING: 1m }',
+      }),
+      {},
+      "app-test.yaml",
+    );
+    // Hold the first list call so readiness can be seen to wait for it.
+    sim.injectFault({ route: "list", count: 1, delayMs: 1500 });
+    const app = createApp(loaded, { logger: createSilentLogger(), env: {} });
+    const { url } = await app.start();
+    try {
+      const early = await request(`${url}/-/ready`);
+      await early.body.dump();
+      assert.equal(early.statusCode, 503, "not ready before the first poll finished");
+      await waitFor(async () => {
+        const r = await request(`${url}/-/ready`);
+        await r.body.dump();
+        return r.statusCode === 200;
+      }, "ready");
+      const res = await request(`${url}/metrics`);
+      const text = await res.body.text();
+      assert.equal(res.statusCode, 200);
+      assert.match(
+        text,
+        /^imagewatch_poll_requests_total\{project_id="0123456789abcdef0123456789abcdef",outcome="success"\} 10$/m,
+      );
+      assert.match(
+        text,
+        /^imagewatch_image_server_status\{project_id="[0-9a-f]+",server_id="srv-00008",status="MIGRATING"\} 1$/m,
+      );
+      assert.match(
+        text,
+        /^imagewatch_image_server_status\{project_id="[0-9a-f]+",server_id="srv-00006",status="UNKNOWN"\} 1$/m,
+      );
+      assert.match(
+        text,
+        /^imagewatch_image_server_stuck\{project_id="[0-9a-f]+",server_id="srv-00002"\} 1$/m,
+      );
+      assert.match(text, /^imagewatch_config_last_reload_successful 1$/m);
+      assert.match(text, /^imagewatch_build_info\{version="[^"]+",node_version="v20\.[^"]+"\} 1$/m);
+      assert.equal(text.match(/^imagewatch_image_server_info\{/gm)?.length, 1000);
+
+      const check = spawnSync("promtool", ["check", "metrics"], { input: text, encoding: "utf8" });
+      if (check.error && !process.env.CI) return t.skip("promtool not installed");
+      assert.equal(check.error, undefined);
+      assert.equal(`${check.stdout}${check.stderr}`, "", "promtool reports nothing");
+      assert.equal(check.status, 0);
+    } finally {
+      await app.stop();
+      await sim.stop();
+    }
+  });
+});
