@@ -1,0 +1,105 @@
+import assert from "node:assert/strict";
+import { Writable } from "node:stream";
+import { describe, it } from "node:test";
+import { formatDuration, parseDuration } from "../../src/lib/duration.js";
+import { AppError, ConfigError, coerceError } from "../../src/lib/errors.js";
+import { createLogger } from "../../src/lib/logger.js";
+
+function capture() {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(...chunk.toString("utf8").split("\n").filter(Boolean));
+      cb();
+    },
+  });
+  return { lines, stream };
+}
+
+describe("durations", () => {
+  const cases: Array<[string, number | undefined]> = [
+    ["500ms", 500],
+    ["30s", 30_000],
+    ["5m", 300_000],
+    ["1h", 3_600_000],
+    ["14d", 1_209_600_000],
+    ["1h30m", 5_400_000],
+    ["1.5s", 1500],
+    ["0", 0],
+    ["0s", 0],
+    ["", undefined],
+    ["30", undefined],
+    ["5 m", undefined],
+    ["-5m", undefined],
+    ["1w", undefined],
+  ];
+  for (const [text, ms] of cases) {
+    it(`parses ${JSON.stringify(text)} as ${ms}`, () => assert.equal(parseDuration(text), ms));
+  }
+  it("formats back the way the config writes them", () => {
+    assert.equal(formatDuration(90_000), "1m30s");
+    assert.equal(formatDuration(0), "0s");
+    assert.equal(formatDuration(1_209_600_000), "14d");
+    assert.equal(formatDuration(250), "250ms");
+  });
+});
+
+describe("errors", () => {
+  it("coerces anything thrown into an Error", () => {
+    assert.equal(coerceError("boom").message, "boom");
+    assert.match(coerceError({ a: 1 }).message, /\{"a":1\}/);
+    const e = new Error("x");
+    assert.equal(coerceError(e), e);
+  });
+  it("ConfigError lists every issue with its path", () => {
+    const err = new ConfigError([
+      { path: "webhooks[1].url", message: "must be http(s) URL" },
+      { path: "", message: "file missing" },
+    ]);
+    assert.equal(err.code, "CONFIG_INVALID");
+    assert.equal(err.message, "webhooks[1].url: must be http(s) URL\nfile missing");
+    assert.ok(err instanceof AppError);
+  });
+});
+
+describe("logger", () => {
+  it("redacts credential fields and headers at every depth, in json and pretty formats", () => {
+    for (const format of ["json", "pretty"] as const) {
+      const { lines, stream } = capture();
+      const log = createLogger({ level: "debug", format }, stream);
+      log.info(
+        {
+          secretKey: "SK-SECRET-1",
+          auth: { password: "PW-SECRET-2", token: "TOKEN-SECRET-3" },
+          req: {
+            headers: {
+              authorization: "Bearer AUTH-SECRET-4",
+              "x-auth-token": "XAT-SECRET-5",
+              accept: "json",
+            },
+          },
+          deep: { a: { b: { accessKey: "AK-SECRET-6" } } },
+          headers: { "x-subject-token": "SUBJ-SECRET-7", "x-security-token": "SEC-SECRET-8" },
+        },
+        "something",
+      );
+      log.flush?.();
+      const out = lines.join("\n");
+      assert.match(out, /something/);
+      for (const s of [
+        "SK-SECRET-1",
+        "PW-SECRET-2",
+        "TOKEN-SECRET-3",
+        "AUTH-SECRET-4",
+        "XAT-SECRET-5",
+        "AK-SECRET-6",
+        "SUBJ-SECRET-7",
+        "SEC-SECRET-8",
+      ]) {
+        assert.ok(!out.includes(s), `${format}: ${s} leaked`);
+      }
+      assert.match(out, /\[redacted\]/);
+      assert.match(out, /json/, "non-secret fields are kept");
+    }
+  });
+});
