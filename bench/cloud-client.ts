@@ -8,8 +8,10 @@
  *   never used), timeout guard, response classification and validation (`parseImageServer`).
  *
  * The simulator runs in a child process (bench/helpers.ts), so this process's `process.cpuUsage()` holds
- * only client work. Rounds alternate baseline and candidate; ratio = candidate CPU per request / baseline
- * CPU per request (how many times more CPU our client spends per GET).
+ * only client work. Each round runs every side once, in a rotating order; ratio = candidate CPU per request
+ * / baseline CPU per request (how many times more CPU our client spends per GET). A third side, for
+ * attribution only, runs the client's own transport (`sendHttp`) + `JSON.parse` + `parseImageServer`
+ * with pre-signed headers.
  *
  * Run alone: `node --import tsx bench/cloud-client.ts`.
  */
@@ -17,12 +19,14 @@ import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { Pool } from "undici";
 import { createCloudClient } from "../src/cloud/index.js";
+import { parseImageServer } from "../src/cloud/parse.js";
 import { signRequest } from "../src/cloud/signer.js";
+import { sendHttp } from "../src/cloud/transport.js";
 import { parseConfigText } from "../src/config/load.js";
 import { systemClock } from "../src/lib/clock.js";
 import { createSilentLogger } from "../src/lib/logger.js";
-import type { BenchResult } from "./metrics-scrape.js";
 import { AK, cpuMs, median, PROJECT, round2, SK, startSimChild } from "./helpers.js";
+import type { BenchResult } from "./metrics-scrape.js";
 
 /** This benchmark's result, with the extra figures it measures. */
 export interface CloudClientBenchResult extends BenchResult {
@@ -33,14 +37,19 @@ export interface CloudClientBenchResult extends BenchResult {
   candidateReqPerSec: number;
   baselineCpuUsPerReq: number;
   candidateCpuUsPerReq: number;
+  /**
+   * Attribution: the client's own transport (`sendHttp`, pre-signed headers) + `JSON.parse` +
+   * `parseImageServer`, without signing, limiter, retry or classification; CPU µs per GET.
+   */
+  transportParseCpuUsPerReq: number;
   /** `signRequest` alone, µs per call (tight loop): part of the candidate's extra cost. */
   signOnlyUsPerCall: number;
 }
 
 const CONCURRENCY = 64;
-const REQUESTS_PER_ROUND = 4000;
+const REQUESTS_PER_ROUND = 3000;
 const ROUNDS = 7;
-const WARMUP_REQUESTS = 2000;
+const WARMUP_REQUESTS = 1500;
 
 interface RoundStats {
   reqPerSec: number;
@@ -70,6 +79,7 @@ export async function run(): Promise<CloudClientBenchResult> {
   const poolOptions = { connections: CONCURRENCY, keepAliveTimeout: 30_000 };
   const basePool = new Pool(sim.url, poolOptions);
   const candPool = new Pool(sim.url, poolOptions);
+  const transPool = new Pool(sim.url, poolOptions);
   try {
     const [id] = await sim.addServers(PROJECT, 1, "ACTIVE");
     if (id === undefined) throw new Error("simulator returned no server");
@@ -99,10 +109,14 @@ targets:
 
     // Signed once per round; the simulator accepts a signature for 15 minutes.
     const signedHeaders = () =>
-      signRequest({ method: "GET", url, headers: { Accept: "application/json" } }, { accessKey: AK, secretKey: SK }, {
-        now: Date.now(),
-        projectId: PROJECT,
-      });
+      signRequest(
+        { method: "GET", url, headers: { Accept: "application/json" } },
+        { accessKey: AK, secretKey: SK },
+        {
+          now: Date.now(),
+          projectId: PROJECT,
+        },
+      );
 
     let baseHeaders = signedHeaders();
     const baselineCall = async () => {
@@ -115,21 +129,34 @@ targets:
       if (server.id !== id) throw new Error("candidate got another server");
     };
 
+    const transportCall = async () => {
+      const res = await sendHttp(
+        { method: "GET", url, headers: baseHeaders },
+        { dispatcher: transPool, timeoutMs: 10_000 },
+      );
+      const server = parseImageServer(JSON.parse(res.text));
+      if (res.status !== 200 || server.id !== id) throw new Error(`transport got HTTP ${res.status}`);
+    };
+
     // Warm-up (JIT, connections), untimed.
     await drive(WARMUP_REQUESTS, CONCURRENCY, baselineCall);
     await drive(WARMUP_REQUESTS, CONCURRENCY, candidateCall);
+    await drive(WARMUP_REQUESTS, CONCURRENCY, transportCall);
 
     const base: RoundStats[] = [];
     const cand: RoundStats[] = [];
+    const trans: RoundStats[] = [];
+    const sides: Array<[() => Promise<void>, RoundStats[]]> = [
+      [baselineCall, base],
+      [candidateCall, cand],
+      [transportCall, trans],
+    ];
     for (let round = 0; round < ROUNDS; round++) {
       baseHeaders = signedHeaders();
-      // Alternate which side goes first, so drift (thermal, other load) hits both alike.
-      if (round % 2 === 0) {
-        base.push(await drive(REQUESTS_PER_ROUND, CONCURRENCY, baselineCall));
-        cand.push(await drive(REQUESTS_PER_ROUND, CONCURRENCY, candidateCall));
-      } else {
-        cand.push(await drive(REQUESTS_PER_ROUND, CONCURRENCY, candidateCall));
-        base.push(await drive(REQUESTS_PER_ROUND, CONCURRENCY, baselineCall));
+      // Rotate which side goes first, so drift (thermal, other load) hits every side alike.
+      for (let k = 0; k < sides.length; k++) {
+        const [fn, out] = sides[(round + k) % sides.length] as [() => Promise<void>, RoundStats[]];
+        out.push(await drive(REQUESTS_PER_ROUND, CONCURRENCY, fn));
       }
     }
     await client.close();
@@ -138,10 +165,14 @@ targets:
     const SIGN_CALLS = 20_000;
     const s0 = performance.now();
     for (let i = 0; i < SIGN_CALLS; i++) {
-      signRequest({ method: "GET", url, headers: { Accept: "application/json" } }, { accessKey: AK, secretKey: SK }, {
-        now: Date.now(),
-        projectId: PROJECT,
-      });
+      signRequest(
+        { method: "GET", url, headers: { Accept: "application/json" } },
+        { accessKey: AK, secretKey: SK },
+        {
+          now: Date.now(),
+          projectId: PROJECT,
+        },
+      );
     }
     const signOnlyUsPerCall = ((performance.now() - s0) * 1000) / SIGN_CALLS;
 
@@ -154,10 +185,11 @@ targets:
       baseline: { label: "undici Pool.request + body.json(), pre-signed", medianMs: round4(baseCpu / 1000) },
       candidate: { label: "createCloudClient().getImageServer()", medianMs: round4(candCpu / 1000) },
       ratio: round2(candCpu / baseCpu),
+      ratioNote: "candidate / baseline (CPU cost factor)",
       method:
         `client CPU ms per GET (process.cpuUsage of the bench process; simulator in a child process), ` +
         `concurrency ${CONCURRENCY} over a Pool of ${CONCURRENCY} connections, ${REQUESTS_PER_ROUND} GETs per round, ` +
-        `median of ${ROUNDS} alternating rounds after ${WARMUP_REQUESTS} warm-up GETs each; ratio = candidate / baseline CPU`,
+        `median of ${ROUNDS} rotating rounds after ${WARMUP_REQUESTS} warm-up GETs each; ratio = candidate / baseline CPU`,
       concurrency: CONCURRENCY,
       requestsPerRound: REQUESTS_PER_ROUND,
       rounds: ROUNDS,
@@ -165,10 +197,11 @@ targets:
       candidateReqPerSec: Math.round(candRps),
       baselineCpuUsPerReq: round2(baseCpu),
       candidateCpuUsPerReq: round2(candCpu),
+      transportParseCpuUsPerReq: round2(median(trans.map((r) => r.cpuUsPerReq))),
       signOnlyUsPerCall: round2(signOnlyUsPerCall),
     };
   } finally {
-    await Promise.allSettled([basePool.close(), candPool.close()]);
+    await Promise.allSettled([basePool.close(), candPool.close(), transPool.close()]);
     await sim.stop();
   }
 }

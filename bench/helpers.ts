@@ -65,6 +65,9 @@ type ChildRequest =
   | { id: number; op: "setStatus"; projectId: string; ids: string[]; status: string }
   | { id: number; op: "cpu" };
 
+/** A request without its id (distributed over the union). */
+type ChildAsk = ChildRequest extends infer R ? (R extends ChildRequest ? Omit<R, "id"> : never) : never;
+
 type ChildReply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: string };
 
 /** A simulator running in a child process. */
@@ -123,7 +126,7 @@ export async function startSimChild(): Promise<SimChild> {
     });
   });
 
-  function ask(req: Omit<ChildRequest, "id"> & { op: ChildRequest["op"] }): Promise<unknown> {
+  function ask(req: ChildAsk): Promise<unknown> {
     if (exited) return Promise.reject(new Error("simulator child exited"));
     const id = nextId++;
     return new Promise((resolve, reject) => {
@@ -185,7 +188,11 @@ async function simChildMain(): Promise<void> {
   send({ op: "ready", url });
 }
 
-if (process.argv[2] === "sim-child" && process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+if (
+  process.argv[2] === "sim-child" &&
+  process.argv[1] &&
+  import.meta.url === pathToFileURL(process.argv[1]).href
+) {
   simChildMain().catch((err: unknown) => {
     process.stderr.write(`simulator child failed: ${String(err)}\n`);
     process.exit(1);

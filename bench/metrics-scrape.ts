@@ -27,9 +27,11 @@ export interface BenchResult {
   name: string;
   baseline: { label: string; medianMs: number };
   candidate: { label: string; medianMs: number };
-  /** baseline / candidate: how many times faster the candidate is. */
+  /** baseline / candidate (how many times faster the candidate is) unless `ratioNote` says otherwise. */
   ratio: number;
   method: string;
+  /** How `ratio` is computed when it is not baseline / candidate (e.g. "candidate / baseline"). */
+  ratioNote?: string;
 }
 
 /** This benchmark's result, with the extra figures it measures. */

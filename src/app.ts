@@ -8,6 +8,7 @@ import type { Dispatcher } from "undici";
 import { type CloudClient, createCloudClient } from "./cloud/index.js";
 import { loadConfig } from "./config/load.js";
 import type { Config, LoadedConfig } from "./config/types.js";
+import { ownsServer } from "./domain/sharding.js";
 import type { DomainEvent, ServerState } from "./domain/types.js";
 import { createHttpServer } from "./http/server.js";
 import { type Clock, systemClock } from "./lib/clock.js";
@@ -16,7 +17,13 @@ import type { Logger } from "./lib/logger.js";
 import { VERSION } from "./lib/version.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { createDeliveryService, type DeliveryService } from "./notify/index.js";
-import { pollTarget, ServerStates, type TargetMemory } from "./poller/poll-target.js";
+import {
+  matchesTargetFilter,
+  pollTarget,
+  ServerStates,
+  type TargetMemory,
+  yieldToLoop,
+} from "./poller/poll-target.js";
 import { createScheduler, type Scheduler } from "./poller/scheduler.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/types.js";
@@ -33,6 +40,8 @@ export interface AppDeps {
   deliveryPollIntervalMs?: number;
   /** Grace for deliveries in flight at stop (ms). */
   stopGraceMs?: number;
+  /** Grace for polls in flight at stop before they are aborted (ms). */
+  pollStopGraceMs?: number;
 }
 
 export interface App {
@@ -65,9 +74,36 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
 
   for (const s of store.loadServers()) {
     states.set(s);
-    metrics.setServer(s);
+    if (s.present) metrics.setServer(s);
   }
   log.info({ servers: states.size, path: cfg().state.path }, "state loaded");
+
+  /**
+   * Forgets servers no current target or shard watches (a target or id removed by a reload, a shard
+   * change), and disappeared ones absent longer than `state.retention`: their series leave /metrics,
+   * their rows leave the database. Their events stay until pruned.
+   */
+  const forgetUnwatched = () => {
+    const config = cfg();
+    const gone: ServerState[] = [];
+    const cutoff = clock.now() - config.state.retention;
+    for (const s of states.all()) {
+      const targets = config.targets.filter((t) => t.projectId === s.projectId);
+      const configured = targets.some((t) => !t.discover && t.serverIds.includes(s.serverId));
+      const discovered = targets.some((t) => t.discover && matchesTargetFilter(t, s));
+      const owned = ownsServer(s.serverId, config.sharding);
+      const longGone = !s.present && !configured && (s.lastPollAt ?? 0) < cutoff;
+      if (!owned || (!configured && !discovered) || longGone) gone.push(s);
+    }
+    if (gone.length === 0) return;
+    store.deleteServers(gone);
+    for (const s of gone) {
+      states.delete(s.projectId, s.serverId);
+      metrics.removeServer(s.projectId, s.serverId);
+    }
+    log.info({ servers: gone.length }, "stopped tracking servers no target watches");
+  };
+  forgetUnwatched();
 
   const makeCloud = (config: Readonly<Config>): CloudClient =>
     createCloudClient(config.cloud, {
@@ -89,15 +125,20 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     version: VERSION,
     pollIntervalMs: deps.deliveryPollIntervalMs,
     onOutcome: (webhook, outcome) => metrics.recordDelivery(webhook, outcome),
-    onQueue: (webhook, depth, age) => metrics.setQueue(webhook, depth, age),
+    // A webhook removed by a reload keeps its pending rows (they resume if it comes back), but no series.
+    onQueue: (webhook, depth, age) => {
+      if (cfg().webhooks.some((w) => w.name === webhook)) metrics.setQueue(webhook, depth, age);
+    },
   });
 
   const memory = new Map<string, TargetMemory>();
-  const onCommitted = (
+  // Metrics follow commits in order, in slices, so a 10,000-server poll does not block scrapes.
+  let metricsChain: Promise<void> = Promise.resolve();
+  const applyMetrics = async (
     written: readonly ServerState[],
-    events: readonly DomainEvent[],
     previous: ReadonlyMap<string, ServerState | undefined>,
   ) => {
+    let n = 0;
     for (const s of written) {
       if (s.present) metrics.setServer(s);
       else metrics.removeServer(s.projectId, s.serverId);
@@ -105,10 +146,23 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       if (prev?.status && s.status && prev.status !== s.status && prev.present && s.present) {
         metrics.recordTransition(prev.status, s.status);
       }
+      if (++n % 500 === 0) await yieldToLoop();
     }
+  };
+  const onCommitted = (
+    written: readonly ServerState[],
+    events: readonly DomainEvent[],
+    previous: ReadonlyMap<string, ServerState | undefined>,
+  ) => {
+    metricsChain = metricsChain
+      .then(() => applyMetrics(written, previous))
+      .catch((e: unknown) => log.error({ err: coerceError(e) }, "metrics update failed"));
     if (events.length > 0) {
       log.info(
-        { events: events.map((e) => ({ type: e.type, serverId: e.serverId, id: e.id })) },
+        {
+          count: events.length,
+          events: events.slice(0, 20).map((e) => ({ type: e.type, serverId: e.serverId, id: e.id })),
+        },
         "events committed",
       );
       delivery.wake();
@@ -116,6 +170,8 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   };
 
   const pollLog = log.child({ component: "poller" });
+  // Aborted at stop when polls in flight outlive their grace (a long list under retries).
+  const pollAbort = new AbortController();
   const scheduler: Scheduler = createScheduler(
     { targets: cfg().targets, interval: cfg().schedule.interval, concurrency: cfg().schedule.concurrency },
     {
@@ -132,7 +188,9 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
           memory,
           onCommitted,
           force: first,
+          signal: pollAbort.signal,
         }),
+      onTickError: (target) => metrics.recordTickFailure(target.projectId),
     },
   );
 
@@ -154,6 +212,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     try {
       const n = store.prune(clock.now() - cfg().state.retention);
       if (n > 0) log.info({ pruned: n }, "old events pruned");
+      forgetUnwatched();
     } catch (e) {
       log.error({ err: coerceError(e) }, "prune failed");
     }
@@ -220,6 +279,10 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       if (typeof log.level === "string" && log.level !== current.config.log.level)
         log.level = current.config.log.level;
       metrics.setShard(current.config.sharding.index, current.config.sharding.count);
+      for (const w of prev.webhooks) {
+        if (!current.config.webhooks.some((x) => x.name === w.name)) metrics.removeWebhook(w.name);
+      }
+      forgetUnwatched();
       scheduler.update({
         targets: current.config.targets,
         interval: current.config.schedule.interval,
@@ -238,7 +301,13 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     },
     async stop() {
       if (pruneTimer) clearInterval(pruneTimer);
+      const abortTimer = setTimeout(
+        () => pollAbort.abort(new Error("imagewatch is stopping")),
+        deps.pollStopGraceMs ?? 5000,
+      );
       await scheduler.stop();
+      clearTimeout(abortTimer);
+      await metricsChain;
       await delivery.stop(deps.stopGraceMs ?? 3000);
       await http.stop();
       await cloud.close();

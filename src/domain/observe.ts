@@ -24,7 +24,8 @@
  * Event ids (see `eventId`) are derived from API facts, so replicas agree, with these anchors:
  * - status_changed: previous status, new status, new `update_time`, and the start of the previous status;
  * - discovered: status and `update_time` (back after disappearing: also the last status seen and its start);
- * - disappeared: the last status seen, its `update_time` and start;
+ * - disappeared: the last status seen, its `update_time` and start, and the server's `generation` (how
+ *   many times it disappeared before), so a flapping server gets fresh ids every cycle;
  * - stuck: status, start of the status, and the reminder slot `n` = ⌊(time in status − threshold) /
  *   repeatEvery⌋ (0 without reminders), so a replica that saw the episode later agrees on the slot;
  * - stuck_resolved: the stuck status and its start (one resolution per episode, however it ended);
@@ -33,9 +34,9 @@
  * Limits: two replicas agree only while their status starts agree (both derived from `update_time`);
  * after a fallback to `now` their ids differ, so a receiver may get the same change twice, but it
  * never misses one. Poll failure ids are replica-specific by design: a failure is a fact about one replica's
- * polling, and nothing in the API tells two outages of an unchanged server apart. A server that
- * vanishes and returns with an identical object (same status and `update_time`) repeats the ids of its
- * previous cycle, so the store keeps only the first cycle's events.
+ * polling, and nothing in the API tells two outages of an unchanged server apart. The `generation`
+ * counter is replica-local history too: a replica that started after a server flapped counts fewer
+ * cycles, so its disappeared/rediscovered ids differ from an older replica's (a duplicate, never a loss).
  */
 import { eventId } from "./event-id.js";
 import { normalizeStatus } from "./status.js";
@@ -174,6 +175,7 @@ function observeNotFound(before: ServerState, answered: ServerState, ctx: Observ
     stuck: false,
     stuckNotifiedAt: null,
     stuckCount: 0,
+    generation: (before.generation ?? 0) + 1,
   };
   if (before.stuck) emitter.stuckResolved(before, gone, ctx.now);
   emitter.disappeared(before, gone);
@@ -361,7 +363,7 @@ function createEmitter(ctx: ObserveContext, events: DomainEvent[]): Emitter {
               previousStatus: before.status,
               status: after.status,
               updateTime: after.server?.updateTime ?? null,
-              discriminator: `again:${before.server?.updateTime ?? "none"}:${before.statusSince}`,
+              discriminator: `again:${before.server?.updateTime ?? "none"}:${before.statusSince}:gen:${before.generation ?? 0}`,
             }
           : { previousStatus: null, status: after.status, updateTime: after.server?.updateTime ?? null },
         after,
@@ -391,7 +393,7 @@ function createEmitter(ctx: ObserveContext, events: DomainEvent[]): Emitter {
           previousStatus: before.status,
           status: null,
           updateTime: before.server?.updateTime ?? null,
-          discriminator: `since:${before.statusSince}`,
+          discriminator: `since:${before.statusSince}:gen:${before.generation ?? 0}`,
         },
         after,
         {},

@@ -99,6 +99,12 @@ export interface ServerState {
   lastError: PollError | null;
   /** The API object as last seen, null before first sight. */
   server: ImageServer | null;
+  /**
+   * How many times this server disappeared. Part of the ids of `disappeared` and of the `discovered`
+   * that follows, so a server that flaps with an unchanged API object still gets fresh ids each cycle.
+   * Absent in states written before it existed (= 0).
+   */
+  generation?: number;
 }
 
 /** Event types (DESIGN.md §6). */

@@ -42,6 +42,8 @@ export const METRIC_NAMES = {
   buildInfo: `${METRIC_PREFIX}build_info`,
   shardOrdinal: `${METRIC_PREFIX}shard_ordinal`,
   totalShards: `${METRIC_PREFIX}total_shards`,
+  /** Not in DESIGN.md §5: issue 4 asks that a failing scheduler tick be counted. */
+  pollTickFailures: `${METRIC_PREFIX}poll_tick_failures_total`,
 } as const;
 
 /** Buckets of `poll_duration_seconds`: one cloud API call, from a fast loopback answer to the 30 s worst case. */
@@ -84,6 +86,8 @@ export interface Metrics {
   recordRequest(projectId: string, outcome: RequestOutcome, durationSeconds: number): void;
   /** Counts one IAM token request (`auth_token_refreshes_total`). */
   recordTokenRefresh(outcome: "success" | "failure"): void;
+  /** Counts a scheduler tick whose poll threw (`poll_tick_failures_total`): a bug or a store failure. */
+  recordTickFailure(projectId: string): void;
   /** Counts one delivery attempt's outcome (`webhook_deliveries_total`). */
   recordDelivery(webhook: string, outcome: "delivered" | "retried" | "dead"): void;
   /** Sets `webhook_queue_depth` and `webhook_oldest_pending_age_seconds` of one webhook. */
@@ -234,6 +238,12 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     labelNames: ["outcome"] as const,
     registers,
   });
+  const tickFailures = new Counter({
+    name: METRIC_NAMES.pollTickFailures,
+    help: "Scheduler ticks whose poll of a target threw (not a failed API call: those are poll_requests_total).",
+    labelNames: ["project_id"] as const,
+    registers,
+  });
   const reloadOk = new Gauge({
     name: METRIC_NAMES.configLastReloadSuccessful,
     help: "Whether the last configuration (re)load succeeded.",
@@ -381,6 +391,9 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     },
     recordTokenRefresh(outcome) {
       tokenRefreshes.inc({ outcome });
+    },
+    recordTickFailure(projectId) {
+      tickFailures.inc({ project_id: projectId });
     },
     recordDelivery(webhook, outcome) {
       deliveries.inc({ webhook, outcome });

@@ -107,9 +107,25 @@ export function targetKey(target: TargetConfig): string {
 
 /** How long a server may go unpolled given its last known status. */
 function pollPeriod(state: ServerState | undefined, config: Readonly<Config>): number {
-  if (!state || state.status === null || !state.present)
-    return state && !state.present ? config.schedule.steadyInterval : config.schedule.interval;
+  if (!state || state.status === null) return config.schedule.interval;
+  // A failing server is retried every interval, so poll_failed does not wait threshold × steadyInterval.
+  if (state.consecutiveFailures > 0) return config.schedule.interval;
+  if (!state.present) return config.schedule.steadyInterval;
   return isTransitional(state.status) ? config.schedule.interval : config.schedule.steadyInterval;
+}
+
+/**
+ * Whether a known server belongs to a discover target: the list filters it by `serverName` (partial
+ * match) and `enterpriseProjectId`, so only servers matching them can be "absent from its list". Other
+ * servers of the same project may belong to another target.
+ */
+export function matchesTargetFilter(target: TargetConfig, state: ServerState): boolean {
+  if (target.serverName && !state.name.includes(target.serverName)) return false;
+  if (target.enterpriseProjectId !== undefined) {
+    const epid = state.server?.raw.enterprise_project_id;
+    if (epid !== undefined && epid !== target.enterpriseProjectId) return false;
+  }
+  return true;
 }
 
 /**
@@ -142,7 +158,7 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
   if (target.discover) {
     const known = deps.states
       .ofProject(projectId)
-      .filter((s) => s.present && ownsServer(s.serverId, sharding));
+      .filter((s) => s.present && ownsServer(s.serverId, sharding) && matchesTargetFilter(target, s));
     const listDue =
       deps.force ||
       memory.lastListAt === undefined ||
@@ -199,15 +215,17 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
         }
       } else {
         mode = "get";
-        await mapLimit(due, 4, async (id) => {
+        await mapLimit(due, config.schedule.concurrency, async (id) => {
           results.set(id, await getOne(deps, projectId, id));
         });
       }
     }
   }
 
-  if (results.size === 0) return { projectId, observed: 0, events: 0, failed: 0, mode };
-  return commitResults(projectId, results, deps, now, mode);
+  // Stopping: answers cut short by our own abort are not failures of the cloud; commit nothing.
+  if (results.size === 0 || deps.signal?.aborted)
+    return { projectId, observed: 0, events: 0, failed: 0, mode };
+  return await commitResults(projectId, results, deps, now, mode);
 }
 
 async function getOne(deps: PollDeps, projectId: string, serverId: string): Promise<ServerPollResult> {
@@ -239,13 +257,32 @@ function logPollFailure(logger: Logger, projectId: string, serverId: string | un
   );
 }
 
-function commitResults(
+/** How many servers are observed between two yields to the event loop. */
+const SLICE = 500;
+
+/** Lets timers, HTTP and other polls run between slices of a large poll. */
+export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * Whether a new state must be written. Poll bookkeeping alone (lastPollAt, lastSuccessAt) is not worth
+ * a row write on every poll of 10,000 steady servers: after a restart it only makes the first poll come
+ * sooner. Everything else — status, stuck and failure tracking, the API object — is written when it moves.
+ */
+export function needsWrite(prev: ServerState | undefined, next: ServerState): boolean {
+  if (!prev) return true;
+  const { lastPollAt: _a, lastSuccessAt: _b, server: prevServer, ...prevRest } = prev;
+  const { lastPollAt: _c, lastSuccessAt: _d, server: nextServer, ...nextRest } = next;
+  if (JSON.stringify(prevRest) !== JSON.stringify(nextRest)) return true;
+  return JSON.stringify(prevServer?.raw ?? null) !== JSON.stringify(nextServer?.raw ?? null);
+}
+
+async function commitResults(
   projectId: string,
   results: Map<string, ServerPollResult>,
   deps: PollDeps,
   now: number,
   mode: PollSummary["mode"],
-): PollSummary {
+): Promise<PollSummary> {
   const config = deps.config();
   const observeConfig = {
     thresholds: config.stuck.thresholds,
@@ -253,16 +290,20 @@ function commitResults(
     pollFailureThreshold: config.alerts.pollFailureThreshold,
   };
   const states: ServerState[] = [];
+  const toWrite: ServerState[] = [];
   const events: DomainEvent[] = [];
   const previous = new Map<string, ServerState | undefined>();
   let failed = 0;
+  let n = 0;
   for (const [serverId, result] of results) {
     const prev = deps.states.get(projectId, serverId);
     if (result.kind === "failed") failed++;
     const out = observe(prev, result, { projectId, serverId, now, config: observeConfig });
     previous.set(serverId, prev);
     states.push(out.state);
+    if (out.events.length > 0 || needsWrite(prev, out.state)) toWrite.push(out.state);
     events.push(...out.events);
+    if (++n % SLICE === 0) await yieldToLoop();
   }
   const webhooks = config.webhooks;
   const deliveries: Array<{ eventId: string; webhook: string }> = [];
@@ -271,7 +312,7 @@ function commitResults(
       if (matchesWebhook(event, w)) deliveries.push({ eventId: event.id, webhook: w.name });
   }
   // Commit before notify: states, events and delivery rows in one transaction.
-  const inserted = new Set(deps.store.commitPoll({ servers: states, events, deliveries, now }));
+  const inserted = new Set(deps.store.commitPoll({ servers: toWrite, events, deliveries, now }));
   for (const s of states) deps.states.set(s);
   const newEvents = events.filter((e) => inserted.has(e.id));
   deps.onCommitted?.(states, newEvents, previous);

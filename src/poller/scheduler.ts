@@ -102,24 +102,38 @@ export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps):
     }
   };
 
-  const schedule = () => {
+  let phaseTimers: NodeJS.Timeout[] = [];
+  const clearJobs = () => {
+    for (const t of phaseTimers) clearTimeout(t);
+    phaseTimers = [];
     for (const job of jobs) job.stop();
     jobs = [];
+  };
+
+  const schedule = () => {
+    clearJobs();
     const seconds = Math.max(1, Math.round(options.interval / 1000));
-    const now = deps.clock.now();
     for (const target of options.targets) {
-      const startAt = new Date(now + phaseOffset(target, options.interval));
-      const job = new Cron(
-        "* * * * * *",
-        {
-          interval: seconds,
-          protect: true,
-          startAt,
-          catch: (e: unknown) => log.error({ err: coerceError(e) }, "scheduler callback failed"),
+      // The phase is applied by a one-off timer, not croner's `startAt`: with `interval`, croner 11 walks
+      // from `startAt` to now on every reschedule, a cost that grows with uptime (weeks → 100s of ms).
+      const timer = setTimeout(
+        () => {
+          if (stopped) return;
+          const job = new Cron(
+            "* * * * * *",
+            {
+              interval: seconds,
+              protect: true,
+              catch: (e: unknown) => log.error({ err: coerceError(e) }, "scheduler callback failed"),
+            },
+            () => runTick(target, false),
+          );
+          jobs.push(job);
         },
-        () => runTick(target, false),
+        phaseOffset(target, options.interval),
       );
-      jobs.push(job);
+      timer.unref();
+      phaseTimers.push(timer);
     }
   };
 
@@ -147,8 +161,7 @@ export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps):
     },
     async stop() {
       stopped = true;
-      for (const job of jobs) job.stop();
-      jobs = [];
+      clearJobs();
       await Promise.allSettled([...inFlight.values()]);
     },
   };

@@ -228,6 +228,14 @@ function createSqliteStore(db: Database.Database, clock: Clock, logger: Logger):
     `INSERT INTO servers (project_id, server_id, state) VALUES (?, ?, ?)
      ON CONFLICT (project_id, server_id) DO UPDATE SET state = excluded.state`,
   );
+  const deleteServer = db.prepare<[string, string]>(
+    "DELETE FROM servers WHERE project_id = ? AND server_id = ?",
+  );
+  const deleteServersTx = db.transaction((keys: ReadonlyArray<{ projectId: string; serverId: string }>) => {
+    let n = 0;
+    for (const k of keys) n += deleteServer.run(k.projectId, k.serverId).changes;
+    return n;
+  });
   const insertEvent = db.prepare<[string, string, number, string, string, string]>(
     // ON CONFLICT DO NOTHING, not INSERT OR IGNORE: OR IGNORE would also silently skip a row that breaks
     // NOT NULL or CHECK, where we want the whole poll to fail.
@@ -377,6 +385,8 @@ function createSqliteStore(db: Database.Database, clock: Clock, logger: Logger):
       guard("loadServers", () => selectServers.all().map((r) => JSON.parse(r.state) as ServerState)),
 
     commitPoll: (commit) => guard("commitPoll", () => commitTx(commit)),
+
+    deleteServers: (keys) => guard("deleteServers", () => deleteServersTx(keys)),
 
     dueDeliveries: (webhook, now, limit, exclude) =>
       guard("dueDeliveries", () => {

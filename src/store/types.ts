@@ -48,6 +48,11 @@ export interface Store {
   /** Writes servers, events and delivery rows in ONE transaction. Returns the ids of the events newly inserted. */
   commitPoll(commit: PollCommit): string[];
   /**
+   * Forgets server states (no longer watched by any target or shard, or gone longer than the retention).
+   * Their events and deliveries stay. Returns how many rows were deleted.
+   */
+  deleteServers(keys: ReadonlyArray<{ projectId: string; serverId: string }>): number;
+  /**
    * Pending deliveries of `webhook` that are due at `now`, oldest first, at most `limit`. A delivery is not
    * returned while an earlier pending delivery (lower seq) of the same server for the same webhook exists:
    * per-server order. `exclude` lists event ids already in flight.

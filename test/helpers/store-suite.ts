@@ -160,6 +160,23 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
         );
       });
 
+      it("deletes server states by key and keeps their events", () => {
+        const a = makeServerState({ serverId: "a" });
+        const b = makeServerState({ serverId: "b" });
+        const ev = makeEvent("evt_a", "a");
+        store.commitPoll({ servers: [a, b], events: [ev], deliveries: [], now: T0 });
+        const n = store.deleteServers([
+          { projectId: "proj-1", serverId: "a" },
+          { projectId: "proj-1", serverId: "missing" },
+        ]);
+        assert.equal(n, 1);
+        assert.deepEqual(
+          store.loadServers().map((s) => s.serverId),
+          ["b"],
+        );
+        assert.equal(store.listEvents(10).length, 1, "events stay");
+      });
+
       it("starts empty", () => {
         assert.deepEqual(store.loadServers(), []);
         assert.deepEqual(store.listEvents(10), []);

@@ -50,8 +50,8 @@ export interface World {
   config: Readonly<Config>;
   store: Store;
   states: ServerStates;
-  /** Polls the first target once (forced unless told otherwise). */
-  poll(force?: boolean): ReturnType<typeof pollTarget>;
+  /** Polls one target (the first by default) once, forced unless told otherwise. */
+  poll(force?: boolean, targetIndex?: number): ReturnType<typeof pollTarget>;
   /** Every stored event, oldest first. */
   events(): DomainEvent[];
   /** Closes the store and opens it again, with the states reloaded (a daemon restart). */
@@ -92,8 +92,8 @@ export async function createWorld(opts: {
     get states() {
       return states;
     },
-    poll(force = true) {
-      const target = config.targets[0];
+    poll(force = true, targetIndex = 0) {
+      const target = config.targets[targetIndex];
       if (!target) throw new Error("no target");
       return pollTarget(target, { cloud, store, states, clock, logger, config: () => config, memory, force });
     },

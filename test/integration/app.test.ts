@@ -4,13 +4,13 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { request } from "undici";
 import { createApp } from "../../src/app.js";
-import { parseConfigText } from "../../src/config/load.js";
+import { loadConfig, parseConfigText } from "../../src/config/load.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator } from "../../src/simulator/index.js";
 import { waitFor } from "../helpers/daemon.js";
@@ -85,5 +85,85 @@ describe("the daemon in-process", () => {
       await app.stop();
       await sim.stop();
     }
+  });
+
+  it("forgets a target removed by a reload: its servers leave /api/v1/servers, /metrics and the database", async () => {
+    const sim = createSimulator();
+    const { url: simUrl } = await sim.start();
+    const OTHER = "fedcba9876543210fedcba9876543210";
+    sim.addServer(PROJECT, { id: "keep-1", name: "keep", status: "ACTIVE" });
+    sim.addServer(OTHER, { id: "drop-1", name: "drop", status: "BUILDING" });
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-reload-"));
+    const path = join(dir, "imagewatch.yaml");
+    const write = (targets: string) =>
+      writeFileSync(
+        path,
+        configYaml(simUrl, {
+          statePath: join(dir, "state.db"),
+          target: targets,
+          extra: 'server: { listen: "127.0.0.1:0" }',
+        }),
+      );
+    write(`{ projectId: ${PROJECT}, serverIds: [keep-1] }\n  - { projectId: ${OTHER}, serverIds: [drop-1] }`);
+    const app = createApp(loadConfig(path, {}), { logger: createSilentLogger(), env: {} });
+    const { url } = await app.start();
+    const servers = async () => {
+      const r = await request(`${url}/api/v1/servers`);
+      return ((await r.body.json()) as { servers: Array<{ server_id: string }> }).servers
+        .map((x) => x.server_id)
+        .sort();
+    };
+    const scrape = async () => await (await request(`${url}/metrics`)).body.text();
+    try {
+      await waitFor(async () => (await servers()).length === 2, "both servers polled");
+      await waitFor(async () => (await scrape()).includes('server_id="drop-1"'), "drop-1 in /metrics");
+      write(`{ projectId: ${PROJECT}, serverIds: [keep-1] }`);
+      assert.deepEqual(await app.reload(), { ok: true });
+      assert.deepEqual(await servers(), ["keep-1"]);
+      assert.ok(!(await scrape()).includes('server_id="drop-1"'), "its series left /metrics");
+      assert.deepEqual(
+        app.store.loadServers().map((s) => s.serverId),
+        ["keep-1"],
+      );
+    } finally {
+      await app.stop();
+      await sim.stop();
+    }
+  });
+
+  it("stops promptly when a poll hangs, aborting it after the grace and committing nothing for it", async () => {
+    const sim = createSimulator();
+    const { url: simUrl } = await sim.start();
+    sim.addServer(PROJECT, { id: "slow-1", name: "slow", status: "ACTIVE" });
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-abort-"));
+    const loaded = parseConfigText(
+      configYaml(simUrl, {
+        statePath: join(dir, "state.db"),
+        target: `{ projectId: ${PROJECT}, serverIds: [slow-1] }`,
+        extra: 'server: { listen: "127.0.0.1:0" }',
+      }).replace("requestTimeout: 5s", "requestTimeout: 60s"),
+      {},
+      "abort.yaml",
+    );
+    sim.injectFault({ route: "get", count: 1, delayMs: 30_000 });
+    const app = createApp(loaded, { logger: createSilentLogger(), env: {}, pollStopGraceMs: 200 });
+    await app.start();
+    try {
+      await waitFor(
+        () => sim.requests().some((r) => r.route === "get") || sim.counts().byRoute.get > 0,
+        "the hanging GET",
+        10_000,
+      );
+    } finally {
+      const started = Date.now();
+      await app.stop();
+      const took = Date.now() - started;
+      assert.ok(took < 10_000, `stop took ${took} ms`);
+      await sim.stop();
+    }
+    const { openSqliteStore } = await import("../../src/store/sqlite-store.js");
+    const store = openSqliteStore(join(dir, "state.db"));
+    assert.deepEqual(store.loadServers(), [], "the aborted poll committed no failure");
+    store.close();
   });
 });

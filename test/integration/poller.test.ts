@@ -188,4 +188,71 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
       await w.close();
     }
   });
+
+  it("keeps servers of another target in the same project out of a discover target's disappearances", async () => {
+    const w = await createWorld({
+      target: `{ projectId: ${PROJECT}, discover: true, serverName: build- }\n  - { projectId: ${PROJECT}, serverIds: [${S2}] }`,
+    });
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "ACTIVE" });
+      w.sim.addServer(PROJECT, { id: S2, name: "golden", status: "ACTIVE" });
+      for (let i = 0; i < 3; i++) {
+        await w.poll(true, 0);
+        await w.poll(true, 1);
+        w.clock.advance(30_000);
+      }
+      w.sim.setStatus(PROJECT, S2, "BUILDING");
+      await w.poll(true, 0);
+      await w.poll(true, 1);
+      const ofS2 = w
+        .events()
+        .filter((e) => e.serverId === S2)
+        .map((e) => e.type.replace("image_server.", ""));
+      assert.deepEqual(ofS2, ["discovered", "status_changed"]);
+      assert.equal(w.events().filter((e) => e.type === "image_server.disappeared").length, 0);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("retries a failing steady server every interval, so poll_failed comes after threshold × interval", async () => {
+    const w = await createWorld({
+      target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }`,
+      extra: "schedule: { interval: 30s, steadyInterval: 5m }\nalerts: { pollFailureThreshold: 3 }",
+    });
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "steady", status: "ACTIVE" });
+      await w.poll();
+      w.clock.advance(300_000);
+      w.sim.injectFault({ route: "get", count: 10, status: 503 });
+      await w.poll(false);
+      for (let i = 0; i < 2; i++) {
+        w.clock.advance(30_000);
+        const summary = await w.poll(false);
+        assert.equal(summary.mode, "get", `retry ${i + 1} after one interval`);
+      }
+      assert.deepEqual(types(w.events()), ["discovered", "poll_failed"]);
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("does not rewrite a steady server's row when only its poll time moved", async () => {
+    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }` });
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "steady", status: "ACTIVE" });
+      await w.poll();
+      const firstPollAt = w.clock.now();
+      w.clock.advance(300_000);
+      await w.poll();
+      assert.equal(w.states.get(PROJECT, S1)?.lastPollAt, w.clock.now(), "memory has the latest poll");
+      assert.equal(w.store.loadServers()[0]?.lastPollAt, firstPollAt, "the row was not rewritten");
+      // A real change is written.
+      w.sim.setStatus(PROJECT, S1, "BUILDING");
+      await w.poll();
+      assert.equal(w.store.loadServers()[0]?.status, "BUILDING");
+    } finally {
+      await w.close();
+    }
+  });
 });

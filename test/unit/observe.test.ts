@@ -396,7 +396,7 @@ const cases: Case[] = [
     },
   },
   {
-    name: "an unchanged object coming back keeps its status start; a repeat of the same cycle repeats its ids",
+    name: "an unchanged object coming back keeps its status start; each flap cycle gets fresh ids",
     steps: [
       { at: T0, result: ok("CREATING", T0 - 10 * MIN) },
       // update_time older than the previous poll: the change is timed from now (T0+1m).
@@ -416,11 +416,12 @@ const cases: Case[] = [
     ],
     check: ({ all, states }) => {
       assert.equal(states[3]!.statusSince, T0 + MIN, "the status never changed: its start is kept");
-      // Documented limit: nothing in the API tells the two cycles apart, so their ids are the same and
-      // the store keeps the first cycle's events only.
-      assert.equal(all[4]!.id, all[2]!.id);
-      assert.equal(all[5]!.id, all[3]!.id);
+      // The API object is identical in both cycles; the generation counter keeps the second outage from
+      // being swallowed as a duplicate of the first.
+      assert.notEqual(all[4]!.id, all[2]!.id);
+      assert.notEqual(all[5]!.id, all[3]!.id);
       assert.notEqual(all[3]!.id, all[0]!.id);
+      assert.equal(states[4]!.generation, 2);
     },
   },
   {

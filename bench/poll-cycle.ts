@@ -1,0 +1,510 @@
+/**
+ * Benchmark (not a test): one discover-mode poll cycle of 10,000 image servers through `pollTarget`.
+ *
+ * - baseline: the unavoidable IO — `listImageServers` of the project (100 pages of 100, AK/SK signed)
+ *   through the same cloud client.
+ * - candidate: the full cycle as app.ts runs it — the same 100 list calls, `observe` of every server,
+ *   ONE SQLite commit (a real file in a temp dir), then what app.ts's `onCommitted` does (metrics.setServer
+ *   for each written state, recordTransition for each change, in slices of 500 with a yield between
+ *   them); the cycle ends when those metrics are applied. Two cases: steady (no server changed) and
+ *   10% changed (1,000 servers flipped ACTIVE ⇄ BUILT before the cycle, untimed: 1,000 status_changed
+ *   events and 1,000 delivery rows for one webhook).
+ *
+ * The simulator runs in a child process (bench/helpers.ts), so this process's CPU time and event loop
+ * carry only the poller's work. Per cycle: wall ms, this process's CPU ms, the longest event-loop block
+ * (monitorEventLoopDelay, 1 ms resolution), and a breakdown (list / commitPoll / metrics — the synchronous time of the
+ * slices — / rest = observe, bookkeeping and the yields between slices). Rounds run every kind once in a rotating order; medians are reported.
+ *
+ * The headline ratio is CPU: candidate (steady) bench-process CPU ms / baseline CPU ms, i.e. what the
+ * poller costs this process on top of the listing. Wall time is reported too, but the simulator itself
+ * spends ~50 ms CPU per page at 10,000 servers (it sorts and clones the whole project for every page),
+ * so wall time here mostly measures the simulator.
+ *
+ * Last, a no-IO scaling check: steady cycles at 2,500 / 5,000 / 10,000 servers with a stub cloud returning
+ * an already-fetched list; µs per server that grows with the size would reveal an O(n²) step.
+ *
+ * Run alone: `node --import tsx bench/poll-cycle.ts`.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { pathToFileURL } from "node:url";
+import { type CloudClient, createCloudClient } from "../src/cloud/index.js";
+import { parseConfigText } from "../src/config/load.js";
+import type { Config, TargetConfig } from "../src/config/types.js";
+import type { ImageServer, ServerState } from "../src/domain/types.js";
+import { systemClock } from "../src/lib/clock.js";
+import { createSilentLogger } from "../src/lib/logger.js";
+import { createMetrics, type Metrics } from "../src/metrics/metrics.js";
+import {
+  type PollDeps,
+  type PollSummary,
+  pollTarget,
+  ServerStates,
+  type TargetMemory,
+} from "../src/poller/poll-target.js";
+import { openSqliteStore } from "../src/store/sqlite-store.js";
+import type { Store } from "../src/store/types.js";
+import {
+  AK,
+  cpuMs,
+  median,
+  PROJECT,
+  round2,
+  SK,
+  startSimChild,
+  withLoopDelay,
+  yieldToLoop,
+} from "./helpers.js";
+import type { BenchResult } from "./metrics-scrape.js";
+
+/** One kind of cycle's medians. */
+export interface CycleFigures {
+  wallMs: number;
+  cpuMs: number;
+  maxEventLoopDelayMs: number;
+  listMs: number;
+  commitMs: number;
+  onCommittedMs: number;
+  /** wall − list − commit − onCommitted: observe, maps, sorting, deliveries matching. */
+  restMs: number;
+}
+
+/** This benchmark's result, with the extra figures it measures. */
+export interface PollCycleBenchResult extends BenchResult {
+  servers: number;
+  rounds: number;
+  baselineFigures: Pick<CycleFigures, "wallMs" | "cpuMs" | "maxEventLoopDelayMs">;
+  steady: CycleFigures;
+  changed: CycleFigures & { changedServers: number; events: number };
+  /** The first cycle (10,000 servers discovered, 10,000 events), run once. */
+  firstCycle: { wallMs: number; cpuMs: number; maxEventLoopDelayMs: number; events: number };
+  /** The simulator child's CPU per list of 10,000 (median): where the baseline's wall time goes. */
+  simulatorCpuMsPerList: number;
+  /** Size of one server's state as the store writes it (JSON), bytes: every cycle rewrites every row. */
+  stateJsonBytesPerServer: number;
+  /**
+   * The poller alone, without IO (a cloud stub returning an already-fetched list), steady cycles at
+   * several sizes: a per-server cost that grows with the size would show an O(n²) step.
+   */
+  scalingNoIo: ScalingPoint[];
+  /** The other cases, as rows of the summary table. */
+  moreRows: BenchResult[];
+}
+
+/** One size of the no-IO scaling check. */
+export interface ScalingPoint {
+  servers: number;
+  steadyCycleMs: number;
+  usPerServer: number;
+  maxEventLoopDelayMs: number;
+}
+
+const SERVERS = 10_000;
+const SCALING_SIZES = [2_500, 5_000, 10_000];
+const SCALING_ROUNDS = 3;
+const ROUNDS = 5;
+const CHANGED_FRACTION_EVERY = 10; // every 10th server changes in a "changed" cycle
+
+interface Sample {
+  wallMs: number;
+  cpuMs: number;
+  maxDelayMs: number;
+  listMs: number;
+  commitMs: number;
+  onCommittedMs: number;
+  summary?: PollSummary;
+}
+
+/** Runs the benchmark. */
+export async function run(): Promise<PollCycleBenchResult> {
+  const sim = await startSimChild();
+  const dir = mkdtempSync(join(tmpdir(), "imagewatch-bench-poll-"));
+  const logger = createSilentLogger();
+  let cloud: CloudClient | undefined;
+  let store: Store | undefined;
+  try {
+    const ids = await sim.addServers(PROJECT, SERVERS, "ACTIVE");
+    const statuses = ids.map(() => "ACTIVE");
+    const secret = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
+    const { config } = parseConfigText(
+      `
+cloud:
+  region: cn-north-4
+  endpoint: ${sim.url}
+  iamEndpoint: ${sim.url}
+  auth: { kind: aksk, accessKey: ${AK}, secretKey: ${SK} }
+  requestTimeout: 30s
+  maxRequestsPerSecond: 1000
+  retry: { attempts: 3, minDelay: 100ms, maxDelay: 1s }
+targets:
+  - { projectId: ${PROJECT}, discover: true }
+webhooks:
+  - name: ops
+    url: http://127.0.0.1:9/never-called
+    format: standard
+    secret: ${secret}
+state: { path: ${JSON.stringify(join(dir, "state.db"))} }
+`,
+      {},
+      "bench-poll-cycle.yaml",
+    );
+    const target = config.targets[0];
+    if (!target) throw new Error("no target");
+
+    const metrics = createMetrics({ version: "bench", collectDefault: false });
+    const client = createCloudClient(config.cloud, {
+      clock: systemClock,
+      logger,
+      onRequest: (r) => metrics.recordRequest(r.projectId, r.outcome, r.durationSeconds),
+    });
+    cloud = client;
+    const realStore = openSqliteStore(config.state.path, { clock: systemClock, logger });
+    store = realStore;
+    const states = new ServerStates();
+    const memory = new Map<string, TargetMemory>();
+
+    // Phase timers, reset before each cycle.
+    let listMs = 0;
+    let commitMs = 0;
+    let onCommittedMs = 0;
+    const timedCloud: CloudClient = {
+      getImageServer: (...a) => client.getImageServer(...a),
+      async listImageServers(...a) {
+        const t0 = performance.now();
+        try {
+          return await client.listImageServers(...a);
+        } finally {
+          listMs += performance.now() - t0;
+        }
+      },
+      close: () => client.close(),
+    };
+    const timedStore = new Proxy(realStore, {
+      get(t, prop, receiver) {
+        if (prop === "commitPoll") {
+          return (commit: Parameters<Store["commitPoll"]>[0]) => {
+            const t0 = performance.now();
+            try {
+              return t.commitPoll(commit);
+            } finally {
+              commitMs += performance.now() - t0;
+            }
+          };
+        }
+        const v = Reflect.get(t, prop, receiver) as unknown;
+        return typeof v === "function" ? (v as (...args: unknown[]) => unknown).bind(t) : v;
+      },
+    });
+    const applier = createMetricsApplier(metrics, (ms) => {
+      onCommittedMs += ms;
+    });
+    const onCommitted = applier.onCommitted;
+
+    const measure = async (fn: () => Promise<PollSummary | undefined>): Promise<Sample> => {
+      listMs = 0;
+      commitMs = 0;
+      onCommittedMs = 0;
+      const c0 = cpuMs();
+      const { value, maxDelayMs } = await withLoopDelay(async () => {
+        const start = performance.now();
+        const summary = await fn();
+        return { summary, wall: performance.now() - start };
+      });
+      const cpu = cpuMs() - c0;
+      return {
+        wallMs: value.wall,
+        // The loop-delay window adds ~10 ms of idle time around the cycle; CPU in it is negligible.
+        cpuMs: cpu,
+        maxDelayMs,
+        listMs,
+        commitMs,
+        onCommittedMs,
+        ...(value.summary ? { summary: value.summary } : {}),
+      };
+    };
+
+    // A cycle ends when its metrics are applied too (app.ts applies them after the commit, in slices).
+    const cycle = async () => {
+      const summary = await pollTarget(target, {
+        cloud: timedCloud,
+        store: timedStore,
+        states,
+        clock: systemClock,
+        logger,
+        config: () => config,
+        memory,
+        onCommitted,
+        force: true,
+      });
+      await applier.settled();
+      return summary;
+    };
+    let lastList: ImageServer[] = [];
+    const listOnly = async () => {
+      const servers = await timedCloud.listImageServers(PROJECT, {});
+      if (servers.length !== SERVERS) throw new Error(`list returned ${servers.length} servers`);
+      lastList = servers;
+      return undefined;
+    };
+    const expect = (s: Sample, what: string, events: number) => {
+      const sum = s.summary;
+      if (
+        !sum ||
+        sum.observed !== SERVERS ||
+        sum.failed !== 0 ||
+        sum.events !== events ||
+        sum.mode !== "list"
+      ) {
+        throw new Error(
+          `${what} cycle: unexpected summary ${JSON.stringify(sum)} (expected ${events} events)`,
+        );
+      }
+    };
+
+    // First cycle: everything discovered (kept out of the medians, reported once). It also warms up the
+    // list path and the commit path; no further warm-up, since every cycle costs the simulator ~5 s.
+    const first = await measure(cycle);
+    expect(first, "first", SERVERS);
+
+    let flipRound = 0;
+    const flip = async () => {
+      const changed: string[] = [];
+      const toActive: string[] = [];
+      const toBuilt: string[] = [];
+      for (let i = flipRound % CHANGED_FRACTION_EVERY; i < SERVERS; i += CHANGED_FRACTION_EVERY) {
+        const next = statuses[i] === "ACTIVE" ? "BUILT" : "ACTIVE";
+        statuses[i] = next;
+        (next === "ACTIVE" ? toActive : toBuilt).push(ids[i] as string);
+        changed.push(ids[i] as string);
+      }
+      flipRound++;
+      if (toActive.length) await sim.setStatus(PROJECT, toActive, "ACTIVE");
+      if (toBuilt.length) await sim.setStatus(PROJECT, toBuilt, "BUILT");
+      return changed.length;
+    };
+
+    const base: Sample[] = [];
+    const steady: Sample[] = [];
+    const changed: Sample[] = [];
+    const simCpu: number[] = [];
+    let changedServers = 0;
+    const kinds: Array<() => Promise<void>> = [
+      async () => {
+        const c0 = await sim.cpuMs();
+        base.push(await measure(listOnly));
+        simCpu.push((await sim.cpuMs()) - c0);
+      },
+      async () => {
+        const s = await measure(cycle);
+        expect(s, "steady", 0);
+        steady.push(s);
+      },
+      async () => {
+        changedServers = await flip();
+        const s = await measure(cycle);
+        expect(s, "changed", changedServers);
+        changed.push(s);
+      },
+    ];
+    for (let round = 0; round < ROUNDS; round++) {
+      for (let k = 0; k < kinds.length; k++)
+        await (kinds[(round + k) % kinds.length] as () => Promise<void>)();
+    }
+
+    const figures = (xs: Sample[]): CycleFigures => {
+      const wallMs = median(xs.map((x) => x.wallMs));
+      const list = median(xs.map((x) => x.listMs));
+      const commit = median(xs.map((x) => x.commitMs));
+      const onC = median(xs.map((x) => x.onCommittedMs));
+      return {
+        wallMs: round2(wallMs),
+        cpuMs: round2(median(xs.map((x) => x.cpuMs))),
+        maxEventLoopDelayMs: round2(Math.max(...xs.map((x) => x.maxDelayMs))),
+        listMs: round2(list),
+        commitMs: round2(commit),
+        onCommittedMs: round2(onC),
+        restMs: round2(median(xs.map((x) => x.wallMs - x.listMs - x.commitMs - x.onCommittedMs))),
+      };
+    };
+    const scale = await scaling(lastList, config, target, dir);
+    const baseF = figures(base);
+    const steadyF = figures(steady);
+    const changedF = figures(changed);
+    const common =
+      `simulator in a child process, SQLite file store, one webhook; medians of ${ROUNDS} rotating rounds ` +
+      `after one discovery cycle`;
+    const row = (name: string, key: "cpuMs" | "wallMs", cand: CycleFigures, label: string, how: string) => ({
+      name,
+      baseline: { label: `listImageServers of ${SERVERS} (100 pages), ${how}`, medianMs: baseF[key] },
+      candidate: { label: `${label}, ${how}`, medianMs: cand[key] },
+      ratio: round2(cand[key] / baseF[key]),
+      method: `${how} per cycle, ${SERVERS} servers, discover mode; ${common}; ratio = candidate / baseline`,
+      ratioNote: "candidate / baseline (cost factor)",
+    });
+    const sample = states.all()[0];
+    return {
+      ...row(
+        "poll-cycle steady",
+        "cpuMs",
+        steadyF,
+        "full pollTarget cycle, no change",
+        "bench-process CPU ms",
+      ),
+      moreRows: [
+        row("poll-cycle 10% changed", "cpuMs", changedF, "full cycle, 1,000 changed", "bench-process CPU ms"),
+        row("poll-cycle steady (wall)", "wallMs", steadyF, "full pollTarget cycle, no change", "wall ms"),
+        row("poll-cycle 10% changed (wall)", "wallMs", changedF, "full cycle, 1,000 changed", "wall ms"),
+      ],
+      servers: SERVERS,
+      rounds: ROUNDS,
+      baselineFigures: {
+        wallMs: baseF.wallMs,
+        cpuMs: baseF.cpuMs,
+        maxEventLoopDelayMs: baseF.maxEventLoopDelayMs,
+      },
+      steady: steadyF,
+      changed: { ...changedF, changedServers, events: changedServers },
+      firstCycle: {
+        wallMs: round2(first.wallMs),
+        cpuMs: round2(first.cpuMs),
+        maxEventLoopDelayMs: round2(first.maxDelayMs),
+        events: first.summary?.events ?? 0,
+      },
+      simulatorCpuMsPerList: round2(median(simCpu)),
+      stateJsonBytesPerServer: sample ? Buffer.byteLength(JSON.stringify(sample)) : 0,
+      scalingNoIo: scale,
+    };
+  } finally {
+    store?.close();
+    await cloud?.close();
+    await sim.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** app.ts's slice: metrics of this many servers are applied between two yields to the event loop. */
+const METRICS_SLICE = 500;
+
+/**
+ * What app.ts does after a commit (its log line and delivery.wake() aside): metrics.setServer /
+ * removeServer for every written state and recordTransition for each change, chained after earlier
+ * commits and applied in slices with a yield between them. `onTime` gets the synchronous ms of each slice.
+ */
+function createMetricsApplier(
+  metrics: Metrics,
+  onTime: (ms: number) => void,
+): { onCommitted: NonNullable<PollDeps["onCommitted"]>; settled(): Promise<void> } {
+  let chain: Promise<void> = Promise.resolve();
+  const apply = async (
+    written: readonly ServerState[],
+    previous: ReadonlyMap<string, ServerState | undefined>,
+  ) => {
+    let t0 = performance.now();
+    let n = 0;
+    for (const s of written) {
+      if (s.present) metrics.setServer(s);
+      else metrics.removeServer(s.projectId, s.serverId);
+      const prev = previous.get(s.serverId);
+      if (prev?.status && s.status && prev.status !== s.status && prev.present && s.present) {
+        metrics.recordTransition(prev.status, s.status);
+      }
+      if (++n % METRICS_SLICE === 0) {
+        onTime(performance.now() - t0);
+        await yieldToLoop();
+        t0 = performance.now();
+      }
+    }
+    onTime(performance.now() - t0);
+  };
+  return {
+    onCommitted(written, _events, previous) {
+      chain = chain.then(() => apply(written, previous));
+    },
+    settled: () => chain,
+  };
+}
+
+/**
+ * Steady cycles of the poller alone at several sizes: the list comes from a stub (no IO), the rest is
+ * the real thing (observe, a SQLite commit per cycle, metrics.setServer for every written state).
+ */
+async function scaling(
+  listed: readonly ImageServer[],
+  config: Readonly<Config>,
+  target: TargetConfig,
+  dir: string,
+): Promise<ScalingPoint[]> {
+  const logger = createSilentLogger();
+  const points: ScalingPoint[] = [];
+  for (const n of SCALING_SIZES) {
+    const servers = listed.slice(0, n);
+    if (servers.length !== n) throw new Error(`scaling: only ${servers.length} servers listed`);
+    const store = openSqliteStore(join(dir, `scaling-${n}.db`), { clock: systemClock, logger });
+    try {
+      const metrics = createMetrics({ version: "bench", collectDefault: false });
+      const stub: CloudClient = {
+        getImageServer: () => Promise.reject(new Error("not used")),
+        listImageServers: async () => [...servers],
+        close: async () => {},
+      };
+      const states = new ServerStates();
+      const memory = new Map<string, TargetMemory>();
+      const applier = createMetricsApplier(metrics, () => {});
+      const cycle = async () => {
+        const summary = await pollTarget(target, {
+          cloud: stub,
+          store,
+          states,
+          clock: systemClock,
+          logger,
+          config: () => config,
+          memory,
+          onCommitted: applier.onCommitted,
+          force: true,
+        });
+        await applier.settled();
+        return summary;
+      };
+      const first = await cycle();
+      if (first.observed !== n) throw new Error(`scaling: first cycle observed ${first.observed}`);
+      const times: number[] = [];
+      let maxDelay = 0;
+      for (let i = 0; i < SCALING_ROUNDS; i++) {
+        const { value, maxDelayMs } = await withLoopDelay(async () => {
+          const t0 = performance.now();
+          const summary = await cycle();
+          return { ms: performance.now() - t0, summary };
+        });
+        if (value.summary.observed !== n || value.summary.events !== 0) {
+          throw new Error(`scaling: unexpected summary ${JSON.stringify(value.summary)}`);
+        }
+        times.push(value.ms);
+        maxDelay = Math.max(maxDelay, maxDelayMs);
+      }
+      const ms = median(times);
+      points.push({
+        servers: n,
+        steadyCycleMs: round2(ms),
+        usPerServer: round2((ms * 1000) / n),
+        maxEventLoopDelayMs: round2(maxDelay),
+      });
+    } finally {
+      store.close();
+    }
+  }
+  return points;
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  run().then(
+    (result) => {
+      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+    },
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
