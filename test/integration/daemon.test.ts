@@ -2,9 +2,10 @@
  * The real daemon as a child process: kill -9 between commit and delivery, SIGTERM, SIGHUP, restarts.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { request } from "undici";
 import { createSimulator, type Simulator } from "../../src/simulator/index.js";
@@ -65,7 +66,7 @@ describe("the daemon process", () => {
     await sim.stop();
   });
 
-  it("delivers an event committed before a kill -9 after the restart, with the same id", async () => {
+  it("delivers an event killed mid-retry (kill -9) after the restart, with the same id and body", async () => {
     const dir = mkdtempSync(join(tmpdir(), "imagewatch-kill-"));
     sim.addServer(PROJECT, { id: S1, name: "kill-test", status: "BUILDING" });
     // The receiver is failing: the event is committed but cannot be delivered.
@@ -194,6 +195,98 @@ describe("the daemon process", () => {
       const exit = await daemon.exited;
       assert.equal(exit.code, 0);
       await receiver.close();
+    }
+  });
+
+  it("reports BUILDING → BUILT once, also when the change happened while the daemon was stopped", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-restart-"));
+    const S4 = "4b1a2c3d-0000-4111-a222-00000000d004";
+    const S5 = "4b1a2c3d-0000-4111-a222-00000000d005";
+    sim.addServer(PROJECT, { id: S4, name: "live-change", status: "BUILDING" });
+    sim.addServer(PROJECT, { id: S5, name: "offline-change", status: "BUILDING" });
+    const receiver = await startReceiver({ secret: SECRET });
+    const port = await freePort();
+    const configPath = writeConfig(dir, simUrl, port, receiver.url);
+    const changesOf = (id: string) =>
+      receiver
+        .accepted()
+        .filter((r) => r.payload?.data.server_id === id && r.payload.type === "image_server.status_changed");
+    const pollsAfter = async (url: string, id: string, since: number) => {
+      const { body } = await getJson<{ servers: Array<{ server_id: string; last_poll_at: string | null }> }>(
+        `${url}/api/v1/servers`,
+      );
+      const s = body.servers.find((x) => x.server_id === id);
+      return s?.last_poll_at ? Date.parse(s.last_poll_at) > since : false;
+    };
+    let daemon = await startDaemon(configPath, port);
+    try {
+      await waitFor(
+        () =>
+          receiver.accepted().filter((r) => [S4, S5].includes(String(r.payload?.data.server_id))).length ===
+          2,
+        "both discovered",
+      );
+      sim.setStatus(PROJECT, S4, "BUILT");
+      await waitFor(() => changesOf(S4).length === 1, "the live change");
+      daemon.child.kill("SIGTERM");
+      assert.equal((await daemon.exited).code, 0);
+
+      sim.setStatus(PROJECT, S5, "BUILT");
+      daemon = await startDaemon(configPath, port);
+      await waitFor(() => changesOf(S5).length === 1, "the change made while stopped");
+      assert.equal(changesOf(S5)[0]?.payload?.data.previous_status, "BUILDING");
+      // Two more poll cycles after that: nothing is reported again.
+      const t1 = Date.now();
+      await waitFor(() => pollsAfter(daemon.url, S5, t1), "a later poll");
+      const t2 = Date.now();
+      await waitFor(() => pollsAfter(daemon.url, S5, t2), "another later poll");
+      await waitFor(async () => {
+        const { body } = await getJson<EventsBody>(`${daemon.url}/api/v1/events`);
+        return body.events.every((e) => e.deliveries.every((d) => d.state === "delivered"));
+      }, "the outbox drained");
+      assert.equal(changesOf(S4).length, 1);
+      assert.equal(changesOf(S5).length, 1);
+    } finally {
+      daemon.child.kill("SIGKILL");
+      await daemon.exited;
+      await receiver.close();
+      sim.removeServer(PROJECT, S4);
+      sim.removeServer(PROJECT, S5);
+    }
+  });
+
+  it("replays a dead letter with `imagewatch events replay` while the daemon runs", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-replay-"));
+    const S6 = "4b1a2c3d-0000-4111-a222-00000000d006";
+    sim.addServer(PROJECT, { id: S6, name: "replay-me", status: "ACTIVE" });
+    // 400: dead-lettered at once.
+    const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 400 }) });
+    const port = await freePort();
+    const configPath = writeConfig(dir, simUrl, port, receiver.url);
+    const daemon = await startDaemon(configPath, port);
+    try {
+      const dead = await waitFor(async () => {
+        const { body } = await getJson<EventsBody>(`${daemon.url}/api/v1/events`);
+        return body.events.find((e) => e.server_id === S6 && e.deliveries.some((d) => d.state === "dead"));
+      }, "a dead letter");
+      receiver.setResponder(() => undefined);
+      const replay = spawnSync(
+        process.execPath,
+        ["--import", "tsx", "src/main.ts", "events", "replay", dead.event_id, "-c", configPath],
+        {
+          cwd: resolve(import.meta.dirname, "../.."),
+          encoding: "utf8",
+        },
+      );
+      assert.equal(replay.status, 0, replay.stderr);
+      await waitFor(() => receiver.accepted().some((r) => r.id === dead.event_id), "the replayed delivery");
+      const { body } = await getJson<EventsBody>(`${daemon.url}/api/v1/events`);
+      assert.equal(body.events.find((e) => e.event_id === dead.event_id)?.deliveries[0]?.state, "delivered");
+    } finally {
+      daemon.child.kill("SIGKILL");
+      await daemon.exited;
+      await receiver.close();
+      sim.removeServer(PROJECT, S6);
     }
   });
 });
