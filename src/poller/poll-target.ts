@@ -270,10 +270,39 @@ export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImme
  */
 export function needsWrite(prev: ServerState | undefined, next: ServerState): boolean {
   if (!prev) return true;
-  const { lastPollAt: _a, lastSuccessAt: _b, server: prevServer, ...prevRest } = prev;
-  const { lastPollAt: _c, lastSuccessAt: _d, server: nextServer, ...nextRest } = next;
-  if (JSON.stringify(prevRest) !== JSON.stringify(nextRest)) return true;
-  return JSON.stringify(prevServer?.raw ?? null) !== JSON.stringify(nextServer?.raw ?? null);
+  if (
+    prev.name !== next.name ||
+    prev.status !== next.status ||
+    prev.statusSince !== next.statusSince ||
+    prev.present !== next.present ||
+    prev.stuck !== next.stuck ||
+    prev.stuckNotifiedAt !== next.stuckNotifiedAt ||
+    prev.stuckCount !== next.stuckCount ||
+    prev.consecutiveFailures !== next.consecutiveFailures ||
+    prev.pollFailedNotified !== next.pollFailedNotified ||
+    prev.lastPollOk !== next.lastPollOk ||
+    prev.generation !== next.generation ||
+    !sameJson(prev.lastError, next.lastError)
+  ) {
+    return true;
+  }
+  if (prev.server === next.server) return false;
+  if (!prev.server || !next.server) return true;
+  return !sameRecord(prev.server.raw, next.server.raw);
+}
+
+/** Deep equality of JSON values, stringifying only nested objects (the API object is mostly scalars). */
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function sameRecord(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) if (!sameJson(a[k], b[k])) return false;
+  return true;
 }
 
 async function commitResults(
