@@ -9,6 +9,7 @@ import type { Config, TargetConfig } from "../config/types.js";
 import { ownsServer } from "../domain/sharding.js";
 import type { ImageServer } from "../domain/types.js";
 import { systemClock } from "../lib/clock.js";
+import { mapLimit } from "../lib/concurrency.js";
 import { ConfigError, coerceError, ExitCode } from "../lib/errors.js";
 import { createLogger } from "../lib/logger.js";
 import {
@@ -73,22 +74,6 @@ function toRow(projectId: string, server: ImageServer): OnceRow {
     status_since: iso(server.updateTime),
     update_time: iso(server.updateTime),
   };
-}
-
-/** Runs `fn` over `items` with at most `limit` in flight. */
-async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
 
 /**

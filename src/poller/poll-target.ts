@@ -10,6 +10,7 @@ import { ownsServer } from "../domain/sharding.js";
 import type { DomainEvent, ImageServer, ServerPollResult, ServerState } from "../domain/types.js";
 import { isTransitional } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
+import { mapLimit } from "../lib/concurrency.js";
 import { AppError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import { matchesWebhook } from "../notify/index.js";
@@ -346,20 +347,4 @@ async function commitResults(
   const newEvents = events.filter((e) => inserted.has(e.id));
   deps.onCommitted?.(states, newEvents, previous);
   return { projectId, observed: states.length, events: newEvents.length, failed, mode };
-}
-
-/** Runs `fn` over items with at most `limit` in flight. */
-async function mapLimit<T>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<void>,
-): Promise<void> {
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const item = items[next++] as T;
-      await fn(item);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
