@@ -28,23 +28,33 @@ export interface SchedulerOptions {
   concurrency: number;
 }
 
-/** A small counting semaphore. */
+/** A small counting semaphore whose size can change (a reload) without dropping the permits in use. */
 class Semaphore {
-  #free: number;
+  #size: number;
+  #inUse = 0;
   readonly #waiters: Array<() => void> = [];
   constructor(n: number) {
-    this.#free = n;
+    this.#size = n;
+  }
+  resize(n: number): void {
+    this.#size = n;
+    this.#drain();
+  }
+  #drain(): void {
+    while (this.#inUse < this.#size && this.#waiters.length > 0) {
+      this.#inUse++;
+      this.#waiters.shift()?.();
+    }
   }
   async acquire(): Promise<() => void> {
-    if (this.#free > 0) this.#free--;
+    if (this.#inUse < this.#size) this.#inUse++;
     else await new Promise<void>((resolve) => this.#waiters.push(resolve));
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      const next = this.#waiters.shift();
-      if (next) next();
-      else this.#free++;
+      this.#inUse--;
+      this.#drain();
     };
   }
 }
@@ -70,7 +80,7 @@ export interface Scheduler {
 
 export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps): Scheduler {
   let options = initial;
-  let semaphore = new Semaphore(options.concurrency);
+  const semaphore = new Semaphore(options.concurrency);
   let jobs: Cron[] = [];
   const inFlight = new Map<string, Promise<void>>();
   const firstDone = new Set<string>();
@@ -145,7 +155,7 @@ export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps):
     },
     update(next) {
       options = next;
-      semaphore = new Semaphore(next.concurrency);
+      semaphore.resize(next.concurrency);
       const keys = new Set(next.targets.map(targetKey));
       for (const k of [...firstDone]) if (!keys.has(k)) firstDone.delete(k);
       if (!stopped) {

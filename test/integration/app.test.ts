@@ -166,4 +166,37 @@ describe("the daemon in-process", () => {
     assert.deepEqual(store.loadServers(), [], "the aborted poll committed no failure");
     store.close();
   });
+
+  it("applies a stuck threshold changed by a reload on the next poll, without a restart", async () => {
+    const sim = createSimulator();
+    const { url: simUrl } = await sim.start();
+    sim.addServer(PROJECT, { id: "slow-build", name: "slow", status: "BUILDING", update_time: "-10m" });
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-threshold-"));
+    const path = join(dir, "imagewatch.yaml");
+    const write = (building: string) =>
+      writeFileSync(
+        path,
+        configYaml(simUrl, {
+          statePath: join(dir, "state.db"),
+          target: `{ projectId: ${PROJECT}, serverIds: [slow-build] }`,
+          extra: `server: { listen: "127.0.0.1:0" }\nschedule: { interval: 1s, steadyInterval: 1s }\nstuck: { BUILDING: ${building} }`,
+        }),
+      );
+    write("60m");
+    const app = createApp(loadConfig(path, {}), { logger: createSilentLogger(), env: {} });
+    await app.start();
+    const types = () => app.store.listEvents(100).map((e) => e.type);
+    try {
+      await waitFor(() => app.isReady(), "ready");
+      assert.deepEqual(types(), ["image_server.discovered"], "10 minutes is not stuck under a 60m threshold");
+      write("5m");
+      assert.deepEqual(await app.reload(), { ok: true });
+      await waitFor(() => types().includes("image_server.stuck"), "stuck after the reload");
+      const stuck = app.store.listEvents(100).find((e) => e.type === "image_server.stuck");
+      assert.equal(stuck?.data.stuck_threshold_seconds, 300);
+    } finally {
+      await app.stop();
+      await sim.stop();
+    }
+  });
 });

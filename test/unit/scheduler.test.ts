@@ -133,4 +133,42 @@ describe("scheduler", () => {
     assert.equal(maxInFlight, 1);
     assert.ok(done >= 2);
   });
+
+  it("applies a new concurrency on update without exceeding it while old polls finish", async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const gates: Array<() => void> = [];
+    const targets = ["a", "b", "c", "d"].map(target);
+    const s = createScheduler(
+      { targets, interval: 60_000, concurrency: 1 },
+      {
+        logger: createSilentLogger(),
+        clock: systemClock,
+        poll: async () => {
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await new Promise<void>((r) => gates.push(r));
+          inFlight--;
+        },
+      },
+    );
+    s.start();
+    try {
+      await waitFor(() => gates.length === 1, "one poll in flight");
+      s.update({ targets, interval: 60_000, concurrency: 2 });
+      await waitFor(() => gates.length === 2, "a second poll admitted by the larger limit");
+      assert.equal(inFlight, 2);
+      gates[0]?.();
+      await waitFor(() => gates.length === 3, "the next poll");
+      assert.equal(maxInFlight, 2, "never more than the new limit");
+    } finally {
+      for (const g of gates) g();
+      const stopping = s.stop();
+      await waitFor(() => {
+        for (const g of gates) g();
+        return inFlight === 0;
+      }, "all polls done");
+      await stopping;
+    }
+  });
 });
