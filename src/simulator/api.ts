@@ -228,8 +228,7 @@ function serveList(state: SimulatorState, projectId: string, params: URLSearchPa
   if (serverName !== undefined && serverName !== "") filter.serverName = serverName;
   if (serverId !== undefined && serverId !== "") filter.serverId = serverId;
   if (eps !== undefined && eps !== "") filter.enterpriseProjectId = eps;
-  const all = state.listServers(projectId, filter);
-  return json(200, { count: all.length, items: all.slice(offset, offset + limit) });
+  return json(200, state.listPage(projectId, filter, offset, limit));
 }
 
 type ProjectScope = { name?: unknown; id?: unknown } | undefined;

@@ -196,6 +196,13 @@ export interface SimulatorState {
   getServer(projectId: string, serverId: string): ApiServer | undefined;
   /** Servers of a project (present ones only), filtered, in list order. */
   listServers(projectId: string, filter?: ListFilter): ApiServer[];
+  /** One page of the list, as the list API answers it: the total count and copies of that page only. */
+  listPage(
+    projectId: string,
+    filter: ListFilter,
+    offset: number,
+    limit: number,
+  ): { count: number; items: ApiServer[] };
   /** Adds (or replaces) a server; its timeline counts from now. Creates the project if needed. */
   addServer(projectId: string, server: ScenarioServer): ApiServer;
   /** Removes a server (404 from now on); false when it was not there. */
@@ -327,6 +334,26 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
 
   const copy = (o: ApiServer): ApiServer => structuredClone(o);
 
+  /** The present servers of a project matching the filter, in list order (not copied). */
+  function matching(projectId: string, filter: ListFilter): ApiServer[] {
+    advance();
+    const out: ApiServer[] = [];
+    for (const entry of projects.get(projectId)?.values() ?? []) {
+      if (entry.removed) continue;
+      const o = entry.object;
+      if (filter.serverName !== undefined && !String(o.name ?? "").includes(filter.serverName)) continue;
+      if (filter.serverId !== undefined && o.id !== filter.serverId) continue;
+      if (
+        filter.enterpriseProjectId !== undefined &&
+        o.enterprise_project_id !== filter.enterpriseProjectId
+      ) {
+        continue;
+      }
+      out.push(o);
+    }
+    return out.sort(compareServers);
+  }
+
   return {
     startedAt,
     credentials: scenario.credentials,
@@ -339,22 +366,12 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
       return entry ? copy(entry.object) : undefined;
     },
     listServers(projectId, filter = {}) {
-      advance();
-      const out: ApiServer[] = [];
-      for (const entry of projects.get(projectId)?.values() ?? []) {
-        if (entry.removed) continue;
-        const o = entry.object;
-        if (filter.serverName !== undefined && !String(o.name ?? "").includes(filter.serverName)) continue;
-        if (filter.serverId !== undefined && o.id !== filter.serverId) continue;
-        if (
-          filter.enterpriseProjectId !== undefined &&
-          o.enterprise_project_id !== filter.enterpriseProjectId
-        ) {
-          continue;
-        }
-        out.push(o);
-      }
-      return out.sort(compareServers).map(copy);
+      return matching(projectId, filter).map(copy);
+    },
+    listPage(projectId, filter, offset, limit) {
+      // Copy only the page: copying the whole project per page made a 10,000-server listing O(n²).
+      const all = matching(projectId, filter);
+      return { count: all.length, items: all.slice(offset, offset + limit).map(copy) };
     },
     addServer(projectId, server) {
       advance();
