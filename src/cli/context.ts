@@ -55,7 +55,8 @@ export function parseCommandArgs<T extends NonNullable<ParseArgsConfig["options"
 
 /** The config file a command uses: `-c`, else $IMAGEWATCH_CONFIG, else config/imagewatch.yaml. */
 export function resolveConfigPath(ctx: CommandContext, flag: string | undefined): string {
-  return flag ?? ctx.env.IMAGEWATCH_CONFIG ?? "config/imagewatch.yaml";
+  // An empty $IMAGEWATCH_CONFIG counts as unset.
+  return flag || ctx.env.IMAGEWATCH_CONFIG || "config/imagewatch.yaml";
 }
 
 /** Writes one line to a stream. */

@@ -69,11 +69,12 @@ export const webhookCommand: Command = {
     if (extra.length > 0)
       throw new UsageError(`unexpected argument "${extra[0]}" (see: imagewatch webhook --help)`);
 
+    // A usage mistake is exit 2 even when the config is broken too.
+    if (name === undefined) throw new UsageError('missing webhook NAME: use "webhook test NAME"');
     const loaded = loadConfigForCommand(ctx, values.config);
     if (typeof loaded === "number") return loaded;
     const names = loaded.config.webhooks.map((w) => w.name);
     const known = names.length > 0 ? `configured: ${names.join(", ")}` : "no webhooks are configured";
-    if (name === undefined) throw new UsageError(`missing webhook NAME (${known})`);
     const webhook = loaded.config.webhooks.find((w) => w.name === name);
     if (!webhook) throw new UsageError(`unknown webhook "${name}" (${known})`);
 

@@ -3,12 +3,13 @@
  * learned about it to the next state and the events to emit. No IO, no clock: `now` comes in the context.
  *
  * Rules, in the order events of one poll are emitted:
- * 1. `poll_recovered` — the first answer (ok or not_found) after a `poll_failed` was emitted.
- * 2. `stuck_resolved` — the server was stuck and its status moved on, it disappeared, or its status no
+ * 1. `stuck_resolved` — the server was stuck and its status moved on, it disappeared, or its status no
  *    longer has a stuck threshold (removed by a reload). Always before the `status_changed`/`disappeared`.
- * 3. `discovered` (first sight, or back after `disappeared`; never `status_changed`), `status_changed`,
+ * 2. `discovered` (first sight, or back after `disappeared`; never `status_changed`), `status_changed`,
  *    or `disappeared` (a not_found of a present server; once, not again while absent; a server never
  *    seen that answers not_found emits nothing).
+ * 3. `poll_recovered` — the first answer (ok or not_found) after a `poll_failed` was emitted; after the
+ *    change that answer reports, whose data it already carries.
  * 4. `stuck` — time in the current status above `thresholds[status]`: once per episode, then again each
  *    time another `repeatEvery` has passed (when > 0). Evaluated only on successful polls.
  * A failed poll only counts: `poll_failed` once per failure streak, when it reaches the threshold.
@@ -128,13 +129,13 @@ export function observe(
   };
 
   if (result.kind === "not_found") {
-    if (before.pollFailedNotified) emitter.pollRecovered(before, answered);
-    return { state: observeNotFound(before, answered, ctx, emitter), events };
+    const gone = observeNotFound(before, answered, ctx, emitter);
+    if (before.pollFailedNotified) emitter.pollRecovered(before, gone);
+    return { state: gone, events };
   }
 
   const server = withNormalizedStatus(result.server);
   const seen: ServerState = { ...answered, server, name: server.name, status: server.status, present: true };
-  if (before.pollFailedNotified) emitter.pollRecovered(before, seen);
 
   let next: ServerState;
   if (before.status === null || !before.present) {
@@ -144,6 +145,8 @@ export function observe(
   } else {
     next = seen;
   }
+  // After the change it reports, so a receiver taking events in order never sees the new status first.
+  if (before.pollFailedNotified) emitter.pollRecovered(before, next);
   return { state: evaluateStuck(next, ctx, emitter), events };
 }
 

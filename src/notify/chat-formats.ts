@@ -136,6 +136,20 @@ const NO_END = "0001-01-01T00:00:00Z";
  * alert (same labels and fingerprint). Every other event is a one-off alert (`disappeared`: warning, the
  * rest: info), firing, with `endsAt` = its time so Alertmanager-style receivers expire it.
  */
+/**
+ * When the stuck status began, so the resolving alert carries the firing one's `startsAt`: the firing
+ * event's `status_since`; for `stuck_resolved`, the end of the stuck status (the new status's start, or
+ * the event time when the server disappeared) minus `stuck_seconds`.
+ */
+function stuckStartedAt(event: DomainEvent, resolved: boolean): string | undefined {
+  const d = event.data;
+  if (!resolved) return typeof d.status_since === "string" ? d.status_since : undefined;
+  if (typeof d.stuck_seconds !== "number") return undefined;
+  const end =
+    typeof d.status_since === "string" && d.status !== null ? Date.parse(d.status_since) : event.occurredAt;
+  return new Date(end - d.stuck_seconds * 1000).toISOString();
+}
+
 export function buildAlertmanager(event: DomainEvent, webhook: WebhookConfig): FormattedRequest {
   const d = event.data;
   const alertname = ALERT_NAMES[event.type];
@@ -156,8 +170,7 @@ export function buildAlertmanager(event: DomainEvent, webhook: WebhookConfig): F
     .update(JSON.stringify(Object.entries(labels).sort()))
     .digest("hex")
     .slice(0, 16);
-  const startsAt =
-    alertname === "ImageServerStuck" && typeof d.status_since === "string" && !resolved ? d.status_since : at;
+  const startsAt = alertname === "ImageServerStuck" ? (stuckStartedAt(event, resolved) ?? at) : at;
   const alert = {
     status: resolved ? "resolved" : "firing",
     labels,

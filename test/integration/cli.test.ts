@@ -89,6 +89,24 @@ describe("the CLI shell", () => {
     assert.match(unknown.err(), /unknown command "frobnicate"/);
   });
 
+  it("exits 2 for `webhook test` without NAME, even with a config that would not load", async () => {
+    const { ctx, err } = fakeContext(["webhook", "test", "-c", "test/fixtures/does-not-exist.yaml"]);
+    assert.equal(await runCli(ctx), 2);
+    assert.match(err(), /missing webhook NAME/);
+  });
+
+  it("treats an empty $IMAGEWATCH_CONFIG as unset and falls back to config/imagewatch.yaml", async () => {
+    const env = {
+      IMAGEWATCH_CONFIG: "",
+      HUAWEICLOUD_SDK_AK: "AKEXAMPLE",
+      HUAWEICLOUD_SDK_SK: "sk-example",
+      WEBHOOK_SECRET: "whsec_ZGVtby1zZWNyZXQtZm9yLWltYWdld2F0Y2gtZGVtbw==",
+    };
+    const { ctx, out, err } = fakeContext(["check-config"], env);
+    assert.equal(await runCli(ctx), 0, err());
+    assert.match(out(), /^cloud:/m);
+  });
+
   it("runs as a real process: --version, usage error 2, bad config 78", async () => {
     const version = await runProcess(["--version"]);
     assert.equal(version.code, 0);

@@ -138,7 +138,13 @@ describe("chat formats", () => {
     );
     const resolve = JSON.parse(
       buildRequest(
-        event("image_server.stuck_resolved", { previous_status: "BUILDING", status: "BUILT" }),
+        event("image_server.stuck_resolved", {
+          previous_status: "BUILDING",
+          status: "BUILT",
+          // BUILDING from 09:00:00 until BUILT began at 10:30:00.
+          status_since: "2026-11-27T10:30:00.000Z",
+          stuck_seconds: 5400,
+        }),
         webhook("alertmanager"),
         AT,
       ).body,
@@ -156,6 +162,7 @@ describe("chat formats", () => {
     assert.deepEqual(resolve.alerts[0].labels, fire.alerts[0].labels);
     assert.equal(resolve.alerts[0].fingerprint, fire.alerts[0].fingerprint);
     assert.equal(resolve.alerts[0].endsAt, new Date(AT).toISOString());
+    assert.equal(resolve.alerts[0].startsAt, fire.alerts[0].startsAt, "the resolved alert keeps its start");
     assert.equal(resolve.groupKey, fire.groupKey);
   });
 

@@ -481,17 +481,18 @@ const cases: Case[] = [
     },
   },
   {
-    name: "poll_recovered on the first success after poll_failed, before the change it sees",
+    name: "poll_recovered on the first success after poll_failed, after the change it sees",
     steps: [
       { at: T0, result: ok("BUILDING", T0) },
       ...polls(T0 + MIN, T0 + 4 * MIN, MIN, failed()),
       { at: T0 + 5 * MIN, result: ok("BUILT", T0 + 4 * MIN + 30 * SEC) },
       { at: T0 + 6 * MIN, result: ok("BUILT", T0 + 4 * MIN + 30 * SEC) },
     ],
-    expect: [["discovered"], [], [], ["poll_failed"], [], ["poll_recovered", "status_changed"], []],
+    expect: [["discovered"], [], [], ["poll_failed"], [], ["status_changed", "poll_recovered"], []],
     check: ({ perStep, state }) => {
-      const recovered = perStep[5]![0]!;
+      const recovered = perStep[5]![1]!;
       assert.equal(recovered.data.consecutive_failures, 4);
+      assert.equal(recovered.data.status, "BUILT", "it carries the status after the change");
       assert.equal(state.consecutiveFailures, 0);
       assert.equal(state.pollFailedNotified, false);
       assert.equal(
@@ -543,13 +544,13 @@ const cases: Case[] = [
     },
   },
   {
-    name: "not_found after poll_failed: poll_recovered, then disappeared",
+    name: "not_found after poll_failed: disappeared, then poll_recovered",
     steps: [
       { at: T0, result: ok("ACTIVE", T0) },
       ...polls(T0 + MIN, T0 + 3 * MIN, MIN, failed()),
       { at: T0 + 4 * MIN, result: NOT_FOUND },
     ],
-    expect: [["discovered"], [], [], ["poll_failed"], ["poll_recovered", "disappeared"]],
+    expect: [["discovered"], [], [], ["poll_failed"], ["disappeared", "poll_recovered"]],
   },
   {
     name: "poll_failed for a server never seen reports no status",
@@ -558,7 +559,7 @@ const cases: Case[] = [
       { at: T0, result: failed({ kind: "auth", http_status: 401, error_code: "APIGW.0301" }) },
       { at: T0 + MIN, result: ok("CREATING", T0 + 30 * SEC) },
     ],
-    expect: [["poll_failed"], ["poll_recovered", "discovered"]],
+    expect: [["poll_failed"], ["discovered", "poll_recovered"]],
     check: ({ all }) => {
       assert.equal(all[0]!.data.status, null);
       assert.equal(all[0]!.data.image_server, null);
