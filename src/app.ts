@@ -5,7 +5,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { Dispatcher } from "undici";
-import { type CloudClient, createCloudClient } from "./cloud/index.js";
+import { type CloudClient, createCloudClient, createDefaultDispatcher } from "./cloud/index.js";
 import { loadConfig } from "./config/load.js";
 import type { Config, LoadedConfig } from "./config/types.js";
 import { ownsServer } from "./domain/sharding.js";
@@ -116,12 +116,16 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     });
   let cloud = makeCloud(cfg());
 
+  // Webhooks honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY like the cloud client does.
+  const ownWebhookDispatcher = deps.webhookDispatcher
+    ? undefined
+    : createDefaultDispatcher({ requestTimeout: 30_000 }, deps.env);
   const delivery: DeliveryService = createDeliveryService({
     store,
     getWebhooks: () => cfg().webhooks,
     clock,
     logger: log,
-    dispatcher: deps.webhookDispatcher,
+    dispatcher: deps.webhookDispatcher ?? ownWebhookDispatcher,
     version: VERSION,
     pollIntervalMs: deps.deliveryPollIntervalMs,
     onOutcome: (webhook, outcome) => metrics.recordDelivery(webhook, outcome),
@@ -309,6 +313,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       clearTimeout(abortTimer);
       await metricsChain;
       await delivery.stop(deps.stopGraceMs ?? 3000);
+      await ownWebhookDispatcher?.close();
       await http.stop();
       await cloud.close();
       store.close();

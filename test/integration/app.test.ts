@@ -14,6 +14,8 @@ import { loadConfig, parseConfigText } from "../../src/config/load.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator } from "../../src/simulator/index.js";
 import { waitFor } from "../helpers/daemon.js";
+import { startProxy } from "../helpers/proxy.js";
+import { startReceiver } from "../helpers/receiver.js";
 import { configYaml, PROJECT } from "../helpers/world.js";
 
 const STATUSES = ["CREATING", "ACTIVE", "BUILDING", "BUILT", "ERROR", "DELETING", "null", null, "MIGRATING"];
@@ -197,6 +199,35 @@ describe("the daemon in-process", () => {
     } finally {
       await app.stop();
       await sim.stop();
+    }
+  });
+
+  it("sends webhooks through HTTP_PROXY when the environment names one", async (t) => {
+    const proxy = await startProxy(t);
+    const SECRET = "whsec_ZGVtby1zZWNyZXQtZm9yLWltYWdld2F0Y2gtZGVtbw==";
+    const receiver = await startReceiver({ secret: SECRET });
+    t.after(() => receiver.close());
+    const sim = createSimulator();
+    const { url: simUrl } = await sim.start();
+    t.after(() => sim.stop());
+    sim.addServer(PROJECT, { id: "via-proxy", name: "p", status: "ACTIVE" });
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-proxy-"));
+    const loaded = parseConfigText(
+      configYaml(simUrl, {
+        statePath: join(dir, "state.db"),
+        target: `{ projectId: ${PROJECT}, serverIds: [via-proxy] }`,
+        extra: `server: { listen: "127.0.0.1:0" }\nwebhooks:\n  - { name: ops, url: "${receiver.url}", secret: "${SECRET}", events: [discovered] }`,
+      }),
+      {},
+      "proxy.yaml",
+    );
+    const app = createApp(loaded, { logger: createSilentLogger(), env: { HTTP_PROXY: proxy.url } });
+    await app.start();
+    try {
+      await waitFor(() => receiver.accepted().length === 1, "the delivery");
+      assert.ok(proxy.targets.includes(new URL(receiver.url).host), `tunnels: ${proxy.targets.join(", ")}`);
+    } finally {
+      await app.stop();
     }
   });
 });

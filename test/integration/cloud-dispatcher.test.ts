@@ -4,9 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
@@ -16,6 +14,7 @@ import { systemClock } from "../../src/lib/clock.js";
 import { ConfigError } from "../../src/lib/errors.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator } from "../../src/simulator/index.js";
+import { startProxy } from "../helpers/proxy.js";
 
 const P = "0123456789abcdef0123456789abcdef";
 
@@ -112,35 +111,6 @@ describe("caFile", () => {
 });
 
 describe("proxy from the env passed in", () => {
-  /** A CONNECT proxy that records the targets it tunnels to. */
-  async function startProxy(t: TestContext): Promise<{ url: string; targets: string[] }> {
-    const targets: string[] = [];
-    const sockets: Socket[] = [];
-    const proxy = createHttpServer((_req, res) => {
-      res.writeHead(501);
-      res.end();
-    });
-    proxy.on("connect", (req, client: Socket, head: Buffer) => {
-      targets.push(req.url ?? "");
-      const [host, port] = (req.url ?? "").split(":");
-      const upstream = connect(Number(port), host, () => {
-        client.write("HTTP/1.1 200 Connection Established\r\n\r\n");
-        upstream.write(head);
-        upstream.pipe(client);
-        client.pipe(upstream);
-      });
-      sockets.push(client, upstream);
-      upstream.on("error", () => client.destroy());
-      client.on("error", () => upstream.destroy());
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, "127.0.0.1", resolve));
-    t.after(() => {
-      for (const s of sockets) s.destroy();
-      proxy.close();
-    });
-    return { url: `http://127.0.0.1:${(proxy.address() as { port: number }).port}`, targets };
-  }
-
   async function startSim(t: TestContext): Promise<string> {
     const sim = createSimulator();
     const { url } = await sim.start();
