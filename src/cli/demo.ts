@@ -143,7 +143,7 @@ export const demoCommand: Command = {
     // The daemon's own log goes to stderr at warn, so the event lines stand out on stdout.
     const logger = createLogger(
       { level: ctx.env.IMAGEWATCH_DEMO_LOG_LEVEL ?? "warn", format: "pretty" },
-      process.stderr,
+      ctx.stderr,
     );
     const app = createApp(loaded, { logger, env, deliveryPollIntervalMs: 500 });
     const address = await app.start();
