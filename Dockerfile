@@ -12,6 +12,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
 COPY config ./config
+# state.path defaults to data/imagewatch.db: the directory must be writable by the user the daemon runs as.
+RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 ENV IMAGEWATCH_CONFIG=/etc/imagewatch/imagewatch.yaml
 EXPOSE 9478

@@ -1,0 +1,515 @@
+/**
+ * Chaos: the whole daemon in-process (createApp, real clock) against the simulator and a loopback
+ * receiver, with faults on BOTH sides, a restart in the middle (pending deliveries in the outbox) and one
+ * deliberate cloud outage long enough to raise poll_failed. Afterwards the no-loss invariants are checked
+ * on what the receiver accepted and on what the store holds.
+ *
+ * Seeded: `CHAOS_SEED=<n> node scripts/run-tests.mjs chaos` replays the same story (paths, offsets) and
+ * the same sequence of fault choices; their timing still follows the real clock. Every assertion message
+ * names the seed.
+ *
+ * Cloud-side faults are injected one at a time (1–2 hits) and only while no server has a failed poll, so
+ * the random faults alone never reach `pollFailureThreshold` (3): at most 2 polls fail in a row (a
+ * malformed answer is not retried, so `malformedJson × 2` fails two polls). The threshold is reached once,
+ * on purpose: a 503 outage held until every server has emitted `poll_failed`, then lifted; invariant 5
+ * checks that every poll_failed is followed by a poll_recovered for the same server.
+ *
+ * A scripted change is applied only once the daemon has observed the server's previous scripted status
+ * (and ≥ 3 s after the previous change), so a slow machine, the restart or the outage can delay the
+ * story but never collapse two changes into one poll: the expected sequence is exactly the script.
+ */
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { type App, createApp } from "../../src/app.js";
+import { parseConfigText } from "../../src/config/load.js";
+import { createSilentLogger } from "../../src/lib/logger.js";
+import type { FaultSpec } from "../../src/simulator/index.js";
+import { createSimulator } from "../../src/simulator/index.js";
+import type { DeliveryRecord, StoredEvent } from "../../src/store/types.js";
+import { waitFor } from "../helpers/daemon.js";
+import { type ReceivedRequest, type ReceiverAction, startReceiver } from "../helpers/receiver.js";
+import { AK, PROJECT, SK } from "../helpers/world.js";
+
+const SEED = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
+const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+const WEBHOOK = "chaos";
+const ALL_EVENTS = [
+  "status_changed",
+  "stuck",
+  "stuck_resolved",
+  "poll_failed",
+  "poll_recovered",
+  "discovered",
+  "disappeared",
+];
+
+/** Status paths a server may follow: the first entry is its status at start, each next one a change. */
+const PATHS: ReadonlyArray<readonly string[]> = [
+  ["CREATING", "ACTIVE", "BUILDING", "BUILT"],
+  ["BUILDING", "ERROR"],
+  ["ACTIVE", "BUILDING", "BUILT"],
+  ["CREATING", "ERROR"],
+  ["BUILDING", "ERROR", "BUILDING", "BUILT"],
+  ["ACTIVE", "BUILDING", "ERROR"],
+];
+const SERVERS = 8;
+/** Minimum time between two changes of one server. */
+const SPACING_MS = 3000;
+/** The story lasts at least this long, and the chaos goes on this long after its last change. */
+const MIN_STORY_MS = 12_000;
+const TRAILING_CHAOS_MS = 1500;
+/** When the restart (with the receiver down, so deliveries pend) and the outage begin. */
+const RESTART_AT_MS = 5000;
+const OUTAGE_AT_MS = 8500;
+/** Hard bounds: the story loop and the final drain. */
+const STORY_DEADLINE_MS = 45_000;
+const DRAIN_DEADLINE_MS = 30_000;
+
+/** mulberry32: a small seeded PRNG in [0, 1). */
+function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+interface Plan {
+  id: string;
+  path: readonly string[];
+  /** Delay of the first change after the story starts. */
+  firstAfterMs: number;
+  /** Changes applied so far (path[applied] is the simulator's status now). */
+  applied: number;
+  lastChangeAt: number;
+}
+
+type StoreEvent = StoredEvent & { deliveries: DeliveryRecord[] };
+
+const str = (v: unknown): string => (typeof v === "string" ? v : JSON.stringify(v));
+
+describe("chaos: no notification is lost", () => {
+  it("delivers every scripted change, in order, through cloud faults, receiver faults, a restart and an outage", {
+    timeout: 120_000,
+  }, async (t) => {
+    const tag = `[seed ${SEED}]`;
+    t.diagnostic(`chaos seed ${SEED} (replay with CHAOS_SEED=${SEED})`);
+    const rngStory = prng(SEED);
+    const rngCloud = prng(SEED ^ 0x5bd1e995);
+    const rngReceiver = prng(SEED ^ 0x27d4eb2f);
+
+    // ---- the receiver: chaos (~40 % failures), down (all 503) around the restart, ok after the story
+    let receiverMode: "chaos" | "down" | "ok" = "chaos";
+    const receiverFaults = { 503: 0, 500: 0, 429: 0, destroy: 0, down: 0 };
+    const chaosAction = (): ReceiverAction | undefined => {
+      if (receiverMode === "ok") return undefined;
+      if (receiverMode === "down") {
+        receiverFaults.down++;
+        return { status: 503 };
+      }
+      if (rngReceiver() >= 0.4) return undefined;
+      const k = Math.floor(rngReceiver() * 4);
+      if (k === 0) {
+        receiverFaults[503]++;
+        return { status: 503 };
+      }
+      if (k === 1) {
+        receiverFaults[500]++;
+        return { status: 500 };
+      }
+      if (k === 2) {
+        receiverFaults[429]++;
+        return { status: 429, headers: { "retry-after": rngReceiver() < 0.5 ? "0" : "1" } };
+      }
+      receiverFaults.destroy++;
+      return { destroy: true };
+    };
+    const receiver = await startReceiver({ secret: SECRET, respond: () => chaosAction() });
+
+    // ---- the simulator and the story
+    const sim = createSimulator();
+    const { url: simUrl } = await sim.start();
+    const shift = Math.floor(rngStory() * PATHS.length);
+    const plans: Plan[] = [];
+    for (let i = 0; i < SERVERS; i++) {
+      const path = PATHS[(i + shift) % PATHS.length] as readonly string[];
+      const id = `chaos-${i}`;
+      sim.addServer(PROJECT, { id, name: `build-${i}`, status: path[0] ?? "ACTIVE" });
+      plans.push({
+        id,
+        path,
+        firstAfterMs: 500 + Math.floor(rngStory() * 2500),
+        applied: 0,
+        lastChangeAt: 0,
+      });
+    }
+    const storyText = plans.map((p) => `${p.id}: ${p.path.join("→")} (+${p.firstAfterMs}ms)`).join("; ");
+    t.diagnostic(`story: ${storyText}`);
+
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-chaos-"));
+    const yaml = `
+cloud:
+  region: cn-north-4
+  endpoint: ${simUrl}
+  iamEndpoint: ${simUrl}
+  auth: { kind: aksk, accessKey: ${AK}, secretKey: ${SK} }
+  requestTimeout: 2s
+  maxRequestsPerSecond: 1000
+  retry: { attempts: 2, minDelay: 20ms, maxDelay: 100ms }
+targets:
+  - { projectId: ${PROJECT}, discover: true }
+schedule: { interval: 1s, steadyInterval: 1s }
+stuck: { BUILDING: 2s }
+alerts: { pollFailureThreshold: 3 }
+webhooks:
+  - name: ${WEBHOOK}
+    url: "${receiver.url}"
+    format: standard
+    secret: "${SECRET}"
+    events: [${ALL_EVENTS.join(", ")}]
+    retry: { minDelay: 20ms, maxDelay: 200ms }
+    maxAge: 1h
+server: { listen: "127.0.0.1:0" }
+state: { path: ${JSON.stringify(join(dir, "state.db"))} }
+`;
+    const loaded = parseConfigText(yaml, {}, "chaos.yaml");
+    const makeApp = () => createApp(loaded, { logger: createSilentLogger(), env: {} });
+
+    let app: App = makeApp();
+    let appRunning = true;
+    let restartPromise: Promise<void> | undefined;
+    // Teardown in order: the daemon (after a restart in progress), the simulator, the receiver, the files.
+    t.after(async () => {
+      await restartPromise?.catch(() => undefined);
+      if (appRunning) await app.stop();
+      await sim.stop();
+      await receiver.close();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    await app.start();
+    await waitFor(
+      () => app.isReady() && plans.every((p) => app.states.get(PROJECT, p.id)?.status === p.path[0]),
+      `${tag} the first poll discovering every server`,
+      20_000,
+    );
+
+    // ---- the story loop: scripted changes, cloud faults, the restart, the outage
+    const storyStart = Date.now();
+    const storyDeadline = storyStart + STORY_DEADLINE_MS;
+    const cloudFaults: string[] = [];
+    let nextFaultAt = storyStart + 300;
+    // In an object: the restart finishes in a closure, which narrowing of a plain `let` would ignore.
+    const phase: {
+      restart: "before" | "draining" | "restarting" | "done";
+      outage: "before" | "on" | "recovering" | "done";
+    } = { restart: "before", outage: "before" };
+    let restartWaitStart = 0;
+    let restartError: unknown;
+    let pendingAtRestart = -1;
+    let outageStart = 0;
+    let lastChangeAt = storyStart;
+    const state = (id: string) => app.states.get(PROJECT, id);
+    const noFailures = () => plans.every((p) => (state(p.id)?.consecutiveFailures ?? 0) === 0);
+
+    for (;;) {
+      const now = Date.now();
+      const elapsed = now - storyStart;
+      if (restartError) throw restartError;
+      assert.ok(
+        now < storyDeadline,
+        `${tag} the story did not finish within ${STORY_DEADLINE_MS} ms: restart ${phase.restart}, outage ${phase.outage}, ` +
+          plans
+            .map(
+              (p) => `${p.id} applied ${p.applied}/${p.path.length - 1}, daemon sees ${state(p.id)?.status}`,
+            )
+            .join("; "),
+      );
+
+      // Scripted changes, gated on the daemon having seen the previous scripted status.
+      for (const p of plans) {
+        if (p.applied >= p.path.length - 1) continue;
+        const dueAt = p.applied === 0 ? storyStart + p.firstAfterMs : p.lastChangeAt + SPACING_MS;
+        if (now < dueAt || state(p.id)?.status !== p.path[p.applied]) continue;
+        p.applied++;
+        p.lastChangeAt = now;
+        lastChangeAt = now;
+        sim.setStatus(PROJECT, p.id, p.path[p.applied] ?? null);
+      }
+
+      // The restart: take the receiver down so deliveries pend, then stop and start a new app (a deploy).
+      if (phase.restart === "before" && elapsed >= RESTART_AT_MS) {
+        receiverMode = "down";
+        phase.restart = "draining";
+        restartWaitStart = now;
+      } else if (phase.restart === "draining") {
+        const pending = app.store
+          .listEvents(10_000)
+          .filter((e) => e.deliveries.some((d) => d.state === "pending")).length;
+        if (pending > 0 || now - restartWaitStart > 4000) {
+          pendingAtRestart = pending;
+          phase.restart = "restarting";
+          const old = app;
+          restartPromise = (async () => {
+            appRunning = false;
+            await old.stop();
+            const next = makeApp();
+            app = next;
+            appRunning = true;
+            await next.start();
+            receiverMode = "chaos";
+            phase.restart = "done";
+          })();
+          restartPromise.catch((e: unknown) => {
+            restartError = e;
+          });
+        }
+      }
+
+      // The outage: 503 on every list call until every server has raised poll_failed, then lifted.
+      if (
+        phase.outage === "before" &&
+        phase.restart === "done" &&
+        elapsed >= OUTAGE_AT_MS &&
+        sim.pendingFaults().length === 0 &&
+        noFailures()
+      ) {
+        sim.injectFault({ route: "list", status: 503, count: 10_000 });
+        cloudFaults.push("outage:503");
+        phase.outage = "on";
+        outageStart = now;
+      } else if (phase.outage === "on") {
+        assert.ok(
+          now - outageStart < 20_000,
+          `${tag} the outage raised no poll_failed for every server within 20 s: ` +
+            plans.map((p) => `${p.id} failures ${state(p.id)?.consecutiveFailures}`).join(", "),
+        );
+        if (plans.every((p) => state(p.id)?.pollFailedNotified === true)) {
+          sim.clearFaults();
+          phase.outage = "recovering";
+        }
+      } else if (phase.outage === "recovering" && noFailures()) {
+        phase.outage = "done";
+      }
+
+      // Random cloud faults, one at a time, never while a server has a failed poll (see the file's TSDoc).
+      if (
+        (phase.outage === "before" || phase.outage === "done") &&
+        now >= nextFaultAt &&
+        sim.pendingFaults().length === 0 &&
+        noFailures()
+      ) {
+        const count = 1 + Math.floor(rngCloud() * 2);
+        const k = Math.floor(rngCloud() * 5);
+        const kinds: Array<[string, FaultSpec]> = [
+          ["503", { status: 503 }],
+          ["429", { status: 429, retryAfter: rngCloud() < 0.5 ? 0 : 1 }],
+          ["reset", { reset: true }],
+          ["malformed", { malformedJson: true }],
+          ["delay300", { delayMs: 300 }],
+        ];
+        const [name, spec] = kinds[k] as [string, FaultSpec];
+        sim.injectFault({ route: "list", count, ...spec });
+        cloudFaults.push(`${name}×${count}`);
+        nextFaultAt = now + 400 + Math.floor(rngCloud() * 800);
+      }
+
+      const scriptDone = plans.every((p) => p.applied === p.path.length - 1);
+      if (
+        scriptDone &&
+        phase.restart === "done" &&
+        phase.outage === "done" &&
+        elapsed >= MIN_STORY_MS &&
+        now - lastChangeAt >= TRAILING_CHAOS_MS
+      ) {
+        break;
+      }
+      await sleep(50);
+    }
+
+    // ---- the story is over: no more faults; wait for the outbox to drain
+    receiverMode = "ok";
+    sim.clearFaults();
+    const storyMs = Date.now() - storyStart;
+    const finalOf = (p: Plan) => p.path[p.path.length - 1];
+    const acceptedFinal = (p: Plan) =>
+      receiver
+        .accepted()
+        .some(
+          (r) =>
+            r.payload?.type === "image_server.status_changed" &&
+            r.payload.data.server_id === p.id &&
+            r.payload.data.status === finalOf(p),
+        );
+    const drained = (events: StoreEvent[]) =>
+      events.every((e) => e.deliveries.length > 0 && e.deliveries.every((d) => d.state !== "pending"));
+    try {
+      await waitFor(
+        () => drained(app.store.listEvents(10_000)) && plans.every(acceptedFinal),
+        "drain",
+        DRAIN_DEADLINE_MS,
+        100,
+      );
+    } catch {
+      const events = app.store.listEvents(10_000);
+      const pending = events
+        .filter((e) => e.deliveries.some((d) => d.state === "pending"))
+        .map((e) => `${e.seq}:${e.type}:${e.serverId} (${e.deliveries.map((d) => d.lastError).join("|")})`);
+      assert.fail(
+        `${tag} not drained within ${DRAIN_DEADLINE_MS} ms: pending [${pending.join(", ")}]; ` +
+          `final status not accepted for [${plans
+            .filter((p) => !acceptedFinal(p))
+            .map((p) => `${p.id}→${finalOf(p)} (daemon sees ${state(p.id)?.status})`)
+            .join(", ")}]`,
+      );
+    }
+    const events = app.store.listEvents(10_000).reverse(); // oldest first
+    const requests = [...receiver.requests];
+    const accepted = receiver.accepted();
+    const nonOk = requests.length - accepted.length;
+    const typeCounts: Record<string, number> = {};
+    for (const e of events) {
+      const k = e.type.replace("image_server.", "");
+      typeCounts[k] = (typeCounts[k] ?? 0) + 1;
+    }
+    t.diagnostic(
+      `story ${storyMs} ms; ${events.length} events ${JSON.stringify(typeCounts)}; ${requests.length} requests, ${accepted.length} accepted, ` +
+        `${nonOk} refused/destroyed ${JSON.stringify(receiverFaults)}; pending at restart ${pendingAtRestart}; ` +
+        `cloud faults [${cloudFaults.join(", ")}]`,
+    );
+
+    // The chaos really happened (the test cannot pass vacuously).
+    assert.ok(phase.restart === "done", `${tag} the restart happened`);
+    assert.ok(pendingAtRestart > 0, `${tag} deliveries were pending when the daemon restarted`);
+    assert.ok(nonOk > 0, `${tag} the receiver refused some requests`);
+    assert.ok(
+      cloudFaults.length > 1 && sim.requests().some((r) => r.fault !== undefined),
+      `${tag} cloud faults were injected`,
+    );
+
+    // 3. Every request verifies with standardwebhooks; webhook-id = data.event_id.
+    const unverified = requests.filter((r) => !r.verified);
+    assert.deepEqual(
+      unverified.map((r) => `#${r.index} ${r.id}: ${r.verifyError}`),
+      [],
+      `${tag} every request verifies with the standardwebhooks library`,
+    );
+    for (const r of accepted) {
+      assert.equal(
+        r.id,
+        r.payload?.data.event_id,
+        `${tag} request #${r.index}: webhook-id equals data.event_id (${r.payload?.type})`,
+      );
+    }
+
+    // First accepted delivery of each event id (at-least-once: later copies are duplicates).
+    const first = new Map<string, ReceivedRequest>();
+    for (const r of accepted) if (r.id !== undefined && !first.has(r.id)) first.set(r.id, r);
+    const byId = new Map(events.map((e) => [e.id, e] as const));
+    const describeEvent = (e: StoreEvent) =>
+      `seq ${e.seq} ${e.type.replace("image_server.", "")} ${str(e.data.previous_status ?? "")}→${str(e.data.status)}`;
+
+    // 4. Every stored event: one delivery to the webhook, delivered — none dead, none pending.
+    for (const e of events) {
+      assert.deepEqual(
+        e.deliveries.map((d) => `${d.webhook}:${d.state}`),
+        [`${WEBHOOK}:delivered`],
+        `${tag} ${e.serverId} ${describeEvent(e)} (${e.id}): one delivered delivery; last error ${e.deliveries[0]?.lastError}`,
+      );
+    }
+    // No loss on the wire, no invention: stored ids and accepted ids are the same set.
+    assert.deepEqual(
+      events.filter((e) => !first.has(e.id)).map((e) => `${e.serverId} ${describeEvent(e)}`),
+      [],
+      `${tag} every stored event was accepted by the receiver`,
+    );
+    assert.deepEqual(
+      [...first.values()]
+        .filter((r) => r.id === undefined || !byId.has(r.id))
+        .map((r) => `${r.id} ${r.payload?.type}`),
+      [],
+      `${tag} the receiver accepted no event the store does not hold`,
+    );
+
+    for (const p of plans) {
+      const ofServer = [...first.values()].filter((r) => r.payload?.data.server_id === p.id);
+      const typesOf = (type: string) => ofServer.filter((r) => r.payload?.type === `image_server.${type}`);
+
+      // 1. The accepted status_changed events are exactly the script, chained.
+      const changes = typesOf("status_changed").map((r) => ({
+        from: str(r.payload?.data.previous_status),
+        to: str(r.payload?.data.status),
+      }));
+      const seen = changes.map((c) => `${c.from}→${c.to}`);
+      let current = p.path[0];
+      for (const [i, c] of changes.entries()) {
+        assert.equal(
+          c.from,
+          current,
+          `${tag} ${p.id}: change #${i + 1} starts from the status before it (script ${p.path.join("→")}, accepted ${seen.join(", ")})`,
+        );
+        current = c.to;
+      }
+      const expected = p.path.slice(1).map((to, i) => `${p.path[i]}→${to}`);
+      assert.deepEqual(
+        seen,
+        expected,
+        `${tag} ${p.id}: the accepted status changes are exactly the script ${p.path.join("→")}`,
+      );
+      const discovered = typesOf("discovered").map((r) => str(r.payload?.data.status));
+      assert.deepEqual(discovered, [p.path[0]], `${tag} ${p.id}: discovered once, in its first status`);
+      assert.deepEqual(typesOf("disappeared").length, 0, `${tag} ${p.id}: never reported disappeared`);
+
+      // 2. Per-server order: first acceptances follow the commit order (seq).
+      const committed = events.filter((e) => e.serverId === p.id);
+      const deliveredOrder = [...committed].sort(
+        (a, b) => (first.get(a.id)?.index ?? 0) - (first.get(b.id)?.index ?? 0),
+      );
+      assert.deepEqual(
+        deliveredOrder.map(describeEvent),
+        committed.map(describeEvent),
+        `${tag} ${p.id}: events reach the receiver in the order they were committed`,
+      );
+
+      // 5. Every poll_failed is followed by a poll_recovered (strict alternation, ending recovered).
+      const failures = committed
+        .filter((e) => e.type === "image_server.poll_failed" || e.type === "image_server.poll_recovered")
+        .map((e) => (e.type === "image_server.poll_failed" ? "failed" : "recovered"));
+      assert.ok(failures.length >= 2, `${tag} ${p.id}: the outage raised poll_failed (got [${failures}])`);
+      assert.deepEqual(
+        failures,
+        failures.map((_, i) => (i % 2 === 0 ? "failed" : "recovered")),
+        `${tag} ${p.id}: every poll_failed is followed by a poll_recovered`,
+      );
+      assert.equal(
+        failures.length % 2,
+        0,
+        `${tag} ${p.id}: the last poll_failed was recovered [${failures}]`,
+      );
+      for (const e of committed.filter((x) => x.type === "image_server.poll_failed")) {
+        assert.ok(
+          Number(e.data.consecutive_failures) >= 3,
+          `${tag} ${p.id}: poll_failed only at the threshold (${describeEvent(e)}, ${str(e.data.consecutive_failures)})`,
+        );
+      }
+
+      // 6. Stuck episodes (BUILDING > 2 s) alternate with their resolution; none is left open.
+      const stuck = committed
+        .filter((e) => e.type === "image_server.stuck" || e.type === "image_server.stuck_resolved")
+        .map((e) => (e.type === "image_server.stuck" ? "stuck" : "resolved"));
+      assert.deepEqual(
+        stuck,
+        stuck.map((_, i) => (i % 2 === 0 ? "stuck" : "resolved")),
+        `${tag} ${p.id}: stuck and stuck_resolved alternate`,
+      );
+      assert.equal(stuck.length % 2, 0, `${tag} ${p.id}: no stuck episode is left open [${stuck}]`);
+    }
+  });
+});
