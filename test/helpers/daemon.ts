@@ -62,7 +62,8 @@ export async function startDaemon(
   };
   child.stdout?.on("data", collect);
   child.stderr?.on("data", collect);
-  const exited = once(child, "exit").then(([code, signal]) => ({
+  // "close", not "exit": it fires after stdout and stderr are drained, so `lines` is complete.
+  const exited = once(child, "close").then(([code, signal]) => ({
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
   }));

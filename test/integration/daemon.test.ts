@@ -174,7 +174,11 @@ describe("the daemon process", () => {
       writeFileSync(configPath, "cloud: [this is: not valid\n");
       daemon.child.kill("SIGHUP");
       await waitFor(async () => (await reloadGauge()) === "0", "the failed reload to show in metrics");
-      assert.ok(daemon.lines.some((l) => l.includes("config reload failed")));
+      // The log is written asynchronously: the line may follow the metric by a moment.
+      await waitFor(
+        () => daemon.lines.some((l) => l.includes("config reload failed")),
+        "the reload failure logged",
+      );
       const healthy = await request(`${daemon.url}/-/healthy`);
       await healthy.body.dump();
       assert.equal(healthy.statusCode, 200);
