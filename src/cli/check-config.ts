@@ -1,18 +1,7 @@
-/**
- * `imagewatch check-config [-c FILE]`: validates the config and prints it resolved, secrets masked.
- * Exit 0 when valid, 78 with one `error: path: message` line per problem otherwise.
- */
-import { resolve } from "node:path";
-import { loadConfig } from "../config/load.js";
 import { renderConfigYaml } from "../config/mask.js";
-import { ConfigError, ExitCode } from "../lib/errors.js";
-import {
-  type Command,
-  type CommandContext,
-  parseCommandArgs,
-  resolveConfigPath,
-  writeLine,
-} from "./context.js";
+import { ExitCode } from "../lib/errors.js";
+import { loadCommandConfig } from "./config-file.js";
+import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
 
 export { maskConfig, renderConfigYaml } from "../config/mask.js";
 
@@ -41,20 +30,8 @@ export const checkConfigCommand: Command = {
       writeLine(ctx.stdout, USAGE);
       return ExitCode.ok;
     }
-    const file = resolve(ctx.cwd, resolveConfigPath(ctx, values.config));
-    let loaded: ReturnType<typeof loadConfig>;
-    try {
-      loaded = loadConfig(file, ctx.env);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      for (const issue of err.issues) {
-        writeLine(ctx.stderr, `error: ${issue.path ? `${issue.path}: ` : ""}${issue.message}`);
-      }
-      const n = err.issues.length;
-      writeLine(ctx.stderr, `error: ${file} is invalid (${n} problem${n === 1 ? "" : "s"})`);
-      return ExitCode.config;
-    }
-    for (const warning of loaded.warnings) writeLine(ctx.stderr, `warning: ${warning}`);
+    const loaded = loadCommandConfig(ctx, values.config);
+    if (typeof loaded === "number") return loaded;
     ctx.stdout.write(renderConfigYaml(loaded.config));
     return ExitCode.ok;
   },

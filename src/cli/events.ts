@@ -8,8 +8,8 @@ import { resolve } from "node:path";
 import { systemClock } from "../lib/clock.js";
 import { ExitCode, UsageError } from "../lib/errors.js";
 import { withSqliteStore } from "../store/sqlite-store.js";
+import { loadCommandConfig } from "./config-file.js";
 import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
-import { loadConfigForCommand } from "./webhook.js";
 
 const USAGE = `Usage: imagewatch events replay ID [-c FILE] [--webhook NAME]
 
@@ -51,7 +51,7 @@ export const eventsCommand: Command = {
     if (extra.length > 0)
       throw new UsageError(`unexpected argument "${extra[0]}" (see: imagewatch events --help)`);
 
-    const loaded = loadConfigForCommand(ctx, values.config);
+    const loaded = loadCommandConfig(ctx, values.config);
     if (typeof loaded === "number") return loaded;
     const statePath = loaded.config.state.path;
     if (statePath === ":memory:") {

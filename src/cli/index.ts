@@ -5,6 +5,7 @@
 import { AppError, ConfigError, ExitCode, UsageError } from "../lib/errors.js";
 import { VERSION } from "../lib/version.js";
 import { checkConfigCommand } from "./check-config.js";
+import { printConfigError } from "./config-file.js";
 import type { Command, CommandContext } from "./context.js";
 import { writeLine } from "./context.js";
 import { demoCommand } from "./demo.js";
@@ -76,7 +77,7 @@ export async function runCli(ctx: CommandContext): Promise<number> {
       return ExitCode.usage;
     }
     if (err instanceof ConfigError) {
-      writeLine(ctx.stderr, err.message);
+      printConfigError(ctx.stderr, err);
       return ExitCode.config;
     }
     if (err instanceof AppError) {

@@ -1,24 +1,13 @@
-/**
- * `imagewatch once [-c FILE] [--json]`: polls every target once and prints the servers — a table, or a
- * JSON array. No state, no events, no webhooks. Exit 0, 1 when any poll failed, 78 on a bad config.
- */
-import { resolve } from "node:path";
 import { type CloudClient, CloudError, createCloudClient } from "../cloud/index.js";
-import { loadConfig } from "../config/load.js";
 import type { Config, TargetConfig } from "../config/types.js";
 import { ownsServer } from "../domain/sharding.js";
 import type { ImageServer } from "../domain/types.js";
 import { systemClock } from "../lib/clock.js";
 import { mapLimit } from "../lib/concurrency.js";
-import { ConfigError, coerceError, ExitCode } from "../lib/errors.js";
+import { coerceError, ExitCode } from "../lib/errors.js";
 import { createLogger } from "../lib/logger.js";
-import {
-  type Command,
-  type CommandContext,
-  parseCommandArgs,
-  resolveConfigPath,
-  writeLine,
-} from "./context.js";
+import { loadCommandConfig } from "./config-file.js";
+import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
 
 const USAGE = `Usage: imagewatch once [-c FILE] [--json]
 
@@ -200,17 +189,9 @@ export const onceCommand: Command = {
       writeLine(ctx.stdout, USAGE);
       return ExitCode.ok;
     }
-    const file = resolve(ctx.cwd, resolveConfigPath(ctx, values.config));
-    let config: Readonly<Config>;
-    try {
-      const loaded = loadConfig(file, ctx.env);
-      for (const warning of loaded.warnings) writeLine(ctx.stderr, `warning: ${warning}`);
-      config = loaded.config;
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      for (const line of err.message.split("\n")) writeLine(ctx.stderr, `error: ${line}`);
-      return ExitCode.config;
-    }
+    const loaded = loadCommandConfig(ctx, values.config);
+    if (typeof loaded === "number") return loaded;
+    const { config } = loaded;
 
     // Logs go to stderr so stdout stays a clean table or JSON document.
     const logger = createLogger(config.log, ctx.stderr);

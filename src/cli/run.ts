@@ -3,11 +3,11 @@
  * SIGHUP reloads the config.
  */
 import { createApp } from "../app.js";
-import { loadConfig } from "../config/load.js";
 import { coerceError, ExitCode } from "../lib/errors.js";
 import { createLogger } from "../lib/logger.js";
+import { loadCommandConfig } from "./config-file.js";
 import type { Command, CommandContext } from "./context.js";
-import { parseCommandArgs, resolveConfigPath, writeLine } from "./context.js";
+import { parseCommandArgs, writeLine } from "./context.js";
 
 const USAGE = `Usage: imagewatch run [-c FILE]
 
@@ -25,9 +25,9 @@ export const runCommand: Command = {
       writeLine(ctx.stdout, USAGE);
       return ExitCode.ok;
     }
-    const loaded = loadConfig(resolveConfigPath(ctx, values.config), ctx.env);
+    const loaded = loadCommandConfig(ctx, values.config);
+    if (typeof loaded === "number") return loaded;
     const logger = createLogger(loaded.config.log);
-    for (const warning of loaded.warnings) logger.warn({ warning }, "config warning");
     const app = createApp(loaded, { logger, env: ctx.env });
 
     return await new Promise<number>((resolve) => {

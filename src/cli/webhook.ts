@@ -1,21 +1,9 @@
-/**
- * `imagewatch webhook test NAME [-c FILE]`: sends one signed `imagewatch.test` event to a configured
- * webhook and prints what the receiver answered. Exit 0 on 2xx, 1 otherwise (or on a network error).
- */
-import { resolve } from "node:path";
-import { loadConfig } from "../config/load.js";
-import type { LoadedConfig } from "../config/types.js";
 import { systemClock } from "../lib/clock.js";
-import { AppError, ConfigError, ExitCode, UsageError } from "../lib/errors.js";
+import { AppError, ExitCode, UsageError } from "../lib/errors.js";
 import { VERSION } from "../lib/version.js";
 import { sendTestEvent } from "../notify/test-event.js";
-import {
-  type Command,
-  type CommandContext,
-  parseCommandArgs,
-  resolveConfigPath,
-  writeLine,
-} from "./context.js";
+import { loadCommandConfig } from "./config-file.js";
+import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
 
 const USAGE = `Usage: imagewatch webhook test NAME [-c FILE]
 
@@ -31,18 +19,6 @@ body), 1 otherwise, 2 usage error, 78 invalid config.`;
 
 /** How much of the receiver's response body is printed. */
 const PRINTED_BODY_CHARS = 500;
-
-/** Loads the config for a command; on a ConfigError prints its problems and returns the exit code. */
-export function loadConfigForCommand(ctx: CommandContext, flag: string | undefined): LoadedConfig | number {
-  const file = resolve(ctx.cwd, resolveConfigPath(ctx, flag));
-  try {
-    return loadConfig(file, ctx.env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    writeLine(ctx.stderr, err.message);
-    return ExitCode.config;
-  }
-}
 
 /** The `webhook` command (one subcommand: `test`). */
 export const webhookCommand: Command = {
@@ -71,7 +47,7 @@ export const webhookCommand: Command = {
 
     // A usage mistake is exit 2 even when the config is broken too.
     if (name === undefined) throw new UsageError('missing webhook NAME: use "webhook test NAME"');
-    const loaded = loadConfigForCommand(ctx, values.config);
+    const loaded = loadCommandConfig(ctx, values.config);
     if (typeof loaded === "number") return loaded;
     const names = loaded.config.webhooks.map((w) => w.name);
     const known = names.length > 0 ? `configured: ${names.join(", ")}` : "no webhooks are configured";
