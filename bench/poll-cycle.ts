@@ -36,6 +36,7 @@ import type { Config, TargetConfig } from "../src/config/types.js";
 import type { ImageServer, ServerState } from "../src/domain/types.js";
 import { systemClock } from "../src/lib/clock.js";
 import { createSilentLogger } from "../src/lib/logger.js";
+import { applyPollToMetrics } from "../src/metrics/apply-poll.js";
 import { createMetrics, type Metrics } from "../src/metrics/metrics.js";
 import {
   type PollDeps,
@@ -46,17 +47,7 @@ import {
 } from "../src/poller/poll-target.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
 import type { Store } from "../src/store/types.js";
-import {
-  AK,
-  cpuMs,
-  median,
-  PROJECT,
-  round2,
-  SK,
-  startSimChild,
-  withLoopDelay,
-  yieldToLoop,
-} from "./helpers.js";
+import { AK, cpuMs, median, PROJECT, round2, SK, startSimChild, withLoopDelay } from "./helpers.js";
 import type { BenchResult } from "./metrics-scrape.js";
 
 /** One kind of cycle's medians. */
@@ -384,9 +375,6 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
   }
 }
 
-/** app.ts's slice: metrics of this many servers are applied between two yields to the event loop. */
-const METRICS_SLICE = 500;
-
 /**
  * What app.ts does after a commit (its log line and delivery.wake() aside): metrics.setServer /
  * removeServer for every written state and recordTransition for each change, chained after earlier
@@ -397,30 +385,18 @@ function createMetricsApplier(
   onTime: (ms: number) => void,
 ): { onCommitted: NonNullable<PollDeps["onCommitted"]>; settled(): Promise<void> } {
   let chain: Promise<void> = Promise.resolve();
+  // The same work as app.ts after a commit (applyPollToMetrics), timed.
   const apply = async (
     written: readonly ServerState[],
-    previous: ReadonlyMap<string, ServerState | undefined>,
+    transitions: ReadonlyArray<{ from: string; to: string }>,
   ) => {
-    let t0 = performance.now();
-    let n = 0;
-    for (const s of written) {
-      if (s.present) metrics.setServer(s);
-      else metrics.removeServer(s.projectId, s.serverId);
-      const prev = previous.get(s.serverId);
-      if (prev?.status && s.status && prev.status !== s.status && prev.present && s.present) {
-        metrics.recordTransition(prev.status, s.status);
-      }
-      if (++n % METRICS_SLICE === 0) {
-        onTime(performance.now() - t0);
-        await yieldToLoop();
-        t0 = performance.now();
-      }
-    }
+    const t0 = performance.now();
+    await applyPollToMetrics(metrics, written, transitions);
     onTime(performance.now() - t0);
   };
   return {
-    onCommitted(written, _events, previous) {
-      chain = chain.then(() => apply(written, previous));
+    onCommitted(written, _events, transitions) {
+      chain = chain.then(() => apply(written, transitions));
     },
     settled: () => chain,
   };

@@ -9,20 +9,21 @@ import { type CloudClient, createCloudClient, createDefaultDispatcher } from "./
 import { loadConfig } from "./config/load.js";
 import type { Config, LoadedConfig } from "./config/types.js";
 import { ownsServer } from "./domain/sharding.js";
-import type { DomainEvent, ServerState } from "./domain/types.js";
+import type { ServerState } from "./domain/types.js";
 import { createHttpServer } from "./http/server.js";
 import { type Clock, systemClock } from "./lib/clock.js";
 import { ConfigError, coerceError } from "./lib/errors.js";
 import type { Logger } from "./lib/logger.js";
 import { VERSION } from "./lib/version.js";
+import { applyPollToMetrics } from "./metrics/apply-poll.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { createDeliveryService, type DeliveryService } from "./notify/index.js";
 import {
   matchesTargetFilter,
+  type PollDeps,
   pollTarget,
   ServerStates,
   type TargetMemory,
-  yieldToLoop,
 } from "./poller/poll-target.js";
 import { createScheduler, type Scheduler } from "./poller/scheduler.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
@@ -87,10 +88,15 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     const config = cfg();
     const gone: ServerState[] = [];
     const cutoff = clock.now() - config.state.retention;
+    const configuredIds = new Set(
+      config.targets.flatMap((t) => (t.discover ? [] : t.serverIds.map((id) => `${t.projectId}/${id}`))),
+    );
+    const discoverTargets = config.targets.filter((t) => t.discover);
     for (const s of states.all()) {
-      const targets = config.targets.filter((t) => t.projectId === s.projectId);
-      const configured = targets.some((t) => !t.discover && t.serverIds.includes(s.serverId));
-      const discovered = targets.some((t) => t.discover && matchesTargetFilter(t, s));
+      const configured = configuredIds.has(`${s.projectId}/${s.serverId}`);
+      const discovered = discoverTargets.some(
+        (t) => t.projectId === s.projectId && matchesTargetFilter(t, s),
+      );
       const owned = ownsServer(s.serverId, config.sharding);
       const longGone = !s.present && !configured && (s.lastPollAt ?? 0) < cutoff;
       if (!owned || (!configured && !discovered) || longGone) gone.push(s);
@@ -138,28 +144,9 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   const memory = new Map<string, TargetMemory>();
   // Metrics follow commits in order, in slices, so a 10,000-server poll does not block scrapes.
   let metricsChain: Promise<void> = Promise.resolve();
-  const applyMetrics = async (
-    written: readonly ServerState[],
-    previous: ReadonlyMap<string, ServerState | undefined>,
-  ) => {
-    let n = 0;
-    for (const s of written) {
-      if (s.present) metrics.setServer(s);
-      else metrics.removeServer(s.projectId, s.serverId);
-      const prev = previous.get(s.serverId);
-      if (prev?.status && s.status && prev.status !== s.status && prev.present && s.present) {
-        metrics.recordTransition(prev.status, s.status);
-      }
-      if (++n % 500 === 0) await yieldToLoop();
-    }
-  };
-  const onCommitted = (
-    written: readonly ServerState[],
-    events: readonly DomainEvent[],
-    previous: ReadonlyMap<string, ServerState | undefined>,
-  ) => {
+  const onCommitted: NonNullable<PollDeps["onCommitted"]> = (observed, events, transitions) => {
     metricsChain = metricsChain
-      .then(() => applyMetrics(written, previous))
+      .then(() => applyPollToMetrics(metrics, observed, transitions))
       .catch((e: unknown) => log.error({ err: coerceError(e) }, "metrics update failed"));
     if (events.length > 0) {
       log.info(
@@ -180,7 +167,6 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     { targets: cfg().targets, interval: cfg().schedule.interval, concurrency: cfg().schedule.concurrency },
     {
       logger: log,
-      clock,
       poll: (target, first) =>
         pollTarget(target, {
           cloud,

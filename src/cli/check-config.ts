@@ -3,8 +3,6 @@ import { ExitCode } from "../lib/errors.js";
 import { loadCommandConfig } from "./config-file.js";
 import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
 
-export { maskConfig, renderConfigYaml } from "../config/mask.js";
-
 const USAGE = `Usage: imagewatch check-config [-c FILE]
 
 Validates the configuration and prints it resolved (defaults filled in, endpoints derived,

@@ -2,6 +2,8 @@
  * Validation of Workspace API bodies (API.md §1–2), as pure functions: a body either becomes typed data
  * or a reason why it cannot. The API object is kept as it came in `ImageServer.raw`.
  */
+
+import { normalizeStatus } from "../domain/status.js";
 import type { ImageServer } from "../domain/types.js";
 
 /** A body that does not have the shape we need; `reason` is short and names no value. */
@@ -54,13 +56,8 @@ function str(value: unknown): string {
   return typeof value === "string" ? value : "";
 }
 
-/** Normalises a status: missing, null or the literal `"null"` (any case) → `UNKNOWN`; other strings as they are. */
-export function normaliseStatus(value: unknown): string {
-  if (typeof value !== "string") return "UNKNOWN";
-  const trimmed = value.trim();
-  if (trimmed === "" || trimmed.toLowerCase() === "null") return "UNKNOWN";
-  return trimmed;
-}
+/** Normalises a status (the domain's rule): missing, null or the literal `"null"` → `UNKNOWN`. */
+export const normaliseStatus = normalizeStatus;
 
 /**
  * An API error object in a body: `{error_code, error_msg}` (Workspace, gateway) or

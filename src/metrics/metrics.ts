@@ -17,6 +17,7 @@
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { KNOWN_STATUSES, type RequestOutcome, type ServerState } from "../domain/types.js";
+import { yieldToLoop } from "../lib/yield.js";
 
 /** The prefix of every metric imagewatch defines. */
 export const METRIC_PREFIX = "imagewatch_";
@@ -137,8 +138,6 @@ export function formatSampleValue(value: number): string {
 
 /** Servers per encoded segment of a family: small enough that building one takes a millisecond or two. */
 const SEGMENT_SERVERS = 1000;
-
-const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /** One per-server metric family: a cached line block per server, and the encoded text while unchanged. */
 class ServerFamily {

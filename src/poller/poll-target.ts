@@ -3,21 +3,19 @@
  * the commit, update the in-memory state, metrics and wake delivery. The scheduler only calls this.
  */
 import type { CloudClient } from "../cloud/index.js";
-import { toPollError } from "../cloud/index.js";
+import { LIST_LIMIT, toPollError } from "../cloud/index.js";
 import type { Config, TargetConfig } from "../config/types.js";
 import { observe } from "../domain/observe.js";
 import { ownsServer } from "../domain/sharding.js";
-import type { DomainEvent, ImageServer, ServerPollResult, ServerState } from "../domain/types.js";
+import type { DomainEvent, ImageServer, PollError, ServerPollResult, ServerState } from "../domain/types.js";
 import { isTransitional } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import { mapLimit } from "../lib/concurrency.js";
 import { AppError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
+import { YIELD_EVERY, yieldToLoop } from "../lib/yield.js";
 import { matchesWebhook } from "../notify/index.js";
 import type { Store } from "../store/types.js";
-
-/** The list API's page size. */
-export const LIST_PAGE_SIZE = 100;
 
 /** The in-memory view of every server's state, keyed by `projectId/serverId`. Owned by the app. */
 export class ServerStates {
@@ -72,11 +70,14 @@ export interface PollDeps {
   logger: Logger;
   config: () => Readonly<Config>;
   memory: Map<string, TargetMemory>;
-  /** Called after a successful commit with the states written and the events inserted. */
+  /**
+   * Called after a successful commit with every state observed (for metrics), the events newly inserted
+   * (for delivery) and the status changes observed, inserted or not (for the transitions counter).
+   */
   onCommitted?: (
     states: readonly ServerState[],
     events: readonly DomainEvent[],
-    previous: ReadonlyMap<string, ServerState | undefined>,
+    transitions: ReadonlyArray<{ from: string; to: string }>,
   ) => void;
   /** Poll even servers that are not yet due (the first poll after start, `once`). */
   force?: boolean;
@@ -168,22 +169,18 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
     if (listDue) {
       mode = "list";
       const filter = { serverName: target.serverName, enterpriseProjectId: target.enterpriseProjectId };
-      try {
-        const servers = await deps.cloud.listImageServers(projectId, filter, { signal: deps.signal });
-        memory.listPages = Math.max(1, Math.ceil(servers.length / LIST_PAGE_SIZE));
-        memory.lastListAt = now;
+      const listed = await listAll(deps, projectId, filter, memory, now);
+      if (Array.isArray(listed)) {
         const seen = new Set<string>();
-        for (const server of servers) {
+        for (const server of listed) {
           if (!ownsServer(server.id, sharding)) continue;
           seen.add(server.id);
           results.set(server.id, { kind: "ok", server });
         }
         // Absent from a complete list: disappeared. Only a successful, complete list can say so.
         for (const s of known) if (!seen.has(s.serverId)) results.set(s.serverId, { kind: "not_found" });
-      } catch (err) {
-        const error = toPollError(err);
-        logPollFailure(deps.logger, projectId, undefined, err);
-        for (const s of known) results.set(s.serverId, { kind: "failed", error });
+      } else {
+        for (const s of known) results.set(s.serverId, listed);
       }
     }
   } else {
@@ -193,26 +190,23 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
       // A list costs its pages; GETs cost one call per due server. Learn the list's cost the first time
       // more than one server is due, then choose by it.
       const listCost = memory.listPages ?? 1;
-      const useList = due.length > 1 && listCost < due.length;
-      if (useList) {
+      if (due.length > 1 && listCost < due.length) {
         mode = "list";
-        try {
-          const servers = await deps.cloud.listImageServers(
-            projectId,
-            { enterpriseProjectId: target.enterpriseProjectId },
-            { signal: deps.signal },
-          );
-          memory.listPages = Math.max(1, Math.ceil(servers.length / LIST_PAGE_SIZE));
-          memory.lastListAt = now;
-          const byId = new Map(servers.map((s) => [s.id, s] as const));
+        const listed = await listAll(
+          deps,
+          projectId,
+          { enterpriseProjectId: target.enterpriseProjectId },
+          memory,
+          now,
+        );
+        if (Array.isArray(listed)) {
+          const byId = new Map(listed.map((s) => [s.id, s] as const));
           for (const id of due) {
             const server = byId.get(id);
             results.set(id, server ? { kind: "ok", server } : { kind: "not_found" });
           }
-        } catch (err) {
-          const error = toPollError(err);
-          logPollFailure(deps.logger, projectId, undefined, err);
-          for (const id of due) results.set(id, { kind: "failed", error });
+        } else {
+          for (const id of due) results.set(id, listed);
         }
       } else {
         mode = "get";
@@ -226,7 +220,30 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
   // Stopping: answers cut short by our own abort are not failures of the cloud; commit nothing.
   if (results.size === 0 || deps.signal?.aborted)
     return { projectId, observed: 0, events: 0, failed: 0, mode };
-  return await commitResults(projectId, results, deps, now, mode);
+  return await commitResults(projectId, results, deps, config, now, mode);
+}
+
+/**
+ * The complete list of a project (auto-paginated by the client), or the failure every server of the
+ * poll shares. Remembers what the list cost, to choose between list and GETs next time.
+ */
+async function listAll(
+  deps: PollDeps,
+  projectId: string,
+  filter: { serverName?: string; enterpriseProjectId?: string },
+  memory: TargetMemory,
+  now: number,
+): Promise<ImageServer[] | { kind: "failed"; error: PollError }> {
+  try {
+    const servers = await deps.cloud.listImageServers(projectId, filter, { signal: deps.signal });
+    memory.listPages = Math.max(1, Math.ceil(servers.length / LIST_LIMIT));
+    memory.lastListAt = now;
+    return servers;
+  } catch (err) {
+    const error = toPollError(err);
+    logPollFailure(deps.logger, projectId, undefined, error, err);
+    return { kind: "failed", error };
+  }
 }
 
 async function getOne(deps: PollDeps, projectId: string, serverId: string): Promise<ServerPollResult> {
@@ -237,13 +254,19 @@ async function getOne(deps: PollDeps, projectId: string, serverId: string): Prom
     const error = toPollError(err);
     if (error.kind === "not_found")
       return error.request_id ? { kind: "not_found", requestId: error.request_id } : { kind: "not_found" };
-    logPollFailure(deps.logger, projectId, serverId, err);
+    logPollFailure(deps.logger, projectId, serverId, error, err);
     return { kind: "failed", error };
   }
 }
 
-function logPollFailure(logger: Logger, projectId: string, serverId: string | undefined, err: unknown): void {
-  const e = toPollError(err);
+/** One warn line per failed request, with its request id (a bad answer is logged once, then polling goes on). */
+function logPollFailure(
+  logger: Logger,
+  projectId: string,
+  serverId: string | undefined,
+  e: PollError,
+  err: unknown,
+): void {
   logger.warn(
     {
       projectId,
@@ -257,12 +280,6 @@ function logPollFailure(logger: Logger, projectId: string, serverId: string | un
     "poll failed",
   );
 }
-
-/** How many servers are observed between two yields to the event loop. */
-const SLICE = 500;
-
-/** Lets timers, HTTP and other polls run between slices of a large poll. */
-export const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 /**
  * Whether a new state must be written. Poll bookkeeping alone (lastPollAt, lastSuccessAt) is not worth
@@ -310,10 +327,10 @@ async function commitResults(
   projectId: string,
   results: Map<string, ServerPollResult>,
   deps: PollDeps,
+  config: Readonly<Config>,
   now: number,
   mode: PollSummary["mode"],
 ): Promise<PollSummary> {
-  const config = deps.config();
   const observeConfig = {
     thresholds: config.stuck.thresholds,
     repeatEvery: config.stuck.repeatEvery,
@@ -322,18 +339,22 @@ async function commitResults(
   const states: ServerState[] = [];
   const toWrite: ServerState[] = [];
   const events: DomainEvent[] = [];
-  const previous = new Map<string, ServerState | undefined>();
+  const transitions: Array<{ from: string; to: string }> = [];
   let failed = 0;
   let n = 0;
   for (const [serverId, result] of results) {
     const prev = deps.states.get(projectId, serverId);
     if (result.kind === "failed") failed++;
     const out = observe(prev, result, { projectId, serverId, now, config: observeConfig });
-    previous.set(serverId, prev);
     states.push(out.state);
     if (out.events.length > 0 || needsWrite(prev, out.state)) toWrite.push(out.state);
-    events.push(...out.events);
-    if (++n % SLICE === 0) await yieldToLoop();
+    for (const e of out.events) {
+      events.push(e);
+      if (e.type === "image_server.status_changed" && e.data.previous_status && e.data.status) {
+        transitions.push({ from: e.data.previous_status, to: e.data.status });
+      }
+    }
+    if (++n % YIELD_EVERY === 0) await yieldToLoop();
   }
   const webhooks = config.webhooks;
   const deliveries: Array<{ eventId: string; webhook: string }> = [];
@@ -345,6 +366,6 @@ async function commitResults(
   const inserted = new Set(deps.store.commitPoll({ servers: toWrite, events, deliveries, now }));
   for (const s of states) deps.states.set(s);
   const newEvents = events.filter((e) => inserted.has(e.id));
-  deps.onCommitted?.(states, newEvents, previous);
+  deps.onCommitted?.(states, newEvents, transitions);
   return { projectId, observed: states.length, events: newEvents.length, failed, mode };
 }

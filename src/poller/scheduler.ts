@@ -7,14 +7,12 @@
 import { createHash } from "node:crypto";
 import { Cron } from "croner";
 import type { TargetConfig } from "../config/types.js";
-import type { Clock } from "../lib/clock.js";
 import { coerceError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import { targetKey } from "./poll-target.js";
 
 export interface SchedulerDeps {
   logger: Logger;
-  clock: Clock;
   /** Polls one target (the app binds pollTarget with its deps). `first` is true for the start-up poll. */
   poll: (target: TargetConfig, first: boolean) => Promise<unknown>;
   /** A tick threw (pollTarget itself failed, not a server's poll). */

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { TargetConfig } from "../../src/config/types.js";
-import { systemClock } from "../../src/lib/clock.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { createScheduler, phaseOffset } from "../../src/poller/scheduler.js";
 import { waitFor } from "../helpers/daemon.js";
@@ -32,7 +31,6 @@ describe("scheduler", () => {
       { targets: [target("a"), target("b")], interval: 1000, concurrency: 4 },
       {
         logger: createSilentLogger(),
-        clock: systemClock,
         poll: async (t, first) => {
           calls.push({ projectId: t.projectId, first });
           if (first) await gate.promise;
@@ -68,7 +66,6 @@ describe("scheduler", () => {
       { targets: [target("a"), target("b")], interval: 1000, concurrency: 4 },
       {
         logger: createSilentLogger(),
-        clock: systemClock,
         poll: async (t) => {
           if (t.projectId === "a") {
             aCalls++;
@@ -103,7 +100,6 @@ describe("scheduler", () => {
       { targets: ["a", "b", "c"].map(target), interval: 60_000, concurrency: 1 },
       {
         logger: createSilentLogger(),
-        clock: systemClock,
         poll: async (t) => {
           inFlight++;
           maxInFlight = Math.max(maxInFlight, inFlight);
@@ -143,7 +139,6 @@ describe("scheduler", () => {
       { targets, interval: 60_000, concurrency: 1 },
       {
         logger: createSilentLogger(),
-        clock: systemClock,
         poll: async () => {
           inFlight++;
           maxInFlight = Math.max(maxInFlight, inFlight);
