@@ -26,17 +26,4 @@ export function backoffDelay(failedAttempt: number, retry: RetrySettings, random
   return Math.max(Math.min(retry.minDelay, retry.maxDelay), Math.min(delay, retry.maxDelay));
 }
 
-/**
- * Parses a `Retry-After` value: delta-seconds or an HTTP date (relative to `now`). Returns ms (≥ 0), or
- * undefined when absent or unreadable.
- */
-export function parseRetryAfter(value: string | string[] | undefined, now: number): number | undefined {
-  const raw = Array.isArray(value) ? value[0] : value;
-  if (raw === undefined) return undefined;
-  const text = raw.trim();
-  if (text === "") return undefined;
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
-}
+export { parseRetryAfter } from "../lib/retry-after.js";

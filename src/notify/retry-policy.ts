@@ -2,6 +2,9 @@
  * What to do after one delivery attempt: pure functions of the attempt's result, the webhook's retry
  * settings, the delivery's age and `now`.
  */
+import { parseRetryAfter } from "../lib/retry-after.js";
+
+export { parseRetryAfter };
 
 /** The smallest delay between two attempts (ms), unless `retry.minDelay` is smaller still. */
 export const MIN_RETRY_DELAY_MS = 100;
@@ -53,22 +56,6 @@ export function backoffDelay(
   const ceiling = Math.min(retry.maxDelay, retry.minDelay * 2 ** exponent);
   const floor = Math.min(MIN_RETRY_DELAY_MS, retry.minDelay);
   return Math.max(floor, Math.floor(random() * ceiling));
-}
-
-/**
- * Parses a `Retry-After` header value: delay-seconds (`120`) or an HTTP date. Returns the delay in ms
- * from `now` (0 for a date in the past), or undefined when absent or unparseable.
- */
-export function parseRetryAfter(value: string | undefined, now: number): number | undefined {
-  if (value === undefined) return undefined;
-  const text = value.trim();
-  if (text === "") return undefined;
-  if (/^\d+$/.test(text)) return Number(text) * 1000;
-  // An HTTP date names its weekday and month; this also keeps Date.parse from reading "-5" as a year.
-  if (!/[a-z]/i.test(text)) return undefined;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, at - now);
 }
 
 /** Shortens text for a `last_error`: one line, at most `max` characters. */
