@@ -1,27 +1,15 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import { resolve } from "node:path";
-import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
-import type { CommandContext } from "../../src/cli/context.js";
 import { COMMANDS, runCli } from "../../src/cli/index.js";
 import { createSimulator, loadScenario } from "../../src/simulator/index.js";
+import { captureContext } from "../helpers/command-context.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
 function fakeContext(args: string[], env: Record<string, string> = {}) {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c: Buffer) => {
-    out += c.toString();
-  });
-  stderr.on("data", (c: Buffer) => {
-    err += c.toString();
-  });
-  const ctx: CommandContext = { args, env, stdout, stderr, cwd: ROOT, onSignal: () => () => {} };
-  return { ctx, out: () => out, err: () => err };
+  return captureContext(args, { env, cwd: ROOT });
 }
 
 /** Runs the real CLI (`src/main.ts`) in a child process. */

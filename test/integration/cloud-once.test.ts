@@ -6,11 +6,11 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { PassThrough } from "node:stream";
 import { describe, it, type TestContext } from "node:test";
 import { onceCommand } from "../../src/cli/once.js";
 import { ownsServer } from "../../src/domain/sharding.js";
 import { createSimulator, type Simulator } from "../../src/simulator/index.js";
+import { captureContext } from "../helpers/command-context.js";
 
 const P = "0123456789abcdef0123456789abcdef";
 const Q = "fedcba9876543210fedcba9876543210";
@@ -57,26 +57,11 @@ ${extra}`,
 }
 
 async function run(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c) => {
-    out += String(c);
-  });
-  stderr.on("data", (c) => {
-    err += String(c);
-  });
-  const code = await onceCommand.run({
-    args,
+  const { ctx, out, err } = captureContext(args, {
     env: { AK: "DEMOACCESSKEY0000001", SK: "demo-secret-key-0000000000000000000000000" },
-    stdout,
-    stderr,
-    cwd: process.cwd(),
-    onSignal: () => () => {},
   });
-  await new Promise((resolve) => setImmediate(resolve));
-  return { code, stdout: out, stderr: err };
+  const code = await onceCommand.run(ctx);
+  return { code, stdout: out(), stderr: err() };
 }
 
 const TARGETS = `  - projectId: "${P}"

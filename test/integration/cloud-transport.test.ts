@@ -7,12 +7,13 @@ import assert from "node:assert/strict";
 import { createServer, type Socket } from "node:net";
 import { describe, it, type TestContext } from "node:test";
 import { Agent } from "undici";
-import { type CloudClient, CloudError, createCloudClient } from "../../src/cloud/index.js";
+import { type CloudClient, createCloudClient } from "../../src/cloud/index.js";
 import type { CloudConfig } from "../../src/config/types.js";
 import type { RequestOutcome } from "../../src/domain/types.js";
 import { type Clock, createManualClock, systemClock } from "../../src/lib/clock.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator, type Simulator } from "../../src/simulator/index.js";
+import { rejectsWith } from "../helpers/cloud-errors.js";
 
 const P = "0123456789abcdef0123456789abcdef";
 const AKSK = {
@@ -87,17 +88,6 @@ async function clientFor(t: TestContext, endpoint: string, o: Options) {
     await dispatcher.destroy();
   });
   return { client, outcomes, sleeps };
-}
-
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<CloudError> {
-  try {
-    await promise;
-  } catch (err) {
-    assert.ok(err instanceof CloudError, `expected a CloudError, got ${String(err)}`);
-    assert.equal(err.code, code, err.message);
-    return err;
-  }
-  assert.fail(`expected ${code}, but the call succeeded`);
 }
 
 describe("timeouts (requestTimeout covers every phase)", () => {

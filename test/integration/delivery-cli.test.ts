@@ -9,9 +9,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
-import { Writable } from "node:stream";
 import { afterEach, describe, it } from "node:test";
-import type { CommandContext } from "../../src/cli/context.js";
 import { eventsCommand } from "../../src/cli/events.js";
 import { webhookCommand } from "../../src/cli/webhook.js";
 import type { WebhookConfig } from "../../src/config/types.js";
@@ -19,6 +17,7 @@ import { systemClock } from "../../src/lib/clock.js";
 import { AppError, UsageError } from "../../src/lib/errors.js";
 import { sendTestEvent } from "../../src/notify/test-event.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { captureContext } from "../helpers/command-context.js";
 import { startReceiver } from "../helpers/receiver.js";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
@@ -62,24 +61,8 @@ state:
 }
 
 function makeCtx(args: string[], cwd: string) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const sink = (into: string[]) =>
-    new Writable({
-      write(chunk, _enc, cb) {
-        into.push(String(chunk));
-        cb();
-      },
-    });
-  const ctx: CommandContext = {
-    args,
-    env: { WEBHOOK_SECRET: SECRET },
-    stdout: sink(out),
-    stderr: sink(err),
-    cwd,
-    onSignal: () => () => undefined,
-  };
-  return { ctx, stdout: () => out.join(""), stderr: () => err.join("") };
+  const { ctx, out, err } = captureContext(args, { env: { WEBHOOK_SECRET: SECRET }, cwd });
+  return { ctx, stdout: out, stderr: err };
 }
 
 async function receiverFor(options: Parameters<typeof startReceiver>[0]) {

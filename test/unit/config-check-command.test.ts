@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { PassThrough } from "node:stream";
 import { describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { checkConfigCommand } from "../../src/cli/check-config.js";
-import type { CommandContext } from "../../src/cli/context.js";
 import { UsageError } from "../../src/lib/errors.js";
+import { captureContext } from "../helpers/command-context.js";
 
 const LEAK = path.join(import.meta.dirname, "..", "fixtures", "config", "leak");
 
@@ -37,19 +36,9 @@ interface Run {
 }
 
 async function runCheck(args: string[], env: Record<string, string> = {}, cwd = process.cwd()): Promise<Run> {
-  const stdout = new PassThrough();
-  const stderr = new PassThrough();
-  let out = "";
-  let err = "";
-  stdout.on("data", (c: Buffer) => {
-    out += c.toString();
-  });
-  stderr.on("data", (c: Buffer) => {
-    err += c.toString();
-  });
-  const ctx: CommandContext = { args, env, stdout, stderr, cwd, onSignal: () => () => {} };
+  const { ctx, out, err } = captureContext(args, { env, cwd });
   const code = await checkConfigCommand.run(ctx);
-  return { code, stdout: out, stderr: err };
+  return { code, stdout: out(), stderr: err() };
 }
 
 function assertNoSecrets(run: Run): void {
