@@ -33,18 +33,13 @@ import { pathToFileURL } from "node:url";
 import { type CloudClient, createCloudClient } from "../src/cloud/index.js";
 import { parseConfigText } from "../src/config/load.js";
 import type { Config, TargetConfig } from "../src/config/types.js";
+import type { TargetMemory } from "../src/domain/poll-plan.js";
 import type { ImageServer, ServerState } from "../src/domain/types.js";
 import { systemClock } from "../src/lib/clock.js";
 import { createSilentLogger } from "../src/lib/logger.js";
 import { applyPollToMetrics } from "../src/metrics/apply-poll.js";
 import { createMetrics, type Metrics } from "../src/metrics/metrics.js";
-import {
-  type PollDeps,
-  type PollSummary,
-  pollTarget,
-  ServerStates,
-  type TargetMemory,
-} from "../src/poller/poll-target.js";
+import { type PollDeps, type PollSummary, pollTarget, ServerStates } from "../src/poller/poll-target.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
 import type { Store } from "../src/store/types.js";
 import { AK, cpuMs, median, PROJECT, round2, SK, startSimChild, withLoopDelay } from "./helpers.js";

@@ -8,23 +8,18 @@ import type { Dispatcher } from "undici";
 import { type CloudClient, createCloudClient, createDefaultDispatcher } from "./cloud/index.js";
 import { loadConfig } from "./config/load.js";
 import type { Config, LoadedConfig } from "./config/types.js";
+import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";
 import { ownsServer } from "./domain/sharding.js";
 import type { ServerState } from "./domain/types.js";
 import { createHttpServer } from "./http/server.js";
-import { type Clock, systemClock } from "./lib/clock.js";
+import { type Clock, systemClock, systemTimers } from "./lib/clock.js";
 import { ConfigError, coerceError } from "./lib/errors.js";
 import type { Logger } from "./lib/logger.js";
 import { VERSION } from "./lib/version.js";
 import { applyPollToMetrics } from "./metrics/apply-poll.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { createDeliveryService, type DeliveryService } from "./notify/index.js";
-import {
-  matchesTargetFilter,
-  type PollDeps,
-  pollTarget,
-  ServerStates,
-  type TargetMemory,
-} from "./poller/poll-target.js";
+import { type PollDeps, pollTarget, ServerStates } from "./poller/poll-target.js";
 import { createScheduler, type Scheduler } from "./poller/scheduler.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/types.js";
@@ -180,9 +175,11 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
           force: first,
           signal: pollAbort.signal,
         }),
-      onTickError: (target) => metrics.recordTickFailure(target.projectId),
+      clock,
+      timers: systemTimers,
     },
   );
+  scheduler.on("tick_error", ({ target }) => metrics.recordTickFailure(target.projectId));
 
   const http = createHttpServer({
     metrics,

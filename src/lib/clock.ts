@@ -7,22 +7,22 @@ export interface Clock {
 /** The real wall clock. */
 export const systemClock: Clock = { now: () => Date.now() };
 
-/** A clock for tests: it only moves when told to, and may be moved backwards. */
-export interface ManualClock extends Clock {
-  set(ms: number): void;
-  advance(ms: number): void;
+/** An opaque handle of a pending timer, given back to `clearTimeout`. */
+export type TimerHandle = unknown;
+
+/**
+ * One-shot timers. Whatever schedules work takes Timers beside its Clock, so a test drives both with one
+ * manual clock instead of waiting for real time.
+ */
+export interface Timers {
+  /** Calls `fn` once, `ms` from now (a delay, not a wall-clock time: a clock step does not move it). */
+  setTimeout(fn: () => void, ms: number): TimerHandle;
+  /** Cancels a pending timer; a handle that already fired or was cleared is ignored. */
+  clearTimeout(handle: TimerHandle): void;
 }
 
-/** Creates a manual clock starting at `start` (ms since epoch, or an ISO string). */
-export function createManualClock(start: number | string = "2026-11-27T10:00:00.000Z"): ManualClock {
-  let t = typeof start === "string" ? Date.parse(start) : start;
-  return {
-    now: () => t,
-    set: (ms) => {
-      t = ms;
-    },
-    advance: (ms) => {
-      t += ms;
-    },
-  };
-}
+/** Node's timers, unref'd: a pending timer never keeps the process alive on its own. */
+export const systemTimers: Timers = {
+  setTimeout: (fn, ms) => setTimeout(fn, ms).unref(),
+  clearTimeout: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};

@@ -1,14 +1,20 @@
 /**
- * One target's poll: fetch (list or GETs, whichever costs fewer API calls) → observe → ONE commit → after
- * the commit, update the in-memory state, metrics and wake delivery. The scheduler only calls this.
+ * One target's poll: plan (pure, domain/poll-plan) → fetch (the list or the GETs the plan chose) → observe
+ * → ONE commit → after the commit, update the in-memory state, metrics and wake delivery. The scheduler
+ * only calls this.
  */
 import type { CloudClient } from "../cloud/index.js";
 import { LIST_LIMIT, toPollError } from "../cloud/index.js";
 import type { Config, TargetConfig } from "../config/types.js";
 import { observe } from "../domain/observe.js";
-import { ownsServer } from "../domain/sharding.js";
+import {
+  type ListFilter,
+  listResults,
+  type PlanSettings,
+  planTick,
+  type TargetMemory,
+} from "../domain/poll-plan.js";
 import type { DomainEvent, ImageServer, PollError, ServerPollResult, ServerState } from "../domain/types.js";
-import { isTransitional } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import { mapLimit } from "../lib/concurrency.js";
 import { AppError } from "../lib/errors.js";
@@ -51,14 +57,6 @@ export class ServerStates {
   get size(): number {
     return this.#map.size;
   }
-}
-
-/** Per-target memory the poller keeps between ticks (not persisted: it only tunes API-call choices). */
-export interface TargetMemory {
-  /** Pages the last full list of this project took; undefined before the first list. */
-  listPages?: number;
-  /** When the last complete list succeeded (discover mode's steady refresh). */
-  lastListAt?: number;
 }
 
 /** What pollTarget needs; every field is injected by app.ts. */
@@ -107,115 +105,41 @@ export function targetKey(target: TargetConfig): string {
   ].join("|");
 }
 
-/** How long a server may go unpolled given its last known status. */
-function pollPeriod(state: ServerState | undefined, config: Readonly<Config>): number {
-  if (!state || state.status === null) return config.schedule.interval;
-  // A failing server is retried every interval, so poll_failed does not wait threshold × steadyInterval.
-  if (state.consecutiveFailures > 0) return config.schedule.interval;
-  if (!state.present) return config.schedule.steadyInterval;
-  return isTransitional(state.status) ? config.schedule.interval : config.schedule.steadyInterval;
+/** The plan's view of the config: the two intervals and this replica's shard. */
+export function planSettings(config: Readonly<Config>): PlanSettings {
+  return {
+    interval: config.schedule.interval,
+    steadyInterval: config.schedule.steadyInterval,
+    sharding: config.sharding,
+  };
 }
 
 /**
- * Whether a known server belongs to a discover target: the list filters it by `serverName` (partial
- * match) and `enterpriseProjectId`, so only servers matching them can be "absent from its list". Other
- * servers of the same project may belong to another target.
- */
-export function matchesTargetFilter(target: TargetConfig, state: ServerState): boolean {
-  if (target.serverName && !state.name.includes(target.serverName)) return false;
-  if (target.enterpriseProjectId !== undefined) {
-    const epid = state.server?.raw.enterprise_project_id;
-    if (epid !== undefined && epid !== target.enterpriseProjectId) return false;
-  }
-  return true;
-}
-
-/**
- * Due when the period elapsed, with a slack of a quarter interval so a tick that fires a little early
- * (croner's second granularity, a slow previous poll) does not push the poll a whole period later.
- */
-function isDue(state: ServerState | undefined, now: number, config: Readonly<Config>): boolean {
-  if (!state || state.lastPollAt === null) return true;
-  const slack = config.schedule.interval / 4;
-  // A clock that went backwards makes now - lastPollAt negative: poll, rather than wait for the clock to catch up.
-  const elapsed = now - state.lastPollAt;
-  return elapsed < 0 || elapsed + slack >= pollPeriod(state, config);
-}
-
-/**
- * Polls one target once: decides which servers are due, fetches them with the fewest API calls, observes
- * each, and commits states, events and delivery rows in one transaction before anything is sent.
+ * Polls one target once: plans the tick (which servers are due, list or GETs), fetches, observes each
+ * server, and commits states, events and delivery rows in one transaction before anything is sent.
  */
 export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<PollSummary> {
   const config = deps.config();
   const { projectId } = target;
-  const sharding = config.sharding;
   const now = deps.clock.now();
   const memory = deps.memory.get(targetKey(target)) ?? {};
   deps.memory.set(targetKey(target), memory);
 
-  const results = new Map<string, ServerPollResult>();
-  let mode: PollSummary["mode"] = "none";
-
-  if (target.discover) {
-    const known = deps.states
-      .ofProject(projectId)
-      .filter((s) => s.present && ownsServer(s.serverId, sharding) && matchesTargetFilter(target, s));
-    const listDue =
-      deps.force ||
-      memory.lastListAt === undefined ||
-      known.some((s) => isDue(s, now, config)) ||
-      now - memory.lastListAt + config.schedule.interval / 4 >= config.schedule.steadyInterval;
-    if (listDue) {
-      mode = "list";
-      const filter = { serverName: target.serverName, enterpriseProjectId: target.enterpriseProjectId };
-      const listed = await listAll(deps, projectId, filter, memory, now);
-      if (Array.isArray(listed)) {
-        const seen = new Set<string>();
-        for (const server of listed) {
-          if (!ownsServer(server.id, sharding)) continue;
-          seen.add(server.id);
-          results.set(server.id, { kind: "ok", server });
-        }
-        // Absent from a complete list: disappeared. Only a successful, complete list can say so.
-        for (const s of known) if (!seen.has(s.serverId)) results.set(s.serverId, { kind: "not_found" });
-      } else {
-        for (const s of known) results.set(s.serverId, listed);
-      }
-    }
-  } else {
-    const ids = target.serverIds.filter((id) => ownsServer(id, sharding));
-    const due = ids.filter((id) => deps.force || isDue(deps.states.get(projectId, id), now, config));
-    if (due.length > 0) {
-      // A list costs its pages; GETs cost one call per due server. Learn the list's cost the first time
-      // more than one server is due, then choose by it.
-      const listCost = memory.listPages ?? 1;
-      if (due.length > 1 && listCost < due.length) {
-        mode = "list";
-        const listed = await listAll(
-          deps,
-          projectId,
-          { enterpriseProjectId: target.enterpriseProjectId },
-          memory,
-          now,
-        );
-        if (Array.isArray(listed)) {
-          const byId = new Map(listed.map((s) => [s.id, s] as const));
-          for (const id of due) {
-            const server = byId.get(id);
-            results.set(id, server ? { kind: "ok", server } : { kind: "not_found" });
-          }
-        } else {
-          for (const id of due) results.set(id, listed);
-        }
-      } else {
-        mode = "get";
-        await mapLimit(due, config.schedule.concurrency, async (id) => {
-          results.set(id, await getOne(deps, projectId, id));
-        });
-      }
-    }
-  }
+  const plan = planTick(
+    target,
+    deps.states.ofProject(projectId),
+    now,
+    planSettings(config),
+    memory,
+    deps.force ?? false,
+  );
+  const results =
+    plan.kind === "list"
+      ? listResults(plan, await listAll(deps, projectId, plan.filter, memory, now))
+      : plan.kind === "get"
+        ? await getAll(deps, projectId, plan.ids, config.schedule.concurrency)
+        : new Map<string, ServerPollResult>();
+  const mode = plan.kind;
 
   // Stopping: answers cut short by our own abort are not failures of the cloud; commit nothing.
   if (results.size === 0 || deps.signal?.aborted)
@@ -230,10 +154,10 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
 async function listAll(
   deps: PollDeps,
   projectId: string,
-  filter: { serverName?: string; enterpriseProjectId?: string },
+  filter: ListFilter,
   memory: TargetMemory,
   now: number,
-): Promise<ImageServer[] | { kind: "failed"; error: PollError }> {
+): Promise<readonly ImageServer[] | { kind: "failed"; error: PollError }> {
   try {
     const servers = await deps.cloud.listImageServers(projectId, filter, { signal: deps.signal });
     memory.listPages = Math.max(1, Math.ceil(servers.length / LIST_LIMIT));
@@ -246,10 +170,26 @@ async function listAll(
   }
 }
 
+/** One GET per id, at most `concurrency` at once. */
+async function getAll(
+  deps: PollDeps,
+  projectId: string,
+  ids: readonly string[],
+  concurrency: number,
+): Promise<Map<string, ServerPollResult>> {
+  const results = new Map<string, ServerPollResult>();
+  await mapLimit(ids, concurrency, async (id) => {
+    results.set(id, await getOne(deps, projectId, id));
+  });
+  return results;
+}
+
 async function getOne(deps: PollDeps, projectId: string, serverId: string): Promise<ServerPollResult> {
   try {
-    const server: ImageServer = await deps.cloud.getImageServer(projectId, serverId, { signal: deps.signal });
-    return { kind: "ok", server };
+    return {
+      kind: "ok",
+      server: await deps.cloud.getImageServer(projectId, serverId, { signal: deps.signal }),
+    };
   } catch (err) {
     const error = toPollError(err);
     if (error.kind === "not_found")

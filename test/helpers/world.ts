@@ -8,13 +8,14 @@ import { join } from "node:path";
 import { createCloudClient } from "../../src/cloud/index.js";
 import { parseConfigText } from "../../src/config/load.js";
 import type { Config } from "../../src/config/types.js";
+import type { TargetMemory } from "../../src/domain/poll-plan.js";
 import type { DomainEvent } from "../../src/domain/types.js";
-import { createManualClock, type ManualClock } from "../../src/lib/clock.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
-import { pollTarget, ServerStates, type TargetMemory } from "../../src/poller/poll-target.js";
+import { pollTarget, ServerStates } from "../../src/poller/poll-target.js";
 import { createSimulator, type Simulator, type SimulatorOptions } from "../../src/simulator/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/types.js";
+import { createManualClock, type ManualClock } from "./manual-clock.js";
 
 export const PROJECT = "0123456789abcdef0123456789abcdef";
 export const AK = "DEMOACCESSKEY0000001";

@@ -9,10 +9,11 @@ import { Agent } from "undici";
 import { type CloudClient, createCloudClient } from "../../src/cloud/index.js";
 import type { AuthConfig, CloudConfig } from "../../src/config/types.js";
 import type { RequestOutcome } from "../../src/domain/types.js";
-import { type Clock, createManualClock, systemClock } from "../../src/lib/clock.js";
+import { type Clock, systemClock } from "../../src/lib/clock.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator, type Simulator } from "../../src/simulator/index.js";
 import { rejectsWith } from "../helpers/cloud-errors.js";
+import { createManualClock } from "../helpers/manual-clock.js";
 
 const P = "0123456789abcdef0123456789abcdef";
 const AK = "DEMOACCESSKEY0000001";

@@ -10,11 +10,12 @@ import path from "node:path";
 import { afterEach, describe, it } from "node:test";
 import type { WebhookConfig } from "../../src/config/types.js";
 import type { DomainEvent } from "../../src/domain/types.js";
-import { type Clock, createManualClock, systemClock } from "../../src/lib/clock.js";
+import { type Clock, systemClock } from "../../src/lib/clock.js";
 import { createLogger, createSilentLogger } from "../../src/lib/logger.js";
 import { createDeliveryService, type DeliveryOutcome, type DeliveryService } from "../../src/notify/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { DeliveryRecord, Store } from "../../src/store/types.js";
+import { createManualClock } from "../helpers/manual-clock.js";
 import {
   type Receiver,
   type ReceiverAction,

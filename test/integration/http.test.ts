@@ -4,10 +4,10 @@ import { after, before, describe, it } from "node:test";
 import type { ImageServer, ServerState } from "../../src/domain/types.js";
 import { createHttpServer, type HttpServerDeps } from "../../src/http/server.js";
 import { formatHumanDuration } from "../../src/http/status-page.js";
-import { createManualClock } from "../../src/lib/clock.js";
 import { createLogger, createSilentLogger } from "../../src/lib/logger.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import type { DeliveryRecord, StoredEvent } from "../../src/store/types.js";
+import { createManualClock } from "../helpers/manual-clock.js";
 
 interface Reply {
   status: number;

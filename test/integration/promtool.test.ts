@@ -7,9 +7,9 @@ import { after, before, describe, it } from "node:test";
 import { gunzipSync } from "node:zlib";
 import { KNOWN_STATUSES, type ServerState } from "../../src/domain/types.js";
 import { createHttpServer } from "../../src/http/server.js";
-import { createManualClock } from "../../src/lib/clock.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
+import { createManualClock } from "../helpers/manual-clock.js";
 
 const SERVER_COUNT = 2000;
 const IN_CI = process.env.CI === "true";

@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { Agent, request } from "undici";
 import { signRequest } from "../../src/cloud/signer.js";
-import { createManualClock } from "../../src/lib/clock.js";
 import { createSimulator, normaliseScenario, type Simulator } from "../../src/simulator/index.js";
+import { createManualClock } from "../helpers/manual-clock.js";
 
 const P = "0123456789abcdef0123456789abcdef";
 const OTHER = "fedcba9876543210fedcba9876543210";

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, beforeEach, describe, it } from "node:test";
 import { Agent, request } from "undici";
-import { createManualClock } from "../../src/lib/clock.js";
 import { createSimulator, normaliseScenario, type Simulator } from "../../src/simulator/index.js";
+import { createManualClock } from "../helpers/manual-clock.js";
 
 const P = "0123456789abcdef0123456789abcdef";
 const agent = new Agent();

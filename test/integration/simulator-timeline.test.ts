@@ -3,9 +3,9 @@ import path from "node:path";
 import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
-import { createManualClock, type ManualClock } from "../../src/lib/clock.js";
 import { ConfigError } from "../../src/lib/errors.js";
 import { createSimulator, loadScenario, parseScenario, type Simulator } from "../../src/simulator/index.js";
+import { createManualClock, type ManualClock } from "../helpers/manual-clock.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const fixture = (name: string) => path.join(here, "..", "fixtures", "scenarios", name);
