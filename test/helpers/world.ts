@@ -12,6 +12,7 @@ import type { TargetMemory } from "../../src/domain/poll-plan.js";
 import type { DomainEvent } from "../../src/domain/types.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { pollTarget, ServerStates } from "../../src/poller/poll-target.js";
+import { createScheduler, type Scheduler } from "../../src/poller/scheduler.js";
 import { createSimulator, type Simulator, type SimulatorOptions } from "../../src/simulator/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { Store } from "../../src/store/types.js";
@@ -53,6 +54,8 @@ export interface World {
   states: ServerStates;
   /** Polls one target (the first by default) once, forced unless told otherwise. */
   poll(force?: boolean, targetIndex?: number): ReturnType<typeof pollTarget>;
+  /** A scheduler on the world's clock whose ticks poll the world's targets (the start-up poll forced). */
+  scheduler(): Scheduler;
   /** Every stored event, oldest first. */
   events(): DomainEvent[];
   /** Closes the store and opens it again, with the states reloaded (a daemon restart). */
@@ -97,6 +100,19 @@ export async function createWorld(opts: {
       const target = config.targets[targetIndex];
       if (!target) throw new Error("no target");
       return pollTarget(target, { cloud, store, states, clock, logger, config: () => config, memory, force });
+    },
+    scheduler() {
+      const { interval, concurrency } = config.schedule;
+      return createScheduler(
+        { targets: config.targets, interval, concurrency },
+        {
+          logger,
+          clock,
+          timers: clock,
+          poll: (target, force) =>
+            pollTarget(target, { cloud, store, states, clock, logger, config: () => config, memory, force }),
+        },
+      );
     },
     events() {
       return store.listEvents(100_000).reverse();

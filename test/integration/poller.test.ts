@@ -255,4 +255,30 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
       await w.close();
     }
   });
+
+  it("the scheduler polls a BUILDING server every interval through pollTarget, however often the config is reloaded", async () => {
+    const w = await createWorld({
+      target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }`,
+      extra: "schedule: { interval: 30s, steadyInterval: 5m }",
+    });
+    const s = w.scheduler();
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "building", status: "BUILDING" });
+      s.start();
+      await s.drain();
+      w.sim.resetCounters();
+      const { interval, concurrency } = w.config.schedule;
+      // Five minutes with a reload every 7.5 s; each step fires at most one tick, whose poll drain() awaits.
+      for (let i = 0; i < 40; i++) {
+        await w.clock.advance(7_500);
+        await s.drain();
+        s.update({ targets: w.config.targets.map((t) => ({ ...t })), interval, concurrency });
+      }
+      const gets = w.sim.counts().byRoute.get;
+      assert.ok(gets >= 9 && gets <= 10, `${gets} GETs in 10 intervals`);
+    } finally {
+      await s.stop();
+      await w.close();
+    }
+  });
 });
