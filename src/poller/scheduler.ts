@@ -141,7 +141,7 @@ export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps):
 
   const runTick = (entry: Entry, first: boolean): void => {
     // No overlap per target: a tick due while the last one runs is skipped, not queued.
-    if (entry.running || !active) {
+    if (entry.running) {
       emit("tick_skipped", { target: entry.target, first });
       return;
     }
@@ -198,7 +198,9 @@ export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps):
     entry.timer = undefined;
   };
 
-  const setOptions = (options: SchedulerOptions): void => {
+  const setOptions = (given: SchedulerOptions): void => {
+    // The config allows no interval under 1s; a zero one would spin.
+    const options = { ...given, interval: Math.max(1, given.interval) };
     semaphore.resize(options.concurrency);
     const now = clock.now();
     const next = new Map<string, Entry>();
