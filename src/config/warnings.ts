@@ -65,6 +65,14 @@ export function collectPollingWarnings(config: Readonly<Config>): string[] {
     );
   }
 
+  const { repeatEvery } = config.stuck;
+  if (repeatEvery > 0 && repeatEvery < interval) {
+    warnings.push(
+      `stuck.repeatEvery: ${d(repeatEvery)} is shorter than schedule.interval (${d(interval)}); ` +
+        "a reminder can come only when a poll runs",
+    );
+  }
+
   for (const [status, threshold] of Object.entries(config.stuck.thresholds)) {
     if (!STUCK_STATUSES.includes(status)) {
       const guess = closestStatus(status);

@@ -219,6 +219,7 @@ const WARN_CASES: Array<{ file: string; warnings: string[] }> = [
   {
     file: "stuck-shorter-than-interval.yaml",
     warnings: [
+      "stuck.repeatEvery: 10s is shorter than schedule.interval (1m); a reminder can come only when a poll runs",
       "stuck.BUILDING: 30s is shorter than schedule.interval (1m); stuck is noticed only when a poll runs",
       "stuck.ERROR: 2m is shorter than schedule.steadyInterval (5m); stuck is noticed only when a poll runs",
     ],
