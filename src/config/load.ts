@@ -3,10 +3,10 @@
  * the environment, parse the YAML, read `<key>File` secrets, validate with the schema, and freeze.
  * Every problem is collected and thrown at once as a ConfigError; no message quotes a value.
  */
+import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { parseDocument } from "yaml";
-import { formatDuration } from "../lib/duration.js";
 import { ConfigError, type ConfigIssue, coerceError } from "../lib/errors.js";
 import {
   createConfigSchema,
@@ -16,18 +16,22 @@ import {
   toConfigIssues,
 } from "./schema.js";
 import type { Config, LoadedConfig } from "./types.js";
+import { collectPollingWarnings } from "./warnings.js";
 
 /** The environment, as `process.env` or a test's object. */
 export type Env = Readonly<Record<string, string | undefined>>;
 
-/** How `<key>File` secrets are read; tests may replace it. */
+/** How `<key>File` secrets and `cloud.caFile` are read; tests may replace it. */
 export type ReadSecretFile = (path: string) => string;
 
 /** Options of `parseConfigText` / `loadConfig`. */
 export interface ParseOptions {
-  /** Reads a `<key>File` secret (default: `fs.readFileSync(path, "utf8")`). */
+  /** Reads a `<key>File` secret or `cloud.caFile` (default: `fs.readFileSync(path, "utf8")`). */
   readFile?: ReadSecretFile;
-  /** Relative `<key>File` paths are resolved against this directory (default: the config file's). */
+  /**
+   * Relative `<key>File` and `cloud.caFile` paths are resolved against this directory (default: the
+   * config file's).
+   */
   baseDir?: string;
 }
 
@@ -157,6 +161,44 @@ function resolveSecretFiles(
   return { issues, covered };
 }
 
+const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIFICATE-----/g;
+
+/**
+ * Reads `cloud.caFile` now, so a missing, unreadable or certificate-less file is a config problem (exit
+ * 78, and a reload that keeps the old config) rather than a failure later. Returns the PEM text for
+ * `cloud.ca`, or the issue. Messages name the file and never quote its contents.
+ */
+function readCaFile(
+  raw: Record<string, unknown>,
+  readFile: ReadSecretFile,
+  baseDir: string | undefined,
+): { ca?: string; issue?: ConfigIssue } {
+  const file = isPlainObject(raw.cloud) ? raw.cloud.caFile : undefined;
+  if (typeof file !== "string" || file === "") return {}; // absent, or the schema reports its type
+  const at = "cloud.caFile";
+  const full = baseDir !== undefined && !isAbsolute(file) ? resolvePath(baseDir, file) : file;
+  let text: string;
+  try {
+    text = readFile(full);
+  } catch (err) {
+    return { issue: { path: at, message: `cannot read ${file} (${describeFsError(err)})` } };
+  }
+  const blocks = text.match(PEM_CERTIFICATE) ?? [];
+  if (blocks.length === 0) {
+    return { issue: { path: at, message: `${file} holds no PEM certificate (-----BEGIN CERTIFICATE-----)` } };
+  }
+  for (const [i, block] of blocks.entries()) {
+    try {
+      new X509Certificate(block);
+    } catch {
+      return {
+        issue: { path: at, message: `certificate ${i + 1} of ${blocks.length} in ${file} cannot be parsed` },
+      };
+    }
+  }
+  return { ca: blocks.join("\n") };
+}
+
 /** `ENOENT`-style code of a file-system error, never its full message. */
 function describeFsError(err: unknown): string {
   const e = coerceError(err) as NodeJS.ErrnoException;
@@ -193,16 +235,7 @@ export function deepFreeze<T>(value: T): T {
 
 /** Problems that do not stop the config from working, one line each (printed as `warning: …`). */
 export function collectWarnings(config: Config): string[] {
-  const warnings: string[] = [];
-  const interval = config.schedule.interval;
-  for (const [status, threshold] of Object.entries(config.stuck.thresholds)) {
-    if (threshold < interval) {
-      warnings.push(
-        `stuck.${status}: ${formatDuration(threshold)} is shorter than schedule.interval (${formatDuration(interval)}); ` +
-          "stuck is noticed only when a poll runs",
-      );
-    }
-  }
+  const warnings = collectPollingWarnings(config);
   config.webhooks.forEach((w, i) => {
     if (
       w.secret !== undefined &&
@@ -256,17 +289,17 @@ export function parseConfigText(
   }
 
   dropNulls(raw);
-  const secrets = resolveSecretFiles(
-    raw,
-    options.readFile ?? ((p) => readFileSync(p, "utf8")),
-    options.baseDir,
-  );
+  const readFile = options.readFile ?? ((p) => readFileSync(p, "utf8"));
+  const secrets = resolveSecretFiles(raw, readFile, options.baseDir);
+  const ca = readCaFile(raw, readFile, options.baseDir);
+  const fileIssues = ca.issue === undefined ? secrets.issues : [...secrets.issues, ca.issue];
   const result = createConfigSchema({ env }).safeParse(raw, { reportInput: true });
-  if (!result.success || secrets.issues.length > 0) {
+  if (!result.success || fileIssues.length > 0) {
     const schemaIssues = result.success ? [] : toConfigIssues(result.error.issues);
-    const all = [...secrets.issues, ...schemaIssues.filter((i) => !secrets.covered.has(i.path))];
+    const all = [...fileIssues, ...schemaIssues.filter((i) => !secrets.covered.has(i.path))];
     throw new ConfigError(all);
   }
+  if (ca.ca !== undefined) result.data.cloud.ca = ca.ca;
   const config = deepFreeze(result.data);
   return { config, warnings: collectWarnings(config), path: sourceName };
 }

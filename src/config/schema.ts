@@ -223,6 +223,14 @@ const targetSchema = z
       ctx.addIssue({ code: "custom", message: "needs serverIds or discover: true" });
       return z.NEVER;
     }
+    if (t.serverIds.length > 0 && t.discover) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["serverIds"],
+        message: "not allowed with discover: true (discover watches every server the list returns)",
+      });
+      return z.NEVER;
+    }
     return compact({
       projectId: t.projectId,
       serverIds: [...new Set(t.serverIds)],

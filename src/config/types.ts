@@ -21,6 +21,11 @@ export interface CloudConfig {
   /** attempts = total tries of one request, the first included. */
   retry: { attempts: number; minDelay: number; maxDelay: number };
   caFile?: string;
+  /**
+   * The PEM certificates of `caFile`, read and checked at load (set exactly when `caFile` is): the cloud
+   * client trusts these and never reads the file itself.
+   */
+  ca?: string;
 }
 
 export interface TargetConfig {

@@ -20,6 +20,7 @@ import { type Clock, systemClock } from "../lib/clock.js";
 import { AppError, coerceError } from "../lib/errors.js";
 import { createSilentLogger, type Logger } from "../lib/logger.js";
 import { migrate, readSchemaVersion, SCHEMA_VERSION } from "./migrations.js";
+import { toStoredJson } from "./stored-json.js";
 import type { DeliveryRecord, DeliveryState, DueDelivery, PollCommit, Store, StoredEvent } from "./types.js";
 
 /** How long a statement waits for another connection's write lock before failing with SQLITE_BUSY. */
@@ -67,8 +68,8 @@ type DueRow = DeliveryRow & {
  * its schema up to {@link SCHEMA_VERSION}. Parent directories are created.
  *
  * Throws `AppError`:
- * - `STORE_CORRUPT` when the file is not a SQLite database, or is one that holds tables but no imagewatch
- *   schema version (someone else's database);
+ * - `STORE_CORRUPT` when the file is not a SQLite database, is damaged (`PRAGMA quick_check` fails), or
+ *   holds tables but no imagewatch schema version (someone else's database);
  * - `STORE_SCHEMA_NEWER` when its schema version is above this code's (written by a newer imagewatch);
  * - `STORE_ERROR` for anything else (permissions, a directory in the way, a failed migration).
  * In the first two cases the file is left byte for byte as it was.
@@ -83,7 +84,7 @@ export function openSqliteStore(file: string, deps: SqliteStoreDeps = {}): Store
     db.close();
     throw err;
   }
-  return createSqliteStore(db, clock, logger);
+  return createSqliteStore(db, file, clock, logger);
 }
 
 /**
@@ -117,6 +118,11 @@ function prepareSchema(db: Database.Database, file: string, logger: Logger): voi
     // the header).
     version = readSchemaVersion(db);
     hasTables = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' LIMIT 1").get() !== undefined;
+    // A damaged file is refused now rather than failing mid-run. quick_check reads every page once
+    // but skips the index-content cross-check of integrity_check.
+    const problems = db.pragma("quick_check", { simple: false }) as Array<{ quick_check: string }>;
+    const first = problems[0]?.quick_check;
+    if (first !== undefined && first !== "ok") throw damagedError(file, first);
   } catch (err) {
     throw storeOpenError(file, err);
   }
@@ -142,18 +148,36 @@ function prepareSchema(db: Database.Database, file: string, logger: Logger): voi
   }
 }
 
-/** Classifies an error met while opening: corruption vs. anything else. */
-function storeOpenError(file: string, err: unknown): AppError {
-  if (err instanceof AppError) return err;
-  const e = coerceError(err);
+/** The state file is a SQLite database whose pages are damaged. */
+function damagedError(file: string, detail: string, cause?: Error): AppError {
+  return new AppError(
+    "STORE_CORRUPT",
+    `state file ${file} is damaged (${detail}): restore it from a backup or move it aside to start fresh`,
+    cause === undefined ? {} : { cause },
+  );
+}
+
+/** STORE_CORRUPT naming `file` when `err` is SQLite reporting a damaged or foreign file, else undefined. */
+function corruptionError(file: string, e: Error): AppError | undefined {
   const code = sqliteCode(e);
-  if (code === "SQLITE_NOTADB" || code?.startsWith("SQLITE_CORRUPT")) {
+  if (code === "SQLITE_NOTADB") {
     return new AppError(
       "STORE_CORRUPT",
       `store ${file} is not a valid SQLite database (${e.message}); refusing to replace it — move it away or point state.path elsewhere`,
       { cause: e },
     );
   }
+  if (code?.startsWith("SQLITE_CORRUPT")) return damagedError(file, e.message, e);
+  return undefined;
+}
+
+/** Classifies an error met while opening: corruption vs. anything else. */
+function storeOpenError(file: string, err: unknown): AppError {
+  if (err instanceof AppError) return err;
+  const e = coerceError(err);
+  const corrupt = corruptionError(file, e);
+  if (corrupt !== undefined) return corrupt;
+  const code = sqliteCode(e);
   return new AppError("STORE_ERROR", `cannot open store ${file}: ${e.message}`, {
     cause: e,
     retryable: isBusy(code),
@@ -169,13 +193,18 @@ function isBusy(code: string | undefined): boolean {
   return code?.startsWith("SQLITE_BUSY") === true || code?.startsWith("SQLITE_LOCKED") === true;
 }
 
-/** Wraps a failure of one store operation as `STORE_ERROR` (retryable when it was lock contention). */
-function guard<T>(op: string, fn: () => T): T {
+/**
+ * Wraps a failure of one store operation: `STORE_CORRUPT` naming the file when SQLite finds it damaged,
+ * else `STORE_ERROR` (retryable when it was lock contention).
+ */
+function guard<T>(file: string, op: string, fn: () => T): T {
   try {
     return fn();
   } catch (err) {
     if (err instanceof AppError) throw err;
     const e = coerceError(err);
+    const corrupt = corruptionError(file, e);
+    if (corrupt !== undefined) throw corrupt;
     throw new AppError("STORE_ERROR", `store ${op} failed: ${e.message}`, {
       cause: e,
       retryable: isBusy(sqliteCode(e)),
@@ -219,7 +248,28 @@ function toDelivery(r: DeliveryRow): DeliveryRecord {
 const DELIVERY_COLUMNS =
   "d.event_id, d.webhook, d.state, d.attempts, d.next_attempt_at, d.last_error, d.created_at, d.updated_at";
 
-function createSqliteStore(db: Database.Database, clock: Clock, logger: Logger): Store {
+/**
+ * The due-deliveries query (exported so a test can show its plan seeks indexes only). Due, oldest commit
+ * first; a delivery waits while an earlier one of its server is still pending for this webhook (in
+ * flight, backing off or due). Excluded (in-flight) ids are skipped but still block. The literal
+ * 'pending' lets SQLite use the partial indexes.
+ */
+export const DUE_DELIVERIES_SQL = `SELECT ${DELIVERY_COLUMNS},
+            e.seq AS e_seq, e.type AS e_type, e.occurred_at AS e_occurred_at,
+            e.project_id AS e_project_id, e.server_id AS e_server_id, e.data AS e_data
+       FROM deliveries d INDEXED BY deliveries_pending_seq
+       JOIN events e ON e.id = d.event_id
+      WHERE d.webhook = @webhook AND d.state = 'pending' AND d.next_attempt_at <= @now
+        AND d.event_id NOT IN (SELECT value FROM json_each(@exclude))
+        AND NOT EXISTS (
+              SELECT 1 FROM deliveries p
+               WHERE p.webhook = d.webhook AND p.state = 'pending'
+                 AND p.project_id = d.project_id AND p.server_id = d.server_id
+                 AND p.event_seq < d.event_seq)
+      ORDER BY d.event_seq
+      LIMIT @limit`;
+
+function createSqliteStore(db: Database.Database, file: string, clock: Clock, logger: Logger): Store {
   // Every statement is prepared once, here.
   const selectServers = db.prepare<[], { state: string }>(
     "SELECT state FROM servers ORDER BY project_id, server_id",
@@ -250,24 +300,8 @@ function createSqliteStore(db: Database.Database, clock: Clock, logger: Logger):
      VALUES (?, ?, 'pending', 0, ?, NULL, ?, ?, ?, ?, ?)
      ON CONFLICT (event_id, webhook) DO NOTHING`,
   );
-  // Due, oldest commit first; a delivery waits while an earlier one of its server is still pending for
-  // this webhook (in flight, backing off or due). Excluded (in-flight) ids are skipped but still block.
-  // The literal 'pending' lets SQLite use the partial indexes.
   const selectDue = db.prepare<{ webhook: string; now: number; exclude: string; limit: number }, DueRow>(
-    `SELECT ${DELIVERY_COLUMNS},
-            e.seq AS e_seq, e.type AS e_type, e.occurred_at AS e_occurred_at,
-            e.project_id AS e_project_id, e.server_id AS e_server_id, e.data AS e_data
-       FROM deliveries d INDEXED BY deliveries_pending_seq
-       JOIN events e ON e.id = d.event_id
-      WHERE d.webhook = @webhook AND d.state = 'pending' AND d.next_attempt_at <= @now
-        AND d.event_id NOT IN (SELECT value FROM json_each(@exclude))
-        AND NOT EXISTS (
-              SELECT 1 FROM deliveries p
-               WHERE p.webhook = d.webhook AND p.state = 'pending'
-                 AND p.project_id = d.project_id AND p.server_id = d.server_id
-                 AND p.event_seq < d.event_seq)
-      ORDER BY d.event_seq
-      LIMIT @limit`,
+    DUE_DELIVERIES_SQL,
   );
   const selectNextDue = db.prepare<[string], { next: number | null }>(
     "SELECT MIN(next_attempt_at) AS next FROM deliveries WHERE webhook = ? AND state = 'pending'",
@@ -327,9 +361,30 @@ function createSqliteStore(db: Database.Database, clock: Clock, logger: Logger):
     "INSERT INTO meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   );
 
+  // Rows already reported as holding a placeholder: a bad server is re-written every tick, logged once.
+  const reportedPlaceholders = new Set<string>();
+  /** JSON of one row's column; a value that cannot be serialised becomes a placeholder (logged once). */
+  const columnJson = (value: unknown, row: Record<string, string>): string => {
+    const { json, replaced } = toStoredJson(value);
+    const key = JSON.stringify(row);
+    if (replaced.length > 0 && !reportedPlaceholders.has(key)) {
+      if (reportedPlaceholders.size >= 1000) reportedPlaceholders.clear(); // bounded memory
+      reportedPlaceholders.add(key);
+      logger.warn(
+        { ...row, reasons: [...new Set(replaced)] },
+        "stored a placeholder for an unserialisable value",
+      );
+    }
+    return json;
+  };
+
   const commitTx = db.transaction((commit: PollCommit): string[] => {
     for (const s of commit.servers) {
-      upsertServer.run(s.projectId, s.serverId, JSON.stringify(s));
+      upsertServer.run(
+        s.projectId,
+        s.serverId,
+        columnJson(s, { projectId: s.projectId, serverId: s.serverId }),
+      );
     }
     const inserted = new Map<string, { seq: number; projectId: string; serverId: string }>();
     for (const e of commit.events) {
@@ -339,7 +394,7 @@ function createSqliteStore(db: Database.Database, clock: Clock, logger: Logger):
         e.occurredAt,
         e.projectId,
         e.serverId,
-        JSON.stringify(e.data),
+        columnJson(e.data, { eventId: e.id }),
       );
       // changes = 0: the id is already stored (or repeated in this commit), so it is not new.
       if (info.changes > 0) {
@@ -382,14 +437,14 @@ function createSqliteStore(db: Database.Database, clock: Clock, logger: Logger):
 
   return {
     loadServers: () =>
-      guard("loadServers", () => selectServers.all().map((r) => JSON.parse(r.state) as ServerState)),
+      guard(file, "loadServers", () => selectServers.all().map((r) => JSON.parse(r.state) as ServerState)),
 
-    commitPoll: (commit) => guard("commitPoll", () => commitTx(commit)),
+    commitPoll: (commit) => guard(file, "commitPoll", () => commitTx(commit)),
 
-    deleteServers: (keys) => guard("deleteServers", () => deleteServersTx(keys)),
+    deleteServers: (keys) => guard(file, "deleteServers", () => deleteServersTx(keys)),
 
     dueDeliveries: (webhook, now, limit, exclude) =>
-      guard("dueDeliveries", () => {
+      guard(file, "dueDeliveries", () => {
         if (limit <= 0) return [];
         const rows = selectDue.all({
           webhook,
@@ -413,27 +468,28 @@ function createSqliteStore(db: Database.Database, clock: Clock, logger: Logger):
         );
       }),
 
-    nextDueAt: (webhook) => guard("nextDueAt", () => selectNextDue.get(webhook)?.next ?? null),
+    nextDueAt: (webhook) => guard(file, "nextDueAt", () => selectNextDue.get(webhook)?.next ?? null),
 
     markDelivered: (eventId, webhook, attempts, now) =>
-      guard("markDelivered", () => {
+      guard(file, "markDelivered", () => {
         updateDelivered.run(attempts, now, eventId, webhook);
       }),
 
     markRetry: (eventId, webhook, attempts, nextAttemptAt, lastError, now) =>
-      guard("markRetry", () => {
+      guard(file, "markRetry", () => {
         updateRetry.run(attempts, nextAttemptAt, lastError, now, eventId, webhook);
       }),
 
     markDead: (eventId, webhook, attempts, lastError, now) =>
-      guard("markDead", () => {
+      guard(file, "markDead", () => {
         updateDead.run(attempts, lastError, now, eventId, webhook);
       }),
 
-    requeue: (eventId, now, webhook) => guard("requeue", () => requeueTx(eventId, now, webhook ?? null)),
+    requeue: (eventId, now, webhook) =>
+      guard(file, "requeue", () => requeueTx(eventId, now, webhook ?? null)),
 
     queueStats: () =>
-      guard("queueStats", () => {
+      guard(file, "queueStats", () => {
         const stats = new Map<string, { depth: number; oldestCreatedAt: number | null }>();
         // Webhooks with deliveries but none pending report depth 0, so a drained queue reads as 0.
         for (const { webhook } of selectWebhooks.all())
@@ -445,7 +501,7 @@ function createSqliteStore(db: Database.Database, clock: Clock, logger: Logger):
       }),
 
     listEvents: (limit) =>
-      guard("listEvents", () => {
+      guard(file, "listEvents", () => {
         if (limit <= 0) return [];
         const events = selectEvents.all(limit);
         const byEvent = new Map<string, DeliveryRecord[]>();
@@ -461,7 +517,7 @@ function createSqliteStore(db: Database.Database, clock: Clock, logger: Logger):
         }));
       }),
 
-    prune: (before) => guard("prune", () => pruneTx(before)),
+    prune: (before) => guard(file, "prune", () => pruneTx(before)),
 
     isWritable: () => {
       if (closed) return false;

@@ -266,19 +266,6 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
               [makeServerState()],
             ),
         },
-        {
-          name: "an event whose data cannot be serialised (after a first event was written)",
-          commit: () =>
-            commitOf(
-              [
-                makeEvent("e1", "a"),
-                { ...makeEvent("e2", "b"), data: { ...makeEvent("e2", "b").data, n: 1n } },
-              ],
-              ["w1"],
-              T0,
-              [makeServerState()],
-            ),
-        },
       ];
       for (const f of failures) {
         it(`writes nothing of a poll that fails midway: ${f.name}`, () => {
@@ -297,6 +284,51 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
           assert.deepEqual(store.commitPoll(commitOf([makeEvent("e1", "a")], ["w1"])), ["e1"]);
         });
       }
+    });
+
+    describe("values that cannot be serialised", () => {
+      it("stores a placeholder for that field only; the rest of the poll is saved", () => {
+        // 100,000 levels: JSON.stringify alone throws "Maximum call stack size exceeded".
+        const root: Record<string, unknown> = {};
+        let node = root;
+        for (let i = 0; i < 100_000; i++) {
+          const child: Record<string, unknown> = {};
+          node.a = child;
+          node = child;
+        }
+        const plain = makeServerState({ serverId: "plain" });
+        const base = makeServerState({ serverId: "deep" });
+        const deepServer = base.server === null ? null : { ...base.server, raw: { id: "deep", nest: root } };
+        const deep = { ...base, server: deepServer };
+        const bigintEvent = { ...makeEvent("e2", "deep"), data: { ...makeEvent("e2", "deep").data, n: 1n } };
+
+        const ids = store.commitPoll(
+          commitOf([makeEvent("e1", "plain"), bigintEvent], ["w1"], T0, [plain, deep]),
+        );
+
+        assert.deepEqual(ids, ["e1", "e2"]);
+        const loaded = new Map(store.loadServers().map((s) => [s.serverId, s]));
+        assert.deepEqual(loaded.get("plain"), plain);
+        const stored = loaded.get("deep");
+        assert.ok(stored?.server);
+        // Everything but the too-deep part is kept as it was.
+        assert.deepEqual({ ...stored, server: null }, { ...deep, server: null });
+        assert.equal(stored.server.status, "BUILDING");
+        let level: unknown = (stored.server.raw as { nest: unknown }).nest;
+        let depth = 0;
+        while (typeof level === "object" && level !== null && "a" in level) {
+          level = (level as { a: unknown }).a;
+          depth += 1;
+        }
+        assert.ok(depth > 100 && depth < 100_000, `kept ${depth} levels`);
+        assert.deepEqual(level, { _imagewatch: "unserialisable", reason: "nested deeper than 200 levels" });
+        const e2 = store.listEvents(10).find((e) => e.id === "e2");
+        assert.deepEqual(e2?.data, {
+          ...makeEvent("e2", "deep").data,
+          n: { _imagewatch: "unserialisable", reason: "a bigint" },
+        });
+        assert.deepEqual(dueIds(store, "w1", T0), ["e1", "e2"]);
+      });
     });
 
     describe("dueDeliveries", () => {
@@ -369,7 +401,9 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
         assert.deepEqual(dueIds(store, "w1", T0, 100, new Set()), ["a1", "b1"]);
       });
 
-      it("answers quickly with 10,000 pending deliveries", () => {
+      it("with 11,000 pending deliveries, returns each server's first one, skipping those in flight", () => {
+        // How fast the query is depends on the implementation (the SQLite tests check its plan uses indexes
+        // only); this pins what it returns at that size.
         const events: DomainEvent[] = [];
         // 1,000 servers × 10 events, plus one server with a long backlog of 1,000.
         for (let i = 0; i < 10; i++) {
@@ -380,16 +414,14 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
         assert.equal(store.queueStats().get("w1")?.depth, 11_000);
 
         const inFlight = new Set(Array.from({ length: 50 }, (_, s) => `e-${s}-0`));
-        const started = performance.now();
         const due = store.dueDeliveries("w1", T0, 100, inFlight);
         const all = store.dueDeliveries("w1", T0, 10_000);
-        const elapsed = performance.now() - started;
 
         assert.equal(due.length, 100);
         assert.deepEqual(due[0]?.event.id, "e-50-0");
         assert.ok(due.every((d) => d.event.id.endsWith("-0")));
         assert.equal(all.length, 1001); // the first event of each server
-        assert.ok(elapsed < 500, `two due queries over 11,000 pending rows took ${elapsed.toFixed(0)} ms`);
+        assert.equal(all.filter((d) => d.event.serverId === "long").length, 1);
       });
     });
 

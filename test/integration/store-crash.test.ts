@@ -1,14 +1,12 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import { pathToFileURL } from "node:url";
 import { openSqliteStore } from "../../src/store/index.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "imagewatch-store-crash-"));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const tmp = makeTempDir({ after }, "imagewatch-store-crash-");
 
 const storeModule = pathToFileURL(path.resolve("src/store/index.ts")).href;
 

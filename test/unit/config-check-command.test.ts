@@ -1,14 +1,15 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
 import { parse as parseYaml } from "yaml";
 import { checkConfigCommand } from "../../src/cli/check-config.js";
 import { UsageError } from "../../src/lib/errors.js";
 import { captureContext } from "../helpers/command-context.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
-const LEAK = path.join(import.meta.dirname, "..", "fixtures", "config", "leak");
+const FIXTURES = path.join(import.meta.dirname, "..", "fixtures", "config");
+const LEAK = path.join(FIXTURES, "leak");
 
 /** Every secret value the leak fixtures hold (and the env supplies). None may ever be printed. */
 const SECRETS = [
@@ -112,8 +113,27 @@ describe("check-config command", () => {
     assert.match(run.stderr, /^error: line \d+, column \d+: YAML: /m);
   });
 
-  it("a missing file: exit 78 naming it", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagewatch-check-"));
+  it("a valid config that is probably wrong: exit 0, its warnings on stderr, the config on stdout", async () => {
+    const run = await runCheck(["-c", path.join(FIXTURES, "warn", "stuck-typo.yaml")]);
+    assert.equal(run.code, 0, run.stderr);
+    assert.equal(run.stderr, "warning: stuck.BUILDNG: not a status the API has; did you mean BUILDING?\n");
+    assert.equal(parseYaml(run.stdout).stuck.BUILDNG, "10m");
+  });
+
+  it("an unreadable cloud.caFile: exit 78 naming the key and the file", async () => {
+    const file = path.join(FIXTURES, "invalid", "unreadable-ca-file.yaml");
+    const run = await runCheck(["-c", file]);
+    assert.equal(run.code, 78);
+    assert.equal(run.stdout, "");
+    assert.equal(
+      run.stderr,
+      "error: cloud.caFile: cannot read /nonexistent/imagewatch-test/ca.pem (ENOENT)\n" +
+        `error: ${file} is invalid (1 problem)\n`,
+    );
+  });
+
+  it("a missing file: exit 78 naming it", async (t) => {
+    const dir = makeTempDir(t);
     const run = await runCheck(["-c", "absent.yaml"], {}, dir);
     assert.equal(run.code, 78);
     assert.ok(
@@ -121,8 +141,8 @@ describe("check-config command", () => {
     );
   });
 
-  it("takes the file from $IMAGEWATCH_CONFIG, relative to the context's cwd", async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), "imagewatch-check-"));
+  it("takes the file from $IMAGEWATCH_CONFIG, relative to the context's cwd", async (t) => {
+    const dir = makeTempDir(t);
     fs.writeFileSync(
       path.join(dir, "iw.yaml"),
       "cloud:\n  region: cn-east-3\n  auth: { kind: token, token: tok-LEAK }\ntargets: [{ projectId: p1, discover: true }]\n",

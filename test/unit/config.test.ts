@@ -1,9 +1,9 @@
 // biome-ignore-all lint/suspicious/noTemplateCurlyInString: these strings are config text using ${VAR}
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { describe, it } from "node:test";
+import { rootCertificates } from "node:tls";
 import { parse as parseYaml } from "yaml";
 import { CONFIG_DEFAULTS, DEFAULT_WEBHOOK_EVENTS } from "../../src/config/defaults.js";
 import { loadConfig, parseConfigText, substituteEnv } from "../../src/config/load.js";
@@ -11,9 +11,11 @@ import { maskConfig, renderConfigYaml } from "../../src/config/mask.js";
 import { DURATION_MESSAGE } from "../../src/config/schema.js";
 import { EVENT_NAMES } from "../../src/domain/types.js";
 import { ConfigError, type ConfigIssue } from "../../src/lib/errors.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
 const FIXTURES = path.join(import.meta.dirname, "..", "fixtures", "config");
 const INVALID = path.join(FIXTURES, "invalid");
+const WARN = path.join(FIXTURES, "warn");
 
 const BASE = `
 cloud:
@@ -38,10 +40,6 @@ function issuesOf(fn: () => unknown): readonly ConfigIssue[] {
 
 function parse(text: string, env: Record<string, string | undefined> = {}) {
   return parseConfigText(text, env, "test.yaml");
-}
-
-function tmpDir(): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), "imagewatch-config-"));
 }
 
 interface InvalidCase {
@@ -130,6 +128,21 @@ const INVALID_CASES: InvalidCase[] = [
     message: "must be a string (quote it in YAML)",
   },
   { file: "empty.yaml", path: "", message: "must be a YAML mapping" },
+  {
+    file: "discover-with-server-ids.yaml",
+    path: "targets[0].serverIds",
+    message: "not allowed with discover: true (discover watches every server the list returns)",
+  },
+  {
+    file: "unreadable-ca-file.yaml",
+    path: "cloud.caFile",
+    message: "cannot read /nonexistent/imagewatch-test/ca.pem (ENOENT)",
+  },
+  {
+    file: "ca-file-without-certificate.yaml",
+    path: "cloud.caFile",
+    message: "../files/not-a-certificate.pem holds no PEM certificate (-----BEGIN CERTIFICATE-----)",
+  },
   { file: "many-problems.yaml", path: "metrics", message: "unknown key" },
 ];
 
@@ -178,19 +191,100 @@ describe("invalid config fixtures", () => {
     }
   });
 
-  it("a missing config file is a ConfigError naming the file", () => {
-    const file = path.join(tmpDir(), "nope.yaml");
+  it("a missing config file is a ConfigError naming the file", (t) => {
+    const file = path.join(makeTempDir(t), "nope.yaml");
     const issues = issuesOf(() => loadConfig(file, {}));
     assert.equal(issues.length, 1);
     assert.equal(issues[0]?.path, file);
     assert.match(issues[0]?.message ?? "", /cannot read config file: ENOENT/);
   });
 
-  it("a directory instead of a file is a ConfigError too", () => {
-    const dir = tmpDir();
+  it("a directory instead of a file is a ConfigError too", (t) => {
+    const dir = makeTempDir(t);
     const issues = issuesOf(() => loadConfig(dir, {}));
     assert.equal(issues[0]?.path, dir);
     assert.match(issues[0]?.message ?? "", /cannot read config file: EISDIR/);
+  });
+});
+
+/** Each fixture of valid configs that are probably wrong, with exactly the warnings it must give. */
+const WARN_CASES: Array<{ file: string; warnings: string[] }> = [
+  { file: "stuck-typo.yaml", warnings: ["stuck.BUILDNG: not a status the API has; did you mean BUILDING?"] },
+  {
+    file: "stuck-unknown-status.yaml",
+    warnings: [
+      "stuck.PROVISIONING: not a status the API has (it has CREATING, ACTIVE, BUILDING, BUILT, ERROR, DELETING)",
+    ],
+  },
+  {
+    file: "stuck-shorter-than-interval.yaml",
+    warnings: [
+      "stuck.repeatEvery: 10s is shorter than schedule.interval (1m); a reminder can come only when a poll runs",
+      "stuck.BUILDING: 30s is shorter than schedule.interval (1m); stuck is noticed only when a poll runs",
+      "stuck.ERROR: 2m is shorter than schedule.steadyInterval (5m); stuck is noticed only when a poll runs",
+    ],
+  },
+  {
+    file: "steady-shorter-than-interval.yaml",
+    warnings: [
+      "schedule.steadyInterval: 30s is shorter than schedule.interval (1m); no server is polled more often than once per interval",
+    ],
+  },
+  {
+    file: "filters-without-discover.yaml",
+    warnings: [
+      "targets[1].serverName: has no effect without discover: true (it filters the list discover watches)",
+      "targets[1].enterpriseProjectId: has no effect without discover: true (serverIds already names the servers)",
+    ],
+  },
+];
+
+describe("warning config fixtures", () => {
+  it("every fixture in the directory has a case in the table", () => {
+    assert.deepEqual(fs.readdirSync(WARN).sort(), WARN_CASES.map((c) => c.file).sort());
+  });
+
+  for (const c of WARN_CASES) {
+    it(`${c.file} loads, with exactly: ${c.warnings.join(" / ")}`, () => {
+      assert.deepEqual(loadConfig(path.join(WARN, c.file), {}).warnings, c.warnings);
+    });
+  }
+
+  it("UNKNOWN (imagewatch's own status for a missing one) is a status stuck may name", () => {
+    assert.deepEqual(parse(`${BASE}stuck:\n  UNKNOWN: 30m\n`).warnings, []);
+  });
+});
+
+describe("cloud.caFile", () => {
+  const [first, second] = rootCertificates;
+  const withCa = (file: string) => `${BASE.replace("  auth:", `  caFile: ${file}\n  auth:`)}`;
+
+  it("is read at load: cloud.ca holds its certificates (text around them dropped)", (t) => {
+    const dir = makeTempDir(t);
+    fs.writeFileSync(path.join(dir, "ca.pem"), `# corporate CAs\n${first}\n\nsubject=…\n${second}\n`);
+    fs.writeFileSync(path.join(dir, "imagewatch.yaml"), withCa("ca.pem"));
+    const { config } = loadConfig(path.join(dir, "imagewatch.yaml"), {});
+    assert.equal(config.cloud.caFile, "ca.pem");
+    assert.equal(config.cloud.ca, `${first}\n${second}`);
+  });
+
+  it("a certificate block that does not parse is named by its position, without its contents", (t) => {
+    const dir = makeTempDir(t);
+    const broken = "-----BEGIN CERTIFICATE-----\nTEVBS0NIRUNLLWNh\n-----END CERTIFICATE-----";
+    fs.writeFileSync(path.join(dir, "ca.pem"), `${first}\n${broken}\n`);
+    const issues = issuesOf(() => parseConfigText(withCa("ca.pem"), {}, "t.yaml", { baseDir: dir }));
+    assert.deepEqual(issues, [
+      { path: "cloud.caFile", message: "certificate 2 of 2 in ca.pem cannot be parsed" },
+    ]);
+  });
+
+  it("a directory is reported like any unreadable file, together with the other problems", (t) => {
+    const dir = makeTempDir(t);
+    const issues = issuesOf(() => parse(`${withCa(dir)}schedule:\n  interval: soon\n`));
+    assert.deepEqual(issues, [
+      { path: "cloud.caFile", message: `cannot read ${dir} (EISDIR)` },
+      { path: "schedule.interval", message: DURATION_MESSAGE },
+    ]);
   });
 });
 
@@ -267,8 +361,8 @@ server:
 });
 
 describe("*File secrets", () => {
-  it("reads the file and drops one trailing newline", () => {
-    const dir = tmpDir();
+  it("reads the file and drops one trailing newline", (t) => {
+    const dir = makeTempDir(t);
     fs.writeFileSync(path.join(dir, "sk"), "sk-from-file\n");
     fs.writeFileSync(path.join(dir, "sts"), "sts-from-file\n\n");
     fs.writeFileSync(path.join(dir, "hook"), "whsec_ZGVtby1zZWNyZXQtZm9yLWltYWdld2F0Y2gtZGVtbw==");

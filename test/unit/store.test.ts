@@ -1,21 +1,28 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
-import os from "node:os";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { AppError } from "../../src/lib/errors.js";
 import { openSqliteStore, SCHEMA_VERSION, withSqliteStore } from "../../src/store/index.js";
+import { DUE_DELIVERIES_SQL } from "../../src/store/sqlite-store.js";
 import { commitOf, makeEvent, makeServerState, runStoreSuite } from "../helpers/store-suite.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 
 const T0 = Date.parse("2026-11-27T10:00:00.000Z");
-const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "imagewatch-store-"));
-after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+const tmp = makeTempDir({ after }, "imagewatch-store-");
 
 let fileCount = 0;
 function tempDbPath(): string {
   fileCount += 1;
   return path.join(tmp, `db-${fileCount}`, "nested", "imagewatch.db");
+}
+
+/** A temp path holding an empty, migrated imagewatch store. */
+function tempDbPathOpened(): string {
+  const file = tempDbPath();
+  openSqliteStore(file).close();
+  return file;
 }
 
 runStoreSuite("SQLite on a temp file", () => openSqliteStore(tempDbPath()));
@@ -32,6 +39,35 @@ function assertAppError(fn: () => unknown, code: string, messageIncludes: string
 }
 
 describe("SQLite store on a file", () => {
+  it("answers the due-deliveries query by index seeks only, never a scan of a table", () => {
+    const db = new Database(tempDbPathOpened());
+    try {
+      const plan = db
+        .prepare<{ webhook: string; now: number; exclude: string; limit: number }, { detail: string }>(
+          `EXPLAIN QUERY PLAN ${DUE_DELIVERIES_SQL}`,
+        )
+        .all({ webhook: "w1", now: T0, exclude: "[]", limit: 100 })
+        .map((r) => r.detail);
+      // Each table is reached by a seek on the index meant for it ("SEARCH x USING [COVERING] INDEX i").
+      const seeks = plan.flatMap((d) => {
+        const m = /^SEARCH (d|p|e) USING (?:COVERING )?INDEX (\w+)/.exec(d);
+        return m ? [`${m[1]}: ${m[2]}`] : [];
+      });
+      assert.deepEqual(
+        seeks,
+        ["d: deliveries_pending_seq", "p: deliveries_pending_server", "e: sqlite_autoindex_events_1"],
+        plan.join("\n"),
+      );
+      // The only scan is of the (small) list of in-flight ids.
+      assert.deepEqual(
+        plan.filter((d) => d.startsWith("SCAN")),
+        ["SCAN json_each VIRTUAL TABLE INDEX 1:"],
+      );
+    } finally {
+      db.close();
+    }
+  });
+
   it("creates parent directories, uses WAL, and records the schema version", () => {
     const file = tempDbPath();
     openSqliteStore(file).close();
@@ -79,6 +115,54 @@ describe("SQLite store on a file", () => {
     assertAppError(() => openSqliteStore(file), "STORE_CORRUPT", [file, "not a valid SQLite database"]);
     assert.deepEqual(fs.readFileSync(file), bytes);
     assert.deepEqual(fs.readdirSync(path.dirname(file)), ["imagewatch.db"]);
+  });
+
+  it("refuses a database whose pages are damaged (header intact), naming the path and what to do", () => {
+    const file = tempDbPath();
+    const store = openSqliteStore(file);
+    store.commitPoll(commitOf([makeEvent("e1", "a")], ["w1"], T0, [makeServerState()]));
+    store.close(); // checkpoints the WAL into the file
+    const pageSize = 4096;
+    const size = fs.statSync(file).size;
+    assert.ok(size > 4 * pageSize);
+    // Page 1 (header and schema) survives; every later page is garbage.
+    const fd = fs.openSync(file, "r+");
+    fs.writeSync(fd, Buffer.alloc(size - pageSize, 0x5a), 0, size - pageSize, pageSize);
+    fs.closeSync(fd);
+    const bytes = fs.readFileSync(file);
+
+    assertAppError(() => openSqliteStore(file), "STORE_CORRUPT", [
+      `state file ${file} is damaged (`,
+      "restore it from a backup or move it aside to start fresh",
+    ]);
+    assert.deepEqual(fs.readFileSync(file), bytes);
+  });
+
+  it("a store call that meets a damaged page later names the path too", () => {
+    const file = tempDbPath();
+    const store = openSqliteStore(file);
+    try {
+      store.commitPoll(commitOf([makeEvent("e1", "a")], ["w1"], T0, [makeServerState()]));
+      // Damage the events table's page under the open store, then let another connection commit, so the
+      // store's page cache is dropped and its next read meets the damage.
+      const other = new Database(file);
+      other.pragma("wal_checkpoint(TRUNCATE)");
+      const { rootpage } = other
+        .prepare<[], { rootpage: number }>("SELECT rootpage FROM sqlite_schema WHERE name = 'events'")
+        .get() as { rootpage: number };
+      const pageSize = Number(other.pragma("page_size", { simple: true }));
+      const fd = fs.openSync(file, "r+");
+      fs.writeSync(fd, Buffer.alloc(pageSize, 0x5a), 0, pageSize, (rootpage - 1) * pageSize);
+      fs.closeSync(fd);
+      other.prepare("INSERT INTO meta (key, value) VALUES ('poke', '1')").run();
+      other.close();
+
+      assertAppError(() => store.listEvents(10), "STORE_CORRUPT", [
+        `state file ${file} is damaged (database disk image is malformed)`,
+      ]);
+    } finally {
+      store.close();
+    }
   });
 
   it("refuses someone else's SQLite database (tables, no schema version) without touching it", () => {
