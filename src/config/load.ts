@@ -8,13 +8,8 @@ import { isAbsolute, resolve as resolvePath } from "node:path";
 import { parseDocument } from "yaml";
 import { formatDuration } from "../lib/duration.js";
 import { ConfigError, type ConfigIssue, coerceError } from "../lib/errors.js";
-import {
-  createConfigSchema,
-  formatPath,
-  isStandardWebhookSecret,
-  SECRET_KEYS,
-  toConfigIssues,
-} from "./schema.js";
+import { webhookSecretWarnings } from "../notify/formats/index.js";
+import { createConfigSchema, formatPath, SECRET_KEYS, toConfigIssues } from "./schema.js";
 import type { Config, LoadedConfig } from "./types.js";
 
 /** The environment, as `process.env` or a test's object. */
@@ -204,19 +199,8 @@ export function collectWarnings(config: Config): string[] {
     }
   }
   config.webhooks.forEach((w, i) => {
-    if (
-      w.secret !== undefined &&
-      (w.format === "slack" || w.format === "wecom" || w.format === "alertmanager")
-    ) {
-      warnings.push(`webhooks[${i}].secret: ignored for format ${w.format}`);
-    }
-    if (w.format === "standard" && w.secret !== undefined && isStandardWebhookSecret(w.secret)) {
-      const bytes = Buffer.from(w.secret.slice("whsec_".length), "base64").length;
-      if (bytes < 24) {
-        warnings.push(
-          `webhooks[${i}].secret: only ${bytes} bytes; Standard Webhooks recommends 24 to 64 random bytes`,
-        );
-      }
+    for (const warning of webhookSecretWarnings(w.format, w.secret)) {
+      warnings.push(`webhooks[${i}].secret: ${warning}`);
     }
   });
   return warnings;

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
+import { Agent } from "undici";
 import { eventsCommand } from "../../src/cli/events.js";
 import { webhookCommand } from "../../src/cli/webhook.js";
 import type { WebhookConfig } from "../../src/config/types.js";
@@ -80,6 +81,13 @@ async function deadUrl(): Promise<string> {
   return `http://127.0.0.1:${port}/hook`;
 }
 
+/** What sendTestEvent needs: a fresh dispatcher, closed after the test. */
+function sendDeps() {
+  const dispatcher = new Agent();
+  cleanups.push(() => dispatcher.destroy());
+  return { clock: systemClock, dispatcher, version: "1.0.0" };
+}
+
 function webhook(url: string): WebhookConfig {
   return {
     name: "ops",
@@ -98,7 +106,7 @@ function webhook(url: string): WebhookConfig {
 describe("sendTestEvent", () => {
   it("sends one signed imagewatch.test event with a fresh id and returns the answer", async () => {
     const r = await receiverFor({ secret: SECRET, script: [{ status: 202, body: "queued" }] });
-    const result = await sendTestEvent(webhook(r.url), { clock: systemClock, version: "1.0.0" });
+    const result = await sendTestEvent(webhook(r.url), sendDeps());
     assert.equal(result.status, 202);
     assert.equal(result.body, "queued");
     assert.ok(result.durationMs >= 0);
@@ -109,20 +117,20 @@ describe("sendTestEvent", () => {
     assert.equal(req?.id, result.eventId);
     assert.equal(req?.payload?.data.event_id, result.eventId);
     assert.equal(req?.headers["x-team"], "infra");
-    const again = await sendTestEvent(webhook(r.url), { clock: systemClock, version: "1.0.0" });
+    const again = await sendTestEvent(webhook(r.url), sendDeps());
     assert.notEqual(again.eventId, result.eventId, "every test event has its own id");
   });
 
   it("does not retry a failure", async () => {
     const r = await receiverFor({ secret: SECRET, respond: () => ({ status: 503, body: "down" }) });
-    const result = await sendTestEvent(webhook(r.url), { clock: systemClock, version: "1.0.0" });
+    const result = await sendTestEvent(webhook(r.url), sendDeps());
     assert.equal(result.status, 503);
     assert.equal(r.requests.length, 1);
   });
 
   it("rejects with WEBHOOK_FAILED on a network error", async () => {
     await assert.rejects(
-      sendTestEvent(webhook(await deadUrl()), { clock: systemClock, version: "1.0.0" }),
+      sendTestEvent(webhook(await deadUrl()), sendDeps()),
       (err: unknown) =>
         err instanceof AppError && err.code === "WEBHOOK_FAILED" && /network error/.test(err.message),
     );
