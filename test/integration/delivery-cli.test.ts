@@ -19,6 +19,7 @@ import { AppError, UsageError } from "../../src/lib/errors.js";
 import { sendTestEvent } from "../../src/notify/test-event.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { captureContext } from "../helpers/command-context.js";
+import { startProxy } from "../helpers/proxy.js";
 import { startReceiver } from "../helpers/receiver.js";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
@@ -61,8 +62,8 @@ state:
   return file;
 }
 
-function makeCtx(args: string[], cwd: string) {
-  const { ctx, out, err } = captureContext(args, { env: { WEBHOOK_SECRET: SECRET }, cwd });
+function makeCtx(args: string[], cwd: string, env: Record<string, string> = {}) {
+  const { ctx, out, err } = captureContext(args, { env: { WEBHOOK_SECRET: SECRET, ...env }, cwd });
   return { ctx, stdout: out, stderr: err };
 }
 
@@ -150,6 +151,27 @@ describe("imagewatch webhook test", () => {
     assert.ok(r.requests[0]?.verified);
     assert.equal(r.requests[0]?.payload?.type, "imagewatch.test");
     assert.ok(!io.stdout().includes(SECRET.slice(6)));
+  });
+
+  it("goes through HTTP_PROXY from its environment, as the daemon's deliveries do", async (t) => {
+    const dir = tempDir();
+    const r = await receiverFor({ secret: SECRET });
+    const proxy = await startProxy(t);
+    const io = makeCtx(["test", "ops", "-c", writeConfig(dir, r.url)], dir, { HTTP_PROXY: proxy.url });
+    assert.equal(await webhookCommand.run(io.ctx), 0, io.stderr());
+    assert.deepEqual(proxy.targets, [new URL(r.url).host], "the request was tunnelled through the proxy");
+    assert.ok(r.requests[0]?.verified);
+  });
+
+  it("NO_PROXY exempts the receiver's host", async (t) => {
+    const dir = tempDir();
+    const r = await receiverFor({ secret: SECRET });
+    const proxy = await startProxy(t);
+    const env = { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, NO_PROXY: "127.0.0.1" };
+    const io = makeCtx(["test", "ops", "-c", writeConfig(dir, r.url)], dir, env);
+    assert.equal(await webhookCommand.run(io.ctx), 0, io.stderr());
+    assert.deepEqual(proxy.targets, []);
+    assert.equal(r.requests.length, 1);
   });
 
   it("exits 1 on a non-2xx answer, printing a truncated body", async () => {
