@@ -5,7 +5,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { Dispatcher } from "undici";
-import { type CloudClient, createCloudClient, createDefaultDispatcher } from "./cloud/index.js";
+import { type CloudClient, createCloudClient } from "./cloud/index.js";
 import { loadConfig } from "./config/load.js";
 import type { Config, LoadedConfig } from "./config/types.js";
 import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";
@@ -18,7 +18,8 @@ import type { Logger } from "./lib/logger.js";
 import { VERSION } from "./lib/version.js";
 import { applyPollToMetrics } from "./metrics/apply-poll.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
-import { createDeliveryService, type DeliveryService } from "./notify/index.js";
+import { createDeliveryService, type DeliveryService } from "./notify/delivery-service.js";
+import { createWebhookDispatcher } from "./notify/dispatcher.js";
 import { type PollDeps, pollTarget, ServerStates } from "./poller/poll-target.js";
 import { createScheduler, type Scheduler } from "./poller/scheduler.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
@@ -118,9 +119,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   let cloud = makeCloud(cfg());
 
   // Webhooks honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY like the cloud client does.
-  const ownWebhookDispatcher = deps.webhookDispatcher
-    ? undefined
-    : createDefaultDispatcher({ requestTimeout: 30_000 }, deps.env);
+  const ownWebhookDispatcher = deps.webhookDispatcher ? undefined : createWebhookDispatcher(deps.env);
   const delivery: DeliveryService = createDeliveryService({
     store,
     getWebhooks: () => cfg().webhooks,

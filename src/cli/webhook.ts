@@ -1,6 +1,7 @@
 import { systemClock } from "../lib/clock.js";
 import { AppError, ExitCode, UsageError } from "../lib/errors.js";
 import { VERSION } from "../lib/version.js";
+import { createWebhookDispatcher } from "../notify/dispatcher.js";
 import { sendTestEvent } from "../notify/test-event.js";
 import { loadCommandConfig } from "./config-file.js";
 import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
@@ -14,8 +15,10 @@ Options:
   -c, --config FILE   config file (default: $IMAGEWATCH_CONFIG, then config/imagewatch.yaml)
   -h, --help          show this help
 
-Exit status: 0 when the receiver answered 2xx (for feishu, dingtalk and wecom: with no error code in the
-body), 1 otherwise, 2 usage error, 78 invalid config.`;
+HTTPS_PROXY, HTTP_PROXY and NO_PROXY are honoured, as by the daemon.
+
+Exit status: 0 when the receiver answered 2xx (for chat platforms: with no error in the body), 1 otherwise,
+2 usage error, 78 invalid config.`;
 
 /** How much of the receiver's response body is printed. */
 const PRINTED_BODY_CHARS = 500;
@@ -55,12 +58,16 @@ export const webhookCommand: Command = {
     if (!webhook) throw new UsageError(`unknown webhook "${name}" (${known})`);
 
     let result: Awaited<ReturnType<typeof sendTestEvent>>;
+    // The daemon's dispatcher: the same HTTPS_PROXY / NO_PROXY rules, so the test goes the way deliveries go.
+    const dispatcher = createWebhookDispatcher(ctx.env);
     try {
-      result = await sendTestEvent(webhook, { clock: systemClock, version: VERSION });
+      result = await sendTestEvent(webhook, { clock: systemClock, dispatcher, version: VERSION });
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       writeLine(ctx.stderr, `webhook ${name}: test event not delivered: ${err.message}`);
       return ExitCode.failure;
+    } finally {
+      await dispatcher.destroy().catch(() => undefined);
     }
     const ok = result.status >= 200 && result.status <= 299 && result.platformError === undefined;
     const body =

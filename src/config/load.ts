@@ -8,13 +8,8 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { parseDocument } from "yaml";
 import { ConfigError, type ConfigIssue, coerceError } from "../lib/errors.js";
-import {
-  createConfigSchema,
-  formatPath,
-  isStandardWebhookSecret,
-  SECRET_KEYS,
-  toConfigIssues,
-} from "./schema.js";
+import { webhookSecretWarnings } from "../notify/formats/index.js";
+import { createConfigSchema, formatPath, SECRET_KEYS, toConfigIssues } from "./schema.js";
 import type { Config, LoadedConfig } from "./types.js";
 import { collectPollingWarnings } from "./warnings.js";
 
@@ -237,19 +232,8 @@ export function deepFreeze<T>(value: T): T {
 export function collectWarnings(config: Config): string[] {
   const warnings = collectPollingWarnings(config);
   config.webhooks.forEach((w, i) => {
-    if (
-      w.secret !== undefined &&
-      (w.format === "slack" || w.format === "wecom" || w.format === "alertmanager")
-    ) {
-      warnings.push(`webhooks[${i}].secret: ignored for format ${w.format}`);
-    }
-    if (w.format === "standard" && w.secret !== undefined && isStandardWebhookSecret(w.secret)) {
-      const bytes = Buffer.from(w.secret.slice("whsec_".length), "base64").length;
-      if (bytes < 24) {
-        warnings.push(
-          `webhooks[${i}].secret: only ${bytes} bytes; Standard Webhooks recommends 24 to 64 random bytes`,
-        );
-      }
+    for (const warning of webhookSecretWarnings(w.format, w.secret)) {
+      warnings.push(`webhooks[${i}].secret: ${warning}`);
     }
   });
   return warnings;

@@ -5,6 +5,7 @@
  */
 import { stringify } from "yaml";
 import { formatDuration } from "../lib/duration.js";
+import { webhookFormat } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS } from "./defaults.js";
 import type { AuthConfig, Config, WebhookConfig } from "./types.js";
 
@@ -12,8 +13,8 @@ import type { AuthConfig, Config, WebhookConfig } from "./types.js";
 export const MASK = "***";
 
 /**
- * Hides the credentials a URL may carry: userinfo and query values always; for `slack` and `feishu`
- * webhooks the path too, beyond its first segment (their URL path is the credential).
+ * Hides the credentials a URL may carry: userinfo and query values always; with `maskPath`, the path
+ * too, beyond its first segment (webhook formats whose URL path is the credential, such as slack).
  */
 export function maskUrl(value: string, maskPath = false): string {
   let url: URL;
@@ -54,7 +55,7 @@ function maskWebhook(w: WebhookConfig): WebhookConfig {
   for (const name of Object.keys(w.headers)) headers[name] = MASK;
   return {
     ...w,
-    url: maskUrl(w.url, w.format === "slack" || w.format === "feishu"),
+    url: maskUrl(w.url, webhookFormat(w.format).urlPathIsCredential),
     ...(w.secret !== undefined ? { secret: MASK } : {}),
     events: [...w.events],
     statuses: [...w.statuses],

@@ -8,6 +8,7 @@ import { z } from "zod";
 import { EVENT_NAMES, type EventName } from "../domain/types.js";
 import { parseDuration } from "../lib/duration.js";
 import type { ConfigIssue } from "../lib/errors.js";
+import { WEBHOOK_FORMATS, webhookSecretProblem } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS, defaultEndpoint, defaultIamEndpoint } from "./defaults.js";
 import type {
   AuthConfig,
@@ -17,7 +18,6 @@ import type {
   StuckConfig,
   TargetConfig,
   WebhookConfig,
-  WebhookFormat,
 } from "./types.js";
 
 /** What the schema needs from outside the file: the environment, for `sharding.index: auto`. */
@@ -36,14 +36,6 @@ export const SECRET_KEYS = [
   "bearerToken",
 ] as const;
 
-export const WEBHOOK_FORMATS: readonly WebhookFormat[] = [
-  "standard",
-  "slack",
-  "feishu",
-  "dingtalk",
-  "wecom",
-  "alertmanager",
-];
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export const LOG_FORMATS = ["json", "pretty"] as const;
 
@@ -61,7 +53,6 @@ const RESERVED_HEADERS = new Set([
   "webhook-timestamp",
   "webhook-signature",
 ]);
-const WHSEC = /^whsec_([A-Za-z0-9+/]+={0,2})$/;
 
 /** A duration string (or a bare 0) parsed to milliseconds, at least `minMs`. */
 function duration(minMs = 0) {
@@ -284,9 +275,7 @@ const webhookSchema = z
   .strictObject({
     name: text().refine((n) => WEBHOOK_NAME.test(n), "must be letters, digits, '.', '-' or '_' (at most 64)"),
     url: httpUrl(false),
-    format: z
-      .enum(WEBHOOK_FORMATS as [WebhookFormat, ...WebhookFormat[]])
-      .prefault(CONFIG_DEFAULTS.webhook.format),
+    format: z.enum(WEBHOOK_FORMATS).prefault(CONFIG_DEFAULTS.webhook.format),
     secret: text().optional(),
     events: z
       .array(z.enum(EVENT_NAMES))
@@ -312,18 +301,10 @@ const webhookSchema = z
   })
   .transform((w, ctx): WebhookConfig => {
     let ok = true;
-    if (w.format === "standard") {
-      if (w.secret === undefined) {
-        ctx.addIssue({
-          code: "custom",
-          path: ["secret"],
-          message: "required for format standard (whsec_<base64>)",
-        });
-        ok = false;
-      } else if (!isStandardWebhookSecret(w.secret)) {
-        ctx.addIssue({ code: "custom", path: ["secret"], message: "must look like whsec_<base64>" });
-        ok = false;
-      }
+    const secretProblem = webhookSecretProblem(w.format, w.secret);
+    if (secretProblem !== undefined) {
+      ctx.addIssue({ code: "custom", path: ["secret"], message: secretProblem });
+      ok = false;
     }
     const headers: Record<string, string> = {};
     for (const [name, value] of Object.entries(w.headers)) {
@@ -354,15 +335,6 @@ const webhookSchema = z
       maxAge: w.maxAge,
     });
   });
-
-/** True when `secret` is `whsec_` followed by canonical, non-empty base64 (Standard Webhooks). */
-export function isStandardWebhookSecret(secret: string): boolean {
-  const m = WHSEC.exec(secret);
-  if (!m) return false;
-  const b64 = m[1] as string;
-  const bytes = Buffer.from(b64, "base64");
-  return bytes.length > 0 && bytes.toString("base64") === b64;
-}
 
 const webhooksSchema = z.array(webhookSchema).superRefine((hooks, ctx) => {
   const seen = new Set<string>();

@@ -3,6 +3,7 @@
  * every duration is a number of milliseconds under the same key name.
  */
 import type { EventName } from "../domain/types.js";
+import type { WebhookFormat } from "../notify/formats/index.js";
 
 export type AuthConfig =
   | { kind: "aksk"; accessKey: string; secretKey: string; securityToken?: string }
@@ -48,8 +49,6 @@ export interface StuckConfig {
   /** 0 = no reminders. */
   repeatEvery: number;
 }
-
-export type WebhookFormat = "standard" | "slack" | "feishu" | "dingtalk" | "wecom" | "alertmanager";
 
 export interface WebhookConfig {
   name: string;

@@ -431,6 +431,8 @@ function createEmitter(ctx: ObserveContext, events: DomainEvent[]): Emitter {
         after,
         {
           previous_status: before.status,
+          // When the stuck status began, whatever ended it (status_since is the new state's).
+          previous_status_since: iso(before.statusSince),
           ...(threshold !== undefined ? { stuck_threshold_seconds: threshold / 1000 } : {}),
           stuck_seconds: seconds(endedAt - before.statusSince),
         },

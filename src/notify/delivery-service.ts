@@ -10,7 +10,7 @@ import type { Clock } from "../lib/clock.js";
 import { AppError, coerceError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import type { DueDelivery, Store } from "../store/types.js";
-import { platformError } from "./chat-formats.js";
+import { webhookFormat } from "./formats/index.js";
 import { buildRequest, type WebhookRequest } from "./payload.js";
 import { decideAfterAttempt } from "./retry-policy.js";
 import { sendWebhookRequest } from "./send.js";
@@ -226,7 +226,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
     const now = clock.now();
     const status = result.kind === "response" ? result.status : null;
     if (result.kind === "response" && result.status >= 200 && result.status <= 299) {
-      result.platformError = platformError(webhook.format, result.body);
+      result.platformError = webhookFormat(webhook.format).platformError(result.body);
     }
     const decision = decideAfterAttempt({
       result,

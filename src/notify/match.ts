@@ -21,7 +21,7 @@ const PREFIX = "image_server.";
  * poller rather than "changes into a status"; they are selected by `events` alone, so a webhook that
  * narrows `statuses: [BUILT, ERROR]` still hears that a build is stuck or that polling fails.
  */
-export const STATUS_FILTERED_TYPES: ReadonlySet<string> = new Set([
+const STATUS_FILTERED_TYPES: ReadonlySet<string> = new Set([
   "image_server.status_changed",
   "image_server.discovered",
 ]);

@@ -3,14 +3,13 @@
  * settings, the delivery's age and `now`.
  */
 import { parseRetryAfter } from "../lib/retry-after.js";
-
-export { parseRetryAfter };
+import type { PlatformError } from "./formats/format.js";
 
 /** The smallest delay between two attempts (ms), unless `retry.minDelay` is smaller still. */
-export const MIN_RETRY_DELAY_MS = 100;
+const MIN_RETRY_DELAY_MS = 100;
 
 /** How many characters of a response body (or error) a `last_error` keeps. */
-export const LAST_ERROR_BODY_CHARS = 200;
+const LAST_ERROR_BODY_CHARS = 200;
 
 /** The result of one HTTP attempt, as the classifier sees it. */
 export type AttemptResult =
@@ -19,8 +18,8 @@ export type AttemptResult =
       status: number;
       body: string;
       retryAfter?: string | undefined;
-      /** A chat platform's error code in a 2xx body (see `platformError`). */
-      platformError?: { message: string; retryable: boolean } | undefined;
+      /** A chat platform's error code in a 2xx body (the format's `platformError`). */
+      platformError?: PlatformError | undefined;
     }
   | { kind: "network"; message: string }
   | { kind: "timeout"; timeoutMs: number };
@@ -31,14 +30,14 @@ export type AttemptDecision =
   | { action: "retry"; nextAttemptAt: number; error: string }
   | { action: "dead"; error: string };
 
-/** HTTP statuses that are worth another try (besides every 5xx). */
-const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([408, 425, 429]);
+/** HTTP statuses that are worth another webhook attempt (besides every 5xx). */
+const RETRYABLE_WEBHOOK_STATUSES: ReadonlySet<number> = new Set([408, 425, 429]);
 /** Statuses whose `Retry-After` header is honoured. */
 const RETRY_AFTER_STATUSES: ReadonlySet<number> = new Set([429, 503]);
 
 /** True when an HTTP status means "try again later": 408, 425, 429 and every 5xx. */
-export function isRetryableStatus(status: number): boolean {
-  return RETRYABLE_STATUSES.has(status) || (status >= 500 && status <= 599);
+export function isRetryableWebhookStatus(status: number): boolean {
+  return RETRYABLE_WEBHOOK_STATUSES.has(status) || (status >= 500 && status <= 599);
 }
 
 /**
@@ -46,7 +45,7 @@ export function isRetryableStatus(status: number): boolean {
  * `attempts` counts the attempts made so far (1 after the first failure). The result is floored at
  * `min(MIN_RETRY_DELAY_MS, minDelay)` so an unlucky draw near 0 never turns into a hot retry loop.
  */
-export function backoffDelay(
+export function webhookRetryDelay(
   attempts: number,
   retry: { minDelay: number; maxDelay: number },
   random: () => number,
@@ -59,13 +58,13 @@ export function backoffDelay(
 }
 
 /** Shortens text for a `last_error`: one line, at most `max` characters. */
-export function truncateForError(text: string, max = LAST_ERROR_BODY_CHARS): string {
+function truncateForError(text: string, max = LAST_ERROR_BODY_CHARS): string {
   const oneLine = text.replace(/\s+/g, " ").trim();
   return oneLine.length > max ? `${oneLine.slice(0, max)}…` : oneLine;
 }
 
 /** The `last_error` text of a failed attempt. Never holds the URL, headers or signature. */
-export function describeFailure(result: AttemptResult): string {
+export function describeAttemptFailure(result: AttemptResult): string {
   switch (result.kind) {
     case "response": {
       if (result.platformError) return result.platformError.message;
@@ -92,7 +91,7 @@ export interface DecisionInput {
 }
 
 /**
- * Classifies an attempt (DESIGN.md §6):
+ * Classifies an attempt (DESIGN §6):
  * - 2xx → delivered, unless a chat platform reported an error in the body: a rate limit is retried,
  *   anything else is dead at once;
  * - network error, timeout, 408, 425, 429, 5xx → retry after the backoff delay; on 429 and 503 a valid
@@ -109,11 +108,11 @@ export function decideAfterAttempt(input: DecisionInput): AttemptDecision {
     if (platform === undefined) return { action: "delivered" };
     if (!platform.retryable) return { action: "dead", error: `rejected: ${platform.message}` };
   }
-  const error = describeFailure(result);
-  if (result.kind === "response" && !result.platformError && !isRetryableStatus(result.status)) {
+  const error = describeAttemptFailure(result);
+  if (result.kind === "response" && !result.platformError && !isRetryableWebhookStatus(result.status)) {
     return { action: "dead", error: `rejected: ${error}` };
   }
-  let delay = backoffDelay(attempts, webhook.retry, random);
+  let delay = webhookRetryDelay(attempts, webhook.retry, random);
   if (result.kind === "response" && RETRY_AFTER_STATUSES.has(result.status)) {
     const asked = parseRetryAfter(result.retryAfter, now);
     if (asked !== undefined) delay = Math.max(asked, Math.min(MIN_RETRY_DELAY_MS, webhook.retry.minDelay));

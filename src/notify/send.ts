@@ -7,7 +7,7 @@ import { coerceError } from "../lib/errors.js";
 import type { AttemptResult } from "./retry-policy.js";
 
 /** How many bytes of a response body are kept (the rest is read and dropped, so the connection is reusable). */
-export const RESPONSE_BODY_KEEP_BYTES = 4096;
+const RESPONSE_BODY_KEEP_BYTES = 4096;
 
 /** {@link AttemptResult} plus the case where the caller aborted the attempt (shutdown). */
 export type SendResult = (AttemptResult | { kind: "aborted" }) & { durationMs: number };

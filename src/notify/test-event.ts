@@ -2,18 +2,18 @@
  * `imagewatch webhook test`: one signed `imagewatch.test` event, sent once, no retries.
  */
 import { randomUUID } from "node:crypto";
-import { Agent, type Dispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import type { WebhookConfig } from "../config/types.js";
 import type { DomainEvent } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import { AppError } from "../lib/errors.js";
-import { platformError } from "./chat-formats.js";
+import { webhookFormat } from "./formats/index.js";
 import { buildRequest } from "./payload.js";
-import { describeFailure } from "./retry-policy.js";
+import { describeAttemptFailure } from "./retry-policy.js";
 import { sendWebhookRequest } from "./send.js";
 
 /** A synthetic `imagewatch.test` event with a fresh id, occurring at `now`. */
-export function createTestEvent(now: number, webhookName: string): DomainEvent {
+function createTestEvent(now: number, webhookName: string): DomainEvent {
   const id = `evt_test_${randomUUID().replaceAll("-", "")}`;
   return {
     id,
@@ -46,39 +46,35 @@ export interface TestEventResult {
 }
 
 /**
- * Sends one `imagewatch.test` event to `webhook`, once. Resolves with the receiver's answer whatever its
- * status; rejects with an AppError (`WEBHOOK_FAILED`, retryable) on a network error or timeout, and with the
- * builder's error when the request cannot be built (missing secret, unsupported format).
+ * Sends one `imagewatch.test` event to `webhook`, once, through `deps.dispatcher` (the caller's; it stays
+ * open). Resolves with the receiver's answer whatever its status; rejects with an AppError
+ * (`WEBHOOK_FAILED`, retryable) on a network error or timeout, and with the builder's error when the
+ * request cannot be built (missing secret, unsupported format).
  */
 export async function sendTestEvent(
   webhook: WebhookConfig,
-  deps: { clock: Clock; dispatcher?: Dispatcher; version: string },
+  deps: { clock: Clock; dispatcher: Dispatcher; version: string },
 ): Promise<TestEventResult> {
   const now = deps.clock.now();
   const event = createTestEvent(now, webhook.name);
   const req = buildRequest(event, webhook, now, deps.version);
-  const dispatcher = deps.dispatcher ?? new Agent();
-  try {
-    const result = await sendWebhookRequest(req.url ?? webhook.url, req, {
-      dispatcher,
-      timeoutMs: webhook.timeout,
-    });
-    if (result.kind === "response") {
-      const out: TestEventResult = {
-        status: result.status,
-        body: result.body,
-        durationMs: result.durationMs,
-        eventId: event.id,
-      };
-      if (result.status >= 200 && result.status <= 299) {
-        const refused = platformError(webhook.format, result.body);
-        if (refused) out.platformError = refused.message;
-      }
-      return out;
+  const result = await sendWebhookRequest(req.url ?? webhook.url, req, {
+    dispatcher: deps.dispatcher,
+    timeoutMs: webhook.timeout,
+  });
+  if (result.kind === "response") {
+    const out: TestEventResult = {
+      status: result.status,
+      body: result.body,
+      durationMs: result.durationMs,
+      eventId: event.id,
+    };
+    if (result.status >= 200 && result.status <= 299) {
+      const refused = webhookFormat(webhook.format).platformError(result.body);
+      if (refused) out.platformError = refused.message;
     }
-    const message = result.kind === "aborted" ? "aborted" : describeFailure(result);
-    throw new AppError("WEBHOOK_FAILED", message, { retryable: true });
-  } finally {
-    if (deps.dispatcher === undefined) await dispatcher.destroy().catch(() => undefined);
+    return out;
   }
+  const message = result.kind === "aborted" ? "aborted" : describeAttemptFailure(result);
+  throw new AppError("WEBHOOK_FAILED", message, { retryable: true });
 }

@@ -20,7 +20,7 @@ import { mapLimit } from "../lib/concurrency.js";
 import { AppError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import { YIELD_EVERY, yieldToLoop } from "../lib/yield.js";
-import { matchesWebhook } from "../notify/index.js";
+import { matchesWebhook } from "../notify/match.js";
 import type { Store } from "../store/types.js";
 
 /** The in-memory view of every server's state, keyed by `projectId/serverId`. Owned by the app. */

@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, it } from "node:test";
+import { Agent } from "undici";
 import { eventsCommand } from "../../src/cli/events.js";
 import { webhookCommand } from "../../src/cli/webhook.js";
 import type { WebhookConfig } from "../../src/config/types.js";
@@ -18,6 +19,7 @@ import { AppError, UsageError } from "../../src/lib/errors.js";
 import { sendTestEvent } from "../../src/notify/test-event.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { captureContext } from "../helpers/command-context.js";
+import { startProxy } from "../helpers/proxy.js";
 import { startReceiver } from "../helpers/receiver.js";
 
 const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
@@ -60,8 +62,8 @@ state:
   return file;
 }
 
-function makeCtx(args: string[], cwd: string) {
-  const { ctx, out, err } = captureContext(args, { env: { WEBHOOK_SECRET: SECRET }, cwd });
+function makeCtx(args: string[], cwd: string, env: Record<string, string> = {}) {
+  const { ctx, out, err } = captureContext(args, { env: { WEBHOOK_SECRET: SECRET, ...env }, cwd });
   return { ctx, stdout: out, stderr: err };
 }
 
@@ -78,6 +80,13 @@ async function deadUrl(): Promise<string> {
   const port = (server.address() as AddressInfo).port;
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return `http://127.0.0.1:${port}/hook`;
+}
+
+/** What sendTestEvent needs: a fresh dispatcher, closed after the test. */
+function sendDeps() {
+  const dispatcher = new Agent();
+  cleanups.push(() => dispatcher.destroy());
+  return { clock: systemClock, dispatcher, version: "1.0.0" };
 }
 
 function webhook(url: string): WebhookConfig {
@@ -98,7 +107,7 @@ function webhook(url: string): WebhookConfig {
 describe("sendTestEvent", () => {
   it("sends one signed imagewatch.test event with a fresh id and returns the answer", async () => {
     const r = await receiverFor({ secret: SECRET, script: [{ status: 202, body: "queued" }] });
-    const result = await sendTestEvent(webhook(r.url), { clock: systemClock, version: "1.0.0" });
+    const result = await sendTestEvent(webhook(r.url), sendDeps());
     assert.equal(result.status, 202);
     assert.equal(result.body, "queued");
     assert.ok(result.durationMs >= 0);
@@ -109,20 +118,20 @@ describe("sendTestEvent", () => {
     assert.equal(req?.id, result.eventId);
     assert.equal(req?.payload?.data.event_id, result.eventId);
     assert.equal(req?.headers["x-team"], "infra");
-    const again = await sendTestEvent(webhook(r.url), { clock: systemClock, version: "1.0.0" });
+    const again = await sendTestEvent(webhook(r.url), sendDeps());
     assert.notEqual(again.eventId, result.eventId, "every test event has its own id");
   });
 
   it("does not retry a failure", async () => {
     const r = await receiverFor({ secret: SECRET, respond: () => ({ status: 503, body: "down" }) });
-    const result = await sendTestEvent(webhook(r.url), { clock: systemClock, version: "1.0.0" });
+    const result = await sendTestEvent(webhook(r.url), sendDeps());
     assert.equal(result.status, 503);
     assert.equal(r.requests.length, 1);
   });
 
   it("rejects with WEBHOOK_FAILED on a network error", async () => {
     await assert.rejects(
-      sendTestEvent(webhook(await deadUrl()), { clock: systemClock, version: "1.0.0" }),
+      sendTestEvent(webhook(await deadUrl()), sendDeps()),
       (err: unknown) =>
         err instanceof AppError && err.code === "WEBHOOK_FAILED" && /network error/.test(err.message),
     );
@@ -142,6 +151,27 @@ describe("imagewatch webhook test", () => {
     assert.ok(r.requests[0]?.verified);
     assert.equal(r.requests[0]?.payload?.type, "imagewatch.test");
     assert.ok(!io.stdout().includes(SECRET.slice(6)));
+  });
+
+  it("goes through HTTP_PROXY from its environment, as the daemon's deliveries do", async (t) => {
+    const dir = tempDir();
+    const r = await receiverFor({ secret: SECRET });
+    const proxy = await startProxy(t);
+    const io = makeCtx(["test", "ops", "-c", writeConfig(dir, r.url)], dir, { HTTP_PROXY: proxy.url });
+    assert.equal(await webhookCommand.run(io.ctx), 0, io.stderr());
+    assert.deepEqual(proxy.targets, [new URL(r.url).host], "the request was tunnelled through the proxy");
+    assert.ok(r.requests[0]?.verified);
+  });
+
+  it("NO_PROXY exempts the receiver's host", async (t) => {
+    const dir = tempDir();
+    const r = await receiverFor({ secret: SECRET });
+    const proxy = await startProxy(t);
+    const env = { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, NO_PROXY: "127.0.0.1" };
+    const io = makeCtx(["test", "ops", "-c", writeConfig(dir, r.url)], dir, env);
+    assert.equal(await webhookCommand.run(io.ctx), 0, io.stderr());
+    assert.deepEqual(proxy.targets, []);
+    assert.equal(r.requests.length, 1);
   });
 
   it("exits 1 on a non-2xx answer, printing a truncated body", async () => {

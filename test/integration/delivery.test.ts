@@ -12,7 +12,11 @@ import type { WebhookConfig } from "../../src/config/types.js";
 import type { DomainEvent } from "../../src/domain/types.js";
 import { type Clock, systemClock } from "../../src/lib/clock.js";
 import { createLogger, createSilentLogger } from "../../src/lib/logger.js";
-import { createDeliveryService, type DeliveryOutcome, type DeliveryService } from "../../src/notify/index.js";
+import {
+  createDeliveryService,
+  type DeliveryOutcome,
+  type DeliveryService,
+} from "../../src/notify/delivery-service.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import type { DeliveryRecord, Store } from "../../src/store/types.js";
 import { createManualClock } from "../helpers/manual-clock.js";

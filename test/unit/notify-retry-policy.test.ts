@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { parseRetryAfter } from "../../src/lib/retry-after.js";
 import {
   type AttemptResult,
-  backoffDelay,
   decideAfterAttempt,
-  isRetryableStatus,
-  parseRetryAfter,
+  isRetryableWebhookStatus,
+  webhookRetryDelay,
 } from "../../src/notify/retry-policy.js";
 
 const NOW = Date.parse("2026-11-27T10:00:00.000Z");
@@ -25,26 +25,26 @@ function decide(
   });
 }
 
-describe("backoffDelay (full jitter)", () => {
+describe("webhookRetryDelay (full jitter)", () => {
   it("doubles the ceiling from minDelay per attempt and caps it at maxDelay", () => {
     const top = () => 0.999_999;
-    assert.equal(backoffDelay(1, WEBHOOK.retry, top), 999);
-    assert.equal(backoffDelay(2, WEBHOOK.retry, top), 1999);
-    assert.equal(backoffDelay(4, WEBHOOK.retry, top), 7999);
-    assert.equal(backoffDelay(20, WEBHOOK.retry, top), 59_999);
-    assert.equal(backoffDelay(5000, WEBHOOK.retry, top), 59_999);
+    assert.equal(webhookRetryDelay(1, WEBHOOK.retry, top), 999);
+    assert.equal(webhookRetryDelay(2, WEBHOOK.retry, top), 1999);
+    assert.equal(webhookRetryDelay(4, WEBHOOK.retry, top), 7999);
+    assert.equal(webhookRetryDelay(20, WEBHOOK.retry, top), 59_999);
+    assert.equal(webhookRetryDelay(5000, WEBHOOK.retry, top), 59_999);
   });
   it("scales with random() and is floored at 100 ms (or minDelay when smaller)", () => {
     assert.equal(
-      backoffDelay(3, WEBHOOK.retry, () => 0.25),
+      webhookRetryDelay(3, WEBHOOK.retry, () => 0.25),
       1000,
     );
     assert.equal(
-      backoffDelay(3, WEBHOOK.retry, () => 0),
+      webhookRetryDelay(3, WEBHOOK.retry, () => 0),
       100,
     );
     assert.equal(
-      backoffDelay(1, { minDelay: 20, maxDelay: 1000 }, () => 0),
+      webhookRetryDelay(1, { minDelay: 20, maxDelay: 1000 }, () => 0),
       20,
     );
   });
@@ -95,8 +95,8 @@ describe("decideAfterAttempt", () => {
     });
   }
 
-  it("isRetryableStatus agrees with the classification", () => {
-    assert.deepEqual([408, 425, 429, 500, 503, 400, 404, 409].map(isRetryableStatus), [
+  it("isRetryableWebhookStatus agrees with the classification", () => {
+    assert.deepEqual([408, 425, 429, 500, 503, 400, 404, 409].map(isRetryableWebhookStatus), [
       true,
       true,
       true,

@@ -1,0 +1,100 @@
+/**
+ * `format: alertmanager`: the body Alertmanager sends to its receivers (webhook v4), so receivers written
+ * for Alertmanager work unchanged (DESIGN §6).
+ */
+import { createHash } from "node:crypto";
+import type { DomainEvent } from "../../domain/types.js";
+import { eventSummaryLine } from "./event-line.js";
+import { DIGEST_GROUP, type WebhookFormatModule } from "./format.js";
+
+/** Alert names, per event type. */
+const ALERT_NAMES: Record<DomainEvent["type"], string> = {
+  "image_server.stuck": "ImageServerStuck",
+  "image_server.stuck_resolved": "ImageServerStuck",
+  "image_server.poll_failed": "ImageServerPollFailing",
+  "image_server.poll_recovered": "ImageServerPollFailing",
+  "image_server.status_changed": "ImageServerStatusChanged",
+  "image_server.discovered": "ImageServerDiscovered",
+  "image_server.disappeared": "ImageServerDisappeared",
+  "imagewatch.test": "ImagewatchTest",
+};
+
+/** Events that fire an alert lasting until its resolving event. */
+const FIRING: ReadonlySet<string> = new Set(["image_server.stuck", "image_server.poll_failed"]);
+const RESOLVING: ReadonlySet<string> = new Set([
+  "image_server.stuck_resolved",
+  "image_server.poll_recovered",
+]);
+const WARNING: ReadonlySet<string> = new Set([...FIRING, ...RESOLVING, "image_server.disappeared"]);
+/** Alertmanager's "no end" time for a firing alert. */
+const NO_END = "0001-01-01T00:00:00Z";
+
+/**
+ * When the stuck status began (DESIGN §13: startsAt of a stuck alert), so the resolving alert carries the
+ * firing one's `startsAt` however the episode ended: `status_since` of `stuck`, `previous_status_since` of
+ * `stuck_resolved` (the stuck status's start, also when the server disappeared or its threshold was removed).
+ */
+function stuckSince(event: DomainEvent): unknown {
+  return event.type === "image_server.stuck_resolved"
+    ? event.data.previous_status_since
+    : event.data.status_since;
+}
+
+function buildAlertmanagerBody(event: DomainEvent, receiver: string): string {
+  const d = event.data;
+  const alertname = ALERT_NAMES[event.type];
+  const resolved = RESOLVING.has(event.type);
+  const at = new Date(event.occurredAt).toISOString();
+  const labels: Record<string, string> = {
+    alertname,
+    severity: WARNING.has(event.type) ? "warning" : "info",
+    project_id: event.projectId,
+    server_id: event.serverId,
+  };
+  if (typeof d.name === "string" && d.name !== "") labels.name = d.name;
+  // The stuck alert is per status; keep the label the firing and the resolving events share.
+  const stuckStatus = event.type === "image_server.stuck_resolved" ? d.previous_status : d.status;
+  if (alertname === "ImageServerStuck" && typeof stuckStatus === "string") labels.status = stuckStatus;
+  if (alertname === "ImageServerStatusChanged" && typeof d.status === "string") labels.status = d.status;
+  const fingerprint = createHash("sha256")
+    .update(JSON.stringify(Object.entries(labels).sort()))
+    .digest("hex")
+    .slice(0, 16);
+  const since = alertname === "ImageServerStuck" ? stuckSince(event) : undefined;
+  const alert = {
+    status: resolved ? "resolved" : "firing",
+    labels,
+    annotations: { summary: eventSummaryLine(event), event_id: event.id, event_type: event.type },
+    startsAt: typeof since === "string" ? since : at,
+    endsAt: FIRING.has(event.type) ? NO_END : at,
+    generatorURL: "",
+    fingerprint,
+  };
+  return JSON.stringify({
+    version: "4",
+    groupKey: `imagewatch:${receiver}:${alertname}`,
+    truncatedAlerts: 0,
+    status: alert.status,
+    receiver,
+    groupLabels: { alertname },
+    commonLabels: labels,
+    commonAnnotations: alert.annotations,
+    externalURL: "",
+    alerts: [alert],
+  });
+}
+
+/**
+ * Alertmanager webhook v4. Stuck and poll failures are real alerts: `stuck`/`poll_failed` fire,
+ * `stuck_resolved`/`poll_recovered` resolve the same alert (same labels and fingerprint). Every other
+ * event is a one-off alert (`disappeared`: warning, the rest: info), firing, with `endsAt` = its time so
+ * Alertmanager-style receivers expire it.
+ */
+export const alertmanagerFormat: WebhookFormatModule<"alertmanager"> = {
+  name: "alertmanager",
+  build: (event, webhook) => ({ body: buildAlertmanagerBody(event, webhook.name) }),
+  platformError: () => undefined,
+  secret: { use: "unused" },
+  urlPathIsCredential: false,
+  defaults: { group: DIGEST_GROUP, rateLimit: null },
+};

@@ -1,0 +1,35 @@
+/** `format: feishu`: a Feishu / Lark custom bot, optionally signed. */
+import { createHmac } from "node:crypto";
+import { chatLine } from "./event-line.js";
+import { codedError, DIGEST_GROUP, jsonObject, type WebhookFormatModule } from "./format.js";
+
+/**
+ * Feishu / Lark custom bots (the URL path is the token). With a secret, the body gets `timestamp`
+ * (seconds) and `sign = base64(HMAC-SHA256(key = timestamp + "\n" + secret, message = ""))`.
+ */
+export const feishuFormat: WebhookFormatModule<"feishu"> = {
+  name: "feishu",
+  build(event, webhook, attemptAtMs) {
+    const message = { msg_type: "text", content: { text: chatLine(event) } };
+    if (!webhook.secret) return { body: JSON.stringify(message) };
+    const timestamp = String(Math.floor(attemptAtMs / 1000));
+    const sign = createHmac("sha256", `${timestamp}\n${webhook.secret}`).update("").digest("base64");
+    return { body: JSON.stringify({ timestamp, sign, ...message }) };
+  },
+  /** `{"code": 0}` (or the older `{"StatusCode": 0}`) is success; 9499 and 11232 are its frequency limits. */
+  platformError(body) {
+    const parsed = jsonObject(body);
+    return (
+      parsed &&
+      codedError(
+        "feishu",
+        parsed.code ?? parsed.StatusCode,
+        parsed.msg ?? parsed.StatusMessage,
+        [9499, 11232],
+      )
+    );
+  },
+  secret: { use: "optional" },
+  urlPathIsCredential: true,
+  defaults: { group: DIGEST_GROUP, rateLimit: { count: 5, per: 1000 } },
+};

@@ -1,0 +1,17 @@
+/** `format: wecom`: a WeCom (企业微信) group robot, `{"msgtype":"text","text":{"content":…}}`. */
+import { chatLine } from "./event-line.js";
+import { codedError, DIGEST_GROUP, jsonObject, type WebhookFormatModule } from "./format.js";
+
+/** WeCom group robots (the URL's `key` is the credential; no signing). */
+export const wecomFormat: WebhookFormatModule<"wecom"> = {
+  name: "wecom",
+  build: (event) => ({ body: JSON.stringify({ msgtype: "text", text: { content: chatLine(event) } }) }),
+  /** `{"errcode": 0}` is success; 45009 is its frequency limit. */
+  platformError(body) {
+    const parsed = jsonObject(body);
+    return parsed && codedError("wecom", parsed.errcode, parsed.errmsg, [45009]);
+  },
+  secret: { use: "unused" },
+  urlPathIsCredential: false,
+  defaults: { group: DIGEST_GROUP, rateLimit: { count: 20, per: 60_000 } },
+};
