@@ -17,6 +17,7 @@ import { ConfigError, coerceError } from "./lib/errors.js";
 import type { Logger } from "./lib/logger.js";
 import { VERSION } from "./lib/version.js";
 import { applyPollToMetrics } from "./metrics/apply-poll.js";
+import { metricsConfigOf } from "./metrics/from-config.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { createDeliveryService, type DeliveryService } from "./notify/delivery-service.js";
 import { createWebhookDispatcher } from "./notify/dispatcher.js";
@@ -67,6 +68,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   const states = new ServerStates();
   const metrics = createMetrics({ version: VERSION, nodeVersion: process.version, collectDefault: true });
   metrics.setShard(cfg().sharding.index, cfg().sharding.count);
+  metrics.configure(metricsConfigOf(cfg()));
   metrics.setConfigReload(true, clock.now());
 
   for (const s of store.loadServers()) {
@@ -265,9 +267,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       if (typeof log.level === "string" && log.level !== current.config.log.level)
         log.level = current.config.log.level;
       metrics.setShard(current.config.sharding.index, current.config.sharding.count);
-      for (const w of prev.webhooks) {
-        if (!current.config.webhooks.some((x) => x.name === w.name)) metrics.removeWebhook(w.name);
-      }
+      metrics.configure(metricsConfigOf(current.config));
       forgetUnwatched();
       scheduler.update({
         targets: current.config.targets,

@@ -6,8 +6,9 @@
  *   the lines of that one server in every family, and each family caches its joined text until a line of
  *   it changes. A scrape of 10,000 servers is then a handful of string joins, not 100,000 prom-client
  *   children rebuilt per scrape (TOOLCHAIN.md measures 0.7 s for that).
- * - **Daemon series** (requests, deliveries, queue, auth, transitions, config, build, shard, and the
- *   process defaults) live on a prom-client `Registry` owned by this instance, never the default one.
+ * - **Daemon series** (requests, deliveries, queue, auth, transitions, targets, config, build, shard, and
+ *   the process defaults) live on a prom-client `Registry` owned by this instance, never the default one.
+ *   `configure()` declares the targets and webhooks, so their counters exist at 0 from the start.
  *
  * Process default metrics are registered WITHOUT the `imagewatch_` prefix (`process_cpu_seconds_total`,
  * `nodejs_heap_size_used_bytes`, …): that is the convention of every Node exporter, so stock dashboards
@@ -43,6 +44,9 @@ export const METRIC_NAMES = {
   buildInfo: `${METRIC_PREFIX}build_info`,
   shardOrdinal: `${METRIC_PREFIX}shard_ordinal`,
   totalShards: `${METRIC_PREFIX}total_shards`,
+  targetInfo: `${METRIC_PREFIX}target_info`,
+  targetUp: `${METRIC_PREFIX}target_up`,
+  targetLastSuccess: `${METRIC_PREFIX}target_last_success_timestamp_seconds`,
   /** Not in DESIGN.md §5: issue 4 asks that a failing scheduler tick be counted. */
   pollTickFailures: `${METRIC_PREFIX}poll_tick_failures_total`,
 } as const;
@@ -70,6 +74,37 @@ export const REQUEST_OUTCOMES: readonly RequestOutcome[] = [
   "auth",
 ];
 
+/** Every outcome of `webhook_deliveries_total` (DESIGN.md §5). */
+export const DELIVERY_OUTCOMES = ["delivered", "retried", "dead"] as const;
+/** One outcome of a webhook delivery attempt. */
+export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
+
+/** Every outcome of `auth_token_refreshes_total` (DESIGN.md §5). */
+export const TOKEN_REFRESH_OUTCOMES = ["success", "failure"] as const;
+
+/** One configured target as the metrics see it (`target_info`). */
+export interface MetricsTarget {
+  projectId: string;
+  /** The name of the target's cloud ("default" for `cloud:`). */
+  cloud: string;
+  /** The cloud's region; "" when the cloud has none (an endpoint without a region). */
+  region: string;
+}
+
+/** What `Metrics.configure` needs from the config: the targets and the webhook names. */
+export interface MetricsConfig {
+  targets: readonly MetricsTarget[];
+  webhooks: readonly string[];
+}
+
+/** The health of one target, for `target_up` and `target_last_success_timestamp_seconds` (DESIGN §10). */
+export interface TargetHealth {
+  /** Whether the target's last tick got at least one answer from the API. */
+  up: boolean;
+  /** When the last tick with an answer ran (epoch ms), or null if none did yet. */
+  lastSuccessAt: number | null;
+}
+
 /** The metrics of one imagewatch process. Create one per process (or per test) with `createMetrics`. */
 export interface Metrics {
   /** The instance's own prom-client registry (daemon series and process defaults). */
@@ -79,6 +114,16 @@ export interface Metrics {
    * `present`, or was never seen (`status === null`), removes the server's series instead.
    */
   setServer(state: ServerState): void;
+  /**
+   * Declares the configured targets and webhooks (at start and after every reload). Every bounded-label
+   * counter then has a series at 0 for each label combination (each outcome of each target and webhook),
+   * so `increase()` sees the first event; `target_info` is 1 per target, `target_up` and
+   * `target_last_success_timestamp_seconds` start at 0 for a new target; the series of a target or
+   * webhook no longer configured leave. Targets and webhooks kept by a reload keep their values.
+   */
+  configure(config: MetricsConfig): void;
+  /** Sets `target_up` and `target_last_success_timestamp_seconds`; a target not configured is ignored. */
+  setTargetHealth(projectId: string, health: TargetHealth): void;
   /** Removes every per-server series of one server; unknown servers are ignored. */
   removeServer(projectId: string, serverId: string): void;
   /** Counts one status change in `image_server_transitions_total{from,to}`. */
@@ -86,15 +131,13 @@ export interface Metrics {
   /** Counts one API request (`poll_requests_total`) and observes its duration (`poll_duration_seconds`). */
   recordRequest(projectId: string, outcome: RequestOutcome, durationSeconds: number): void;
   /** Counts one IAM token request (`auth_token_refreshes_total`). */
-  recordTokenRefresh(outcome: "success" | "failure"): void;
+  recordTokenRefresh(outcome: (typeof TOKEN_REFRESH_OUTCOMES)[number]): void;
   /** Counts a scheduler tick whose poll threw (`poll_tick_failures_total`): a bug or a store failure. */
   recordTickFailure(projectId: string): void;
   /** Counts one delivery attempt's outcome (`webhook_deliveries_total`). */
-  recordDelivery(webhook: string, outcome: "delivered" | "retried" | "dead"): void;
+  recordDelivery(webhook: string, outcome: DeliveryOutcome): void;
   /** Sets `webhook_queue_depth` and `webhook_oldest_pending_age_seconds` of one webhook. */
   setQueue(webhook: string, depth: number, oldestAgeSeconds: number): void;
-  /** Drops every series labelled with `webhook` (after a reload removed it). */
-  removeWebhook(webhook: string): void;
   /** Records the outcome of a config (re)load; `atMs` is the load time, kept only when `ok`. */
   setConfigReload(ok: boolean, atMs: number): void;
   /** Sets `shard_ordinal` and `total_shards`. */
@@ -270,10 +313,32 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers,
   });
 
+  const targetInfo = new Gauge({
+    name: METRIC_NAMES.targetInfo,
+    help: "A configured target (one project of one cloud), always 1.",
+    labelNames: ["project_id", "cloud", "region"] as const,
+    registers,
+  });
+  const targetUp = new Gauge({
+    name: METRIC_NAMES.targetUp,
+    help: "1 if the target's last tick got at least one answer from the cloud API, else 0 (0 until the first answer).",
+    labelNames: ["project_id"] as const,
+    registers,
+  });
+  const targetLastSuccess = new Gauge({
+    name: METRIC_NAMES.targetLastSuccess,
+    help: "When the target's last tick with an answer ran, in seconds since the epoch; 0 until there is one.",
+    labelNames: ["project_id"] as const,
+    registers,
+  });
+
   buildInfo.set({ version: deps.version, node_version: deps.nodeVersion ?? process.version }, 1);
-  // Series that alerts look at exist from the start, at 0, so `rate()` and `absent()` behave.
-  tokenRefreshes.labels({ outcome: "success" }).inc(0);
-  tokenRefreshes.labels({ outcome: "failure" }).inc(0);
+  // Counters with bounded labels exist from the start at 0, so `increase()` sees the first event
+  // (DESIGN §5). Per-target and per-webhook ones are added by `configure`.
+  for (const outcome of TOKEN_REFRESH_OUTCOMES) tokenRefreshes.labels({ outcome }).inc(0);
+  for (const from of KNOWN_STATUSES) {
+    for (const to of KNOWN_STATUSES) if (from !== to) transitions.labels({ from, to }).inc(0);
+  }
   shardOrdinal.set(0);
   totalShards.set(1);
   reloadOk.set(0);
@@ -375,14 +440,76 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     return { contentType: registry.contentType, chunks };
   }
 
+  /** Configured targets by project id (their `target_info` labels) and configured webhook names. */
+  let targets = new Map<string, MetricsTarget>();
+  let webhooks = new Set<string>();
+  /** Every project and webhook that has series, configured or not (a request racing a reload). */
+  const seenProjects = new Set<string>();
+  const seenWebhooks = new Set<string>();
+
+  function dropProject(projectId: string): void {
+    const project_id = projectId;
+    for (const outcome of REQUEST_OUTCOMES) pollRequests.remove({ project_id, outcome });
+    pollDuration.remove({ project_id });
+    tickFailures.remove({ project_id });
+    targetUp.remove({ project_id });
+    targetLastSuccess.remove({ project_id });
+    seenProjects.delete(projectId);
+  }
+
+  function dropWebhook(webhook: string): void {
+    queueDepth.remove({ webhook });
+    oldestPending.remove({ webhook });
+    for (const outcome of DELIVERY_OUTCOMES) deliveries.remove({ webhook, outcome });
+    seenWebhooks.delete(webhook);
+  }
+
+  function configure(config: MetricsConfig): void {
+    const nextTargets = new Map(config.targets.map((t) => [t.projectId, t]));
+    const nextWebhooks = new Set(config.webhooks);
+    for (const p of seenProjects) if (!nextTargets.has(p)) dropProject(p);
+    for (const w of seenWebhooks) if (!nextWebhooks.has(w)) dropWebhook(w);
+    targetInfo.reset();
+    for (const t of nextTargets.values()) {
+      const project_id = t.projectId;
+      targetInfo.set({ project_id, cloud: t.cloud, region: t.region }, 1);
+      if (!targets.has(project_id)) {
+        // A new target: not up, never answered. One kept by a reload keeps its values.
+        targetUp.set({ project_id }, 0);
+        targetLastSuccess.set({ project_id }, 0);
+      }
+      for (const outcome of REQUEST_OUTCOMES) pollRequests.labels({ project_id, outcome }).inc(0);
+      pollDuration.zero({ project_id });
+      tickFailures.labels({ project_id }).inc(0);
+      seenProjects.add(project_id);
+    }
+    for (const webhook of nextWebhooks) {
+      for (const outcome of DELIVERY_OUTCOMES) deliveries.labels({ webhook, outcome }).inc(0);
+      if (!webhooks.has(webhook)) {
+        queueDepth.set({ webhook }, 0);
+        oldestPending.set({ webhook }, 0);
+      }
+      seenWebhooks.add(webhook);
+    }
+    targets = nextTargets;
+    webhooks = nextWebhooks;
+  }
+
   return {
     registry,
+    configure,
+    setTargetHealth(projectId, health) {
+      if (!targets.has(projectId)) return;
+      targetUp.set({ project_id: projectId }, health.up ? 1 : 0);
+      targetLastSuccess.set({ project_id: projectId }, (health.lastSuccessAt ?? 0) / 1000);
+    },
     setServer,
     removeServer,
     recordTransition(from, to) {
       transitions.inc({ from, to });
     },
     recordRequest(projectId, outcome, durationSeconds) {
+      seenProjects.add(projectId);
       pollRequests.inc({ project_id: projectId, outcome });
       if (Number.isFinite(durationSeconds) && durationSeconds >= 0) {
         pollDuration.observe({ project_id: projectId }, durationSeconds);
@@ -392,20 +519,17 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       tokenRefreshes.inc({ outcome });
     },
     recordTickFailure(projectId) {
+      seenProjects.add(projectId);
       tickFailures.inc({ project_id: projectId });
     },
     recordDelivery(webhook, outcome) {
+      seenWebhooks.add(webhook);
       deliveries.inc({ webhook, outcome });
     },
     setQueue(webhook, depth, oldestAgeSeconds) {
+      seenWebhooks.add(webhook);
       queueDepth.set({ webhook }, depth);
       oldestPending.set({ webhook }, Math.max(0, oldestAgeSeconds));
-    },
-    removeWebhook(webhook) {
-      queueDepth.remove({ webhook });
-      oldestPending.remove({ webhook });
-      for (const outcome of ["delivered", "retried", "dead"] as const)
-        deliveries.remove({ webhook, outcome });
     },
     setConfigReload(ok, atMs) {
       reloadOk.set(ok ? 1 : 0);

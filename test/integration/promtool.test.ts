@@ -118,6 +118,39 @@ function makeState(i: number): ServerState {
   };
 }
 
+/** promtool's path, or undefined (then the test is skipped locally; under CI that is a failure). */
+async function promtoolOrSkip(t: { skip(msg: string): void }): Promise<string | undefined> {
+  const bin = await waitForPromtool(IN_CI ? 1000 : 15_000);
+  if (!bin) {
+    assert.ok(!IN_CI, "promtool must be installed in CI (Debian package `prometheus`)");
+    t.skip("promtool not installed");
+  }
+  return bin;
+}
+
+describe("promtool check metrics on a scrape right after configure", () => {
+  it("reports nothing for the counters exported at 0 before any event", async (t) => {
+    const metrics = createMetrics({ version: "0.1.0-test", collectDefault: true });
+    metrics.configure({
+      targets: [
+        { projectId: "proj-1", cloud: "default", region: "cn-north-4" },
+        { projectId: "proj-2", cloud: "default", region: "" },
+      ],
+      webhooks: ["ops", 'hook "q"\\'],
+    });
+    const bin = await promtoolOrSkip(t);
+    if (!bin) return;
+    const { body } = await metrics.render();
+    assert.match(body, /^imagewatch_poll_requests_total\{project_id="proj-2",outcome="auth"\} 0$/m);
+    assert.match(body, /^imagewatch_webhook_deliveries_total\{webhook="ops",outcome="dead"\} 0$/m);
+    assert.match(body, /^imagewatch_image_server_transitions_total\{from="BUILDING",to="ERROR"\} 0$/m);
+    assert.match(body, /^imagewatch_target_up\{project_id="proj-1"\} 0$/m);
+    const result = await runPromtool(bin, body);
+    assert.equal(result.output, "", `promtool said:\n${result.output.slice(0, 2000)}`);
+    assert.equal(result.code, 0);
+  });
+});
+
 describe("promtool check metrics on a real scrape", () => {
   const metrics = createMetrics({ version: "0.1.0-test", collectDefault: true });
   const server = createHttpServer({
@@ -134,6 +167,11 @@ describe("promtool check metrics on a real scrape", () => {
   let base = "";
 
   before(async () => {
+    metrics.configure({
+      targets: [1, 2, 3].map((n) => ({ projectId: `proj-${n}`, cloud: "default", region: "r" })),
+      webhooks: ["ops", 'hook "q"\\'],
+    });
+    metrics.setTargetHealth("proj-1", { up: true, lastSuccessAt: NOW });
     for (let i = 0; i < SERVER_COUNT; i++) metrics.setServer(makeState(i));
     // Churn: change some, remove some, so the cached text has been rebuilt, not just appended.
     for (let i = 0; i < SERVER_COUNT; i += 9)
@@ -155,12 +193,8 @@ describe("promtool check metrics on a real scrape", () => {
   after(() => server.stop());
 
   it("reports nothing for a scrape of many servers", async (t) => {
-    const bin = await waitForPromtool(IN_CI ? 1000 : 15_000);
-    if (!bin) {
-      assert.ok(!IN_CI, "promtool must be installed in CI (Debian package `prometheus`)");
-      t.skip("promtool not installed");
-      return;
-    }
+    const bin = await promtoolOrSkip(t);
+    if (!bin) return;
     const r = await get(`${base}/metrics`);
     assert.equal(r.status, 200);
     const text = r.body.toString("utf8");

@@ -1,7 +1,8 @@
 /**
- * Checks the deploy assets that no other test runs: the Grafana dashboard (deploy/grafana) and the compose
- * stack (deploy/compose). Every PromQL expression of the dashboard must name only metrics and labels that
- * imagewatch really exports (taken from a live `createMetrics()` exposition) and must parse (promtool).
+ * Checks the deploy assets: the Grafana dashboard (deploy/grafana), the alert rules (deploy/prometheus; their
+ * firing is tested by test/integration/alert-rules.test.ts) and the compose stack (deploy/compose). Every
+ * PromQL expression of the dashboard and the rules must name only metrics and labels that imagewatch really
+ * exports (taken from a live `createMetrics()` exposition), and the dashboard's must parse (promtool).
  */
 import assert from "node:assert/strict";
 import { type SpawnSyncReturns, spawnSync } from "node:child_process";
@@ -24,6 +25,7 @@ import { createMetrics, METRIC_NAMES, REQUEST_OUTCOMES } from "../../src/metrics
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
 const DASHBOARD = path.join(ROOT, "deploy/grafana/imagewatch-dashboard.json");
+const RULES = path.join(ROOT, "deploy/prometheus/imagewatch-rules.yml");
 const COMPOSE_DIR = path.join(ROOT, "deploy/compose");
 /** Where the prom/prometheus image reads its config (its default `--config.file`). */
 const PROM_CONFIG_IN_CONTAINER = "/etc/prometheus/prometheus.yml";
@@ -96,6 +98,8 @@ async function exportedLabels(): Promise<Map<string, Set<string>>> {
       raw: {},
     },
   };
+  m.configure({ targets: [{ projectId: "p1", cloud: "default", region: "r1" }], webhooks: ["ops"] });
+  m.setTargetHealth("p1", { up: true, lastSuccessAt: T0 });
   m.setServer(state);
   m.recordTransition("CREATING", "BUILDING");
   m.recordRequest("p1", "success", 0.2);
@@ -198,17 +202,75 @@ const LABEL_VALUES: Record<string, Record<string, readonly string[]>> = {
 
 // ---------------------------------------------------------------------------------------------------------
 
+/** Asserts every expression names only metrics imagewatch defines; returns the names used. */
+function assertKnownMetrics(exprs: readonly Expr[]): Set<string> {
+  const used = new Set<string>();
+  for (const { where, expr } of exprs) {
+    const names = expr.match(METRIC_TOKEN) ?? [];
+    assert.ok(names.length > 0 || /\bup\b/.test(expr), `${where}: no metric in ${expr}`);
+    for (const name of names) {
+      assert.ok(ALLOWED_METRICS.has(name), `${where}: unknown metric ${name} in ${expr}`);
+      used.add(name);
+    }
+  }
+  return used;
+}
+
+/**
+ * Asserts every label matcher names a label of its selector's metric (with a value the label can take,
+ * where the set is closed), and every grouping label belongs to some metric of the expression.
+ */
+function assertKnownLabels(
+  exprs: readonly Expr[],
+  exported: Map<string, Set<string>>,
+  prometheusJob: string | undefined,
+): void {
+  for (const name of ALLOWED_METRICS) assert.ok(exported.has(name), `fixture did not export ${name}`);
+  const labelsOf = (metric: string) => new Set([...(exported.get(metric) ?? []), ...TARGET_LABELS]);
+
+  for (const { where, expr } of exprs) {
+    // Matchers inside a selector's braces belong to that selector's metric.
+    for (const sel of expr.matchAll(/([a-zA-Z_:][\w:]*)\s*\{([^}]*)\}/g)) {
+      const metric = sel[1]!;
+      const own = labelsOf(metric);
+      for (const mt of sel[2]!.matchAll(/([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"/g)) {
+        const [, label, op, value] = mt as unknown as [string, string, string, string];
+        assert.ok(own.has(label), `${where}: ${metric} has no label ${label}`);
+        if ((op === "=" || op === "=~") && /^[\w|]+$/.test(value)) {
+          const closed = label === "job" ? [prometheusJob ?? "?"] : LABEL_VALUES[metric]?.[label];
+          for (const v of value.split("|")) {
+            if (closed) assert.ok(closed.includes(v), `${where}: ${metric}{${label}="${v}"} never exists`);
+          }
+        }
+      }
+    }
+    // Grouping labels must belong to at least one metric of the expression.
+    const inExpr = new Set(metricsOf(expr).flatMap((m) => [...labelsOf(m)]));
+    for (const g of expr.matchAll(/\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g)) {
+      for (const label of g[2]!.split(",").map((s) => s.trim())) {
+        if (label === "") continue;
+        assert.ok(inExpr.has(label), `${where}: ${g[1]} (${label}) — no metric of ${expr} has that label`);
+      }
+    }
+  }
+}
+
+/** The job name compose's prometheus.yml gives the scrape of imagewatch (port 9478). */
+function composePrometheusJob(): string | undefined {
+  const cfg = parse(readFileSync(path.join(COMPOSE_DIR, "prometheus.yml"), "utf8")) as {
+    scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[];
+  };
+  return cfg.scrape_configs.find((s) =>
+    s.static_configs?.some((c) => c.targets.some((t) => t.endsWith(":9478"))),
+  )?.job_name;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+
 describe("deploy/grafana dashboard", async () => {
   const dashboard = JSON.parse(readFileSync(DASHBOARD, "utf8")) as Record<string, Json>;
   const exprs = dashboardExprs(dashboard);
-  const prometheusJob = (() => {
-    const cfg = parse(readFileSync(path.join(COMPOSE_DIR, "prometheus.yml"), "utf8")) as {
-      scrape_configs: { job_name: string; static_configs?: { targets: string[] }[] }[];
-    };
-    return cfg.scrape_configs.find((s) =>
-      s.static_configs?.some((c) => c.targets.some((t) => t.endsWith(":9478"))),
-    )?.job_name;
-  })();
+  const prometheusJob = composePrometheusJob();
 
   it("is a Grafana JSON model with the datasource and project variables", () => {
     assert.equal(typeof dashboard.schemaVersion, "number");
@@ -253,15 +315,7 @@ describe("deploy/grafana dashboard", async () => {
 
   it("uses only metric names imagewatch defines (METRIC_NAMES, the histogram's series, up)", () => {
     assert.ok(exprs.length >= 25, `only ${exprs.length} expressions found: the walk is broken`);
-    const used = new Set<string>();
-    for (const { where, expr } of exprs) {
-      const names = expr.match(METRIC_TOKEN) ?? [];
-      assert.ok(names.length > 0 || /\bup\b/.test(expr), `${where}: no metric in ${expr}`);
-      for (const name of names) {
-        assert.ok(ALLOWED_METRICS.has(name), `${where}: unknown metric ${name} in ${expr}`);
-        used.add(name);
-      }
-    }
+    const used = assertKnownMetrics(exprs);
     // The dashboard charts every metric imagewatch defines; a new metric needs a panel (or a line here).
     const notCharted: string[] = [METRIC_NAMES.pollDuration]; // charted through its _bucket/_sum/_count
     for (const name of Object.values(METRIC_NAMES)) {
@@ -272,35 +326,7 @@ describe("deploy/grafana dashboard", async () => {
   });
 
   it("uses only labels (and closed-set label values) the metrics really have", async () => {
-    const exported = await exportedLabels();
-    for (const name of ALLOWED_METRICS) assert.ok(exported.has(name), `fixture did not export ${name}`);
-    const labelsOf = (metric: string) => new Set([...(exported.get(metric) ?? []), ...TARGET_LABELS]);
-
-    for (const { where, expr } of exprs) {
-      // Matchers inside a selector's braces belong to that selector's metric.
-      for (const sel of expr.matchAll(/([a-zA-Z_:][\w:]*)\s*\{([^}]*)\}/g)) {
-        const metric = sel[1]!;
-        const own = labelsOf(metric);
-        for (const mt of sel[2]!.matchAll(/([a-zA-Z_]\w*)\s*(=~|!~|!=|=)\s*"((?:[^"\\]|\\.)*)"/g)) {
-          const [, label, op, value] = mt as unknown as [string, string, string, string];
-          assert.ok(own.has(label), `${where}: ${metric} has no label ${label}`);
-          if ((op === "=" || op === "=~") && /^[\w|]+$/.test(value)) {
-            const closed = label === "job" ? [prometheusJob ?? "?"] : LABEL_VALUES[metric]?.[label];
-            for (const v of value.split("|")) {
-              if (closed) assert.ok(closed.includes(v), `${where}: ${metric}{${label}="${v}"} never exists`);
-            }
-          }
-        }
-      }
-      // Grouping labels must belong to at least one metric of the expression.
-      const inExpr = new Set(metricsOf(expr).flatMap((m) => [...labelsOf(m)]));
-      for (const g of expr.matchAll(/\b(by|without|on|ignoring|group_left|group_right)\s*\(([^)]*)\)/g)) {
-        for (const label of g[2]!.split(",").map((s) => s.trim())) {
-          if (label === "") continue;
-          assert.ok(inExpr.has(label), `${where}: ${g[1]} (${label}) — no metric of ${expr} has that label`);
-        }
-      }
-    }
+    assertKnownLabels(exprs, await exportedLabels(), prometheusJob);
   });
 
   it("has expressions that parse (promtool check rules, one recording rule each)", (t) => {
@@ -319,6 +345,65 @@ describe("deploy/grafana dashboard", async () => {
     const index = exprs.map((e, i) => `test:expr_${i} = ${e.where}`).join("\n");
     assert.equal(r.status, 0, `${r.stdout}${r.stderr}\n${index}`);
     assert.match(r.stdout, new RegExp(`SUCCESS: ${rules.length} rules found`));
+  });
+});
+
+// ---------------------------------------------------------------------------------------------------------
+
+interface AlertRule {
+  alert: string;
+  expr: string;
+  for?: string;
+  labels?: Record<string, string>;
+  annotations?: Record<string, string>;
+}
+
+/** Every rule of deploy/prometheus/imagewatch-rules.yml, all groups. */
+function alertRules(): AlertRule[] {
+  const file = parse(readFileSync(RULES, "utf8")) as { groups: { rules: AlertRule[] }[] };
+  return file.groups.flatMap((g) => g.rules);
+}
+
+describe("deploy/prometheus alert rules", () => {
+  const rules = alertRules();
+  const exprs: Expr[] = rules.map((r) => ({ where: `alert ${r.alert}`, expr: r.expr }));
+
+  it("are alerts with unique names, a severity, a summary and a description", () => {
+    assert.ok(rules.length >= 11, `only ${rules.length} rules`);
+    const names = rules.map((r) => r.alert);
+    assert.equal(new Set(names).size, names.length, "duplicate alert names");
+    for (const r of rules) {
+      assert.equal(typeof r.alert, "string", "a recording rule among the alerts");
+      assert.match(r.labels?.severity ?? "", /^(warning|critical)$/, r.alert);
+      assert.ok(r.annotations?.summary && r.annotations.description, `${r.alert}: summary and description`);
+    }
+  });
+
+  it("use only metric names, labels and label values imagewatch exports", async () => {
+    const used = assertKnownMetrics(exprs);
+    for (const name of [
+      METRIC_NAMES.targetUp,
+      METRIC_NAMES.targetLastSuccess,
+      METRIC_NAMES.targetInfo,
+      METRIC_NAMES.webhookDeliveries,
+      METRIC_NAMES.shardOrdinal,
+      METRIC_NAMES.totalShards,
+    ]) {
+      assert.ok(used.has(name), `no alert uses ${name}`);
+    }
+    assertKnownLabels(exprs, await exportedLabels(), composePrometheusJob());
+  });
+
+  it("give every per-server alert the server's name and status, and its time in status as value", () => {
+    const perServer = rules.filter((r) => r.expr.includes("imagewatch_image_server_"));
+    assert.ok(perServer.length >= 3);
+    for (const r of perServer) {
+      assert.match(r.expr, /group_left\(name\) imagewatch_image_server_info/, r.alert);
+      assert.match(r.expr, /group_left\(status\) \(imagewatch_image_server_status == 1\)/, r.alert);
+      assert.match(r.expr, /time\(\) - imagewatch_image_server_status_changed_timestamp_seconds/, r.alert);
+      assert.match(r.annotations?.summary ?? "", /\$labels\.name/, r.alert);
+      assert.match(r.annotations?.description ?? "", /\$value \| humanizeDuration/, r.alert);
+    }
   });
 });
 
@@ -472,6 +557,6 @@ describe("deploy/compose", () => {
     const r = promtool(t, ["check", "config", config], root);
     if (!r) return;
     assert.equal(r.status, 0, r.stdout + r.stderr);
-    assert.match(r.stdout, /SUCCESS: 6 rules found/);
+    assert.match(r.stdout, new RegExp(`SUCCESS: ${alertRules().length} rules found`));
   });
 });

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { type ImageServer, KNOWN_STATUSES, type ServerState } from "../../src/domain/types.js";
-import { createMetrics, escapeLabelValue, type Metrics } from "../../src/metrics/metrics.js";
+import { metricsConfigOf } from "../../src/metrics/from-config.js";
+import {
+  createMetrics,
+  DELIVERY_OUTCOMES,
+  escapeLabelValue,
+  type Metrics,
+  REQUEST_OUTCOMES,
+} from "../../src/metrics/metrics.js";
 
 interface Sample {
   name: string;
@@ -425,10 +432,10 @@ describe("metrics: daemon series", () => {
     assert.equal(one(e, "imagewatch_webhook_deliveries_total", { webhook: "ops", outcome: "dead" }).value, 1);
   });
 
-  it("sets queue gauges per webhook and drops them with removeWebhook", async () => {
+  it("sets queue gauges per webhook, and configure drops the series of a webhook no longer configured", async () => {
     const m = createMetrics({ version: "1.2.3", collectDefault: false });
+    m.configure({ targets: [], webhooks: ["ops", "chat"] });
     m.setQueue("ops", 4, 12.5);
-    m.setQueue("chat", 0, 0);
     m.recordDelivery("ops", "delivered");
     let e = await scrape(m);
     assert.equal(e.types.get("imagewatch_webhook_queue_depth"), "gauge");
@@ -436,8 +443,9 @@ describe("metrics: daemon series", () => {
     assert.equal(one(e, "imagewatch_webhook_queue_depth", { webhook: "chat" }).value, 0);
     assert.equal(e.types.get("imagewatch_webhook_oldest_pending_age_seconds"), "gauge");
     assert.equal(one(e, "imagewatch_webhook_oldest_pending_age_seconds", { webhook: "ops" }).value, 12.5);
+    assert.equal(one(e, "imagewatch_webhook_oldest_pending_age_seconds", { webhook: "chat" }).value, 0);
 
-    m.removeWebhook("ops");
+    m.configure({ targets: [], webhooks: ["chat"] });
     e = await scrape(m);
     assert.equal(e.samples.filter((s) => s.labels.webhook === "ops").length, 0);
     assert.equal(one(e, "imagewatch_webhook_queue_depth", { webhook: "chat" }).value, 0);
@@ -481,9 +489,170 @@ describe("metrics: daemon series", () => {
     assert.equal(ea.samples.filter((s) => s.name.startsWith("process_")).length, 0);
     assert.ok(find(eb, "process_cpu_seconds_total").length > 0);
     assert.ok(find(eb, "nodejs_heap_size_used_bytes").length > 0);
-    assert.equal(find(eb, "imagewatch_image_server_transitions_total").length, 0, "b has its own counters");
+    assert.equal(find(ea, "imagewatch_image_server_transitions_total", { from: "A", to: "B" }).length, 1);
+    assert.equal(
+      find(eb, "imagewatch_image_server_transitions_total", { from: "A", to: "B" }).length,
+      0,
+      "b has its own counters",
+    );
     // Gauges named like counters are dropped (promtool rejects them).
     assert.equal(eb.types.has("nodejs_active_handles_total"), false);
     assert.equal(one(eb, "imagewatch_build_info").labels.node_version, process.version);
+  });
+});
+
+const Q = "fedcba9876543210fedcba9876543210";
+
+describe("metrics: bounded-label counters from zero, targets", () => {
+  it("exports every from→to pair of the six known statuses at 0 before any change, and adds others as seen", async () => {
+    const m = createMetrics({ version: "1.2.3", collectDefault: false });
+    let e = await scrape(m);
+    const pairs = find(e, "imagewatch_image_server_transitions_total");
+    assert.equal(pairs.length, 30);
+    for (const from of KNOWN_STATUSES) {
+      for (const to of KNOWN_STATUSES) {
+        if (from === to) continue;
+        assert.equal(one(e, "imagewatch_image_server_transitions_total", { from, to }).value, 0);
+      }
+    }
+    m.recordTransition("BUILDING", "BUILT");
+    m.recordTransition("BUILDING", "FROZEN");
+    e = await scrape(m);
+    assert.equal(find(e, "imagewatch_image_server_transitions_total").length, 31);
+    assert.equal(
+      one(e, "imagewatch_image_server_transitions_total", { from: "BUILDING", to: "BUILT" }).value,
+      1,
+    );
+    assert.equal(
+      one(e, "imagewatch_image_server_transitions_total", { from: "BUILDING", to: "FROZEN" }).value,
+      1,
+    );
+  });
+
+  it("exports every outcome of every configured target and webhook at 0 right after configure", async () => {
+    const m = createMetrics({ version: "1.2.3", collectDefault: false });
+    m.configure({
+      targets: [
+        { projectId: P, cloud: "default", region: "cn-north-4" },
+        { projectId: Q, cloud: "default", region: "" },
+      ],
+      webhooks: ["ops", "chat"],
+    });
+    const e = await scrape(m);
+    for (const project_id of [P, Q]) {
+      for (const outcome of REQUEST_OUTCOMES) {
+        assert.equal(one(e, "imagewatch_poll_requests_total", { project_id, outcome }).value, 0);
+      }
+      assert.equal(one(e, "imagewatch_poll_duration_seconds_count", { project_id }).value, 0);
+      assert.equal(one(e, "imagewatch_poll_tick_failures_total", { project_id }).value, 0);
+      assert.equal(one(e, "imagewatch_target_up", { project_id }).value, 0);
+      assert.equal(one(e, "imagewatch_target_last_success_timestamp_seconds", { project_id }).value, 0);
+    }
+    assert.equal(find(e, "imagewatch_poll_requests_total").length, 2 * REQUEST_OUTCOMES.length);
+    for (const webhook of ["ops", "chat"]) {
+      for (const outcome of DELIVERY_OUTCOMES) {
+        assert.equal(one(e, "imagewatch_webhook_deliveries_total", { webhook, outcome }).value, 0);
+      }
+    }
+    assert.equal(find(e, "imagewatch_webhook_deliveries_total").length, 6);
+    for (const outcome of ["success", "failure"]) {
+      assert.equal(one(e, "imagewatch_auth_token_refreshes_total", { outcome }).value, 0);
+    }
+    assert.deepEqual(
+      find(e, "imagewatch_target_info").map((s) => [s.labels, s.value]),
+      [
+        [{ project_id: P, cloud: "default", region: "cn-north-4" }, 1],
+        [{ project_id: Q, cloud: "default", region: "" }, 1],
+      ],
+    );
+    for (const name of [
+      "imagewatch_target_info",
+      "imagewatch_target_up",
+      "imagewatch_target_last_success_timestamp_seconds",
+    ]) {
+      assert.equal(e.types.get(name), "gauge", name);
+    }
+  });
+
+  it("on reconfigure keeps the counts and health of kept targets and webhooks, starts new ones at 0 and drops removed ones", async () => {
+    const m = createMetrics({ version: "1.2.3", collectDefault: false });
+    m.configure({ targets: [{ projectId: P, cloud: "default", region: "r1" }], webhooks: ["ops", "old"] });
+    m.recordRequest(P, "success", 0.1);
+    m.recordDelivery("ops", "delivered");
+    m.recordDelivery("old", "dead");
+    m.setTargetHealth(P, { up: true, lastSuccessAt: T0 });
+    // A request for a target a reload is about to remove.
+    m.recordRequest("gone", "timeout", 10);
+
+    m.configure({
+      targets: [
+        { projectId: P, cloud: "default", region: "r2" },
+        { projectId: Q, cloud: "default", region: "r2" },
+      ],
+      webhooks: ["ops", "new"],
+    });
+    const e = await scrape(m);
+    assert.equal(one(e, "imagewatch_poll_requests_total", { project_id: P, outcome: "success" }).value, 1);
+    assert.equal(
+      one(e, "imagewatch_webhook_deliveries_total", { webhook: "ops", outcome: "delivered" }).value,
+      1,
+    );
+    assert.equal(one(e, "imagewatch_target_up", { project_id: P }).value, 1);
+    assert.equal(
+      one(e, "imagewatch_target_last_success_timestamp_seconds", { project_id: P }).value,
+      T0 / 1000,
+    );
+    assert.equal(one(e, "imagewatch_target_up", { project_id: Q }).value, 0);
+    assert.equal(one(e, "imagewatch_poll_requests_total", { project_id: Q, outcome: "auth" }).value, 0);
+    assert.equal(one(e, "imagewatch_webhook_deliveries_total", { webhook: "new", outcome: "dead" }).value, 0);
+    // A region change replaces the info series; removed targets and webhooks leave no series.
+    assert.deepEqual(
+      find(e, "imagewatch_target_info").map((s) => s.labels.region),
+      ["r2", "r2"],
+    );
+    assert.deepEqual(
+      e.samples.filter((s) => s.labels.webhook === "old"),
+      [],
+    );
+    assert.deepEqual(
+      e.samples.filter((s) => s.labels.project_id === "gone"),
+      [],
+    );
+  });
+
+  it("sets target_up and target_last_success_timestamp_seconds, and ignores a target not configured", async () => {
+    const m = createMetrics({ version: "1.2.3", collectDefault: false });
+    m.configure(
+      metricsConfigOf({
+        cloud: { region: "cn-north-4" },
+        targets: [{ projectId: P }],
+        webhooks: [{ name: "ops" }],
+      }),
+    );
+    let e = await scrape(m);
+    assert.deepEqual(one(e, "imagewatch_target_info").labels, {
+      project_id: P,
+      cloud: "default",
+      region: "cn-north-4",
+    });
+    assert.equal(one(e, "imagewatch_webhook_deliveries_total", { webhook: "ops", outcome: "dead" }).value, 0);
+    m.setTargetHealth(P, { up: true, lastSuccessAt: T0 + 500 });
+    m.setTargetHealth("unconfigured", { up: true, lastSuccessAt: T0 });
+    e = await scrape(m);
+    assert.equal(one(e, "imagewatch_target_up", { project_id: P }).value, 1);
+    assert.equal(
+      one(e, "imagewatch_target_last_success_timestamp_seconds", { project_id: P }).value,
+      (T0 + 500) / 1000,
+    );
+    assert.equal(find(e, "imagewatch_target_up", { project_id: "unconfigured" }).length, 0);
+
+    // Down again: up 0, the last success stays.
+    m.setTargetHealth(P, { up: false, lastSuccessAt: T0 + 500 });
+    e = await scrape(m);
+    assert.equal(one(e, "imagewatch_target_up", { project_id: P }).value, 0);
+    assert.equal(
+      one(e, "imagewatch_target_last_success_timestamp_seconds", { project_id: P }).value,
+      (T0 + 500) / 1000,
+    );
   });
 });
