@@ -5,7 +5,8 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { Dispatcher } from "undici";
-import { type CloudClient, createCloudClient, createDefaultDispatcher } from "./cloud/index.js";
+import { type CloudClient, createCloudClient } from "./cloud/client.js";
+import { createDefaultDispatcher } from "./cloud/transport.js";
 import { loadConfig } from "./config/load.js";
 import type { Config, LoadedConfig } from "./config/types.js";
 import { ownsServer } from "./domain/sharding.js";

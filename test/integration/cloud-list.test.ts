@@ -5,7 +5,8 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import { Agent } from "undici";
-import { type CloudClient, CloudError, createCloudClient } from "../../src/cloud/index.js";
+import { type CloudClient, createCloudClient } from "../../src/cloud/client.js";
+import { CloudError } from "../../src/cloud/errors.js";
 import type { CloudConfig } from "../../src/config/types.js";
 import type { RequestOutcome } from "../../src/domain/types.js";
 import { systemClock } from "../../src/lib/clock.js";

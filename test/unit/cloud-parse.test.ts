@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { classifyStatus, type Failure } from "../../src/cloud/classify.js";
+import { CloudError, excerpt, scrubSecrets, toPollError } from "../../src/cloud/errors.js";
 import {
-  CloudError,
-  excerpt,
   normaliseStatus,
   parseImageServer,
   parseListPage,
   parseTimestamp,
   ShapeError,
-  scrubSecrets,
-  toPollError,
-} from "../../src/cloud/index.js";
+} from "../../src/cloud/parse.js";
 import { AppError } from "../../src/lib/errors.js";
 
 describe("parseTimestamp", () => {
@@ -149,8 +147,7 @@ describe("scrubSecrets / excerpt", () => {
 
 describe("toPollError", () => {
   it("copies a CloudError's outcome and API details", () => {
-    const err = new CloudError("CLOUD_HTTP_5XX", "GET /x: HTTP 503", {
-      outcome: "http_5xx",
+    const err = new CloudError(classifyStatus(503, "get") as Failure, "GET /x: HTTP 503", {
       httpStatus: 503,
       errorCode: "WKS.0003",
       errorMsg: "down",

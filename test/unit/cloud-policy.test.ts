@@ -1,35 +1,32 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  backoffDelay,
-  CloudError,
-  createRateLimiter,
-  LIST_LIMIT,
-  listAllPages,
-  parseImageServer,
-  parseRetryAfter,
-} from "../../src/cloud/index.js";
+import { LIST_LIMIT, listAllPages } from "../../src/cloud/client.js";
+import { CloudError } from "../../src/cloud/errors.js";
+import { parseImageServer } from "../../src/cloud/parse.js";
+import { createRateLimiter } from "../../src/cloud/rate-limiter.js";
+import { cloudRetryDelay } from "../../src/cloud/retry-policy.js";
+import { parseRetryAfter } from "../../src/lib/retry-after.js";
 
-describe("backoffDelay", () => {
+describe("cloudRetryDelay", () => {
   const retry = { attempts: 6, minDelay: 100, maxDelay: 1000 };
   it("doubles from minDelay with no jitter at random() = 0", () => {
     assert.deepEqual(
-      [1, 2, 3, 4, 5].map((n) => backoffDelay(n, retry, () => 0)),
+      [1, 2, 3, 4, 5].map((n) => cloudRetryDelay(n, retry, () => 0)),
       [100, 200, 400, 800, 1000],
     );
   });
   it("adds up to 100 % jitter and stays within [minDelay, maxDelay]", () => {
     assert.equal(
-      backoffDelay(1, retry, () => 0.5),
+      cloudRetryDelay(1, retry, () => 0.5),
       150,
     );
     assert.equal(
-      backoffDelay(3, retry, () => 0.99),
+      cloudRetryDelay(3, retry, () => 0.99),
       796,
     );
     for (let n = 1; n < 40; n++) {
       for (const r of [0, 0.3, 0.999999, 1, -1]) {
-        const d = backoffDelay(n, retry, () => r);
+        const d = cloudRetryDelay(n, retry, () => r);
         assert.ok(d >= 100 && d <= 1000, `${n} ${r} → ${d}`);
       }
     }
