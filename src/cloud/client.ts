@@ -148,6 +148,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
     if (verdict === "not_found" && spec.notFound) {
       return { value: spec.notFound(requestId), outcome: "not_found" };
     }
+    // A call without a "not found" answer reads that 404 as the list does: a client error.
     const failure = verdict === "not_found" ? classifyStatus(status, "list", errorCode) : verdict;
     const errorMsg =
       apiError?.errorMsg === undefined ? undefined : excerpt(apiError.errorMsg, auth.secrets());

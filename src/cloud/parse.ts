@@ -79,7 +79,7 @@ export function readApiError(
 }
 
 /** The bounds of one image-server object as accepted (it is stored and serialised whole, as `raw`). */
-export const SERVER_BOUNDS = {
+const SERVER_BOUNDS = {
   /** Nesting levels below the server object itself. */
   depth: 32,
   /** Values (objects, arrays, scalars) in all. */

@@ -206,6 +206,30 @@ describe("listAllPages", () => {
     assert.deepEqual(offsets, [0, 100]);
   });
 
+  it("a short page while count says more remain: reads on from the items given", async () => {
+    const { fetchPage, offsets } = pager([
+      { count: 150, ids: ids("a", 0, 60) },
+      { count: 150, ids: ids("a", 60, 90) },
+    ]);
+    assert.equal((await listAllPages(fetchPage)).length, 150);
+    assert.deepEqual(offsets, [0, 60]);
+  });
+
+  it("an empty page while count says more remain fails: list ended at N of M", async () => {
+    const { fetchPage, offsets } = pager([
+      { count: 250, ids: ids("a", 0, 100) },
+      { count: 250, ids: [] },
+    ]);
+    await assert.rejects(
+      listAllPages(fetchPage),
+      (e: unknown) =>
+        e instanceof CloudError &&
+        e.code === "CLOUD_INVALID_RESPONSE" &&
+        /list ended at 100 of 250/.test(e.message),
+    );
+    assert.deepEqual(offsets, [0, 100]);
+  });
+
   it("gives up with CLOUD_INVALID_RESPONSE on a list that never ends", async () => {
     let n = 0;
     const endless = async () => ({

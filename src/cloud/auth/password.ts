@@ -18,7 +18,7 @@ export interface PasswordAuth {
 }
 
 /** Refresh this long before expiry (API.md §4: our choice, 1 h), or at half the life if that is shorter. */
-export const TOKEN_REFRESH_MARGIN_MS = 3_600_000;
+const TOKEN_REFRESH_MARGIN_MS = 3_600_000;
 
 const FIELDS = ["password"] as const;
 
