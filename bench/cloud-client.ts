@@ -18,7 +18,7 @@
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
 import { Pool } from "undici";
-import { createCloudClient } from "../src/cloud/index.js";
+import { createCloudClient } from "../src/cloud/client.js";
 import { parseImageServer } from "../src/cloud/parse.js";
 import { signRequest } from "../src/cloud/signer.js";
 import { sendHttp } from "../src/cloud/transport.js";
@@ -125,8 +125,8 @@ targets:
       if (res.statusCode !== 200 || body.id !== id) throw new Error(`baseline got HTTP ${res.statusCode}`);
     };
     const candidateCall = async () => {
-      const server = await client.getImageServer(PROJECT, id);
-      if (server.id !== id) throw new Error("candidate got another server");
+      const answer = await client.getImageServer(PROJECT, id);
+      if (answer.kind !== "ok" || answer.server.id !== id) throw new Error("candidate got another server");
     };
 
     const transportCall = async () => {

@@ -30,7 +30,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
-import { type CloudClient, createCloudClient } from "../src/cloud/index.js";
+import { type CloudClient, createCloudClient } from "../src/cloud/client.js";
 import { parseConfigText } from "../src/config/load.js";
 import type { Config, TargetConfig } from "../src/config/types.js";
 import type { TargetMemory } from "../src/domain/poll-plan.js";

@@ -5,7 +5,7 @@
  */
 import { isDeepStrictEqual } from "node:util";
 import type { Dispatcher } from "undici";
-import { type CloudClient, createCloudClient } from "./cloud/index.js";
+import { type CloudClient, createCloudClient } from "./cloud/client.js";
 import { loadConfig } from "./config/load.js";
 import type { Config, LoadedConfig } from "./config/types.js";
 import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";

@@ -1,4 +1,5 @@
-import { type CloudClient, CloudError, createCloudClient } from "../cloud/index.js";
+import { type CloudClient, createCloudClient } from "../cloud/client.js";
+import { CloudError } from "../cloud/errors.js";
 import type { Config, TargetConfig } from "../config/types.js";
 import { ownsServer } from "../domain/sharding.js";
 import type { ImageServer } from "../domain/types.js";
@@ -105,17 +106,16 @@ export async function pollOnce(
     }),
     ...gets.map(({ projectId, serverId }) => async () => {
       try {
-        add(projectId, await client.getImageServer(projectId, serverId, { signal }));
-      } catch (error) {
-        if (error instanceof CloudError && error.code === "CLOUD_NOT_FOUND") {
+        const answer = await client.getImageServer(projectId, serverId, { signal });
+        if (answer.kind === "ok") add(projectId, answer.server);
+        else
           result.notFound.push({
             projectId,
             serverId,
-            ...(error.requestId === undefined ? {} : { requestId: error.requestId }),
+            ...(answer.requestId === undefined ? {} : { requestId: answer.requestId }),
           });
-        } else {
-          result.failures.push({ projectId, serverId, error });
-        }
+      } catch (error) {
+        result.failures.push({ projectId, serverId, error });
       }
     }),
   ];

@@ -1,20 +1,23 @@
 /**
  * The Workspace image-server client: a single GET and the paginated list (API.md §1–2), with
- * credentials (auth.ts), shared flow control (rate-limiter.ts), retries (p-retry, retry-policy.ts) and
- * strict response classification. One client serves every target of a process.
+ * credentials (auth/), shared flow control (rate-limiter.ts), retries (p-retry, retry-policy.ts) and
+ * strict response classification (classify.ts). One client serves every target of a process.
  */
 import { performance } from "node:perf_hooks";
 import pRetry, { AbortError } from "p-retry";
 import type { Dispatcher } from "undici";
 import type { CloudConfig } from "../config/types.js";
-import type { ImageServer, RequestOutcome } from "../domain/types.js";
+import type { ImageServer, RequestOutcome, ServerPollResult } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
-import { type AuthProvider, createAuthProvider } from "./auth.js";
+import { parseRetryAfter } from "../lib/retry-after.js";
+import { createAuthProvider } from "./auth/kinds.js";
+import type { AuthProvider } from "./auth/types.js";
+import { type CallKind, classifyStatus, FAILURES } from "./classify.js";
 import { CloudError, excerpt } from "./errors.js";
 import { type ListPage, parseImageServer, parseListPage, readApiError, ShapeError } from "./parse.js";
 import { createRateLimiter, realSleep, type Sleep } from "./rate-limiter.js";
-import { backoffDelay, parseRetryAfter, RETRYABLE_STATUSES } from "./retry-policy.js";
+import { cloudRetryDelay } from "./retry-policy.js";
 import {
   createDefaultDispatcher,
   describeRequest,
@@ -23,17 +26,20 @@ import {
   sendHttp,
 } from "./transport.js";
 
+/** The answer of the single GET: the server, or that it does not exist (a 404 is an answer). */
+export type GetServerResult = Exclude<ServerPollResult, { kind: "failed" }>;
+
 /** The Workspace API operations imagewatch uses. */
 export interface CloudClient {
-  /** One image server. Throws CloudError; a 404 is `CLOUD_NOT_FOUND`. */
+  /** One image server, or `not_found`. Throws CloudError only for failures. */
   getImageServer(
     projectId: string,
     serverId: string,
     options?: { signal?: AbortSignal | undefined },
-  ): Promise<ImageServer>;
+  ): Promise<GetServerResult>;
   /**
    * Every image server of a project matching the filter, across all pages (`limit=100`), each once,
-   * sorted by id. A list is only returned when complete. Throws CloudError (never `CLOUD_NOT_FOUND`).
+   * sorted by id. A list is only returned when complete. Throws CloudError.
    */
   listImageServers(
     projectId: string,
@@ -48,7 +54,6 @@ export interface CloudClient {
 export interface ListFilter {
   serverName?: string | undefined;
   enterpriseProjectId?: string | undefined;
-  serverId?: string | undefined;
 }
 
 /** What a client needs from its owner. */
@@ -67,6 +72,8 @@ export interface CloudClientDeps {
   random?: () => number;
   /** Waits between retries and for the rate limiter. Default: a real, abortable timer. */
   sleep?: Sleep;
+  /** The rate limiter's monotonic ms time source. Default performance.now. */
+  now?: () => number;
 }
 
 /** The list call's page size (the API maximum). */
@@ -79,9 +86,17 @@ interface CallSpec<T> {
   projectId: string;
   path: string;
   query?: Record<string, string>;
-  /** 404 means "this server does not exist" (single GET) rather than a wrong URL. */
-  notFoundMeansGone: boolean;
+  /** The column of the classification table that judges the answers. */
+  call: Exclude<CallKind, "iam">;
   parse: (body: unknown) => T;
+  /** The value of a "not found" answer (single GET only). */
+  notFound?: (requestId: string | undefined) => T;
+}
+
+/** What one exchange produced: the value, and the outcome it counts as. */
+interface Answer<T> {
+  value: T;
+  outcome: "success" | "not_found";
 }
 
 /** Creates a client. The caller owns an injected dispatcher; a default one is closed by `close()`. */
@@ -96,7 +111,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
   const limiter = createRateLimiter({
     ratePerSecond: config.maxRequestsPerSecond,
     cooldownMs: retry.maxDelay,
-    now: () => performance.now(),
+    now: deps.now ?? (() => performance.now()),
     sleep,
   });
   const auth: AuthProvider = createAuthProvider(config.auth, {
@@ -111,20 +126,32 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
   });
   let closed = false;
 
-  /** Builds the CloudError of a non-2xx answer (or a 2xx carrying an error object). */
-  function httpError(req: HttpRequest, res: HttpResponse, spec: CallSpec<unknown>): CloudError {
-    let body: unknown;
+  /** The API error object of a body, if the body is one. */
+  function apiErrorOf(res: HttpResponse): ReturnType<typeof readApiError> {
     try {
-      body = JSON.parse(res.text);
+      return readApiError(JSON.parse(res.text));
     } catch {
-      body = undefined;
+      return undefined;
     }
-    const apiError = readApiError(body);
+  }
+
+  /**
+   * Judges a non-2xx answer (or a 2xx carrying an error object) by the classification table: a
+   * "not found" answer, or the CloudError to throw.
+   */
+  function judgeError<T>(req: HttpRequest, res: HttpResponse, spec: CallSpec<T>): Answer<T> {
+    const apiError = apiErrorOf(res);
     const errorCode = apiError?.errorCode;
-    const errorMsg =
-      apiError?.errorMsg === undefined ? undefined : excerpt(apiError.errorMsg, auth.secrets());
     const requestId = res.requestId ?? apiError?.requestId;
     const status = res.status;
+    const verdict = classifyStatus(status, spec.call, errorCode);
+    if (verdict === "not_found" && spec.notFound) {
+      return { value: spec.notFound(requestId), outcome: "not_found" };
+    }
+    // A call without a "not found" answer reads that 404 as the list does: a client error.
+    const failure = verdict === "not_found" ? classifyStatus(status, "list", errorCode) : verdict;
+    const errorMsg =
+      apiError?.errorMsg === undefined ? undefined : excerpt(apiError.errorMsg, auth.secrets());
     const detail = [errorCode, errorMsg].filter((s) => s !== undefined).join(": ");
     // A body that is no API error object (a proxy's HTML page) is quoted briefly instead.
     const quoted =
@@ -132,66 +159,32 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
         ? `; body: ${excerpt(res.text, auth.secrets(), 120)}`
         : "";
     const hint = errorCode === "APIGW.0303" ? " (signature expired: is the clock more than 15 min off?)" : "";
-    const message = `${describeRequest(req)}: HTTP ${status}${detail ? ` ${detail}` : ""}${hint}${quoted}`;
-    const base = {
+    const message =
+      status >= 200 && status < 300
+        ? `${describeRequest(req)}: error object in a ${status} answer${detail ? ` (${detail})` : ""}`
+        : `${describeRequest(req)}: HTTP ${status}${detail ? ` ${detail}` : ""}${hint}${quoted}`;
+    const retryAfterMs = failure.retryable
+      ? parseRetryAfter(res.headers["retry-after"], deps.clock.now())
+      : undefined;
+    throw new CloudError(failure, message, {
       httpStatus: status,
       ...(errorCode === undefined ? {} : { errorCode }),
       ...(errorMsg === undefined ? {} : { errorMsg }),
       ...(requestId === undefined ? {} : { requestId }),
-    };
-    const retryAfterMs = parseRetryAfter(res.headers["retry-after"], deps.clock.now());
-    const after = retryAfterMs === undefined ? {} : { retryAfterMs };
-    if (status >= 200 && status < 300) {
-      return new CloudError(
-        "CLOUD_INVALID_RESPONSE",
-        `${describeRequest(req)}: error object in a ${status} answer${detail ? ` (${detail})` : ""}`,
-        {
-          outcome: "invalid_response",
-          ...base,
-        },
-      );
-    }
-    if (status === 401 || status === 403) {
-      return new CloudError("CLOUD_AUTH", message, { outcome: "auth", ...base });
-    }
-    if (status === 404 && spec.notFoundMeansGone && errorCode !== "APIGW.0101") {
-      return new CloudError("CLOUD_NOT_FOUND", message, { outcome: "not_found", ...base });
-    }
-    if (status === 429) {
-      return new CloudError("CLOUD_THROTTLED", message, {
-        outcome: "throttled",
-        retryable: true,
-        ...base,
-        ...after,
-      });
-    }
-    if (status >= 500) {
-      return new CloudError("CLOUD_HTTP_5XX", message, {
-        outcome: "http_5xx",
-        retryable: RETRYABLE_STATUSES.has(status),
-        ...base,
-        ...after,
-      });
-    }
-    if (status >= 400) return new CloudError("CLOUD_HTTP_4XX", message, { outcome: "http_4xx", ...base });
-    return new CloudError("CLOUD_INVALID_RESPONSE", `${message} (unexpected status)`, {
-      outcome: "invalid_response",
-      ...base,
+      ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
     });
   }
 
-  /** Classifies a response: the parsed value, or a CloudError. */
-  function interpret<T>(req: HttpRequest, res: HttpResponse, spec: CallSpec<T>): T {
-    if (res.status < 200 || res.status >= 300) throw httpError(req, res, spec);
-    const invalid = (why: string, cause?: unknown) =>
+  /** Classifies a response: the parsed value (or "not found"), or a thrown CloudError. */
+  function interpret<T>(req: HttpRequest, res: HttpResponse, spec: CallSpec<T>): Answer<T> {
+    if (res.status < 200 || res.status >= 300) return judgeError(req, res, spec);
+    const invalid = (why: string) =>
       new CloudError(
-        "CLOUD_INVALID_RESPONSE",
+        FAILURES.invalid_response,
         `${describeRequest(req)}: ${why}; body: ${excerpt(res.text, auth.secrets()) || "(empty)"}`,
         {
-          outcome: "invalid_response",
           httpStatus: res.status,
           ...(res.requestId === undefined ? {} : { requestId: res.requestId }),
-          ...(cause === undefined ? {} : { cause }),
         },
       );
     let body: unknown;
@@ -200,9 +193,9 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
     } catch {
       throw invalid("malformed JSON");
     }
-    if (readApiError(body)?.errorCode !== undefined) throw httpError(req, res, spec);
+    if (readApiError(body)?.errorCode !== undefined) return judgeError(req, res, spec);
     try {
-      return spec.parse(body);
+      return { value: spec.parse(body), outcome: "success" };
     } catch (err) {
       if (err instanceof ShapeError) throw invalid(`unexpected shape (${err.message})`);
       throw err;
@@ -235,9 +228,9 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
       });
       status = res.status;
       requestId = res.requestId;
-      const value = interpret(req, res, spec);
-      outcome = "success";
-      return value;
+      const answer = interpret(req, res, spec);
+      outcome = answer.outcome;
+      return answer.value;
     } catch (err) {
       if (err instanceof CloudError) {
         outcome = err.outcome;
@@ -306,7 +299,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
 
   /** A call with retries (API.md §5): `retry.attempts` tries in all; non-retryable failures stop at once. */
   async function call<T>(spec: CallSpec<T>, signal: AbortSignal | undefined): Promise<T> {
-    if (closed) throw new CloudError("CLOUD_NETWORK", "cloud client is closed", { outcome: "network" });
+    if (closed) throw new CloudError(FAILURES.network, "cloud client is closed");
     let tries = 0;
     try {
       return await pRetry(
@@ -333,7 +326,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
             const delayMs =
               error.retryAfterMs !== undefined
                 ? Math.min(error.retryAfterMs, retry.maxDelay)
-                : backoffDelay(attemptNumber, retry, random);
+                : cloudRetryDelay(attemptNumber, retry, random);
             logger.warn(
               {
                 requestId: error.requestId,
@@ -369,12 +362,14 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
 
   return {
     getImageServer(projectId, serverId, options) {
-      return call(
+      return call<GetServerResult>(
         {
           projectId,
           path: `/v1/${encodeURIComponent(projectId)}/image-servers/${encodeURIComponent(serverId)}`,
-          notFoundMeansGone: true,
-          parse: parseImageServer,
+          call: "get",
+          parse: (body) => ({ kind: "ok", server: parseImageServer(body) }),
+          notFound: (requestId) =>
+            requestId === undefined ? { kind: "not_found" } : { kind: "not_found", requestId },
         },
         options?.signal,
       );
@@ -384,7 +379,6 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
       const signal = options?.signal;
       const query: Record<string, string> = { limit: String(LIST_LIMIT) };
       if (filter.serverName) query.server_name = filter.serverName;
-      if (filter.serverId) query.server_id = filter.serverId;
       if (filter.enterpriseProjectId) query.enterprise_project_id = filter.enterpriseProjectId;
       const fetchPage = (offset: number) =>
         call<ListPage>(
@@ -392,7 +386,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
             projectId,
             path: `/v1/${encodeURIComponent(projectId)}/image-servers`,
             query: { ...query, offset: String(offset) },
-            notFoundMeansGone: false,
+            call: "list",
             parse: parseListPage,
           },
           signal,
@@ -415,7 +409,11 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
  * mid-way shifting items forward). When the total `count` changes between pages, items may have shifted
  * backwards past our offset, so the listing restarts from offset 0 once, keeping what it already saw: a
  * server removed mid-way may then still be returned (it disappears on the next poll), but none is lost.
- * Stops when a page is short or the offset reaches the latest count. Sorted by id for a stable order.
+ *
+ * The offset advances by the items a page held, so a server that caps pages below `limit` loses
+ * nothing. The listing ends when the offset reaches the latest count, or — without a count — at the
+ * first short page. A page that brings no items while `count` says more remain is CLOUD_INVALID_RESPONSE
+ * ("list ended at N of M"): a partial list would report every later server as gone. Sorted by id.
  */
 export async function listAllPages(
   fetchPage: (offset: number) => Promise<ListPage>,
@@ -425,7 +423,10 @@ export async function listAllPages(
   let restarted = false;
   let firstCount: number | undefined;
   let offset = 0;
-  for (let pages = 0; pages < MAX_LIST_PAGES; pages++) {
+  for (let pages = 0; ; pages++) {
+    if (pages === MAX_LIST_PAGES) {
+      throw new CloudError(FAILURES.invalid_response, `list did not end after ${MAX_LIST_PAGES} pages`);
+    }
     const page = await fetchPage(offset);
     for (const server of page.items) byId.set(server.id, server);
     const count = page.count;
@@ -437,13 +438,14 @@ export async function listAllPages(
       offset = 0;
       continue;
     }
-    offset += LIST_LIMIT;
-    if (page.items.length < LIST_LIMIT) break;
-    if (count !== undefined && offset >= count) break;
-    if (pages === MAX_LIST_PAGES - 1) {
-      throw new CloudError("CLOUD_INVALID_RESPONSE", `list did not end after ${MAX_LIST_PAGES} pages`, {
-        outcome: "invalid_response",
-      });
+    offset += page.items.length;
+    if (count === undefined) {
+      if (page.items.length < LIST_LIMIT) break;
+      continue;
+    }
+    if (offset >= count) break;
+    if (page.items.length === 0) {
+      throw new CloudError(FAILURES.invalid_response, `list ended at ${offset} of ${count} servers`);
     }
   }
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

@@ -3,15 +3,15 @@
  * carry. Every failure of a cloud call is classified here once, at the boundary (STYLE.md rule 3).
  */
 import type { PollError, RequestOutcome } from "../domain/types.js";
+import { CREDENTIAL_FIELDS, CREDENTIAL_HEADERS } from "../lib/credential-fields.js";
 import { AppError, type ErrorCode } from "../lib/errors.js";
+import type { Failure } from "./classify.js";
 
-/** The failure outcomes of a cloud request (every `RequestOutcome` but `success`). */
-export type FailureOutcome = Exclude<RequestOutcome, "success">;
+/** The outcomes of a failed cloud request: every `RequestOutcome` but `success` and `not_found` (an answer). */
+export type FailureOutcome = Exclude<RequestOutcome, "success" | "not_found">;
 
-/** What a CloudError knows besides its code and message. */
+/** What a CloudError knows besides its classification and message. */
 export interface CloudErrorDetails {
-  outcome: FailureOutcome;
-  retryable?: boolean;
   httpStatus?: number;
   /** The API's `error_code` (`APIGW.0308`, `WKS.0001`…). */
   errorCode?: string;
@@ -27,9 +27,9 @@ export interface CloudErrorDetails {
 }
 
 /**
- * A failed cloud call. `code` is one of the `CLOUD_*` codes; `outcome` is the `poll_requests_total`
- * outcome of the last try; `attempts` counts every try of the call, the first included. The message
- * names the method, path and API error, never a credential.
+ * A failed cloud call. `code`, `outcome` (the `poll_requests_total` outcome of the last try) and
+ * `retryable` come from the classification table (classify.ts); `attempts` counts every try of the
+ * call, the first included. The message names the method, path and API error, never a credential.
  */
 export class CloudError extends AppError {
   readonly outcome: FailureOutcome;
@@ -40,12 +40,12 @@ export class CloudError extends AppError {
   readonly retryAfterMs?: number;
   attempts: number;
 
-  constructor(code: ErrorCode, message: string, details: CloudErrorDetails) {
-    super(code, message, {
+  constructor(failure: Failure, message: string, details: CloudErrorDetails = {}) {
+    super(failure.code, message, {
       ...(details.cause === undefined ? {} : { cause: details.cause }),
-      retryable: details.retryable ?? false,
+      retryable: failure.retryable,
     });
-    this.outcome = details.outcome;
+    this.outcome = failure.outcome;
     if (details.httpStatus !== undefined) this.httpStatus = details.httpStatus;
     if (details.errorCode !== undefined) this.errorCode = details.errorCode;
     if (details.errorMsg !== undefined) this.errorMsg = details.errorMsg;
@@ -63,7 +63,6 @@ const OUTCOME_BY_CODE: Partial<Record<ErrorCode, FailureOutcome>> = {
   CLOUD_TIMEOUT: "timeout",
   CLOUD_NETWORK: "network",
   CLOUD_AUTH: "auth",
-  CLOUD_NOT_FOUND: "not_found",
   CLOUD_INVALID_RESPONSE: "invalid_response",
 };
 
@@ -88,10 +87,18 @@ export function toPollError(err: unknown): PollError {
   return { kind: "network", error_msg: excerpt(message) };
 }
 
+/** A field name as it may be spelled in a body: `secretKey`, `secret_key`, `secretkey`, `SECRET-KEY`. */
+function namePattern(name: string): string {
+  return name.replace(/-|(?=[A-Z])/g, "[_-]?");
+}
+
+/** The names whose value is scrubbed: every credential field and header. */
+const SCRUBBED_NAMES = [...CREDENTIAL_FIELDS, ...CREDENTIAL_HEADERS];
+
 /** Patterns of credential-looking text removed from anything quoted from a response or an error. */
 const SECRET_PATTERNS: readonly RegExp[] = [
   /(Signature|Access)=[^,\s"]+/gi,
-  /("?(?:password|secret|secret_?key|access_?key|token|security_?token|x-auth-token|x-subject-token|authorization|signature)"?\s*[:=]\s*)("[^"]*"|[^\s,}]+)/gi,
+  new RegExp(`("?(?:${SCRUBBED_NAMES.map(namePattern).join("|")})"?\\s*[:=]\\s*)("[^"]*"|[^\\s,}]+)`, "gi"),
   /\b(SDK-HMAC-SHA256|Bearer)\s+\S+/gi,
 ];
 

@@ -78,9 +78,55 @@ export function readApiError(
   return out;
 }
 
-/** Validates one image-server object (required: a non-empty string `id`) and maps it to `ImageServer`. */
+/** The bounds of one image-server object as accepted (it is stored and serialised whole, as `raw`). */
+const SERVER_BOUNDS = {
+  /** Nesting levels below the server object itself. */
+  depth: 32,
+  /** Values (objects, arrays, scalars) in all. */
+  values: 10_000,
+  /** Characters of every key and string value together. */
+  chars: 1024 * 1024,
+} as const;
+
+/**
+ * Throws ShapeError when `root` nests deeper, or holds more values or text, than SERVER_BOUNDS allows.
+ * Iterative, so no input can exhaust the stack here (it would later, in JSON.stringify).
+ */
+function checkBounds(root: unknown): void {
+  const stack: [unknown, number][] = [[root, 0]];
+  let values = 1;
+  let chars = 0;
+  for (let item = stack.pop(); item !== undefined; item = stack.pop()) {
+    const [value, depth] = item;
+    if (typeof value === "string") chars += value.length;
+    if (typeof value === "object" && value !== null) {
+      if (depth >= SERVER_BOUNDS.depth) {
+        throw new ShapeError(`image server nested deeper than ${SERVER_BOUNDS.depth} levels`);
+      }
+      const keys = Object.keys(value);
+      values += keys.length;
+      if (values > SERVER_BOUNDS.values) {
+        throw new ShapeError(`image server has more than ${SERVER_BOUNDS.values} values`);
+      }
+      const isArray = Array.isArray(value);
+      for (const key of keys) {
+        if (!isArray) chars += key.length;
+        stack.push([(value as Record<string, unknown>)[key], depth + 1]);
+      }
+    }
+    if (chars > SERVER_BOUNDS.chars) {
+      throw new ShapeError(`image server holds more than ${SERVER_BOUNDS.chars} characters`);
+    }
+  }
+}
+
+/**
+ * Validates one image-server object (required: a non-empty string `id`; within SERVER_BOUNDS) and maps
+ * it to `ImageServer`.
+ */
 export function parseImageServer(value: unknown): ImageServer {
   if (!isRecord(value)) throw new ShapeError("image server is not an object");
+  checkBounds(value);
   if (typeof value.id !== "string" || value.id === "") throw new ShapeError("image server has no string id");
   if (value.name !== undefined && value.name !== null && typeof value.name !== "string") {
     throw new ShapeError("image server name is not a string");

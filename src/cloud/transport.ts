@@ -9,6 +9,7 @@ import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from "undici";
 import type { CloudConfig } from "../config/types.js";
 import { ConfigError } from "../lib/errors.js";
+import { FAILURES } from "./classify.js";
 import { CloudError } from "./errors.js";
 
 /** Largest response body read (a page of 100 servers is ~100 KiB). */
@@ -46,6 +47,15 @@ export function describeRequest(req: HttpRequest): string {
   return `${req.method} ${req.url.pathname}`;
 }
 
+/**
+ * `host:port` of a request's URL, the port always shown (`443` for https by default): what a connection
+ * error names. Never userinfo, path or query.
+ */
+export function hostPort(url: URL): string {
+  const port = url.port || (url.protocol === "https:" ? "443" : "80");
+  return `${url.hostname}:${port}`;
+}
+
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
 }
@@ -68,22 +78,16 @@ function classifyTransportError(
   if (signal?.aborted && !timedOut) throw signal.reason;
   const code = errorCodeOf(err);
   const extra = requestId === undefined ? {} : { requestId };
+  const where = `${describeRequest(req)} to ${hostPort(req.url)}`;
   if (timedOut || (code !== undefined && TIMEOUT_CODES.has(code))) {
     const what = phase === "body" ? "response body not complete" : "no response headers";
-    throw new CloudError("CLOUD_TIMEOUT", `${describeRequest(req)}: ${what} within ${timeoutMs} ms`, {
-      outcome: "timeout",
-      retryable: true,
+    throw new CloudError(FAILURES.timeout, `${where}: ${what} within ${timeoutMs} ms`, {
       cause: err,
       ...extra,
     });
   }
   const detail = code ?? (err instanceof Error ? err.name : "error");
-  throw new CloudError("CLOUD_NETWORK", `${describeRequest(req)}: network error (${detail})`, {
-    outcome: "network",
-    retryable: true,
-    cause: err,
-    ...extra,
-  });
+  throw new CloudError(FAILURES.network, `${where}: network error (${detail})`, { cause: err, ...extra });
 }
 
 /**
@@ -135,10 +139,9 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
       if (size > MAX_BODY_BYTES) {
         res.body.destroy();
         throw new CloudError(
-          "CLOUD_INVALID_RESPONSE",
+          FAILURES.invalid_response,
           `${describeRequest(req)}: response body larger than ${MAX_BODY_BYTES} bytes`,
           {
-            outcome: "invalid_response",
             httpStatus: res.statusCode,
             ...(requestId === undefined ? {} : { requestId }),
           },

@@ -7,9 +7,11 @@ import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { parseDocument } from "yaml";
+import { CONFIG_CREDENTIAL_KEYS } from "../lib/credential-fields.js";
+import { formatDuration } from "../lib/duration.js";
 import { ConfigError, type ConfigIssue, coerceError } from "../lib/errors.js";
 import { webhookSecretWarnings } from "../notify/formats/index.js";
-import { createConfigSchema, formatPath, SECRET_KEYS, toConfigIssues } from "./schema.js";
+import { createConfigSchema, formatPath, toConfigIssues } from "./schema.js";
 import type { Config, LoadedConfig } from "./types.js";
 import { collectPollingWarnings } from "./warnings.js";
 
@@ -129,7 +131,7 @@ function resolveSecretFiles(
   const issues: ConfigIssue[] = [];
   const covered = new Set<string>();
   for (const { path, obj } of secretHolders(raw)) {
-    for (const key of SECRET_KEYS) {
+    for (const key of CONFIG_CREDENTIAL_KEYS) {
       const fileKey = `${key}File`;
       if (Object.hasOwn(obj, fileKey)) {
         const file = obj[fileKey];

@@ -4,13 +4,15 @@
  * map), so the output of `check-config` reads like — and loads like — the input.
  */
 import { stringify } from "yaml";
+import { authKindOf } from "../cloud/auth/kinds.js";
+import { MASK } from "../lib/credential-fields.js";
 import { formatDuration } from "../lib/duration.js";
 import { webhookFormat } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS } from "./defaults.js";
 import type { AuthConfig, Config, WebhookConfig } from "./types.js";
 
 /** What every masked value is replaced with. */
-export const MASK = "***";
+export { MASK };
 
 /**
  * Hides the credentials a URL may carry: userinfo and query values always; with `maskPath`, the path
@@ -34,20 +36,9 @@ export function maskUrl(value: string, maskPath = false): string {
   return `${url.protocol}//${userinfo}${url.host}${path}${query ? `?${query}` : ""}`;
 }
 
+/** `auth` with its credentials masked, by its kind's module. */
 function maskAuth(auth: AuthConfig): AuthConfig {
-  switch (auth.kind) {
-    case "aksk":
-      return {
-        kind: "aksk",
-        accessKey: MASK,
-        secretKey: MASK,
-        ...(auth.securityToken !== undefined ? { securityToken: MASK } : {}),
-      };
-    case "token":
-      return { kind: "token", token: MASK };
-    case "password":
-      return { kind: "password", domain: auth.domain, username: auth.username, password: MASK };
-  }
+  return authKindOf(auth).mask(auth);
 }
 
 function maskWebhook(w: WebhookConfig): WebhookConfig {

@@ -5,7 +5,9 @@
  * never quote a value (a value may be a secret).
  */
 import { z } from "zod";
+import { AUTH_KINDS, authKindOf } from "../cloud/auth/kinds.js";
 import { EVENT_NAMES, type EventName } from "../domain/types.js";
+import { CONFIG_CREDENTIAL_KEYS } from "../lib/credential-fields.js";
 import { parseDuration } from "../lib/duration.js";
 import type { ConfigIssue } from "../lib/errors.js";
 import { WEBHOOK_FORMATS, webhookSecretProblem } from "../notify/formats/index.js";
@@ -24,17 +26,6 @@ import type {
 export interface SchemaContext {
   env: Readonly<Record<string, string | undefined>>;
 }
-
-/** Keys that hold credentials; each also accepts `<key>File`. */
-export const SECRET_KEYS = [
-  "accessKey",
-  "secretKey",
-  "securityToken",
-  "token",
-  "password",
-  "secret",
-  "bearerToken",
-] as const;
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export const LOG_FORMATS = ["json", "pretty"] as const;
@@ -119,21 +110,10 @@ function compact<T extends object>(obj: T): T {
   return obj;
 }
 
-const akskSchema = z.strictObject({
-  kind: z.literal("aksk"),
-  accessKey: text(),
-  secretKey: text(),
-  securityToken: optionalText(),
-});
-const tokenSchema = z.strictObject({ kind: z.literal("token"), token: text() });
-const passwordSchema = z.strictObject({
-  kind: z.literal("password"),
-  domain: text(),
-  username: text(),
-  password: text(),
-});
+/** `cloud.auth`: one of the registered kinds (cloud/auth/kinds.ts), told apart by `kind`. */
+type AuthKindSchema = (typeof AUTH_KINDS)[number]["schema"];
 const authSchema = z
-  .discriminatedUnion("kind", [akskSchema, tokenSchema, passwordSchema])
+  .discriminatedUnion("kind", AUTH_KINDS.map((m) => m.schema) as [AuthKindSchema, ...AuthKindSchema[]])
   .transform((a): AuthConfig => compact({ ...a }));
 
 const cloudSchema = z
@@ -164,8 +144,8 @@ const cloudSchema = z
   .transform((c, ctx): CloudConfig => {
     const { region } = c;
     // password auth scopes its token to the region's project, so it needs the region itself.
-    if (region === undefined && c.auth.kind === "password") {
-      ctx.addIssue({ code: "custom", path: ["region"], message: "required for auth kind password" });
+    if (region === undefined && authKindOf(c.auth).needsRegion) {
+      ctx.addIssue({ code: "custom", path: ["region"], message: `required for auth kind ${c.auth.kind}` });
     }
     let endpoint = c.endpoint;
     if (endpoint === undefined) {
@@ -474,7 +454,8 @@ export function toConfigIssues(issues: readonly z.core.$ZodIssue[]): ConfigIssue
       case "invalid_type": {
         const absent = issue.input === undefined;
         const last = issue.path[issue.path.length - 1];
-        const isSecret = typeof last === "string" && (SECRET_KEYS as readonly string[]).includes(last);
+        const isSecret =
+          typeof last === "string" && (CONFIG_CREDENTIAL_KEYS as readonly string[]).includes(last);
         const expected = TYPE_NAMES[issue.expected] ?? issue.expected;
         const message = absent
           ? isSecret

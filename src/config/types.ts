@@ -2,13 +2,12 @@
  * The resolved configuration, as `loadConfig()` returns it (frozen). Keys are those of DESIGN.md §2;
  * every duration is a number of milliseconds under the same key name.
  */
+import type { AuthConfig } from "../cloud/auth/kinds.js";
 import type { EventName } from "../domain/types.js";
 import type { WebhookFormat } from "../notify/formats/index.js";
 
-export type AuthConfig =
-  | { kind: "aksk"; accessKey: string; secretKey: string; securityToken?: string }
-  | { kind: "token"; token: string }
-  | { kind: "password"; domain: string; username: string; password: string };
+/** `cloud.auth`: the config of one registered auth kind (cloud/auth/kinds.ts). */
+export type { AuthConfig };
 
 export interface CloudConfig {
   region?: string;

@@ -11,15 +11,12 @@ export type ErrorCode =
   | "CLOUD_TIMEOUT"
   | "CLOUD_NETWORK"
   | "CLOUD_AUTH"
-  | "CLOUD_NOT_FOUND"
   | "CLOUD_INVALID_RESPONSE"
-  | "WEBHOOK_REJECTED"
   | "WEBHOOK_FAILED"
   | "STORE_CORRUPT"
   | "STORE_SCHEMA_NEWER"
   | "STORE_ERROR"
-  | "NOT_IMPLEMENTED"
-  | "INTERNAL";
+  | "NOT_IMPLEMENTED";
 
 /** Base of every deliberate error. `code` is stable and safe to match on; `message` never holds secrets. */
 export class AppError extends Error {

@@ -1,31 +1,18 @@
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from "pino";
 import pretty from "pino-pretty";
+import { CREDENTIAL_FIELDS, CREDENTIAL_HEADERS } from "./credential-fields.js";
 
 export type { Logger } from "pino";
-
-/** Field names that hold credentials anywhere in a logged object. */
-const SECRET_KEYS = [
-  "accessKey",
-  "secretKey",
-  "securityToken",
-  "password",
-  "token",
-  "secret",
-  "bearerToken",
-  "signature",
-  "authorization",
-  "Authorization",
-];
-/** Header names whose values are credentials (lower-case, as undici and node:http report them). */
-const SECRET_HEADERS = ["authorization", "x-auth-token", "x-subject-token", "x-security-token"];
 
 /** pino redact paths for every credential field and header, at the depths our logs nest them. */
 export function redactPaths(): string[] {
   const paths: string[] = [];
-  for (const k of SECRET_KEYS) {
+  // Each name also capitalised (`Authorization`), as header objects built by hand spell it.
+  const keys = CREDENTIAL_FIELDS.flatMap((k) => [k, `${k[0]?.toUpperCase()}${k.slice(1)}`]);
+  for (const k of keys) {
     paths.push(k, `*.${k}`, `*.*.${k}`, `*.*.*.${k}`);
   }
-  for (const h of SECRET_HEADERS) {
+  for (const h of CREDENTIAL_HEADERS) {
     paths.push(`headers["${h}"]`, `*.headers["${h}"]`, `*.*.headers["${h}"]`);
   }
   return paths;

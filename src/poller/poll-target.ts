@@ -3,8 +3,8 @@
  * → ONE commit → after the commit, update the in-memory state, metrics and wake delivery. The scheduler
  * only calls this.
  */
-import type { CloudClient } from "../cloud/index.js";
-import { LIST_LIMIT, toPollError } from "../cloud/index.js";
+import { type CloudClient, LIST_LIMIT } from "../cloud/client.js";
+import { toPollError } from "../cloud/errors.js";
 import type { Config, TargetConfig } from "../config/types.js";
 import { observe } from "../domain/observe.js";
 import {
@@ -186,14 +186,9 @@ async function getAll(
 
 async function getOne(deps: PollDeps, projectId: string, serverId: string): Promise<ServerPollResult> {
   try {
-    return {
-      kind: "ok",
-      server: await deps.cloud.getImageServer(projectId, serverId, { signal: deps.signal }),
-    };
+    return await deps.cloud.getImageServer(projectId, serverId, { signal: deps.signal });
   } catch (err) {
     const error = toPollError(err);
-    if (error.kind === "not_found")
-      return error.request_id ? { kind: "not_found", requestId: error.request_id } : { kind: "not_found" };
     logPollFailure(deps.logger, projectId, serverId, error, err);
     return { kind: "failed", error };
   }

@@ -5,7 +5,7 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createCloudClient } from "../../src/cloud/index.js";
+import { createCloudClient } from "../../src/cloud/client.js";
 import { parseConfigText } from "../../src/config/load.js";
 import type { Config } from "../../src/config/types.js";
 import type { TargetMemory } from "../../src/domain/poll-plan.js";

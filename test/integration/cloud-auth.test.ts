@@ -6,13 +6,13 @@
 import assert from "node:assert/strict";
 import { describe, it, type TestContext } from "node:test";
 import { Agent } from "undici";
-import { type CloudClient, createCloudClient } from "../../src/cloud/index.js";
+import { type CloudClient, createCloudClient } from "../../src/cloud/client.js";
 import type { AuthConfig, CloudConfig } from "../../src/config/types.js";
 import type { RequestOutcome } from "../../src/domain/types.js";
 import { type Clock, systemClock } from "../../src/lib/clock.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator, type Simulator } from "../../src/simulator/index.js";
-import { rejectsWith } from "../helpers/cloud-errors.js";
+import { okServer, rejectsWith } from "../helpers/cloud-errors.js";
 import { createManualClock } from "../helpers/manual-clock.js";
 
 const P = "0123456789abcdef0123456789abcdef";
@@ -81,7 +81,7 @@ async function setup(
 describe("AK/SK signing", () => {
   it("signs GET and list requests the simulator verifies", async (t) => {
     const h = await setup(t, { auth: AKSK, servers: 3 });
-    const one = await h.client.getImageServer(P, "srv-2");
+    const one = await okServer(h.client.getImageServer(P, "srv-2"));
     assert.equal(one.id, "srv-2");
     assert.equal(one.status, "BUILDING");
     const all = await h.client.listImageServers(P, { serverName: "build-" });
@@ -129,14 +129,14 @@ describe("AK/SK signing", () => {
 
     // The same system time, but a client clock that agrees with the server's: accepted.
     const fixed = h.another(AKSK, systemClock);
-    assert.equal((await fixed.getImageServer(P, "srv-1")).id, "srv-1");
+    assert.equal((await okServer(fixed.getImageServer(P, "srv-1"))).id, "srv-1");
   });
 
   it("uses the injected clock, not the system time, for X-Sdk-Date", async (t) => {
     // Server and client share a manual clock two days behind the real time: signatures still verify.
     const clock = createManualClock(Date.now() - 2 * 86_400_000);
     const h = await setup(t, { auth: AKSK, clock, simClock: clock });
-    assert.equal((await h.client.getImageServer(P, "srv-1")).id, "srv-1");
+    assert.equal((await okServer(h.client.getImageServer(P, "srv-1"))).id, "srv-1");
     clock.advance(16 * 60_000);
     const late = h.another(AKSK, createManualClock(clock.now() - 16 * 60_000));
     const err = await rejectsWith(late.getImageServer(P, "srv-1"), "CLOUD_AUTH");
@@ -191,7 +191,7 @@ describe("IAM password tokens", () => {
     assert.equal(h.sim.counts().byRoute.token, 1);
     assert.equal(h.sim.revokeTokens(), 1);
     const results = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => h.client.getImageServer(P, `srv-${i + 1}`)),
+      Array.from({ length: 20 }, (_, i) => okServer(h.client.getImageServer(P, `srv-${i + 1}`))),
     );
     assert.deepEqual(
       results.map((s) => s.id),
@@ -215,10 +215,26 @@ describe("IAM password tokens", () => {
   it("a 503 from IAM is retried like any request", async (t) => {
     const h = await setup(t, { auth: PASSWORD });
     h.sim.injectFault({ route: "token", status: 503 });
-    assert.equal((await h.client.getImageServer(P, "srv-1")).id, "srv-1");
+    assert.equal((await okServer(h.client.getImageServer(P, "srv-1"))).id, "srv-1");
     assert.equal(h.sim.counts().byRoute.token, 2);
     assert.deepEqual(h.refreshes, ["failure", "success"]);
   });
+
+  for (const [status, code] of [
+    [501, "CLOUD_HTTP_5XX"],
+    [505, "CLOUD_HTTP_5XX"],
+    [404, "CLOUD_AUTH"],
+  ] as const) {
+    it(`a ${status} from IAM fails at once with ${code}, as the API call's table says`, async (t) => {
+      const h = await setup(t, { auth: PASSWORD });
+      h.sim.injectFault({ route: "token", status, count: 4 });
+      const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), code);
+      assert.equal(err.httpStatus, status);
+      assert.equal(err.attempts, 1);
+      assert.equal(h.sim.counts().byRoute.token, 1);
+      assert.deepEqual(h.refreshes, ["failure"]);
+    });
+  }
 });
 
 describe("static token", () => {
@@ -226,7 +242,7 @@ describe("static token", () => {
     const h = await setup(t, { auth: PASSWORD });
     const { token } = h.sim.issueToken();
     const client = h.another({ kind: "token", token }, systemClock);
-    assert.equal((await client.getImageServer(P, "srv-1")).id, "srv-1");
+    assert.equal((await okServer(client.getImageServer(P, "srv-1"))).id, "srv-1");
     assert.equal(h.sim.counts().byAuth.token, 1);
     h.sim.revokeTokens(token);
     const err = await rejectsWith(client.getImageServer(P, "srv-1"), "CLOUD_AUTH");

@@ -8,12 +8,14 @@ import { createServer as createHttpsServer } from "node:https";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it, type TestContext } from "node:test";
-import { CloudError, createCloudClient } from "../../src/cloud/index.js";
+import { createCloudClient } from "../../src/cloud/client.js";
+import { CloudError } from "../../src/cloud/errors.js";
 import type { CloudConfig } from "../../src/config/types.js";
 import { systemClock } from "../../src/lib/clock.js";
 import { ConfigError } from "../../src/lib/errors.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator } from "../../src/simulator/index.js";
+import { okServer } from "../helpers/cloud-errors.js";
 import { startProxy } from "../helpers/proxy.js";
 
 const P = "0123456789abcdef0123456789abcdef";
@@ -84,7 +86,7 @@ describe("caFile", () => {
       logger: createSilentLogger(),
     });
     t.after(() => client.close());
-    const server = await client.getImageServer(P, "srv-1");
+    const server = await okServer(client.getImageServer(P, "srv-1"));
     assert.equal(server.name, "tls");
   });
 
@@ -128,7 +130,7 @@ describe("proxy from the env passed in", () => {
       env: { HTTP_PROXY: proxy.url },
     });
     t.after(() => client.close());
-    assert.equal((await client.getImageServer(P, "srv-1")).id, "srv-1");
+    assert.equal((await okServer(client.getImageServer(P, "srv-1"))).id, "srv-1");
     assert.deepEqual(proxy.targets, [new URL(simUrl).host]);
   });
 
@@ -141,7 +143,7 @@ describe("proxy from the env passed in", () => {
       env: { HTTP_PROXY: proxy.url, HTTPS_PROXY: proxy.url, NO_PROXY: "127.0.0.1" },
     });
     t.after(() => client.close());
-    assert.equal((await client.getImageServer(P, "srv-1")).id, "srv-1");
+    assert.equal((await okServer(client.getImageServer(P, "srv-1"))).id, "srv-1");
     assert.deepEqual(proxy.targets, []);
   });
 
@@ -154,7 +156,7 @@ describe("proxy from the env passed in", () => {
       env: {},
     });
     t.after(() => client.close());
-    assert.equal((await client.getImageServer(P, "srv-1")).id, "srv-1");
+    assert.equal((await okServer(client.getImageServer(P, "srv-1"))).id, "srv-1");
     assert.deepEqual(proxy.targets, []);
   });
 });

@@ -3,9 +3,11 @@
  * stable order, and a listing that stays complete when the project changes between pages.
  */
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import { describe, it, type TestContext } from "node:test";
 import { Agent } from "undici";
-import { type CloudClient, CloudError, createCloudClient } from "../../src/cloud/index.js";
+import { type CloudClient, createCloudClient } from "../../src/cloud/client.js";
+import { CloudError } from "../../src/cloud/errors.js";
 import type { CloudConfig } from "../../src/config/types.js";
 import type { RequestOutcome } from "../../src/domain/types.js";
 import { systemClock } from "../../src/lib/clock.js";
@@ -156,5 +158,90 @@ describe("listImageServers", () => {
     assert.equal(err.code, "CLOUD_HTTP_5XX");
     assert.equal(err.attempts, 3);
     assert.equal(sim.counts().byRoute.list, 4);
+  });
+});
+
+/**
+ * A tiny list API on 127.0.0.1:0: `page(offset)` is the body of the page at `offset`. Returns a client
+ * (token auth, never checked) and the offsets asked for.
+ */
+async function pagedApi(
+  t: TestContext,
+  page: (offset: number) => { count: number; items: { id: string }[] },
+) {
+  const offsetsAsked: number[] = [];
+  const api = createServer((req, res) => {
+    const offset = Number(new URL(req.url ?? "/", "http://x").searchParams.get("offset"));
+    offsetsAsked.push(offset);
+    res.writeHead(200, {
+      "Content-Type": "application/json",
+      "X-Request-Id": "0123456789abcdef0123456789abcdef",
+    });
+    res.end(JSON.stringify(page(offset)));
+  });
+  await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
+  const url = `http://127.0.0.1:${(api.address() as { port: number }).port}`;
+  const dispatcher = new Agent();
+  const outcomes: RequestOutcome[] = [];
+  const client = createCloudClient(
+    {
+      endpoint: url,
+      iamEndpoint: url,
+      auth: { kind: "token", token: "static-token-0000" },
+      requestTimeout: 5_000,
+      maxRequestsPerSecond: 1_000,
+      retry: { attempts: 3, minDelay: 5, maxDelay: 20 },
+    },
+    {
+      clock: systemClock,
+      logger: createSilentLogger(),
+      dispatcher,
+      onRequest: (r) => outcomes.push(r.outcome),
+    },
+  );
+  t.after(async () => {
+    await client.close();
+    await dispatcher.close();
+    api.closeAllConnections();
+    await new Promise<void>((resolve) => api.close(() => resolve()));
+  });
+  return { client, offsetsAsked, outcomes };
+}
+
+const servers = (from: number, n: number) =>
+  Array.from({ length: Math.max(0, n) }, (_, k) => ({ id: `srv-${pad(from + k)}`, status: "ACTIVE" }));
+
+describe("short pages while count says more remain", () => {
+  it("an API capping pages at 50 is read on to the count, by the items it gave", async (t) => {
+    const { client, offsetsAsked } = await pagedApi(t, (offset) => ({
+      count: 250,
+      items: servers(offset, Math.min(50, 250 - offset)),
+    }));
+    const listed = await client.listImageServers(P);
+    assert.equal(listed.length, 250);
+    assert.deepEqual(offsetsAsked, [0, 50, 100, 150, 200]);
+  });
+
+  it("one short page in the middle does not end the listing", async (t) => {
+    const { client, offsetsAsked } = await pagedApi(t, (offset) => ({
+      count: 250,
+      items: offset === 100 ? servers(100, 30) : servers(offset, Math.min(100, 250 - offset)),
+    }));
+    assert.equal((await client.listImageServers(P)).length, 250);
+    assert.deepEqual(offsetsAsked, [0, 100, 130, 230]);
+  });
+
+  it("pages that stop while count says more fail CLOUD_INVALID_RESPONSE, never a partial list", async (t) => {
+    const { client, offsetsAsked, outcomes } = await pagedApi(t, (offset) => ({
+      count: 250,
+      items: offset < 130 ? servers(offset, Math.min(100, 130 - offset)) : [],
+    }));
+    const err = await client.listImageServers(P).catch((e: unknown) => e);
+    assert.ok(err instanceof CloudError, String(err));
+    assert.equal(err.code, "CLOUD_INVALID_RESPONSE");
+    assert.equal(err.outcome, "invalid_response");
+    assert.match(err.message, /list ended at 130 of 250/);
+    assert.deepEqual(offsetsAsked, [0, 100, 130]);
+    assert.deepEqual(outcomes, ["success", "success", "success"], "each page was a valid answer");
   });
 });

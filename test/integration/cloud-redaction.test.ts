@@ -7,7 +7,8 @@ import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { Agent } from "undici";
-import { type CloudClient, createCloudClient, toPollError } from "../../src/cloud/index.js";
+import { type CloudClient, createCloudClient } from "../../src/cloud/client.js";
+import { toPollError } from "../../src/cloud/errors.js";
 import type { AuthConfig, CloudConfig } from "../../src/config/types.js";
 import { systemClock } from "../../src/lib/clock.js";
 import { createLogger } from "../../src/lib/logger.js";
@@ -77,7 +78,7 @@ describe("secrets never reach logs or errors", () => {
     sim.injectFault({ route: "get", status: 503, count: 1 });
     sim.injectFault({ route: "get", reset: true, count: 1 });
     await aksk.getImageServer(P, "srv-1");
-    await attempt(aksk.getImageServer(P, "no-such-server"));
+    assert.equal((await aksk.getImageServer(P, "no-such-server")).kind, "not_found");
     sim.injectFault({ route: "get", malformedJson: true });
     await attempt(aksk.getImageServer(P, "srv-1"));
     // A body echoing credentials back must not be quoted as it is.
@@ -119,7 +120,7 @@ describe("secrets never reach logs or errors", () => {
     sim.revokeTokens(staticToken);
     await attempt(token.getImageServer(P, "srv-1"));
 
-    assert.equal(errors.length, 8, `expected failures to inspect, got ${errors.length}`);
+    assert.equal(errors.length, 7, `expected failures to inspect, got ${errors.length}`);
     assert.ok(lines.length >= 20, `expected debug lines, got ${lines.length}`);
     assert.ok(
       lines.some((l) => l.includes('"cloud request"')),

@@ -1,16 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { classifyStatus, type Failure } from "../../src/cloud/classify.js";
+import { CloudError, excerpt, scrubSecrets, toPollError } from "../../src/cloud/errors.js";
 import {
-  CloudError,
-  excerpt,
   normaliseStatus,
   parseImageServer,
   parseListPage,
   parseTimestamp,
   ShapeError,
-  scrubSecrets,
-  toPollError,
-} from "../../src/cloud/index.js";
+} from "../../src/cloud/parse.js";
 import { AppError } from "../../src/lib/errors.js";
 
 describe("parseTimestamp", () => {
@@ -109,6 +107,33 @@ describe("parseImageServer", () => {
   }
 });
 
+describe("parseImageServer bounds (the object is stored and serialised whole)", () => {
+  const nest = (levels: number): unknown => {
+    let v: unknown = 1;
+    for (let i = 0; i < levels; i++) v = [v];
+    return v;
+  };
+  it("accepts nesting to 32 levels below the server object and refuses one more", () => {
+    assert.equal(parseImageServer({ id: "a", x: nest(31) }).id, "a");
+    assert.throws(() => parseImageServer({ id: "a", x: nest(32) }), ShapeError);
+    assert.throws(() => parseImageServer({ id: "a", x: nest(100_000) }), /nested deeper than 32 levels/);
+  });
+  it("refuses more than 10,000 values", () => {
+    // The object, its two keys' values, and n array items.
+    assert.equal(parseImageServer({ id: "a", x: Array(9_997).fill(0) }).id, "a");
+    assert.throws(() => parseImageServer({ id: "a", x: Array(9_998).fill(0) }), /more than 10000 values/);
+  });
+  it("refuses more than 1 MiB of keys and strings", () => {
+    const room = 1024 * 1024 - "id".length - "a".length - "x".length;
+    assert.equal(parseImageServer({ id: "a", x: "y".repeat(room) }).id, "a");
+    assert.throws(
+      () => parseImageServer({ id: "a", x: "y".repeat(room + 1) }),
+      /more than 1048576 characters/,
+    );
+    assert.throws(() => parseImageServer({ id: "a", ["k".repeat(room + 2)]: 0 }), ShapeError);
+  });
+});
+
 describe("parseListPage", () => {
   it("reads count and items", () => {
     const page = parseListPage({ count: 3, items: [{ id: "a" }, { id: "b", status: "null" }] });
@@ -149,8 +174,7 @@ describe("scrubSecrets / excerpt", () => {
 
 describe("toPollError", () => {
   it("copies a CloudError's outcome and API details", () => {
-    const err = new CloudError("CLOUD_HTTP_5XX", "GET /x: HTTP 503", {
-      outcome: "http_5xx",
+    const err = new CloudError(classifyStatus(503, "get") as Failure, "GET /x: HTTP 503", {
       httpStatus: 503,
       errorCode: "WKS.0003",
       errorMsg: "down",

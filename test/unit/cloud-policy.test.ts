@@ -1,35 +1,32 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import {
-  backoffDelay,
-  CloudError,
-  createRateLimiter,
-  LIST_LIMIT,
-  listAllPages,
-  parseImageServer,
-  parseRetryAfter,
-} from "../../src/cloud/index.js";
+import { LIST_LIMIT, listAllPages } from "../../src/cloud/client.js";
+import { CloudError } from "../../src/cloud/errors.js";
+import { parseImageServer } from "../../src/cloud/parse.js";
+import { createRateLimiter } from "../../src/cloud/rate-limiter.js";
+import { cloudRetryDelay } from "../../src/cloud/retry-policy.js";
+import { parseRetryAfter } from "../../src/lib/retry-after.js";
 
-describe("backoffDelay", () => {
+describe("cloudRetryDelay", () => {
   const retry = { attempts: 6, minDelay: 100, maxDelay: 1000 };
   it("doubles from minDelay with no jitter at random() = 0", () => {
     assert.deepEqual(
-      [1, 2, 3, 4, 5].map((n) => backoffDelay(n, retry, () => 0)),
+      [1, 2, 3, 4, 5].map((n) => cloudRetryDelay(n, retry, () => 0)),
       [100, 200, 400, 800, 1000],
     );
   });
   it("adds up to 100 % jitter and stays within [minDelay, maxDelay]", () => {
     assert.equal(
-      backoffDelay(1, retry, () => 0.5),
+      cloudRetryDelay(1, retry, () => 0.5),
       150,
     );
     assert.equal(
-      backoffDelay(3, retry, () => 0.99),
+      cloudRetryDelay(3, retry, () => 0.99),
       796,
     );
     for (let n = 1; n < 40; n++) {
       for (const r of [0, 0.3, 0.999999, 1, -1]) {
-        const d = backoffDelay(n, retry, () => r);
+        const d = cloudRetryDelay(n, retry, () => r);
         assert.ok(d >= 100 && d <= 1000, `${n} ${r} → ${d}`);
       }
     }
@@ -206,6 +203,30 @@ describe("listAllPages", () => {
   it("without a count, stops at the first short page", async () => {
     const { fetchPage, offsets } = pager([{ ids: ids("a", 0, 100) }, { ids: ids("a", 100, 7) }]);
     assert.equal((await listAllPages(fetchPage)).length, 107);
+    assert.deepEqual(offsets, [0, 100]);
+  });
+
+  it("a short page while count says more remain: reads on from the items given", async () => {
+    const { fetchPage, offsets } = pager([
+      { count: 150, ids: ids("a", 0, 60) },
+      { count: 150, ids: ids("a", 60, 90) },
+    ]);
+    assert.equal((await listAllPages(fetchPage)).length, 150);
+    assert.deepEqual(offsets, [0, 60]);
+  });
+
+  it("an empty page while count says more remain fails: list ended at N of M", async () => {
+    const { fetchPage, offsets } = pager([
+      { count: 250, ids: ids("a", 0, 100) },
+      { count: 250, ids: [] },
+    ]);
+    await assert.rejects(
+      listAllPages(fetchPage),
+      (e: unknown) =>
+        e instanceof CloudError &&
+        e.code === "CLOUD_INVALID_RESPONSE" &&
+        /list ended at 100 of 250/.test(e.message),
+    );
     assert.deepEqual(offsets, [0, 100]);
   });
 

@@ -1,104 +1,41 @@
 /**
- * Credential providers (API.md §4): a static IAM token, a password exchanged for an IAM token (cached,
- * refreshed ahead of expiry, one refresh in flight), and AK/SK request signing with the injected clock.
+ * `kind: password`: a password exchanged at IAM for a token scoped to the region's project (API.md §4),
+ * cached, refreshed ahead of expiry with one refresh in flight, and refreshed once on a 401 `APIGW.0301`.
  */
-import type { Dispatcher } from "undici";
-import type { AuthConfig } from "../config/types.js";
-import type { Clock } from "../lib/clock.js";
-import type { Logger } from "../lib/logger.js";
-import { CloudError, excerpt } from "./errors.js";
-import { readApiError } from "./parse.js";
-import { signRequest } from "./signer.js";
-import { type HttpRequest, sendHttp } from "./transport.js";
+import { z } from "zod";
+import { classifyStatus, FAILURES } from "../classify.js";
+import { CloudError, excerpt } from "../errors.js";
+import { readApiError } from "../parse.js";
+import { type HttpRequest, type HttpResponse, sendHttp } from "../transport.js";
+import { type AuthDeps, type AuthKindModule, type AuthProvider, maskFields, requiredText } from "./types.js";
 
-/** A request with its credentials attached; `credential` identifies what was used (for invalidation). */
-export interface AuthorizedRequest {
-  headers: Record<string, string>;
-  credential: string | undefined;
-}
-
-/** Attaches credentials to requests. */
-export interface AuthProvider {
-  readonly kind: AuthConfig["kind"];
-  /** True when a 401 `APIGW.0301` may be answered by fetching a new token and retrying once. */
-  readonly refreshable: boolean;
-  /** Returns the headers to send (the request's own plus the credentials). */
-  authorize(req: HttpRequest, projectId: string, signal?: AbortSignal): Promise<AuthorizedRequest>;
-  /** Forgets `credential` if it is still the cached one, so the next authorize fetches a new one. */
-  invalidate(credential: string | undefined): void;
-  /** Every secret value this provider knows (for scrubbing), including issued tokens. */
-  secrets(): string[];
-}
-
-/** What the providers need from the client. */
-export interface AuthDeps {
-  clock: Clock;
-  logger: Logger;
-  dispatcher: Dispatcher;
-  timeoutMs: number;
-  iamEndpoint: string;
-  region: string | undefined;
-  /** Used when a token answer has no readable expiry. */
-  fallbackLifetimeMs?: number;
-  /** Wait after a failed refresh before trying again while the old token still works. */
-  refreshRetryMs: number;
-  onTokenRefresh?: (outcome: "success" | "failure") => void;
+/** The resolved `cloud.auth` of kind password. */
+export interface PasswordAuth {
+  kind: "password";
+  domain: string;
+  username: string;
+  password: string;
 }
 
 /** Refresh this long before expiry (API.md §4: our choice, 1 h), or at half the life if that is shorter. */
-export const TOKEN_REFRESH_MARGIN_MS = 3_600_000;
+const TOKEN_REFRESH_MARGIN_MS = 3_600_000;
 
-/** Creates the provider for `auth`. */
-export function createAuthProvider(auth: AuthConfig, deps: AuthDeps): AuthProvider {
-  switch (auth.kind) {
-    case "token":
-      return createStaticTokenProvider(auth.token);
-    case "aksk":
-      return createAkSkProvider(auth, deps.clock);
-    case "password":
-      return createPasswordProvider(auth, deps);
-  }
-}
+const FIELDS = ["password"] as const;
 
-function createStaticTokenProvider(token: string): AuthProvider {
-  return {
-    kind: "token",
-    refreshable: false,
-    async authorize(req) {
-      return { headers: { ...req.headers, "X-Auth-Token": token }, credential: token };
-    },
-    invalidate() {},
-    secrets: () => [token],
-  };
-}
-
-function createAkSkProvider(auth: Extract<AuthConfig, { kind: "aksk" }>, clock: Clock): AuthProvider {
-  const creds = {
-    accessKey: auth.accessKey,
-    secretKey: auth.secretKey,
-    ...(auth.securityToken ? { securityToken: auth.securityToken } : {}),
-  };
-  return {
-    kind: "aksk",
-    refreshable: false,
-    async authorize(req, projectId) {
-      // Signed with the injected clock: the gateway rejects X-Sdk-Date more than 15 min off (APIGW.0303).
-      const headers = signRequest(
-        {
-          method: req.method,
-          url: req.url,
-          headers: req.headers,
-          ...(req.body === undefined ? {} : { body: req.body }),
-        },
-        creds,
-        { now: clock.now(), projectId },
-      );
-      return { headers, credential: undefined };
-    },
-    invalidate() {},
-    secrets: () => [auth.accessKey, auth.secretKey, ...(auth.securityToken ? [auth.securityToken] : [])],
-  };
-}
+/** The password auth kind. */
+export const passwordAuthKind: AuthKindModule<PasswordAuth> = {
+  kind: "password",
+  schema: z.strictObject({
+    kind: z.literal("password"),
+    domain: requiredText(),
+    username: requiredText(),
+    password: requiredText(),
+  }),
+  credentialFields: FIELDS,
+  needsRegion: true,
+  mask: (auth) => maskFields(auth, FIELDS),
+  createProvider: createPasswordProvider,
+};
 
 interface CachedToken {
   token: string;
@@ -121,10 +58,7 @@ function safeHost(url: string): string {
   }
 }
 
-function createPasswordProvider(
-  auth: Extract<AuthConfig, { kind: "password" }>,
-  deps: AuthDeps,
-): AuthProvider {
+function createPasswordProvider(auth: PasswordAuth, deps: AuthDeps): AuthProvider {
   const log = deps.logger;
   let cached: CachedToken | undefined;
   let inFlight: Promise<CachedToken> | undefined;
@@ -134,9 +68,7 @@ function createPasswordProvider(
   async function fetchToken(signal?: AbortSignal): Promise<CachedToken> {
     const region = scopeRegion(deps.region, deps.iamEndpoint);
     if (region === undefined) {
-      throw new CloudError("CLOUD_AUTH", "password auth needs cloud.region to scope the IAM token", {
-        outcome: "auth",
-      });
+      throw new CloudError(FAILURES.auth, "password auth needs cloud.region to scope the IAM token");
     }
     const url = new URL(`${deps.iamEndpoint}/v3/auth/tokens?nocatalog=true`);
     const body = JSON.stringify({
@@ -155,7 +87,7 @@ function createPasswordProvider(
       body,
     };
     const requestedAt = deps.clock.now();
-    let res: Awaited<ReturnType<typeof sendHttp>>;
+    let res: HttpResponse;
     try {
       res = await sendHttp(req, {
         dispatcher: deps.dispatcher,
@@ -168,22 +100,20 @@ function createPasswordProvider(
     }
     const subject = res.headers["x-subject-token"];
     const token = Array.isArray(subject) ? subject[0] : subject;
-    if (res.status !== 201 && res.status !== 200) {
+    if (res.status < 200 || res.status > 299) {
       deps.onTokenRefresh?.("failure");
-      throw iamError(res.status, res.text, res.requestId, secretsOf());
+      throw iamError(res, secretsOf());
     }
     if (!token) {
       deps.onTokenRefresh?.("failure");
-      throw new CloudError("CLOUD_INVALID_RESPONSE", "IAM token answer has no X-Subject-Token header", {
-        outcome: "invalid_response",
+      throw new CloudError(FAILURES.invalid_response, "IAM token answer has no X-Subject-Token header", {
         httpStatus: res.status,
         ...(res.requestId === undefined ? {} : { requestId: res.requestId }),
       });
     }
     issued.push(token);
     if (issued.length > 4) issued.shift();
-    const expiresAt =
-      readExpiry(res.text) ?? requestedAt + (deps.fallbackLifetimeMs ?? TOKEN_REFRESH_MARGIN_MS);
+    const expiresAt = readExpiry(res.text) ?? requestedAt + TOKEN_REFRESH_MARGIN_MS;
     const life = Math.max(0, expiresAt - requestedAt);
     const refreshAt = expiresAt - Math.min(TOKEN_REFRESH_MARGIN_MS, life / 2);
     deps.onTokenRefresh?.("success");
@@ -237,7 +167,6 @@ function createPasswordProvider(
   }
 
   return {
-    kind: "password",
     refreshable: true,
     async authorize(req, _projectId, signal) {
       const token = await currentToken(signal);
@@ -283,31 +212,26 @@ function readExpiry(text: string): number | undefined {
   }
 }
 
-function iamError(
-  status: number,
-  text: string,
-  requestId: string | undefined,
-  secrets: string[],
-): CloudError {
+/** The CloudError of a refused token request, classified by the table's `iam` column. */
+function iamError(res: HttpResponse, secrets: string[]): CloudError {
   let apiError: ReturnType<typeof readApiError>;
   try {
-    apiError = readApiError(JSON.parse(text));
+    apiError = readApiError(JSON.parse(res.text));
   } catch {
     apiError = undefined;
   }
   const errorCode = apiError?.errorCode;
   const errorMsg = apiError?.errorMsg === undefined ? undefined : excerpt(apiError.errorMsg, secrets);
-  const rid = requestId ?? apiError?.requestId;
-  const retryable = status === 429 || (status >= 500 && status !== 501);
-  const code = status >= 500 ? "CLOUD_HTTP_5XX" : status === 429 ? "CLOUD_THROTTLED" : "CLOUD_AUTH";
-  const outcome = status >= 500 ? "http_5xx" : status === 429 ? "throttled" : "auth";
+  const rid = res.requestId ?? apiError?.requestId;
   const detail = [errorCode, errorMsg].filter((s) => s !== undefined).join(": ");
-  return new CloudError(code, `IAM token request failed: HTTP ${status}${detail ? ` ${detail}` : ""}`, {
-    outcome,
-    retryable,
-    httpStatus: status,
-    ...(errorCode === undefined ? {} : { errorCode }),
-    ...(errorMsg === undefined ? {} : { errorMsg }),
-    ...(rid === undefined ? {} : { requestId: rid }),
-  });
+  return new CloudError(
+    classifyStatus(res.status, "iam", errorCode),
+    `IAM token request failed: HTTP ${res.status}${detail ? ` ${detail}` : ""}`,
+    {
+      httpStatus: res.status,
+      ...(errorCode === undefined ? {} : { errorCode }),
+      ...(errorMsg === undefined ? {} : { errorMsg }),
+      ...(rid === undefined ? {} : { requestId: rid }),
+    },
+  );
 }
