@@ -1,7 +1,7 @@
 /**
  * The simulator's in-memory world: projects, image servers and image jobs, their timelines, pending
- * faults, issued IAM tokens and request counters. No IO and no timers: the state is brought up to date from the
- * injected clock on every access, so a manual clock drives it deterministically.
+ * faults, issued IAM tokens and request counters. No IO and no timers: the state is brought up to
+ * date from the injected clock on every access, so a manual clock drives it deterministically.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import type { Clock } from "../lib/clock.js";
