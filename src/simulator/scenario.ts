@@ -229,7 +229,8 @@ export const faultSpecSchema = z.strictObject({
   wrongShape: z.boolean().optional(),
 });
 
-const executeInfoSchema = z.strictObject({
+/** Schema of `job_execute_info` (shared with the control interface). */
+export const executeInfoSchema = z.strictObject({
   error_code: z.string().optional(),
   error_message: z.string().optional(),
 });
@@ -241,9 +242,6 @@ const subJobStatusSchema = z.enum(SUB_JOB_STATUSES);
 export const derivedJobOutcomeSchema = executeInfoSchema.extend({
   sub_job_status: subJobStatusSchema.optional(),
 });
-
-/** Schema of `job_execute_info` (shared with the control interface). */
-export { executeInfoSchema };
 
 const timelineStepSchema = z.strictObject({
   after: durationSchema,
