@@ -1,6 +1,6 @@
 /**
- * The fake Workspace image-server API and IAM token API (API.md §1, §2, §4): routing, authentication,
- * parameter checks and fault injection. Each request is decided at once (and counted), then the answer
+ * The fake Workspace image-server and image-job APIs and the IAM token API (API.md §1, §2, §4, §6):
+ * routing, authentication, parameter checks and fault injection. Each request is decided at once (and counted), then the answer
  * is written, after any injected delay.
  */
 import { randomBytes } from "node:crypto";
@@ -8,14 +8,24 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { verifySignature } from "../cloud/signer.js";
 import type { Logger } from "../lib/logger.js";
 import { JSON_TYPE, parseJsonBody, type Sleeper } from "./http-util.js";
-import type { FaultSpec, SimRoute } from "./scenario.js";
-import { type AuthKind, isoTime, type SimulatorState } from "./state.js";
+import type { JobQuery } from "./jobs.js";
+import {
+  type FaultSpec,
+  JOB_STATUSES,
+  JOB_TYPES,
+  type JobType,
+  type SimRoute,
+  SUB_JOB_STATUSES,
+} from "./scenario.js";
+import type { AuthKind, SimulatorState } from "./state.js";
+import { isoTime } from "./values.js";
 
 /** Error codes the simulator answers with (documented in README.md). */
 export const SIM_ERROR_CODES = {
   invalidParameter: "WKS.0001",
   serviceError: "WKS.0003",
   serverNotFound: "WKS.0004",
+  jobNotFound: "WKS.0004",
   methodNotAllowed: "WKS.0005",
   noSuchApi: "APIGW.0101",
   badAuth: "APIGW.0301",
@@ -77,6 +87,8 @@ function defaultFaultBody(route: SimRoute, status: number, requestId: string): u
       request_id: requestId,
     };
   }
+  if (status === 404 && route === "job")
+    return { error_code: SIM_ERROR_CODES.jobNotFound, error_msg: "The job does not exist" };
   if (status === 404)
     return { error_code: SIM_ERROR_CODES.serverNotFound, error_msg: "The image server does not exist" };
   if (status >= 500) return { error_code: SIM_ERROR_CODES.serviceError, error_msg: "Service unavailable" };
@@ -93,9 +105,9 @@ function faultReply(fault: FaultSpec, route: SimRoute, requestId: string): Reply
     const text = typeof body === "string" ? body : JSON.stringify(body);
     return { status: fault.status, headers: { "Content-Type": JSON_TYPE, ...extra }, body: text };
   }
+  const isList = route === "list" || route === "jobs" || route === "sub_jobs";
   if (fault.malformedJson) {
-    const text =
-      route === "list" ? '{"count": 1, "items": [{"id": "trunc' : '{"id": "trunc", "status": "BUIL';
+    const text = isList ? '{"count": 1, "items": [{"id": "trunc' : '{"id": "trunc", "status": "BUIL';
     return {
       status: route === "token" ? 201 : 200,
       headers: { "Content-Type": JSON_TYPE, ...extra },
@@ -103,7 +115,7 @@ function faultReply(fault: FaultSpec, route: SimRoute, requestId: string): Reply
     };
   }
   if (fault.wrongShape) {
-    if (route === "list") return json(200, { total: 1, servers: "none" }, extra);
+    if (isList) return json(200, { total: 1, servers: "none" }, extra);
     if (route === "token") return json(201, { token: {} }, extra);
     return json(200, { name: 42, state: "ok" }, extra);
   }
@@ -113,6 +125,9 @@ function faultReply(fault: FaultSpec, route: SimRoute, requestId: string): Reply
 type Route =
   | { route: "get"; projectId: string; serverId: string }
   | { route: "list"; projectId: string }
+  | { route: "jobs"; projectId: string }
+  | { route: "sub_jobs"; projectId: string }
+  | { route: "job"; projectId: string; jobId: string }
   | { route: "token" }
   | { route: "other"; reply: "not_found" | "method_not_allowed" | "iam_method_not_allowed" };
 
@@ -134,6 +149,16 @@ function matchRoute(method: string, pathname: string): Route {
     const projectId = decode(parts[1] as string);
     if (parts.length === 3) return { route: "list", projectId };
     return { route: "get", projectId, serverId: decode(parts[3] as string) };
+  }
+  if ((parts.length === 3 || parts.length === 4) && parts[0] === "v1" && parts[2] === "image-server-jobs") {
+    if (method !== "GET") return { route: "other", reply: "method_not_allowed" };
+    const projectId = decode(parts[1] as string);
+    if (parts.length === 3) return { route: "jobs", projectId };
+    return { route: "job", projectId, jobId: decode(parts[3] as string) };
+  }
+  if (parts.length === 3 && parts[0] === "v1" && parts[2] === "image-server-sub-jobs") {
+    if (method !== "GET") return { route: "other", reply: "method_not_allowed" };
+    return { route: "sub_jobs", projectId: decode(parts[1] as string) };
   }
   return { route: "other", reply: "not_found" };
 }
@@ -202,7 +227,11 @@ function firstParam(params: URLSearchParams, name: string): string | undefined {
   return v === null ? undefined : v;
 }
 
-function serveList(state: SimulatorState, projectId: string, params: URLSearchParams): Reply {
+const invalid = (msg: string): Reply =>
+  wksError(400, SIM_ERROR_CODES.invalidParameter, `Invalid parameter: ${msg}`);
+
+/** `offset` and `limit` of a list call, or the 400 answer for bad ones. */
+function pageParams(params: URLSearchParams): { offset: number; limit: number } | Reply {
   const limitText = firstParam(params, "limit");
   const offsetText = firstParam(params, "offset");
   const limit = limitText === undefined ? 10 : /^\d+$/.test(limitText) ? Number(limitText) : Number.NaN;
@@ -221,6 +250,13 @@ function serveList(state: SimulatorState, projectId: string, params: URLSearchPa
       "Invalid parameter: offset must be a non-negative integer",
     );
   }
+  return { offset, limit };
+}
+
+function serveList(state: SimulatorState, projectId: string, params: URLSearchParams): Reply {
+  const page = pageParams(params);
+  if ("status" in page) return page;
+  const { offset, limit } = page;
   const filter: Parameters<SimulatorState["listServers"]>[1] = {};
   const serverName = firstParam(params, "server_name");
   const serverId = firstParam(params, "server_id");
@@ -229,6 +265,33 @@ function serveList(state: SimulatorState, projectId: string, params: URLSearchPa
   if (serverId !== undefined && serverId !== "") filter.serverId = serverId;
   if (eps !== undefined && eps !== "") filter.enterpriseProjectId = eps;
   return json(200, state.listPage(projectId, filter, offset, limit));
+}
+
+/** ListImageJobs and ListImageSubJobs: `job_type` required, `status` one of the route's statuses. */
+function serveJobList(
+  state: SimulatorState,
+  route: "jobs" | "sub_jobs",
+  projectId: string,
+  params: URLSearchParams,
+): Reply {
+  const jobType = firstParam(params, "job_type");
+  if (jobType === undefined || jobType === "") return invalid("job_type is required");
+  if (!(JOB_TYPES as readonly string[]).includes(jobType)) {
+    return invalid(`job_type must be one of ${JOB_TYPES.join(", ")}`);
+  }
+  const statuses: readonly string[] = route === "jobs" ? JOB_STATUSES : SUB_JOB_STATUSES;
+  const status = firstParam(params, "status");
+  if (status !== undefined && status !== "" && !statuses.includes(status)) {
+    return invalid(`status must be one of ${statuses.join(", ")}`);
+  }
+  const page = pageParams(params);
+  if ("status" in page) return page;
+  const query: JobQuery = { jobType: jobType as JobType };
+  if (status !== undefined && status !== "") query.status = status;
+  if (route === "jobs") return json(200, state.jobsPage(projectId, query, page.offset, page.limit));
+  const jobId = firstParam(params, "job_id");
+  if (jobId !== undefined && jobId !== "") query.jobId = jobId;
+  return json(200, state.subJobsPage(projectId, query, page.offset, page.limit));
 }
 
 type ProjectScope = { name?: unknown; id?: unknown } | undefined;
@@ -355,6 +418,7 @@ export function createApiHandler(deps: ApiHandlerDeps) {
 
     const { projectId } = match;
     const serverId = match.route === "get" ? match.serverId : undefined;
+    const jobId = match.route === "job" ? match.jobId : undefined;
     const authResult = authenticate(state, req, body, projectId, requestId);
     // A fault takes its hit whatever the credentials, so "the next N requests" stays exact.
     const fault = state.takeFault({
@@ -362,6 +426,7 @@ export function createApiHandler(deps: ApiHandlerDeps) {
       method,
       projectId,
       ...(serverId ? { serverId } : {}),
+      ...(jobId ? { jobId } : {}),
     });
     const forced = fault ? faultReply(fault, match.route, requestId) : undefined;
     const withFault = fault ? { fault } : {};
@@ -383,6 +448,21 @@ export function createApiHandler(deps: ApiHandlerDeps) {
         auth: authResult.kind,
         ...withFault,
       };
+    }
+    if (match.route === "jobs" || match.route === "sub_jobs") {
+      return {
+        reply: serveJobList(state, match.route, projectId, url.searchParams),
+        route: match.route,
+        auth: authResult.kind,
+        ...withFault,
+      };
+    }
+    if (match.route === "job") {
+      const job = state.getJob(projectId, match.jobId);
+      const reply = job
+        ? json(200, job)
+        : wksError(404, SIM_ERROR_CODES.jobNotFound, `The job ${match.jobId} does not exist`);
+      return { reply, route: "job", auth: authResult.kind, ...withFault };
     }
     const server = state.getServer(projectId, match.serverId);
     const reply = server

@@ -8,7 +8,17 @@ import { z } from "zod";
 import { parseDuration } from "../lib/duration.js";
 import { AppError, ConfigError } from "../lib/errors.js";
 import { parseJsonBody, sendJson } from "./http-util.js";
-import type { FaultSpec } from "./scenario.js";
+import type { ApiJob, JobStatusChange } from "./jobs.js";
+import {
+  type DerivedJobOutcome,
+  derivedJobOutcomeSchema,
+  executeInfoSchema,
+  type FaultSpec,
+  JOB_STATUSES,
+  type JobInput,
+  type JobStatus,
+  SUB_JOB_STATUSES,
+} from "./scenario.js";
 import type { ApiServer, IssuedToken, PendingFault, RequestRecord, SimulatorCounts } from "./state.js";
 
 /** A server to add: any API fields, `status: null` for none, plus an optional `timeline` and `removed`. */
@@ -34,12 +44,15 @@ export interface SimulatorControl {
   addServer(projectId: string, server: ServerInput): ApiServer;
   /** Removes a server (404 and absent from lists from now on). */
   removeServer(projectId: string, serverId: string): boolean;
-  /** Sets the status (null removes the field) and moves update_time to now, or to `updateTime`. */
+  /**
+   * Sets the status (null removes the field) and moves update_time to now, or to `updateTime`. Derives
+   * jobs as a timeline step does; `job` is the reason when this ends a job FAILED.
+   */
   setStatus(
     projectId: string,
     serverId: string,
     status: string | null,
-    options?: { updateTime?: number | string },
+    options?: { updateTime?: number | string; job?: DerivedJobOutcome },
   ): ApiServer | undefined;
   /** Sets API fields (null removes one); `create_time`/`update_time` accept ms or `-5m`. */
   updateServer(projectId: string, serverId: string, fields: Record<string, unknown>): ApiServer | undefined;
@@ -49,6 +62,24 @@ export interface SimulatorControl {
   listServers(projectId: string): ApiServer[];
   /** Makes a project known (without servers). */
   addProject(projectId: string): void;
+  /**
+   * Adds (or replaces) a job; relative times and its timeline count from now; creates the project if
+   * needed. Returns the job (as it will appear, when `after` delays it). Throws ConfigError on bad input.
+   */
+  addJob(projectId: string, job: JobInput): ApiJob;
+  /** Sets a job's status now: sub-jobs follow (or take `subJobStatus`); SUCCESS/FAILED set `end_time`. */
+  setJobStatus(
+    projectId: string,
+    jobId: string,
+    status: JobStatus,
+    change?: JobStatusChange,
+  ): ApiJob | undefined;
+  /** A job with its sub-jobs, as ShowImageJob answers. */
+  getJob(projectId: string, jobId: string): ApiJob | undefined;
+  /** Every job of a project (derived, explicit and historical), with sub-jobs, in list order. */
+  listJobs(projectId: string): ApiJob[];
+  /** Removes a job (404, absent from lists). */
+  removeJob(projectId: string, jobId: string): boolean;
   /** Queues a fault for the next `count` matching requests; returns its id. Throws ConfigError on bad input. */
   injectFault(fault: FaultSpec): string;
   pendingFaults(): PendingFault[];
@@ -71,6 +102,13 @@ export const CONTROL_PREFIX = "/__sim/";
 const statusBody = z.strictObject({
   status: z.string().nullable(),
   update_time: z.union([z.string(), z.number()]).optional(),
+  job: derivedJobOutcomeSchema.optional(),
+});
+const jobStatusBody = z.strictObject({
+  status: z.enum(JOB_STATUSES),
+  sub_job_status: z.enum(SUB_JOB_STATUSES).optional(),
+  job_execute_info: executeInfoSchema.optional(),
+  end_time: z.union([z.string(), z.number()]).optional(),
 });
 const revokeBody = z.strictObject({ token: z.string().optional() }).optional();
 const lifetimeBody = z.union([
@@ -164,13 +202,38 @@ export function createControlHandler(control: SimulatorControl, snapshot: () => 
           (method === "PUT" || method === "POST")
         ) {
           const input = parse(statusBody, body);
-          const server = control.setStatus(
-            b,
-            d,
-            input.status,
-            input.update_time === undefined ? {} : { updateTime: input.update_time },
-          );
+          const server = control.setStatus(b, d, input.status, {
+            ...(input.update_time === undefined ? {} : { updateTime: input.update_time }),
+            ...(input.job === undefined ? {} : { job: input.job }),
+          });
           return server ? reply(200, server) : reply(404, { error: "no such server" });
+        }
+      }
+      if (a === "projects" && b !== undefined && c === "jobs") {
+        if (method === "POST" && parts.length === 3) return reply(201, control.addJob(b, body as JobInput));
+        if (method === "GET" && parts.length === 3) return reply(200, { items: control.listJobs(b) });
+        if (d !== undefined && parts.length === 4) {
+          if (method === "GET") {
+            const job = control.getJob(b, d);
+            return job ? reply(200, job) : reply(404, { error: "no such job" });
+          }
+          if (method === "DELETE") {
+            return control.removeJob(b, d) ? reply(204, undefined) : reply(404, { error: "no such job" });
+          }
+        }
+        if (
+          d !== undefined &&
+          e === "status" &&
+          parts.length === 5 &&
+          (method === "PUT" || method === "POST")
+        ) {
+          const input = parse(jobStatusBody, body);
+          const change: JobStatusChange = {};
+          if (input.sub_job_status !== undefined) change.subJobStatus = input.sub_job_status;
+          if (input.job_execute_info !== undefined) change.executeInfo = input.job_execute_info;
+          if (input.end_time !== undefined) change.endTime = input.end_time;
+          const job = control.setJobStatus(b, d, input.status, change);
+          return job ? reply(200, job) : reply(404, { error: "no such job" });
         }
       }
       if (route === "GET 1:faults") return reply(200, { faults: control.pendingFaults() });

@@ -1,6 +1,7 @@
 /**
- * A faithful local fake of the Workspace image-server API and the IAM token API (API.md), driven by a
- * scenario, an injected clock and a control interface (JS API and `/__sim/` routes). See README.md.
+ * A faithful local fake of the Workspace image-server and image-job APIs and the IAM token API
+ * (API.md), driven by a scenario, an injected clock and a control interface (JS API and `/__sim/`
+ * routes). See README.md.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -14,8 +15,10 @@ import {
   emptyScenario,
   type FaultSpec,
   faultSpecSchema,
+  jobInputSchema,
   type Scenario,
   serverInputSchema,
+  toScenarioJob,
   toScenarioServer,
   zodIssues,
 } from "./scenario.js";
@@ -23,15 +26,25 @@ import { createSimulatorState } from "./state.js";
 
 export { SIM_ERROR_CODES } from "./api.js";
 export type { ServerInput, SimulatorControl } from "./control.js";
+export type { ApiJob, ApiJobSummary, ApiSubJob, JobStatusChange } from "./jobs.js";
 export {
   DEFAULT_CREDENTIALS,
+  type DerivedJobOutcome,
+  type ExecuteInfo,
   type FaultSpec,
+  JOB_STATUSES,
+  JOB_TYPES,
+  type JobInput,
+  type JobStatus,
+  type JobType,
   loadScenario,
   normaliseScenario,
   parseScenario,
   type Scenario,
   type ScenarioCredentials,
   type SimRoute,
+  SUB_JOB_STATUSES,
+  type SubJobStatus,
 } from "./scenario.js";
 export type {
   ApiServer,
@@ -89,11 +102,20 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     },
     removeServer: (projectId, serverId) => state.removeServer(projectId, serverId),
     setStatus: (projectId, serverId, status, opts = {}) =>
-      state.setStatus(projectId, serverId, status, opts.updateTime),
+      state.setStatus(projectId, serverId, status, opts.updateTime, opts.job),
     updateServer: (projectId, serverId, fields) => state.updateServer(projectId, serverId, fields),
     getServer: (projectId, serverId) => state.getServer(projectId, serverId),
     listServers: (projectId) => state.listServers(projectId),
     addProject: (projectId) => state.addProject(projectId),
+    addJob(projectId, input) {
+      const parsed = jobInputSchema.safeParse(input);
+      if (!parsed.success) throw new ConfigError(zodIssues(parsed.error, "job"));
+      return state.addJob(projectId, toScenarioJob(parsed.data));
+    },
+    setJobStatus: (projectId, jobId, status, change) => state.setJobStatus(projectId, jobId, status, change),
+    getJob: (projectId, jobId) => state.getJob(projectId, jobId),
+    listJobs: (projectId) => state.listJobs(projectId),
+    removeJob: (projectId, jobId) => state.removeJob(projectId, jobId),
     injectFault(fault: FaultSpec) {
       const parsed = faultSpecSchema.safeParse(fault);
       if (!parsed.success) throw new ConfigError(zodIssues(parsed.error, "fault"));
@@ -116,7 +138,9 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     startedAt: new Date(state.startedAt).toISOString(),
     now: new Date(state.now()).toISOString(),
     tokenLifetimeMs: state.tokenLifetimeMs(),
-    projects: state.projectIds().map((id) => ({ id, servers: state.listServers(id) })),
+    projects: state
+      .projectIds()
+      .map((id) => ({ id, servers: state.listServers(id), jobs: state.listJobs(id) })),
     faults: state.pendingFaults(),
   }));
 

@@ -19,8 +19,30 @@ export interface ScenarioCredentials {
   password: string;
 }
 
-/** The routes faults and counters distinguish. */
-export type SimRoute = "get" | "list" | "token";
+/**
+ * The routes faults and counters distinguish: `get`/`list` image servers, `token`, and the job APIs
+ * `jobs` (ListImageJobs), `job` (ShowImageJob) and `sub_jobs` (ListImageSubJobs).
+ */
+export type SimRoute = "get" | "list" | "token" | "jobs" | "job" | "sub_jobs";
+
+/** Image job types (API.md §6). */
+export const JOB_TYPES = ["CREATE_SERVER", "CREATE_SERVER_IMAGE", "DELETE_SERVER"] as const;
+/** An image job type. */
+export type JobType = (typeof JOB_TYPES)[number];
+/** Job statuses (API.md §6). */
+export const JOB_STATUSES = ["WAITING", "RUNNING", "SUCCESS", "FAILED"] as const;
+/** A job status. */
+export type JobStatus = (typeof JOB_STATUSES)[number];
+/** Sub-job statuses: the job statuses plus ABNORMAL, ROLLBACK and ABORTING. */
+export const SUB_JOB_STATUSES = [...JOB_STATUSES, "ABNORMAL", "ROLLBACK", "ABORTING"] as const;
+/** A sub-job status. */
+export type SubJobStatus = (typeof SUB_JOB_STATUSES)[number];
+
+/** Why a sub-job failed, as the API's `job_execute_info`. */
+export interface ExecuteInfo {
+  error_code?: string;
+  error_message?: string;
+}
 
 /**
  * A fault for the next `count` requests that match `route`/`method`/`projectId`/`serverId` (all optional).
@@ -33,6 +55,8 @@ export interface FaultSpec {
   method?: string;
   projectId?: string;
   serverId?: string;
+  /** Matches ShowImageJob of this job id. */
+  jobId?: string;
   /** How many matching requests it hits; default 1. */
   count?: number;
   /** Answer with this HTTP status and `body` (default: a WKS/APIGW body fitting the status). */
@@ -66,6 +90,61 @@ export interface TimelineStep {
   restore?: boolean;
   /** Other API fields to set (e.g. `image_id` when a build finishes). */
   fields?: Record<string, unknown>;
+  /** When this step ends a derived job: the failure reason and sub-job status (default FAILED). */
+  job?: DerivedJobOutcome;
+}
+
+/** The outcome a server timeline step gives the job it ends (DESIGN §11). */
+export interface DerivedJobOutcome extends ExecuteInfo {
+  sub_job_status?: SubJobStatus;
+}
+
+/** A sub-job of a scenario job; ids, times, job_type, project_id and job_id are filled in. */
+export interface ScenarioSubJob {
+  id?: string;
+  /** Default: follows the job's status. */
+  status?: SubJobStatus;
+  begin_time?: string | number;
+  end_time?: string | number;
+  job_resource_info?: { resource_id?: string; resource_name?: string };
+  job_execute_info?: ExecuteInfo;
+}
+
+/** A status step of a job's timeline, `afterMs` after the simulator (or the job) started. */
+export interface JobStep {
+  afterMs: number;
+  status: JobStatus;
+  /** Status of every sub-job; default: the job's (FAILED for FAILED, and so on). */
+  sub_job_status?: SubJobStatus;
+  /** Set on every sub-job. */
+  job_execute_info?: ExecuteInfo;
+}
+
+/** An explicit job of a scenario (or of `addJob`). */
+export interface ScenarioJob {
+  /** 18 digits; derived from the scenario when missing. */
+  id?: string;
+  job_type: JobType;
+  status: JobStatus;
+  /** The job appears this long after the start (default: at once); `begin_time` defaults to then. */
+  afterMs?: number;
+  /** `-10m` (relative), ms since epoch, or a string kept verbatim. */
+  begin_time?: string | number;
+  /** Default: the moment the job reaches SUCCESS or FAILED; absent while it is WAITING or RUNNING. */
+  end_time?: string | number;
+  sub_jobs: ScenarioSubJob[];
+  timeline: JobStep[];
+}
+
+/** `history:` of a project: this many FAILED jobs that ended before the start, one sub-job each. */
+export interface JobHistory {
+  failed: number;
+  job_type: JobType;
+  /** Reason on each sub-job; default WKS.0003 / "image job failed". */
+  error_code?: string;
+  error_message?: string;
+  /** Spacing of their begin times, counting back from the start; default 1h. */
+  everyMs: number;
 }
 
 /** A server of a scenario: its API fields (any, generated when missing) and its timeline. */
@@ -81,6 +160,12 @@ export interface ScenarioServer {
 export interface ScenarioProject {
   id: string;
   servers: ScenarioServer[];
+  /** Explicit jobs. */
+  jobs: ScenarioJob[];
+  /** Historical FAILED jobs. */
+  history: JobHistory[];
+  /** Whether server timelines derive jobs (default true). */
+  deriveJobs: boolean;
 }
 
 /** A fault injected once the simulator clock reaches `afterMs`. */
@@ -123,7 +208,7 @@ const durationSchema = z.union([z.number().nonnegative(), z.string()]).transform
   return ms;
 });
 
-const routeSchema = z.enum(["get", "list", "token"]);
+const routeSchema = z.enum(["get", "list", "token", "jobs", "job", "sub_jobs"]);
 
 /** Schema of a fault (shared with the control interface). */
 export const faultSpecSchema = z.strictObject({
@@ -131,6 +216,7 @@ export const faultSpecSchema = z.strictObject({
   method: z.string().min(1).optional(),
   projectId: z.string().min(1).optional(),
   serverId: z.string().min(1).optional(),
+  jobId: z.string().min(1).optional(),
   count: z.number().int().positive().optional(),
   status: z.number().int().min(100).max(599).optional(),
   body: z.unknown().optional(),
@@ -143,12 +229,72 @@ export const faultSpecSchema = z.strictObject({
   wrongShape: z.boolean().optional(),
 });
 
+/** Schema of `job_execute_info` (shared with the control interface). */
+export const executeInfoSchema = z.strictObject({
+  error_code: z.string().optional(),
+  error_message: z.string().optional(),
+});
+const timeSchema = z.union([z.string().min(1), z.number()]);
+const jobStatusSchema = z.enum(JOB_STATUSES);
+const subJobStatusSchema = z.enum(SUB_JOB_STATUSES);
+
+/** Schema of a server step's `job:` (shared with the control interface). */
+export const derivedJobOutcomeSchema = executeInfoSchema.extend({
+  sub_job_status: subJobStatusSchema.optional(),
+});
+
 const timelineStepSchema = z.strictObject({
   after: durationSchema,
   status: z.string().nullable().optional(),
   remove: z.boolean().optional(),
   restore: z.boolean().optional(),
   fields: z.record(z.string(), z.unknown()).optional(),
+  job: derivedJobOutcomeSchema.optional(),
+});
+
+const subJobSchema = z.strictObject({
+  id: z.string().min(1).optional(),
+  status: subJobStatusSchema.optional(),
+  begin_time: timeSchema.optional(),
+  end_time: timeSchema.optional(),
+  job_resource_info: z
+    .strictObject({ resource_id: z.string().optional(), resource_name: z.string().optional() })
+    .optional(),
+  job_execute_info: executeInfoSchema.optional(),
+});
+
+/** Schema of a job step: a new job status, optionally the sub-jobs' status and failure reason. */
+export const jobStepSchema = z.strictObject({
+  after: durationSchema,
+  status: jobStatusSchema,
+  sub_job_status: subJobStatusSchema.optional(),
+  job_execute_info: executeInfoSchema.optional(),
+});
+
+/** Schema of an explicit job (scenario `jobs:` and the control interface). */
+export const jobInputSchema = z.strictObject({
+  id: z
+    .string()
+    .regex(/^\d{1,30}$/, "a job id is a string of digits")
+    .optional(),
+  job_type: z.enum(JOB_TYPES),
+  status: jobStatusSchema.default("RUNNING"),
+  after: durationSchema.optional(),
+  begin_time: timeSchema.optional(),
+  end_time: timeSchema.optional(),
+  sub_jobs: z.array(subJobSchema).optional(),
+  timeline: z.array(jobStepSchema).optional(),
+});
+
+/** A job as `addJob` and `POST /__sim/projects/{p}/jobs` take it (the scenario's `jobs:` entries). */
+export type JobInput = z.input<typeof jobInputSchema>;
+
+const historySchema = z.strictObject({
+  failed: z.number().int().positive().max(100_000),
+  job_type: z.enum(JOB_TYPES),
+  error_code: z.string().optional(),
+  error_message: z.string().optional(),
+  every: durationSchema.optional(),
 });
 
 /** Schema of a server: any API field, plus `timeline` and `removed`. */
@@ -170,7 +316,15 @@ const scenarioSchema = z.strictObject({
     password: z.string().min(1),
   }),
   projects: z
-    .array(z.strictObject({ id: z.string().min(1), servers: z.array(serverInputSchema).optional() }))
+    .array(
+      z.strictObject({
+        id: z.string().min(1),
+        servers: z.array(serverInputSchema).optional(),
+        jobs: z.array(jobInputSchema).optional(),
+        history: z.union([historySchema, z.array(historySchema)]).optional(),
+        deriveJobs: z.boolean().optional(),
+      }),
+    )
     .optional(),
   faults: z.array(faultSpecSchema.extend({ after: durationSchema })).optional(),
   tokenLifetime: durationSchema.optional(),
@@ -184,7 +338,20 @@ function toStep(input: TimelineStepInput): TimelineStep {
   if (input.remove) step.remove = true;
   if (input.restore) step.restore = true;
   if (input.fields) step.fields = input.fields;
+  if (input.job) step.job = input.job;
   return step;
+}
+
+/** Normalises one validated job input (scenario file or control API). */
+export function toScenarioJob(input: z.output<typeof jobInputSchema>): ScenarioJob {
+  const { after, timeline, sub_jobs, ...rest } = input;
+  const job: ScenarioJob = {
+    ...rest,
+    sub_jobs: sub_jobs ?? [],
+    timeline: (timeline ?? []).map(({ after: stepAfter, ...step }) => ({ afterMs: stepAfter, ...step })),
+  };
+  if (after !== undefined) job.afterMs = after;
+  return job;
 }
 
 /** Normalises one validated server input (scenario file or control API). */
@@ -236,7 +403,19 @@ export function normaliseScenario(data: unknown): Scenario {
       }
       return toScenarioServer(s);
     });
-    return { id: p.id, servers };
+    const jobIds = new Set<string>();
+    const jobs = (p.jobs ?? []).map((j, ji) => {
+      if (j.id !== undefined) {
+        if (jobIds.has(j.id))
+          issues.push({ path: `projects[${pi}].jobs[${ji}].id`, message: `duplicate job ${j.id}` });
+        jobIds.add(j.id);
+      }
+      return toScenarioJob(j);
+    });
+    const history = (p.history === undefined ? [] : Array.isArray(p.history) ? p.history : [p.history]).map(
+      ({ every, ...h }) => ({ ...h, everyMs: every ?? 3_600_000 }),
+    );
+    return { id: p.id, servers, jobs, history, deriveJobs: p.deriveJobs ?? true };
   });
   if (issues.length > 0) throw new ConfigError(issues);
   const scenario: Scenario = {

@@ -1,19 +1,40 @@
 /**
- * The simulator's in-memory world: projects and image servers, their timelines, pending faults, issued
- * IAM tokens and request counters. No IO and no timers: the state is brought up to date from the
- * injected clock on every access, so a manual clock drives it deterministically.
+ * The simulator's in-memory world: projects, image servers and image jobs, their timelines, pending
+ * faults, issued IAM tokens and request counters. No IO and no timers: the state is brought up to
+ * date from the injected clock on every access, so a manual clock drives it deterministically.
  */
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes, randomUUID } from "node:crypto";
 import type { Clock } from "../lib/clock.js";
-import { parseDuration } from "../lib/duration.js";
+import {
+  type ApiJob,
+  type ApiJobSummary,
+  type ApiSubJob,
+  applyJobStatus,
+  compareJobs,
+  createJob,
+  derivedEndChange,
+  derivedJobSpec,
+  historyJobs,
+  type JobQuery,
+  type JobStatusChange,
+  pageJobs,
+  pageSubJobs,
+  planDerivedJob,
+  renderJob,
+  setJobResource,
+} from "./jobs.js";
 import type {
+  DerivedJobOutcome,
   FaultSpec,
+  JobStatus,
   Scenario,
   ScenarioCredentials,
+  ScenarioJob,
   ScenarioServer,
   SimRoute,
   TimelineStep,
 } from "./scenario.js";
+import { derivedUuid, isoTime, parseApiTime, resolveTime } from "./values.js";
 
 /** An image server as the API returns it. */
 export type ApiServer = Record<string, unknown>;
@@ -76,6 +97,8 @@ interface ServerEntry {
   projectId: string;
   object: ApiServer;
   removed: boolean;
+  /** The derived job of its current transitional status, while it runs. */
+  job?: ApiJob;
 }
 
 interface PendingStep {
@@ -88,35 +111,6 @@ interface PendingStep {
 export interface SimulatorStateOptions {
   scenario: Scenario;
   clock: Clock;
-}
-
-/** Formats ms as the API does: `2022-03-07T10:40:43.858Z`. */
-export function isoTime(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
-/** Parses an API timestamp leniently (space for `T`, zone-less as UTC); NaN when unparseable. */
-export function parseApiTime(value: unknown): number {
-  if (typeof value !== "string") return Number.NaN;
-  let s = value.trim().replace(" ", "T");
-  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(s)) s += "Z";
-  return Date.parse(s);
-}
-
-/** A stable UUID derived from a seed, so scenario servers without ids keep them across runs. */
-function derivedUuid(seed: string): string {
-  const h = createHash("sha1").update(seed).digest("hex");
-  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
-}
-
-/** A time field as given: `-10m` is relative to `base`, a number is ms since epoch, a string is kept. */
-function resolveTime(value: unknown, base: number): unknown {
-  if (typeof value === "number") return isoTime(value);
-  if (typeof value === "string" && /^-\d/.test(value)) {
-    const ms = parseDuration(value.slice(1));
-    if (ms !== undefined) return isoTime(base - ms);
-  }
-  return value;
 }
 
 /**
@@ -173,6 +167,7 @@ function matchesFault(fault: FaultSpec, req: FaultMatch): boolean {
   if (fault.method !== undefined && fault.method.toUpperCase() !== req.method.toUpperCase()) return false;
   if (fault.projectId !== undefined && fault.projectId !== req.projectId) return false;
   if (fault.serverId !== undefined && fault.serverId !== req.serverId) return false;
+  if (fault.jobId !== undefined && fault.jobId !== req.jobId) return false;
   return true;
 }
 
@@ -182,6 +177,7 @@ export interface FaultMatch {
   method: string;
   projectId?: string;
   serverId?: string;
+  jobId?: string;
 }
 
 /** The simulator's world; every read first applies the timeline steps and faults that are due. */
@@ -207,16 +203,49 @@ export interface SimulatorState {
   addServer(projectId: string, server: ScenarioServer): ApiServer;
   /** Removes a server (404 from now on); false when it was not there. */
   removeServer(projectId: string, serverId: string): boolean;
-  /** Sets a status (null removes the field) and moves update_time to now or to `updateTime`. */
+  /**
+   * Sets a status (null removes the field) and moves update_time to now or to `updateTime`; derives
+   * jobs as a timeline step does (`job`: the reason when it ends one FAILED).
+   */
   setStatus(
     projectId: string,
     serverId: string,
     status: string | null,
     updateTime?: number | string,
+    job?: DerivedJobOutcome,
   ): ApiServer | undefined;
   /** Sets API fields of a server (a null value removes the field). */
   updateServer(projectId: string, serverId: string, fields: Record<string, unknown>): ApiServer | undefined;
   addProject(projectId: string): void;
+  /** A job with its sub-jobs, as ShowImageJob answers. */
+  getJob(projectId: string, jobId: string): ApiJob | undefined;
+  /** Every job of a project, with sub-jobs, in list order. */
+  listJobs(projectId: string): ApiJob[];
+  /** One page of ListImageJobs: the total count and that page. */
+  jobsPage(
+    projectId: string,
+    query: JobQuery,
+    offset: number,
+    limit: number,
+  ): { count: number; items: ApiJobSummary[] };
+  /** One page of ListImageSubJobs. */
+  subJobsPage(
+    projectId: string,
+    query: JobQuery,
+    offset: number,
+    limit: number,
+  ): { count: number; items: ApiSubJob[] };
+  /** Adds (or replaces) a job; its timeline and relative times count from now. Creates the project if needed. */
+  addJob(projectId: string, job: ScenarioJob): ApiJob;
+  /** Sets a job's status now (sub-jobs follow; SUCCESS/FAILED set end_time). */
+  setJobStatus(
+    projectId: string,
+    jobId: string,
+    status: JobStatus,
+    change?: JobStatusChange,
+  ): ApiJob | undefined;
+  /** Removes a job; false when it was not there. */
+  removeJob(projectId: string, jobId: string): boolean;
   injectFault(fault: FaultSpec): string;
   pendingFaults(): PendingFault[];
   clearFaults(): void;
@@ -237,7 +266,7 @@ export interface SimulatorState {
 function zeroCounts(): SimulatorCounts {
   return {
     total: 0,
-    byRoute: { get: 0, list: 0, token: 0, other: 0 },
+    byRoute: { get: 0, list: 0, token: 0, jobs: 0, job: 0, sub_jobs: 0, other: 0 },
     byAuth: { token: 0, aksk: 0, password: 0, none: 0, rejected: 0 },
   };
 }
@@ -247,6 +276,11 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
   const { clock, scenario } = options;
   const startedAt = clock.now();
   const projects = new Map<string, Map<string, ServerEntry>>();
+  const jobs = new Map<string, Map<string, ApiJob>>();
+  /** Projects whose server timelines derive no jobs. */
+  const noDerivedJobs = new Set<string>();
+  /** How many jobs were derived per project/server, and added per project: seeds of stable ids. */
+  const jobSeeds = new Map<string, number>();
   const pending: PendingStep[] = [];
   let seq = 0;
   let faults: PendingFault[] = [];
@@ -268,8 +302,63 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
     if (!map) {
       map = new Map();
       projects.set(projectId, map);
+      jobs.set(projectId, new Map());
     }
     return map;
+  }
+
+  function jobMap(projectId: string): Map<string, ApiJob> {
+    projectMap(projectId);
+    return jobs.get(projectId) as Map<string, ApiJob>;
+  }
+
+  function nextSeed(key: string): string {
+    const n = jobSeeds.get(key) ?? 0;
+    jobSeeds.set(key, n + 1);
+    return `${key}/${n}`;
+  }
+
+  /** Ends and starts the server's derived job after a change at `atMs` (DESIGN §11). */
+  function followServer(entry: ServerEntry, atMs: number, outcome?: DerivedJobOutcome): void {
+    if (noDerivedJobs.has(entry.projectId)) return;
+    const current = entry.job;
+    if (current) setJobResource(current, entry.object);
+    const plan = planDerivedJob(current?.job_type, entry.object.status, entry.removed);
+    if (current && plan.end) {
+      applyJobStatus(current, plan.end, atMs, derivedEndChange(plan.end, outcome));
+      delete entry.job;
+    }
+    if (plan.start) {
+      const seed = nextSeed(`${entry.projectId}/${String(entry.object.id)}/job`);
+      const job = createJob(entry.projectId, derivedJobSpec(plan.start, atMs), seed, atMs);
+      setJobResource(job, entry.object);
+      jobMap(entry.projectId).set(job.id, job);
+      entry.job = job;
+    }
+  }
+
+  function insertJob(projectId: string, spec: ScenarioJob, seed: string, base: number): ApiJob | undefined {
+    const map = jobMap(projectId);
+    const appear = (at: number): ApiJob => {
+      const job = createJob(projectId, spec, seed, at);
+      map.set(job.id, job);
+      for (const step of spec.timeline) {
+        const stepAt = base + step.afterMs;
+        // A replaced job has a new object: steps of the old one must not touch it.
+        schedule(stepAt, () => {
+          if (map.get(job.id) !== job) return;
+          const change: JobStatusChange = {};
+          if (step.sub_job_status !== undefined) change.subJobStatus = step.sub_job_status;
+          if (step.job_execute_info !== undefined) change.executeInfo = step.job_execute_info;
+          applyJobStatus(job, step.status, stepAt, change);
+        });
+      }
+      return job;
+    };
+    if (!spec.afterMs) return appear(base);
+    const at = base + spec.afterMs;
+    schedule(at, () => appear(at));
+    return undefined;
   }
 
   function applyStep(entry: ServerEntry, step: TimelineStep, atMs: number): void {
@@ -289,6 +378,7 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
     if (step.restore) entry.removed = false;
     if (step.remove) entry.removed = true;
     if (changed && !(step.fields && "update_time" in step.fields)) entry.object.update_time = isoTime(atMs);
+    followServer(entry, atMs, step.job);
   }
 
   function insertServer(projectId: string, server: ScenarioServer, seed: string, base: number): ApiServer {
@@ -297,6 +387,9 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
     const map = projectMap(projectId);
     const id = String(object.id);
     map.set(id, entry);
+    // A transitional status at the start has run since its update_time (not after the start).
+    const since = parseApiTime(object.update_time);
+    followServer(entry, Number.isFinite(since) && since <= base ? since : base);
     for (const step of server.timeline) {
       const atMs = base + step.afterMs;
       // A replaced or re-added server has a new entry: steps of the old one must not touch it.
@@ -309,6 +402,15 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
 
   for (const project of scenario.projects) {
     projectMap(project.id);
+    if (!project.deriveJobs) noDerivedJobs.add(project.id);
+    project.history.forEach((history, index) => {
+      for (const job of historyJobs(project.id, history, `${project.id}/history/${index}`, startedAt)) {
+        jobMap(project.id).set(job.id, job);
+      }
+    });
+    project.jobs.forEach((job, index) => {
+      insertJob(project.id, job, `${project.id}/jobs/${index}`, startedAt);
+    });
     project.servers.forEach((server, index) => {
       insertServer(project.id, server, `${project.id}/${index}`, startedAt);
     });
@@ -333,6 +435,12 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
   }
 
   const copy = (o: ApiServer): ApiServer => structuredClone(o);
+
+  /** A project's jobs in list order (not copied). */
+  function sortedJobs(projectId: string): ApiJob[] {
+    advance();
+    return [...(jobs.get(projectId)?.values() ?? [])].sort(compareJobs);
+  }
 
   /** The present servers of a project matching the filter, in list order (not copied). */
   function matching(projectId: string, filter: ListFilter): ApiServer[] {
@@ -383,15 +491,17 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
       const entry = entryOf(projectId, serverId);
       if (!entry) return false;
       entry.removed = true;
+      followServer(entry, clock.now());
       return true;
     },
-    setStatus(projectId, serverId, status, updateTime) {
+    setStatus(projectId, serverId, status, updateTime, job) {
       const entry = entryOf(projectId, serverId);
       if (!entry) return undefined;
       if (status === null) delete entry.object.status;
       else entry.object.status = status;
       entry.object.update_time =
         updateTime === undefined ? isoTime(clock.now()) : resolveTime(updateTime, clock.now());
+      followServer(entry, clock.now(), job);
       return copy(entry.object);
     },
     updateServer(projectId, serverId, fields) {
@@ -402,10 +512,39 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
         if (v === null) delete entry.object[k];
         else entry.object[k] = k === "create_time" || k === "update_time" ? resolveTime(v, clock.now()) : v;
       }
+      followServer(entry, clock.now());
       return copy(entry.object);
     },
     addProject(projectId) {
       projectMap(projectId);
+    },
+    getJob(projectId, jobId) {
+      advance();
+      const job = jobs.get(projectId)?.get(jobId);
+      return job ? renderJob(job) : undefined;
+    },
+    listJobs: (projectId) => sortedJobs(projectId).map(renderJob),
+    jobsPage: (projectId, query, offset, limit) => pageJobs(sortedJobs(projectId), query, offset, limit),
+    subJobsPage: (projectId, query, offset, limit) =>
+      pageSubJobs(sortedJobs(projectId), query, offset, limit),
+    addJob(projectId, spec) {
+      advance();
+      const seed = spec.id === undefined ? nextSeed(`${projectId}/added`) : `${projectId}/${spec.id}`;
+      const job = insertJob(projectId, spec, seed, clock.now());
+      return job
+        ? renderJob(job)
+        : renderJob(createJob(projectId, spec, seed, clock.now() + (spec.afterMs ?? 0)));
+    },
+    setJobStatus(projectId, jobId, status, change) {
+      advance();
+      const job = jobs.get(projectId)?.get(jobId);
+      if (!job) return undefined;
+      applyJobStatus(job, status, clock.now(), change);
+      return renderJob(job);
+    },
+    removeJob(projectId, jobId) {
+      advance();
+      return jobs.get(projectId)?.delete(jobId) ?? false;
     },
     injectFault(fault) {
       const id = randomUUID();

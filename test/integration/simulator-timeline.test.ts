@@ -149,7 +149,10 @@ describe("scenario files", () => {
             ["credentials.secretKey", "Too small: expected string to have >=1 characters"],
             ["projects[0].servers[0].timeline[0].after", 'not a duration: "soon" (e.g. 500ms, 20s, 5m)'],
             ["projects[0].servers[0].timeline[1]", 'Unrecognized key: "colour"'],
-            ["faults[0].route", 'Invalid option: expected one of "get"|"list"|"token"'],
+            [
+              "faults[0].route",
+              'Invalid option: expected one of "get"|"list"|"token"|"jobs"|"job"|"sub_jobs"',
+            ],
             ["", 'Unrecognized key: "extra"'],
           ],
         );
