@@ -8,7 +8,6 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { parseDocument } from "yaml";
 import { CONFIG_CREDENTIAL_KEYS } from "../lib/credential-fields.js";
-import { formatDuration } from "../lib/duration.js";
 import { ConfigError, type ConfigIssue, coerceError } from "../lib/errors.js";
 import { webhookSecretWarnings } from "../notify/formats/index.js";
 import { createConfigSchema, formatPath, toConfigIssues } from "./schema.js";

@@ -4,7 +4,6 @@ import { after, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
 import { signRequest } from "../../src/cloud/signer.js";
-import { createManualClock, type ManualClock } from "../../src/lib/clock.js";
 import { ConfigError } from "../../src/lib/errors.js";
 import {
   type ApiJob,
@@ -13,6 +12,7 @@ import {
   normaliseScenario,
   type Simulator,
 } from "../../src/simulator/index.js";
+import { createManualClock, type ManualClock } from "../helpers/manual-clock.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const JOBS = path.join(here, "..", "fixtures", "scenarios", "jobs.yaml");
