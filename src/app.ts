@@ -57,6 +57,15 @@ export interface App {
   stop(): Promise<void>;
 }
 
+/** A reload's new parts, all built before anything is swapped. */
+interface Prepared {
+  loaded: LoadedConfig;
+  /** A new cloud client when the cloud config changed. */
+  cloud?: CloudClient;
+  /** server.listen or state.path changed: those wait for a restart. */
+  restartNeeded: boolean;
+}
+
 /** Builds the daemon from a loaded config. Opening the store may throw (corrupt or newer database). */
 export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   const clock = deps.clock ?? systemClock;
@@ -206,6 +215,65 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     }
   };
 
+  /** Builds what a new config needs (may throw; nothing of the running daemon is touched). */
+  const prepareReload = (next: LoadedConfig): Prepared => {
+    const prev = current.config;
+    // The listen address and the database stay as they are until a restart.
+    const loaded: LoadedConfig = {
+      ...next,
+      config: Object.freeze({
+        ...next.config,
+        server: {
+          ...next.config.server,
+          listen: prev.server.listen,
+          host: prev.server.host,
+          port: prev.server.port,
+        },
+        state: prev.state,
+      }),
+    };
+    const restartNeeded =
+      prev.server.listen !== next.config.server.listen || prev.state.path !== next.config.state.path;
+    if (isDeepStrictEqual(prev.cloud, loaded.config.cloud)) return { loaded, restartNeeded };
+    return { loaded, restartNeeded, cloud: makeCloud(loaded.config) };
+  };
+
+  /** Swaps in a prepared reload. Nothing here reads files or builds clients, so nothing here fails. */
+  const applyReload = (next: Prepared): void => {
+    for (const w of next.loaded.warnings) log.warn({ warning: w }, "config warning");
+    if (next.restartNeeded) log.warn("server.listen and state.path changes take effect after a restart");
+    current = next.loaded;
+    if (next.cloud) {
+      const old = cloud;
+      cloud = next.cloud;
+      // Polls in flight keep the old client; close it once they are done.
+      void scheduler
+        .drain()
+        .then(() => old.close())
+        .catch((e: unknown) => log.warn({ err: coerceError(e) }, "closing the previous cloud client failed"));
+    }
+    if (typeof log.level === "string" && log.level !== current.config.log.level)
+      log.level = current.config.log.level;
+    metrics.setShard(current.config.sharding.index, current.config.sharding.count);
+    metrics.configure(metricsConfigOf(current.config));
+    try {
+      forgetUnwatched();
+    } catch (e) {
+      log.error({ err: coerceError(e) }, "forgetting unwatched servers failed");
+    }
+    scheduler.update({
+      targets: current.config.targets,
+      interval: current.config.schedule.interval,
+      concurrency: current.config.schedule.concurrency,
+    });
+    metrics.setConfigReload(true, clock.now());
+    delivery.wake();
+    log.info(
+      { targets: current.config.targets.length, webhooks: current.config.webhooks.length },
+      "config reloaded",
+    );
+  };
+
   const app: App = {
     metrics,
     store,
@@ -222,9 +290,11 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       return address;
     },
     async reload() {
-      let next: LoadedConfig;
+      // Build and validate everything new first; swap only when all of it exists (a failed reload
+      // changes nothing, whatever step failed).
+      let next: Prepared;
       try {
-        next = loadConfig(current.path, deps.env);
+        next = prepareReload(loadConfig(current.path, deps.env));
       } catch (e) {
         const errors =
           e instanceof ConfigError
@@ -234,52 +304,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
         log.error({ errors }, "config reload failed; keeping the previous config");
         return { ok: false, errors };
       }
-      const prev = current.config;
-      for (const w of next.warnings) log.warn({ warning: w }, "config warning");
-      if (prev.server.listen !== next.config.server.listen || prev.state.path !== next.config.state.path) {
-        log.warn("server.listen and state.path changes take effect after a restart");
-      }
-      // The listen address and the database stay as they are until a restart.
-      current = {
-        ...next,
-        config: Object.freeze({
-          ...next.config,
-          server: {
-            ...next.config.server,
-            listen: prev.server.listen,
-            host: prev.server.host,
-            port: prev.server.port,
-          },
-          state: prev.state,
-        }),
-      };
-      if (!isDeepStrictEqual(prev.cloud, next.config.cloud)) {
-        const old = cloud;
-        cloud = makeCloud(current.config);
-        // Polls in flight keep the old client; close it once they are done.
-        void scheduler
-          .drain()
-          .then(() => old.close())
-          .catch((e: unknown) =>
-            log.warn({ err: coerceError(e) }, "closing the previous cloud client failed"),
-          );
-      }
-      if (typeof log.level === "string" && log.level !== current.config.log.level)
-        log.level = current.config.log.level;
-      metrics.setShard(current.config.sharding.index, current.config.sharding.count);
-      metrics.configure(metricsConfigOf(current.config));
-      forgetUnwatched();
-      scheduler.update({
-        targets: current.config.targets,
-        interval: current.config.schedule.interval,
-        concurrency: current.config.schedule.concurrency,
-      });
-      metrics.setConfigReload(true, clock.now());
-      delivery.wake();
-      log.info(
-        { targets: current.config.targets.length, webhooks: current.config.webhooks.length },
-        "config reloaded",
-      );
+      applyReload(next);
       return { ok: true };
     },
     isReady() {

@@ -58,7 +58,8 @@ export const runCommand: Command = {
       unsubscribe.push(ctx.onSignal("SIGINT", () => stop("SIGINT")));
       unsubscribe.push(
         ctx.onSignal("SIGHUP", () => {
-          void app.reload();
+          // reload() reports its own failures; this only guards the process against a surprise.
+          app.reload().catch((e: unknown) => logger.error({ err: coerceError(e) }, "config reload failed"));
         }),
       );
       app.start().catch((e: unknown) => {

@@ -4,11 +4,9 @@
  * every byte of the body — through one AbortSignal, with undici's own headers/body timeouts as a
  * second line.
  */
-import { readFileSync } from "node:fs";
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from "undici";
 import type { CloudConfig } from "../config/types.js";
-import { ConfigError } from "../lib/errors.js";
 import { FAILURES } from "./classify.js";
 import { CloudError } from "./errors.js";
 
@@ -184,29 +182,18 @@ export interface DispatcherEnv {
 }
 
 /**
- * The default dispatcher of a client: a keep-alive Agent (trusting `caFile` in addition to the system
- * CAs when set), or an EnvHttpProxyAgent when `env` names a proxy (`HTTPS_PROXY`/`HTTP_PROXY`, with
- * `NO_PROXY` exceptions). `env` is passed in; process.env is never read here. An unreadable `caFile`
- * is a ConfigError (exit 78).
+ * The default dispatcher of a client: a keep-alive Agent (trusting the `ca` bundle that config loading
+ * read from `caFile`, in addition to the system CAs), or an EnvHttpProxyAgent when `env` names a proxy
+ * (`HTTPS_PROXY`/`HTTP_PROXY`, with `NO_PROXY` exceptions). `env` is passed in; process.env is never
+ * read here, and no file is: building a client cannot fail on a file (a reload swaps only what it built).
  */
 export function createDefaultDispatcher(
-  config: Pick<CloudConfig, "caFile" | "requestTimeout">,
+  config: Pick<CloudConfig, "ca" | "requestTimeout">,
   env: Readonly<Record<string, string | undefined>> = {},
 ): Dispatcher {
   const connect: { timeout: number; ca?: string[] } = { timeout: config.requestTimeout };
-  if (config.caFile !== undefined) {
-    // Extra CAs are added to Node's bundled roots, as NODE_EXTRA_CA_CERTS would.
-    let custom: string;
-    try {
-      custom = readFileSync(config.caFile, "utf8");
-    } catch (err) {
-      const reason = (err as NodeJS.ErrnoException).code ?? "unreadable";
-      throw new ConfigError([{ path: "cloud.caFile", message: `cannot read ${config.caFile} (${reason})` }], {
-        cause: err,
-      });
-    }
-    connect.ca = [...rootCertificates, custom];
-  }
+  // Extra CAs are added to Node's bundled roots, as NODE_EXTRA_CA_CERTS would.
+  if (config.ca !== undefined) connect.ca = [...rootCertificates, config.ca];
   const common = { keepAliveTimeout: 30_000, keepAliveMaxTimeout: 60_000, connect };
   const httpsProxy = env.HTTPS_PROXY ?? env.https_proxy ?? "";
   const httpProxy = env.HTTP_PROXY ?? env.http_proxy ?? "";

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -131,6 +131,47 @@ describe("the daemon in-process", () => {
       await app.stop();
       await sim.stop();
     }
+  });
+
+  it("keeps the old config whole when a reload's cloud client cannot be built (unreadable caFile)", async (t) => {
+    const sim = createSimulator();
+    const { url: simUrl } = await sim.start();
+    t.after(() => sim.stop());
+    sim.addServer(PROJECT, { id: "ca-1", name: "ca", status: "ACTIVE" });
+    const dir = mkdtempSync(join(tmpdir(), "imagewatch-ca-reload-"));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const path = join(dir, "imagewatch.yaml");
+    const yaml = configYaml(simUrl, {
+      statePath: join(dir, "state.db"),
+      target: `{ projectId: ${PROJECT}, serverIds: [ca-1] }`,
+      extra: 'server: { listen: "127.0.0.1:0" }\nstuck: { BUILDING: 7m }',
+    });
+    writeFileSync(path, yaml);
+    const app = createApp(loadConfig(path, {}), { logger: createSilentLogger(), env: {} });
+    const { url } = await app.start();
+    t.after(() => app.stop());
+    await waitFor(() => app.isReady(), "ready");
+    // Same file with another threshold and a CA bundle that does not exist.
+    writeFileSync(
+      path,
+      yaml
+        .replace("BUILDING: 7m", "BUILDING: 9m")
+        .replace(
+          "  requestTimeout:",
+          `  caFile: ${JSON.stringify(join(dir, "nope.pem"))}\n  requestTimeout:`,
+        ),
+    );
+    const res = await request(`${url}/-/reload`, { method: "POST" });
+    const body = (await res.body.json()) as { errors?: string[] };
+    assert.equal(res.statusCode, 400);
+    assert.ok(
+      body.errors?.some((e) => e.startsWith("cloud.caFile: ")),
+      JSON.stringify(body),
+    );
+    assert.equal(app.config().stuck.thresholds.BUILDING, 7 * 60_000, "the old config is kept whole");
+    assert.equal(app.config().cloud.caFile, undefined);
+    const text = await (await request(`${url}/metrics`)).body.text();
+    assert.match(text, /^imagewatch_config_last_reload_successful 0$/m);
   });
 
   it("stops promptly when a poll hangs, aborting it after the grace and committing nothing for it", async () => {

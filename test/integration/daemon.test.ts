@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
@@ -183,6 +183,24 @@ describe("the daemon process", () => {
       await healthy.body.dump();
       assert.equal(healthy.statusCode, 200);
       assert.equal(daemon.child.exitCode, null, "still running");
+      // A valid file whose CA bundle cannot be read: once, this killed the daemon (the new cloud client
+      // was built after the swap and the SIGHUP handler's rejection went uncaught).
+      const good = readFileSync(writeConfig(dir, simUrl, port, receiver.url), "utf8");
+      writeFileSync(
+        configPath,
+        good.replace(
+          "  requestTimeout:",
+          `  caFile: ${JSON.stringify(join(dir, "missing-ca.pem"))}\n  requestTimeout:`,
+        ),
+      );
+      const failedBefore = daemon.lines.filter((l) => l.includes("config reload failed")).length;
+      daemon.child.kill("SIGHUP");
+      await waitFor(
+        () => daemon.lines.filter((l) => l.includes("config reload failed")).length > failedBefore,
+        "the caFile reload failure logged",
+      );
+      assert.equal(await reloadGauge(), "0");
+      assert.equal(daemon.child.exitCode, null, "still running after an unreadable caFile");
       // A good config again: the reload succeeds and a new webhook header is used.
       writeConfig(dir, simUrl, port, `${receiver.url}2`);
       daemon.child.kill("SIGHUP");
