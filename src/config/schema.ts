@@ -213,7 +213,7 @@ const targetSchema = z
 
 const scheduleSchema = z
   .strictObject({
-    // croner schedules in whole seconds.
+    // At least a second: the API quotas are per minute, and a sub-second cadence would only burn them.
     interval: duration(1000).prefault(CONFIG_DEFAULTS.schedule.interval),
     steadyInterval: duration(1000).prefault(CONFIG_DEFAULTS.schedule.steadyInterval),
     concurrency: z.int().min(1).prefault(CONFIG_DEFAULTS.schedule.concurrency),
