@@ -142,7 +142,9 @@ export function planTick(
     return {
       kind: "list",
       discover: false,
-      filter: { enterpriseProjectId: target.enterpriseProjectId },
+      // No filter: the ids name the servers. An enterpriseProjectId filter here would make a listed id
+      // of another enterprise project look "disappeared", while a GET finds it.
+      filter: {},
       ids: due,
       sharding,
     };
