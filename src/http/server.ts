@@ -11,7 +11,14 @@ import type { Clock } from "../lib/clock.js";
 import { coerceError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
-import type { DeliveryRecord, StoredEvent } from "../store/types.js";
+import {
+  type Parsed,
+  parseDeliveryState,
+  parseEventType,
+  parseLimit,
+  parseSince,
+} from "../store/event-filter.js";
+import type { DeliveryRecord, EventFilter, EventWithDeliveries, StoredEvent } from "../store/types.js";
 import { renderStatusPage } from "./status-page.js";
 
 /** Gzips a sequence of chunks as one stream and resolves with the compressed chunks. */
@@ -47,8 +54,10 @@ export interface HttpServerDeps {
   getBearerToken(): string | undefined;
   /** The servers currently present, in memory. */
   listServers(): ServerState[];
-  /** Newest first, each with its deliveries (the store's `listEvents`). */
-  listEvents(limit: number): Array<StoredEvent & { deliveries: DeliveryRecord[] }>;
+  /** Newest first, each with its deliveries, narrowed by `filter` (the store's `listEvents`). */
+  listEvents(limit: number, filter?: EventFilter): EventWithDeliveries[];
+  /** One event with its deliveries, or undefined (the store's `getEvent`): checks a `before` cursor. */
+  getEvent(eventId: string): EventWithDeliveries | undefined;
   /** The stuck threshold (ms) of a status, for the status page; undefined when the status has none. */
   stuckThresholdFor?(status: string): number | undefined;
   /** True once the first poll of every target finished and the database is writable. */
@@ -112,6 +121,62 @@ interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
   url: URL;
+}
+
+/** The query parameters of `/api/v1/events` and what each becomes, given the current time. */
+const EVENT_PARAMS: Record<string, (value: string, now: number) => Parsed<Partial<EventFilter>>> = {
+  state: (v) => mapParsed(parseDeliveryState(v), (state) => ({ state })),
+  type: (v) => mapParsed(parseEventType(v), (type) => ({ type })),
+  project_id: (v) => nonEmpty(v, (projectId) => ({ projectId })),
+  server_id: (v) => nonEmpty(v, (serverId) => ({ serverId })),
+  webhook: (v) => nonEmpty(v, (webhook) => ({ webhook })),
+  since: (v, now) => mapParsed(parseSince(v, now), (since) => ({ since })),
+  before: (v) => nonEmpty(v, (before) => ({ before })),
+};
+
+function mapParsed<T, U>(p: Parsed<T>, f: (value: T) => U): Parsed<U> {
+  return p.ok ? { ok: true, value: f(p.value) } : p;
+}
+
+function nonEmpty<U>(v: string, f: (value: string) => U): Parsed<U> {
+  return v === "" ? { ok: false, error: "must not be empty" } : { ok: true, value: f(v) };
+}
+
+/**
+ * Parses the query of `/api/v1/events`: the filter and limit, or every problem found, each naming its
+ * parameter (unknown ones included).
+ */
+export function parseEventsQuery(
+  params: URLSearchParams,
+  now: number,
+): { ok: true; filter: EventFilter; limit: number } | { ok: false; errors: string[] } {
+  const errors: string[] = [];
+  const filter: EventFilter = {};
+  let limit = EVENTS_DEFAULT_LIMIT;
+  const seen = new Set<string>();
+  for (const [name, value] of params) {
+    if (seen.has(name)) {
+      if (!errors.some((e) => e.startsWith(`${name}:`))) errors.push(`${name}: given more than once`);
+      continue;
+    }
+    seen.add(name);
+    if (name === "limit") {
+      const p = parseLimit(value, EVENTS_MAX_LIMIT);
+      if (p.ok) limit = p.value;
+      else errors.push(`limit: ${p.error}`);
+      continue;
+    }
+    const parse = EVENT_PARAMS[name];
+    if (parse === undefined) {
+      const known = ["limit", ...Object.keys(EVENT_PARAMS)].join(", ");
+      errors.push(`${name}: unknown parameter (known: ${known})`);
+      continue;
+    }
+    const p = parse(value, now);
+    if (p.ok) Object.assign(filter, p.value);
+    else errors.push(`${name}: ${p.error}`);
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, filter, limit };
 }
 
 /** Formats ms since the epoch as ISO 8601, or null. */
@@ -304,21 +369,29 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     sendJson(res, 200, { servers: deps.listServers().map(toServerView) });
   }
 
+  /**
+   * Newest first. Paging: when more events match, `next` is the id to pass as `before` for the next page
+   * (null on the last page); pages never overlap, however many events are committed in between.
+   */
   function handleEvents({ res, url }: RequestContext): void {
-    const raw = url.searchParams.get("limit");
-    let limit = EVENTS_DEFAULT_LIMIT;
-    if (raw !== null) {
-      const n = /^\d{1,7}$/.test(raw) ? Number(raw) : Number.NaN;
-      if (!(n >= 1 && n <= EVENTS_MAX_LIMIT)) {
-        sendJson(res, 400, {
-          status: "error",
-          errors: [`limit: must be an integer from 1 to ${EVENTS_MAX_LIMIT}`],
-        });
-        return;
-      }
-      limit = n;
+    const query = parseEventsQuery(url.searchParams, deps.clock.now());
+    if (!query.ok) {
+      sendJson(res, 400, { status: "error", errors: query.errors });
+      return;
     }
-    sendJson(res, 200, { events: deps.listEvents(limit).map(toEventView) });
+    const { filter, limit } = query;
+    if (filter.before !== undefined && deps.getEvent(filter.before) === undefined) {
+      sendJson(res, 400, {
+        status: "error",
+        errors: [`before: no event with id "${filter.before}" (it may have been pruned)`],
+      });
+      return;
+    }
+    // One more than asked tells whether another page exists.
+    const events = deps.listEvents(limit + 1, filter);
+    const page = events.slice(0, limit);
+    const next = events.length > limit ? (page[page.length - 1]?.id ?? null) : null;
+    sendJson(res, 200, { events: page.map(toEventView), next });
   }
 
   function handleStatusPage({ res }: RequestContext): void {

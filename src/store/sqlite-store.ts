@@ -9,8 +9,9 @@
  * `markDelivered` means one duplicate delivery that receivers drop by id (at-least-once either way).
  * FULL would fsync every commit and every delivery mark for no gain in those guarantees.
  *
- * Concurrency: the daemon and `imagewatch events replay` may open the same file at once; WAL lets the
- * reader run beside the writer and `busy_timeout` makes a writer wait for the other's lock.
+ * Concurrency: the daemon and `imagewatch events replay`/`events list` may open the same file at once; WAL
+ * lets a reader run beside the writer and `busy_timeout` makes a writer wait for the other's lock.
+ * `events list` opens it read-only (`readOnly`), so it never takes the write lock.
  */
 import fs from "node:fs";
 import path from "node:path";
@@ -21,7 +22,17 @@ import { AppError, coerceError } from "../lib/errors.js";
 import { createSilentLogger, type Logger } from "../lib/logger.js";
 import { migrate, readSchemaVersion, SCHEMA_VERSION } from "./migrations.js";
 import { toStoredJson } from "./stored-json.js";
-import type { DeliveryRecord, DeliveryState, DueDelivery, PollCommit, Store, StoredEvent } from "./types.js";
+import type {
+  DeliveryRecord,
+  DeliveryState,
+  DueDelivery,
+  EventFilter,
+  EventWithDeliveries,
+  PollCommit,
+  ReplayedDelivery,
+  Store,
+  StoredEvent,
+} from "./types.js";
 
 /** How long a statement waits for another connection's write lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
@@ -31,6 +42,12 @@ export interface SqliteStoreDeps {
   /** Stamps the readiness probe's write; defaults to the system clock. */
   clock?: Clock;
   logger?: Logger;
+  /**
+   * Opens an existing file read-only (for `imagewatch events list` beside a running daemon): nothing is
+   * written, not even a migration; the file must exist and hold this code's schema version. Every write
+   * method then throws STORE_ERROR.
+   */
+  readOnly?: boolean;
 }
 
 interface EventRow {
@@ -77,9 +94,11 @@ type DueRow = DeliveryRow & {
 export function openSqliteStore(file: string, deps: SqliteStoreDeps = {}): Store {
   const logger = (deps.logger ?? createSilentLogger()).child({ component: "store" });
   const clock = deps.clock ?? systemClock;
-  const db = openDatabase(file);
+  const readOnly = deps.readOnly === true;
+  const db = openDatabase(file, readOnly);
   try {
-    prepareSchema(db, file, logger);
+    if (readOnly) checkReadOnlySchema(db, file);
+    else prepareSchema(db, file, logger);
   } catch (err) {
     db.close();
     throw err;
@@ -100,8 +119,10 @@ export function withSqliteStore<T>(file: string, fn: (store: Store) => T, deps: 
   }
 }
 
-function openDatabase(file: string): Database.Database {
+function openDatabase(file: string, readOnly: boolean): Database.Database {
   try {
+    if (readOnly)
+      return new Database(file, { readonly: true, fileMustExist: true, timeout: BUSY_TIMEOUT_MS });
     if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     return new Database(file, { timeout: BUSY_TIMEOUT_MS });
   } catch (err) {
@@ -145,6 +166,30 @@ function prepareSchema(db: Database.Database, file: string, logger: Logger): voi
     migrate(db, logger);
   } catch (err) {
     throw storeOpenError(file, err);
+  }
+}
+
+/** A read-only open cannot migrate: the file must already be at this code's schema version. */
+function checkReadOnlySchema(db: Database.Database, file: string): void {
+  let version: number;
+  try {
+    version = readSchemaVersion(db);
+  } catch (err) {
+    throw storeOpenError(file, err);
+  }
+  if (version > SCHEMA_VERSION) {
+    throw new AppError(
+      "STORE_SCHEMA_NEWER",
+      `store ${file} has schema version ${version}, above ${SCHEMA_VERSION}: written by a newer imagewatch`,
+    );
+  }
+  if (version < SCHEMA_VERSION) {
+    throw new AppError(
+      "STORE_ERROR",
+      version === 0
+        ? `store ${file} holds no imagewatch schema`
+        : `store ${file} has schema version ${version}, below ${SCHEMA_VERSION}: start the daemon once to migrate it`,
+    );
   }
 }
 
@@ -320,16 +365,16 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
   );
   // A replayed delivery re-enters the queue as new: attempts, error and createdAt restart, so the
   // worker's maxAge and the queue-age metric count from the replay, not from the original event.
-  const requeueFinished = db.prepare<{ eventId: string; webhook: string | null; now: number }>(
+  const requeueFinished = db.prepare<{ eventId: string; webhook: string; now: number }>(
     `UPDATE deliveries
         SET state = 'pending', attempts = 0, last_error = NULL, next_attempt_at = @now,
             created_at = @now, updated_at = @now
-      WHERE event_id = @eventId AND (@webhook IS NULL OR webhook = @webhook)
-        AND state IN ('dead', 'delivered')`,
+      WHERE event_id = @eventId AND webhook = @webhook AND state IN ('dead', 'delivered')`,
   );
-  const requeuePending = db.prepare<{ eventId: string; webhook: string | null; now: number }>(
+  // A pending delivery is already queued: it only becomes due now, keeping its attempts and age.
+  const requeuePending = db.prepare<{ eventId: string; webhook: string; now: number }>(
     `UPDATE deliveries SET next_attempt_at = @now, updated_at = @now
-      WHERE event_id = @eventId AND (@webhook IS NULL OR webhook = @webhook) AND state = 'pending'`,
+      WHERE event_id = @eventId AND webhook = @webhook AND state = 'pending'`,
   );
   const selectPendingStats = db.prepare<[], { webhook: string; depth: number; oldest: number | null }>(
     `SELECT webhook, COUNT(*) AS depth, MIN(created_at) AS oldest
@@ -343,10 +388,44 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
        SELECT (SELECT MIN(webhook) FROM deliveries WHERE webhook > w.webhook) FROM w WHERE w.webhook IS NOT NULL)
      SELECT webhook FROM w WHERE webhook IS NOT NULL`,
   );
-  const selectEvents = db.prepare<[number], EventRow>(
-    `SELECT seq, id, type, occurred_at, project_id, server_id, data
-       FROM events ORDER BY seq DESC LIMIT ?`,
+  const selectEventById = db.prepare<[string], EventRow>(
+    "SELECT seq, id, type, occurred_at, project_id, server_id, data FROM events WHERE id = ?",
   );
+  const insertReplayDelivery = db.prepare<{ eventId: string; webhook: string; now: number }>(
+    `INSERT INTO deliveries
+       (event_id, webhook, state, attempts, next_attempt_at, last_error, created_at, updated_at,
+        event_seq, project_id, server_id)
+     SELECT id, @webhook, 'pending', 0, @now, NULL, @now, @now, seq, project_id, server_id
+       FROM events WHERE id = @eventId
+     ON CONFLICT (event_id, webhook) DO NOTHING`,
+  );
+  // One statement per combination of filters (at most 2^7), so each uses the indexes its WHERE allows
+  // instead of one catch-all `(@x IS NULL OR …)` statement that can use none.
+  const listStatements = new Map<string, Database.Statement<Record<string, unknown>, EventRow>>();
+  const listStatement = (filter: EventFilter) => {
+    const where: string[] = [];
+    if (filter.type !== undefined) where.push("e.type = @type");
+    if (filter.projectId !== undefined) where.push("e.project_id = @projectId");
+    if (filter.serverId !== undefined) where.push("e.server_id = @serverId");
+    if (filter.since !== undefined) where.push("e.occurred_at >= @since");
+    // An unknown cursor makes the comparison NULL: no rows, never "from the top" again.
+    if (filter.before !== undefined) where.push("e.seq < (SELECT seq FROM events WHERE id = @before)");
+    if (filter.state !== undefined || filter.webhook !== undefined) {
+      const d = ["d.event_id = e.id"];
+      if (filter.webhook !== undefined) d.push("d.webhook = @webhook");
+      if (filter.state !== undefined) d.push("d.state = @state");
+      where.push(`EXISTS (SELECT 1 FROM deliveries d WHERE ${d.join(" AND ")})`);
+    }
+    const sql = `SELECT e.seq, e.id, e.type, e.occurred_at, e.project_id, e.server_id, e.data
+       FROM events e ${where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY e.seq DESC LIMIT @limit`;
+    let stmt = listStatements.get(sql);
+    if (stmt === undefined) {
+      stmt = db.prepare<Record<string, unknown>, EventRow>(sql);
+      listStatements.set(sql, stmt);
+    }
+    return stmt;
+  };
   const selectDeliveriesOf = db.prepare<[string], DeliveryRow>(
     `SELECT ${DELIVERY_COLUMNS} FROM deliveries d
       WHERE d.event_id IN (SELECT value FROM json_each(?)) ORDER BY d.event_id, d.webhook`,
@@ -422,11 +501,51 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
     return [...inserted.keys()];
   });
 
-  const requeueTx = db.transaction((eventId: string, now: number, webhook: string | null): number => {
-    const params = { eventId, webhook, now };
-    // Pending rows first: the second statement turns dead/delivered rows pending, and must not count twice.
-    return requeuePending.run(params).changes + requeueFinished.run(params).changes;
-  });
+  /** Each event with its deliveries, in the order given. */
+  const withDeliveries = (events: EventRow[]): EventWithDeliveries[] => {
+    const byEvent = new Map<string, DeliveryRecord[]>();
+    const ids = events.map((e) => e.id);
+    for (const r of selectDeliveriesOf.all(JSON.stringify(ids))) {
+      const list = byEvent.get(r.event_id);
+      if (list === undefined) byEvent.set(r.event_id, [toDelivery(r)]);
+      else list.push(toDelivery(r));
+    }
+    return events.map((e) => ({
+      ...toEvent(e.seq, e.id, e.type, e.occurred_at, e.project_id, e.server_id, e.data),
+      deliveries: byEvent.get(e.id) ?? [],
+    }));
+  };
+
+  const replayTx = db.transaction(
+    (eventId: string, now: number, scope: Parameters<Store["replay"]>[2]): ReplayedDelivery[] | undefined => {
+      const event = selectEventById.get(eventId);
+      if (event === undefined) return undefined;
+      const rows = selectDeliveriesOf.all(JSON.stringify([eventId]));
+      const chosen = rows.filter((r) =>
+        scope.kind === "all"
+          ? true
+          : scope.kind === "undelivered"
+            ? r.state !== "delivered"
+            : r.webhook === scope.webhook,
+      );
+      const out: ReplayedDelivery[] = [];
+      for (const r of chosen) {
+        const params = { eventId, webhook: r.webhook, now };
+        if (r.state === "pending") requeuePending.run(params);
+        else requeueFinished.run(params);
+        out.push({
+          webhook: r.webhook,
+          previousState: r.state as DeliveryState,
+          previousAttempts: r.attempts,
+        });
+      }
+      if (scope.kind === "webhook" && chosen.length === 0 && scope.create) {
+        insertReplayDelivery.run({ eventId, webhook: scope.webhook, now });
+        out.push({ webhook: scope.webhook, previousState: null, previousAttempts: 0 });
+      }
+      return out;
+    },
+  );
 
   const pruneTx = db.transaction((before: number): number => {
     deletePrunedDeliveries.run({ before });
@@ -486,7 +605,18 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
       }),
 
     requeue: (eventId, now, webhook) =>
-      guard(file, "requeue", () => requeueTx(eventId, now, webhook ?? null)),
+      guard(
+        file,
+        "requeue",
+        () =>
+          replayTx(
+            eventId,
+            now,
+            webhook === undefined ? { kind: "all" } : { kind: "webhook", webhook, create: false },
+          )?.length ?? 0,
+      ),
+
+    replay: (eventId, now, scope) => guard(file, "replay", () => replayTx(eventId, now, scope)),
 
     queueStats: () =>
       guard(file, "queueStats", () => {
@@ -500,21 +630,19 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
         return stats;
       }),
 
-    listEvents: (limit) =>
+    listEvents: (limit, filter = {}) =>
       guard(file, "listEvents", () => {
         if (limit <= 0) return [];
-        const events = selectEvents.all(limit);
-        const byEvent = new Map<string, DeliveryRecord[]>();
-        const ids = events.map((e) => e.id);
-        for (const r of selectDeliveriesOf.all(JSON.stringify(ids))) {
-          const list = byEvent.get(r.event_id);
-          if (list === undefined) byEvent.set(r.event_id, [toDelivery(r)]);
-          else list.push(toDelivery(r));
-        }
-        return events.map((e) => ({
-          ...toEvent(e.seq, e.id, e.type, e.occurred_at, e.project_id, e.server_id, e.data),
-          deliveries: byEvent.get(e.id) ?? [],
-        }));
+        // Only the parameters the statement names: better-sqlite3 rejects unused named parameters.
+        const params: Record<string, unknown> = { limit };
+        for (const [k, v] of Object.entries(filter)) if (v !== undefined) params[k] = v;
+        return withDeliveries(listStatement(filter).all(params));
+      }),
+
+    getEvent: (eventId) =>
+      guard(file, "getEvent", () => {
+        const row = selectEventById.get(eventId);
+        return row === undefined ? undefined : withDeliveries([row])[0];
       }),
 
     prune: (before) => guard(file, "prune", () => pruneTx(before)),

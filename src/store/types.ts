@@ -24,6 +24,42 @@ export interface StoredEvent extends DomainEvent {
   seq: number;
 }
 
+/** An event with every delivery it has (to each webhook it matched when it was committed). */
+export type EventWithDeliveries = StoredEvent & { deliveries: DeliveryRecord[] };
+
+/** Which events {@link Store.listEvents} returns; every field given narrows the result (AND). */
+export interface EventFilter {
+  /** Events with a delivery in this state (to `webhook`, when that is given too). */
+  state?: DeliveryState;
+  /** Events with a delivery to this webhook. */
+  webhook?: string;
+  /** A full event type (`image_server.stuck`). */
+  type?: string;
+  projectId?: string;
+  serverId?: string;
+  /** Events that occurred at or after this time (ms). */
+  since?: number;
+  /** The paging cursor: only events committed before the event with this id (none when it is unknown). */
+  before?: string;
+}
+
+/**
+ * Which of an event's deliveries {@link Store.replay} re-queues: `undelivered` the dead and pending ones,
+ * `all` every one, `webhook` that webhook's whatever its state (with `create`, a delivery row is added when
+ * the event has none to it).
+ */
+export type ReplayScope =
+  | { kind: "undelivered" }
+  | { kind: "all" }
+  | { kind: "webhook"; webhook: string; create: boolean };
+
+/** One delivery {@link Store.replay} re-queued, with the state it was in (`null`: the row was created). */
+export interface ReplayedDelivery {
+  webhook: string;
+  previousState: DeliveryState | null;
+  previousAttempts: number;
+}
+
 /** A due delivery together with its event, as a delivery worker takes it. */
 export interface DueDelivery {
   delivery: DeliveryRecord;
@@ -71,14 +107,22 @@ export interface Store {
   ): void;
   markDead(eventId: string, webhook: string, attempts: number, lastError: string, now: number): void;
   /**
-   * Re-queues an event's deliveries (dead or delivered → pending, attempts reset, due now). With `webhook`,
-   * only that one. Returns how many rows were re-queued; 0 when the event is unknown.
+   * Re-queues every delivery of an event (dead or delivered → pending, attempts reset, due now; pending →
+   * due now). With `webhook`, only that one. Returns how many rows were re-queued; 0 when the event is unknown.
    */
   requeue(eventId: string, now: number, webhook?: string): number;
+  /**
+   * Re-queues the deliveries of an event that `scope` selects, in one transaction: dead or delivered rows
+   * become pending with attempts, error and createdAt reset; pending rows become due now. Returns what it
+   * re-queued, or `undefined` when the event is unknown.
+   */
+  replay(eventId: string, now: number, scope: ReplayScope): ReplayedDelivery[] | undefined;
   /** Pending count and the createdAt of the oldest pending delivery, per webhook name. */
   queueStats(): Map<string, { depth: number; oldestCreatedAt: number | null }>;
-  /** Newest first, each with all its deliveries. */
-  listEvents(limit: number): Array<StoredEvent & { deliveries: DeliveryRecord[] }>;
+  /** Newest first (by commit order), at most `limit`, each with all its deliveries, narrowed by `filter`. */
+  listEvents(limit: number, filter?: EventFilter): EventWithDeliveries[];
+  /** One event with all its deliveries, or undefined when no event has this id. */
+  getEvent(eventId: string): EventWithDeliveries | undefined;
   /** Deletes events older than `before` (ms) whose deliveries are all delivered (or that have none). Returns count. */
   prune(before: number): number;
   /** True when a write succeeds (for /-/ready). */

@@ -222,82 +222,139 @@ describe("imagewatch webhook test", () => {
 });
 
 describe("imagewatch events replay", () => {
-  function seed(dbFile: string): void {
-    const store = openSqliteStore(dbFile);
+  const DB = "state/imagewatch.db";
+  /** Webhooks configured besides ops and audit: `late` takes the event, `narrow` does not (status ERROR). */
+  const EXTRA = `  - name: late
+    url: http://127.0.0.1:1/hook
+    format: standard
+    secret: \${WEBHOOK_SECRET}
+  - name: narrow
+    url: http://127.0.0.1:1/hook
+    format: standard
+    secret: \${WEBHOOK_SECRET}
+    statuses: [BUILT]
+`;
+
+  /** A config with the EXTRA webhooks, and evt_dead: ops dead, audit delivered, pager pending (2 attempts). */
+  function setup(): { dir: string; config: string; db: string; seededAt: number } {
+    const dir = tempDir();
+    const config = writeConfig(dir, "http://127.0.0.1:1/hook");
+    fs.writeFileSync(config, fs.readFileSync(config, "utf8").replace("state:\n", `${EXTRA}state:\n`));
+    const db = path.join(dir, DB);
+    const store = openSqliteStore(db);
+    const now = Date.now();
     try {
-      const now = Date.now();
+      const event = (id: string) => ({
+        id,
+        type: "image_server.status_changed" as const,
+        occurredAt: now,
+        projectId: "p",
+        serverId: "s",
+        data: { event_id: id, project_id: "p", server_id: "s", name: "n", status: "ERROR" },
+      });
       store.commitPoll({
         servers: [],
-        events: [
-          {
-            id: "evt_dead",
-            type: "image_server.status_changed",
-            occurredAt: now,
-            projectId: "p",
-            serverId: "s",
-            data: { event_id: "evt_dead", project_id: "p", server_id: "s", name: "n", status: "ERROR" },
-          },
-        ],
+        events: [event("evt_dead"), event("evt_done")],
         deliveries: [
           { eventId: "evt_dead", webhook: "ops" },
           { eventId: "evt_dead", webhook: "audit" },
+          { eventId: "evt_dead", webhook: "pager" },
+          { eventId: "evt_done", webhook: "ops" },
         ],
         now,
       });
-      store.markDead("evt_dead", "ops", 1, "rejected: HTTP 404", now);
+      store.markDead("evt_dead", "ops", 3, "rejected: HTTP 404", now);
       store.markDelivered("evt_dead", "audit", 1, now);
+      store.markRetry("evt_dead", "pager", 2, now + 3_600_000, "HTTP 503", now);
+      store.markDelivered("evt_done", "ops", 1, now);
     } finally {
       store.close();
     }
+    return { dir, config, db, seededAt: now };
   }
 
-  function statesOf(dbFile: string): Record<string, string> {
-    const store = openSqliteStore(dbFile);
+  /** webhook → "state/attempts", plus "+due" for a pending row due by now. */
+  function statesOf(db: string, id = "evt_dead"): Record<string, string> {
+    const store = openSqliteStore(db);
     try {
-      const e = store.listEvents(10).find((x) => x.id === "evt_dead");
-      return Object.fromEntries((e?.deliveries ?? []).map((d) => [d.webhook, `${d.state}/${d.attempts}`]));
+      const e = store.getEvent(id);
+      const now = Date.now();
+      return Object.fromEntries(
+        (e?.deliveries ?? []).map((d) => [
+          d.webhook,
+          `${d.state}/${d.attempts}${d.state === "pending" && d.nextAttemptAt <= now ? "+due" : ""}`,
+        ]),
+      );
     } finally {
       store.close();
     }
   }
 
-  it("re-queues the deliveries of an event (relative state.path resolved against the cwd)", async () => {
-    const dir = tempDir();
-    const config = writeConfig(dir, "http://127.0.0.1:1/hook");
-    seed(path.join(dir, "state/imagewatch.db"));
+  it("by default re-queues only the dead and still-pending deliveries (relative state.path)", async () => {
+    const { dir, config, db } = setup();
     const io = makeCtx(["replay", "evt_dead", "-c", config], dir);
-    assert.equal(await eventsCommand.run(io.ctx), 0);
-    assert.match(io.stdout(), /re-queued 2 deliveries of event evt_dead/);
-    assert.deepEqual(statesOf(path.join(dir, "state/imagewatch.db")), {
-      ops: "pending/0",
-      audit: "pending/0",
-    });
-  });
-
-  it("with --webhook re-queues only that delivery", async () => {
-    const dir = tempDir();
-    const config = writeConfig(dir, "http://127.0.0.1:1/hook");
-    seed(path.join(dir, "state/imagewatch.db"));
-    const io = makeCtx(["replay", "evt_dead", "--webhook", "ops", "-c", config], dir);
-    assert.equal(await eventsCommand.run(io.ctx), 0);
-    assert.match(io.stdout(), /re-queued 1 delivery of event evt_dead/);
-    assert.deepEqual(statesOf(path.join(dir, "state/imagewatch.db")), {
-      ops: "pending/0",
+    assert.equal(await eventsCommand.run(io.ctx), 0, io.stderr());
+    assert.deepEqual(statesOf(db), {
+      ops: "pending/0+due",
       audit: "delivered/1",
+      pager: "pending/2+due",
     });
+    assert.match(io.stdout(), /^ops: re-queued \(was dead after 3 attempt\(s\)\)$/m);
+    assert.match(io.stdout(), /^pager: re-queued \(was pending after 2 attempt\(s\); now due\)$/m);
+    assert.doesNotMatch(io.stdout(), /audit/);
+    assert.match(io.stdout(), /re-queued 2 deliveries of event evt_dead/);
   });
 
-  it("exits 1 for an unknown event id or a webhook without that delivery", async () => {
-    const dir = tempDir();
-    const config = writeConfig(dir, "http://127.0.0.1:1/hook");
-    seed(path.join(dir, "state/imagewatch.db"));
+  it("--all re-queues every delivery, delivered ones too", async () => {
+    const { dir, config, db } = setup();
+    const io = makeCtx(["replay", "evt_dead", "--all", "-c", config], dir);
+    assert.equal(await eventsCommand.run(io.ctx), 0, io.stderr());
+    assert.deepEqual(statesOf(db), { ops: "pending/0+due", audit: "pending/0+due", pager: "pending/2+due" });
+    assert.match(io.stdout(), /^audit: re-queued \(was delivered after 1 attempt\(s\)\)$/m);
+    assert.match(io.stdout(), /re-queued 3 deliveries/);
+  });
+
+  it("--webhook re-queues only that webhook's delivery, whatever its state", async () => {
+    const { dir, config, db } = setup();
+    const io = makeCtx(["replay", "evt_dead", "--webhook", "audit", "-c", config], dir);
+    assert.equal(await eventsCommand.run(io.ctx), 0, io.stderr());
+    assert.deepEqual(statesOf(db), { ops: "dead/3", audit: "pending/0+due", pager: "pending/2" });
+    assert.match(io.stdout(), /re-queued 1 delivery of event evt_dead/);
+  });
+
+  it("--webhook adds a delivery for a configured webhook that takes the event but had none", async () => {
+    const { dir, config, db } = setup();
+    const io = makeCtx(["replay", "evt_dead", "--webhook", "late", "-c", config], dir);
+    assert.equal(await eventsCommand.run(io.ctx), 0, io.stderr());
+    assert.equal(statesOf(db).late, "pending/0+due");
+    assert.equal(statesOf(db).ops, "dead/3", "the others are untouched");
+    assert.match(io.stdout(), /^late: re-queued \(new delivery/m);
+  });
+
+  it("--webhook fails clearly for a webhook that does not take the event or is not configured", async () => {
+    const { dir, config, db } = setup();
+    const narrow = makeCtx(["replay", "evt_dead", "--webhook", "narrow", "-c", config], dir);
+    assert.equal(await eventsCommand.run(narrow.ctx), 1);
+    assert.match(narrow.stderr(), /webhook "narrow" does not take event evt_dead.*filters exclude it/);
+    const other = makeCtx(["replay", "evt_dead", "--webhook", "elsewhere", "-c", config], dir);
+    assert.equal(await eventsCommand.run(other.ctx), 1);
+    assert.match(
+      other.stderr(),
+      /no delivery to webhook "elsewhere" and no webhook of that name is configured/,
+    );
+    assert.equal(statesOf(db).narrow, undefined, "no row was added");
+    assert.equal(statesOf(db).ops, "dead/3");
+  });
+
+  it("exits 1 for an unknown event id, and when nothing is left to re-queue", async () => {
+    const { dir, config, db } = setup();
     const io = makeCtx(["replay", "evt_nope", "-c", config], dir);
     assert.equal(await eventsCommand.run(io.ctx), 1);
     assert.match(io.stderr(), /unknown event evt_nope/);
-    const other = makeCtx(["replay", "evt_dead", "--webhook", "elsewhere", "-c", config], dir);
-    assert.equal(await eventsCommand.run(other.ctx), 1);
-    assert.match(other.stderr(), /not in the config/);
-    assert.match(other.stderr(), /has no delivery to webhook "elsewhere"/);
+    const done = makeCtx(["replay", "evt_done", "-c", config], dir);
+    assert.equal(await eventsCommand.run(done.ctx), 1);
+    assert.match(done.stderr(), /nothing to re-queue: every delivery of event evt_done was delivered/);
+    assert.deepEqual(statesOf(db, "evt_done"), { ops: "delivered/1" });
   });
 
   it("refuses a :memory: state and a missing database file", async () => {
@@ -320,9 +377,18 @@ describe("imagewatch events replay", () => {
     );
   });
 
-  it("rejects a missing ID as a usage error", async () => {
+  it("rejects a missing ID, a missing subcommand and mixed options as usage errors", async () => {
     const dir = tempDir();
-    await assert.rejects(eventsCommand.run(makeCtx(["replay"], dir).ctx), UsageError);
-    await assert.rejects(eventsCommand.run(makeCtx(["list"], dir).ctx), UsageError);
+    const usage = (args: string[], re: RegExp) =>
+      assert.rejects(
+        eventsCommand.run(makeCtx(args, dir).ctx),
+        (err: unknown) => err instanceof UsageError && re.test(err.message),
+      );
+    await usage(["replay"], /missing event ID/);
+    await usage([], /missing subcommand/);
+    await usage(["frobnicate"], /unknown subcommand "frobnicate"/);
+    await usage(["replay", "evt_x", "--all", "--webhook", "ops"], /--webhook and --all/);
+    await usage(["replay", "evt_x", "--state", "dead"], /--state is not an option of "events replay"/);
+    await usage(["list", "--all"], /--all is not an option of "events list"/);
   });
 });

@@ -6,7 +6,7 @@ import { createHttpServer, type HttpServerDeps } from "../../src/http/server.js"
 import { formatHumanDuration } from "../../src/http/status-page.js";
 import { createLogger, createSilentLogger } from "../../src/lib/logger.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
-import type { DeliveryRecord, StoredEvent } from "../../src/store/types.js";
+import type { DeliveryRecord, EventFilter, StoredEvent } from "../../src/store/types.js";
 import { createManualClock } from "../helpers/manual-clock.js";
 
 interface Reply {
@@ -143,6 +143,7 @@ interface Harness {
   reloadResult: { value: { ok: true } | { ok: false; errors: string[] } | "throw" };
   reloads: number[];
   limits: number[];
+  filters: EventFilter[];
 }
 
 function harness(initialToken: string | undefined, logger = createSilentLogger()): Harness {
@@ -154,6 +155,7 @@ function harness(initialToken: string | undefined, logger = createSilentLogger()
     reloadResult: { value: { ok: true } },
     reloads: [],
     limits: [],
+    filters: [],
     deps: undefined as unknown as HttpServerDeps,
   };
   h.deps = {
@@ -163,10 +165,12 @@ function harness(initialToken: string | undefined, logger = createSilentLogger()
     version: "9.9.9",
     getBearerToken: () => h.token.value,
     listServers: () => SERVERS,
-    listEvents: (limit) => {
+    listEvents: (limit, filter) => {
       h.limits.push(limit);
+      h.filters.push(filter ?? {});
       return EVENTS.slice(0, limit);
     },
+    getEvent: (id) => EVENTS.find((e) => e.id === id),
     stuckThresholdFor: (status) => (status === "ERROR" ? 3_600_000 : undefined),
     isReady: () => h.ready.value,
     reload: async () => {
@@ -399,8 +403,9 @@ describe("http server without a bearer token", () => {
     h.limits.length = 0;
     let r = await call(base, "/api/v1/events");
     assert.equal(r.status, 200);
-    assert.deepEqual(h.limits, [100], "default limit 100");
-    const body = JSON.parse(r.body) as { events: Array<Record<string, unknown>> };
+    assert.deepEqual(h.limits, [101], "default limit 100, one more to know whether a next page exists");
+    const body = JSON.parse(r.body) as { events: Array<Record<string, unknown>>; next: string | null };
+    assert.equal(body.next, null, "every event fitted: no next page");
     assert.deepEqual(
       body.events.map((e) => e.event_id),
       ["evt_2", "evt_1"],
@@ -424,9 +429,11 @@ describe("http server without a bearer token", () => {
 
     r = await call(base, "/api/v1/events?limit=1");
     assert.equal(r.status, 200);
-    assert.equal((JSON.parse(r.body) as { events: unknown[] }).events.length, 1);
+    const one = JSON.parse(r.body) as { events: unknown[]; next: string | null };
+    assert.equal(one.events.length, 1);
+    assert.equal(one.next, "evt_2", "a full page names its last event as the cursor");
     assert.equal((await call(base, "/api/v1/events?limit=1000")).status, 200);
-    assert.deepEqual(h.limits.slice(1), [1, 1000]);
+    assert.deepEqual(h.limits.slice(1), [2, 1001]);
 
     for (const bad of ["0", "1001", "abc", "-1", "1.5", "", "1e2", "99999999999"]) {
       const b = await call(base, `/api/v1/events?limit=${bad}`);
@@ -434,6 +441,46 @@ describe("http server without a bearer token", () => {
       assert.equal((JSON.parse(b.body) as { status: string }).status, "error");
     }
     assert.equal(h.limits.length, 3, "listEvents is not called for a bad limit");
+  });
+
+  it("passes each events filter to the store, and answers 400 naming every bad parameter", async () => {
+    h.filters.length = 0;
+    const q =
+      "state=dead&type=stuck&project_id=p1&server_id=s1&webhook=ops&since=2026-11-27T09:00:00Z&before=evt_2";
+    assert.equal((await call(base, `/api/v1/events?${q}`)).status, 200);
+    assert.deepEqual(h.filters, [
+      {
+        state: "dead",
+        type: "image_server.stuck",
+        projectId: "p1",
+        serverId: "s1",
+        webhook: "ops",
+        since: Date.parse("2026-11-27T09:00:00Z"),
+        before: "evt_2",
+      },
+    ]);
+    assert.equal((await call(base, "/api/v1/events?since=90m")).status, 200);
+    assert.deepEqual(h.filters[1], { since: NOW - 90 * 60_000 }, "a duration counts back from now");
+
+    const bad = await call(base, "/api/v1/events?since=yesterday&state=gone&colour=red&type=nope&limit=0");
+    assert.equal(bad.status, 400);
+    const errors = (JSON.parse(bad.body) as { errors: string[] }).errors;
+    assert.deepEqual(
+      errors.map((e) => e.split(":")[0]),
+      ["since", "state", "colour", "type", "limit"],
+    );
+    assert.equal(errors[0], "since: must be a duration such as 1h or an ISO time");
+    assert.match(errors[2] ?? "", /colour: unknown parameter/);
+    for (const [query, name] of [
+      ["before=evt_gone", "before"],
+      ["project_id=", "project_id"],
+      ["state=dead&state=pending", "state"],
+    ]) {
+      const r = await call(base, `/api/v1/events?${query}`);
+      assert.equal(r.status, 400, query);
+      assert.match((JSON.parse(r.body) as { errors: string[] }).errors[0] ?? "", new RegExp(`^${name}: `));
+    }
+    assert.equal(h.filters.length, 2, "the store is not asked for a bad query");
   });
 
   it("renders an HTML status page with a row per server, escaped", async () => {

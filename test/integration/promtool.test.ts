@@ -161,6 +161,7 @@ describe("promtool check metrics on a real scrape", () => {
     getBearerToken: () => undefined,
     listServers: () => [],
     listEvents: () => [],
+    getEvent: () => undefined,
     isReady: () => true,
     reload: async () => ({ ok: true }),
   });
