@@ -39,6 +39,7 @@
  * counter is replica-local history too: a replica that started after a server flapped counts fewer
  * cycles, so its disappeared/rediscovered ids differ from an older replica's (a duplicate, never a loss).
  */
+import { toIsoOrNull as iso } from "../lib/iso.js";
 import { eventId } from "./event-id.js";
 import { normalizeStatus } from "./status.js";
 import type {
@@ -292,10 +293,6 @@ function withNormalizedStatus(server: ImageServer): ImageServer {
 
 function seconds(ms: number): number {
   return Math.floor(Math.max(0, ms) / 1000);
-}
-
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
 }
 
 /** Builds the events of one observation, ids and payload data together. */

@@ -9,6 +9,7 @@ import { createGzip } from "node:zlib";
 import type { ServerState } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import { coerceError } from "../lib/errors.js";
+import { toIsoOrNull as iso } from "../lib/iso.js";
 import type { Logger } from "../lib/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import type { DeliveryRecord, StoredEvent } from "../store/types.js";
@@ -112,11 +113,6 @@ interface RequestContext {
   req: IncomingMessage;
   res: ServerResponse;
   url: URL;
-}
-
-/** Formats ms since the epoch as ISO 8601, or null. */
-function iso(ms: number | null): string | null {
-  return ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
 }
 
 /** Maps a state to its `/api/v1/servers` entry. */
