@@ -245,4 +245,80 @@ describe("imagewatch once", () => {
       "srv-c      other-c  ACTIVE    2h 14m          -",
     ]);
   });
+
+  describe("plans a tick exactly as the daemon's first poll does", () => {
+    const cases: { name: string; target: string; extra?: string }[] = [
+      // The old `once` fetched these one by one (3 GETs); the daemon lists once.
+      {
+        name: "ids with serverName (no effect: a warning)",
+        target: `projectId: "${P}"\n    serverIds: [srv-a, srv-c, srv-x]\n    serverName: build-`,
+      },
+      { name: "one id: a GET", target: `projectId: "${P}"\n    serverIds: [srv-c]` },
+      {
+        name: "discover with a name filter",
+        target: `projectId: "${P}"\n    discover: true\n    serverName: build-`,
+      },
+      {
+        name: "ids, sharded",
+        target: `projectId: "${P}"\n    serverIds: [srv-a, srv-b, srv-c, srv-x, srv-y]`,
+        extra: "sharding: { count: 2, index: 0 }",
+      },
+      {
+        name: "discover, sharded",
+        target: `projectId: "${P}"\n    discover: true`,
+        extra: "sharding: { count: 2, index: 1 }",
+      },
+    ];
+    for (const c of cases) {
+      it(c.name, async (t) => {
+        const world = await createWorld({ target: c.target, extra: c.extra });
+        t.after(async () => {
+          await world.close();
+          rmSync(world.dir, { recursive: true, force: true });
+        });
+        for (const [id, name, status] of [
+          ["srv-a", "build-a", "BUILDING"],
+          ["srv-b", "build-b", "ACTIVE"],
+          ["srv-c", "other-c", "ACTIVE"],
+          ["srv-d", "other-d", "ACTIVE"],
+        ] as const) {
+          world.sim.addServer(P, { id, name, status });
+        }
+        const calls = () =>
+          world.sim.requests().map((r) => `${r.method} ${r.path} ${JSON.stringify(r.query)}`);
+
+        const cloud = createCloudClient(world.config.cloud, {
+          clock: world.clock,
+          logger: createSilentLogger(),
+        });
+        t.after(() => cloud.close());
+        world.sim.resetCounters();
+        const once = await pollOnce(world.config, { cloud, now: world.clock.now() });
+        const onceCalls = calls();
+        assert.deepEqual(once.failures, []);
+
+        world.sim.resetCounters();
+        await world.poll(true);
+        const pollCalls = calls();
+
+        assert.ok(onceCalls.length > 0);
+        assert.deepEqual(onceCalls.sort(), pollCalls.sort(), "the same API calls");
+        const present = world.states.all().filter((s) => s.present);
+        assert.deepEqual(
+          once.rows.map((r) => r.server_id).sort(),
+          present.map((s) => s.serverId).sort(),
+          "the same servers",
+        );
+        assert.deepEqual(
+          once.notFound.map((n) => n.serverId).sort(),
+          world.states
+            .all()
+            .filter((s) => !s.present)
+            .map((s) => s.serverId)
+            .sort(),
+          "the same servers not found",
+        );
+      });
+    }
+  });
 });
