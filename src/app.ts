@@ -4,7 +4,6 @@
  * `stop` run the lifecycle in order and in reverse.
  */
 import { isDeepStrictEqual } from "node:util";
-import type { Dispatcher } from "undici";
 import { type CloudClient, createCloudClient } from "./cloud/client.js";
 import { loadConfig } from "./config/load.js";
 import type { Config, LoadedConfig, WebhookConfig } from "./config/types.js";
@@ -12,7 +11,7 @@ import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";
 import { ownsServer } from "./domain/sharding.js";
 import type { ServerState } from "./domain/types.js";
 import { createHttpServer } from "./http/server.js";
-import { type Clock, systemClock, systemTimers } from "./lib/clock.js";
+import { systemClock, systemTimers } from "./lib/clock.js";
 import { ConfigError, coerceError } from "./lib/errors.js";
 import type { Logger } from "./lib/logger.js";
 import { VERSION } from "./lib/version.js";

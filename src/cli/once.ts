@@ -190,7 +190,7 @@ export function renderTable(
 }
 
 /** The stderr line of a failed poll: code, where, message (with host:port for a connection error), request id. */
-export function describeOnceFailure(f: OnceFailure): string {
+function describeOnceFailure(f: OnceFailure): string {
   const where =
     f.serverId === undefined
       ? `project ${f.projectId} (list)`
