@@ -4,15 +4,14 @@
  * `stop` run the lifecycle in order and in reverse.
  */
 import { isDeepStrictEqual } from "node:util";
-import type { Dispatcher } from "undici";
 import { type CloudClient, createCloudClient } from "./cloud/client.js";
 import { loadConfig } from "./config/load.js";
-import type { Config, LoadedConfig } from "./config/types.js";
+import type { Config, LoadedConfig, WebhookConfig } from "./config/types.js";
 import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";
 import { ownsServer } from "./domain/sharding.js";
 import type { ServerState } from "./domain/types.js";
 import { createHttpServer } from "./http/server.js";
-import { type Clock, systemClock, systemTimers } from "./lib/clock.js";
+import { systemClock, systemTimers } from "./lib/clock.js";
 import { ConfigError, coerceError } from "./lib/errors.js";
 import type { Logger } from "./lib/logger.js";
 import { VERSION } from "./lib/version.js";
@@ -21,23 +20,18 @@ import { metricsConfigOf } from "./metrics/from-config.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { createDeliveryService, type DeliveryService } from "./notify/delivery-service.js";
 import { createWebhookDispatcher } from "./notify/dispatcher.js";
+import { sendTestEvent, type TestEventResult } from "./notify/test-event.js";
 import { type PollDeps, pollTarget, ServerStates } from "./poller/poll-target.js";
 import { createScheduler, type Scheduler } from "./poller/scheduler.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/types.js";
 
+/** What the process shell gives the daemon; the rest is picked here. */
 export interface AppDeps {
   logger: Logger;
-  clock?: Clock;
   env: Readonly<Record<string, string | undefined>>;
-  /** For the cloud client (tests inject one; default: created from config). */
-  cloudDispatcher?: Dispatcher;
-  /** For webhook delivery. */
-  webhookDispatcher?: Dispatcher;
   /** Delivery: how often the outbox is re-read without a wake-up (ms). */
   deliveryPollIntervalMs?: number;
-  /** Grace for deliveries in flight at stop (ms). */
-  stopGraceMs?: number;
   /** Grace for polls in flight at stop before they are aborted (ms). */
   pollStopGraceMs?: number;
 }
@@ -66,9 +60,41 @@ interface Prepared {
   restartNeeded: boolean;
 }
 
+/** What a one-shot command gives the implementations it gets from here. */
+export interface CommandDeps {
+  /** The command's logger (stderr, so stdout stays the command's output). */
+  logger: Logger;
+  /** Proxy variables (HTTPS_PROXY, HTTP_PROXY, NO_PROXY). */
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+/** The cloud client of a one-shot command (`once`): the daemon's client, without metrics. The caller closes it. */
+export function createCloudForCommand(config: Readonly<Config>, deps: CommandDeps): CloudClient {
+  return createCloudClient(config.cloud, { clock: systemClock, logger: deps.logger, env: deps.env });
+}
+
+/** Sends test events the way deliveries go (the daemon's dispatcher and proxy rules). */
+export interface WebhookTestSender {
+  /** One signed `imagewatch.test` event to `webhook`, no retries (see `sendTestEvent`). */
+  send(webhook: WebhookConfig): Promise<TestEventResult>;
+  /** Closes the dispatcher. */
+  close(): Promise<void>;
+}
+
+/** The test-event sender of `webhook test`. The caller closes it. */
+export function createWebhookSenderForCommand(
+  env: Readonly<Record<string, string | undefined>>,
+): WebhookTestSender {
+  const dispatcher = createWebhookDispatcher(env);
+  return {
+    send: (webhook) => sendTestEvent(webhook, { clock: systemClock, dispatcher, version: VERSION }),
+    close: () => dispatcher.destroy().catch(() => undefined),
+  };
+}
+
 /** Builds the daemon from a loaded config. Opening the store may throw (corrupt or newer database). */
 export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
-  const clock = deps.clock ?? systemClock;
+  const clock = systemClock;
   const log = deps.logger;
   let current = loaded;
   const cfg = () => current.config;
@@ -122,7 +148,6 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     createCloudClient(config.cloud, {
       clock,
       logger: log,
-      dispatcher: deps.cloudDispatcher,
       env: deps.env,
       onRequest: (r) => metrics.recordRequest(r.projectId, r.outcome, r.durationSeconds),
       onTokenRefresh: (outcome) => metrics.recordTokenRefresh(outcome),
@@ -130,13 +155,13 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   let cloud = makeCloud(cfg());
 
   // Webhooks honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY like the cloud client does.
-  const ownWebhookDispatcher = deps.webhookDispatcher ? undefined : createWebhookDispatcher(deps.env);
+  const webhookDispatcher = createWebhookDispatcher(deps.env);
   const delivery: DeliveryService = createDeliveryService({
     store,
     getWebhooks: () => cfg().webhooks,
     clock,
     logger: log,
-    dispatcher: deps.webhookDispatcher ?? ownWebhookDispatcher,
+    dispatcher: webhookDispatcher,
     version: VERSION,
     pollIntervalMs: deps.deliveryPollIntervalMs,
     onOutcome: (webhook, outcome) => metrics.recordDelivery(webhook, outcome),
@@ -320,8 +345,8 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       await scheduler.stop();
       clearTimeout(abortTimer);
       await metricsChain;
-      await delivery.stop(deps.stopGraceMs ?? 3000);
-      await ownWebhookDispatcher?.close();
+      await delivery.stop(3000); // grace for deliveries in flight (ms)
+      await webhookDispatcher.close();
       await http.stop();
       await cloud.close();
       store.close();

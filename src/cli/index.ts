@@ -27,7 +27,7 @@ export const COMMANDS: readonly Command[] = [
 ];
 
 /** Finds a command by name. */
-export function findCommand(name: string): Command | undefined {
+function findCommand(name: string): Command | undefined {
   return COMMANDS.find((c) => c.name === name);
 }
 

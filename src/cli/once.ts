@@ -1,21 +1,31 @@
-import { type CloudClient, createCloudClient } from "../cloud/client.js";
+/**
+ * `imagewatch once`: one poll of every target, planned and read as the daemon's first tick, printed as a
+ * table or JSON. Sends nothing and stores nothing.
+ */
+import { createCloudForCommand } from "../app.js";
+import type { CloudClient, GetServerResult } from "../cloud/client.js";
 import { CloudError } from "../cloud/errors.js";
-import type { Config, TargetConfig } from "../config/types.js";
-import { ownsServer } from "../domain/sharding.js";
+import type { Config } from "../config/types.js";
+import { observe } from "../domain/observe.js";
+import { listResults, planTick } from "../domain/poll-plan.js";
 import type { ImageServer } from "../domain/types.js";
 import { systemClock } from "../lib/clock.js";
 import { mapLimit } from "../lib/concurrency.js";
+import { formatHumanDuration } from "../lib/duration.js";
 import { coerceError, ExitCode } from "../lib/errors.js";
+import { toIsoOrNull } from "../lib/iso.js";
 import { createLogger } from "../lib/logger.js";
+import { planSettings } from "../poller/poll-target.js";
 import { loadCommandConfig } from "./config-file.js";
 import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
 
 const USAGE = `Usage: imagewatch once [-c FILE] [--json]
 
-Polls every configured target once and prints its image servers: id, name, status, status since
-(the API's update_time, as no history is kept) and update time. Sends nothing and stores nothing.
-Servers configured by id are fetched one by one; "discover: true" targets are listed.
-A failed poll is reported on stderr with its error code, message and request id.
+Polls every configured target once, as the daemon's first poll does (the same servers and the same
+list or GET calls), and prints its image servers: id, name, status, time in status and whether it is
+stuck (above stuck.thresholds). As no history is kept, a status is taken to have begun at the API's
+update_time. Sends nothing and stores nothing. A failed poll is reported on stderr with its error
+code, message and request id (and host:port when the connection failed).
 
 Options:
   -c, --config FILE   config file (default: $IMAGEWATCH_CONFIG, then config/imagewatch.yaml)
@@ -30,9 +40,13 @@ export interface OnceRow {
   server_id: string;
   name: string;
   status: string;
-  /** ISO time; for `once`, the API's update_time (no history is kept). */
+  /** ISO time the status began; for `once`, the API's update_time (no history is kept). */
   status_since: string | null;
   update_time: string | null;
+  /** Seconds from `status_since` to the poll. */
+  time_in_status_seconds: number;
+  /** Whether the time in status is above the status's `stuck.thresholds` entry. */
+  stuck: boolean;
 }
 
 /** One failed poll. */
@@ -47,79 +61,83 @@ export interface OnceFailure {
 export interface OnceResult {
   rows: OnceRow[];
   failures: OnceFailure[];
-  /** Configured servers that answered 404. */
+  /** Configured servers that answered 404 or were absent from the list. */
   notFound: { projectId: string; serverId: string; requestId?: string }[];
 }
 
-function iso(ms: number | null): string | null {
-  return ms === null ? null : new Date(ms).toISOString();
-}
-
-function toRow(projectId: string, server: ImageServer): OnceRow {
-  return {
-    project_id: projectId,
-    server_id: server.id,
-    name: server.name,
-    status: server.status,
-    status_since: iso(server.updateTime),
-    update_time: iso(server.updateTime),
-  };
+/** What `pollOnce` needs besides the config. */
+export interface OnceDeps {
+  cloud: CloudClient;
+  /** The poll time (ms): time in status and stuck are measured to it. */
+  now: number;
+  signal?: AbortSignal;
 }
 
 /**
- * Polls every target once: `serverIds` by single GETs, `discover` targets by listing (with their
- * filters); only the servers this shard owns. Never throws for a failed poll: failures are returned.
+ * Polls every target once, planned exactly as the daemon's tick is (`planTick` with no history and
+ * `force`, so the same servers, the same list-or-GETs choice and the same API calls as `pollTarget`),
+ * and reads each answer as a first sight (`observe`): status since, time in status and stuck as the
+ * daemon would see them on its first poll. Never throws for a failed poll: failures are returned.
  */
-export async function pollOnce(
-  config: Readonly<Config>,
-  client: CloudClient,
-  signal?: AbortSignal,
-): Promise<OnceResult> {
+export async function pollOnce(config: Readonly<Config>, deps: OnceDeps): Promise<OnceResult> {
+  const { cloud, now, signal } = deps;
   const result: OnceResult = { rows: [], failures: [], notFound: [] };
-  const seen = new Set<string>();
-  const add = (projectId: string, server: ImageServer) => {
-    const key = `${projectId}/${server.id}`;
-    if (seen.has(key) || !ownsServer(server.id, config.sharding)) return;
-    seen.add(key);
-    result.rows.push(toRow(projectId, server));
+  const settings = planSettings(config);
+  const observeConfig = {
+    thresholds: config.stuck.thresholds,
+    repeatEvery: config.stuck.repeatEvery,
+    pollFailureThreshold: config.alerts.pollFailureThreshold,
   };
-  const gets: { projectId: string; serverId: string }[] = [];
-  const lists: TargetConfig[] = [];
-  for (const target of config.targets) {
-    if (target.discover) lists.push(target);
-    for (const serverId of target.serverIds) {
-      if (ownsServer(serverId, config.sharding)) gets.push({ projectId: target.projectId, serverId });
+  const seen = new Set<string>();
+  const record = (projectId: string, serverId: string, answer: GetServerResult) => {
+    const key = `${projectId}/${serverId}`;
+    if (seen.has(key)) return;
+    seen.add(key);
+    if (answer.kind === "not_found") {
+      result.notFound.push({
+        projectId,
+        serverId,
+        ...(answer.requestId === undefined ? {} : { requestId: answer.requestId }),
+      });
+      return;
     }
-  }
-  const jobs: (() => Promise<void>)[] = [
-    ...lists.map((target) => async () => {
+    const { state } = observe(undefined, answer, { projectId, serverId, now, config: observeConfig });
+    result.rows.push({
+      project_id: projectId,
+      server_id: serverId,
+      name: state.name,
+      status: state.status ?? answer.server.status,
+      status_since: toIsoOrNull(state.statusSince),
+      update_time: toIsoOrNull(answer.server.updateTime),
+      time_in_status_seconds: Math.max(0, Math.floor((now - state.statusSince) / 1000)),
+      stuck: state.stuck,
+    });
+  };
+
+  await mapLimit(config.targets, config.schedule.concurrency, async (target) => {
+    const { projectId } = target;
+    const plan = planTick(target, [], now, settings, {}, true);
+    if (plan.kind === "list") {
+      let servers: ImageServer[];
       try {
-        const servers = await client.listImageServers(
-          target.projectId,
-          { serverName: target.serverName, enterpriseProjectId: target.enterpriseProjectId },
-          { signal },
-        );
-        for (const server of servers) add(target.projectId, server);
+        servers = await cloud.listImageServers(projectId, plan.filter, { signal });
       } catch (error) {
-        result.failures.push({ projectId: target.projectId, error });
+        result.failures.push({ projectId, error });
+        return;
       }
-    }),
-    ...gets.map(({ projectId, serverId }) => async () => {
-      try {
-        const answer = await client.getImageServer(projectId, serverId, { signal });
-        if (answer.kind === "ok") add(projectId, answer.server);
-        else
-          result.notFound.push({
-            projectId,
-            serverId,
-            ...(answer.requestId === undefined ? {} : { requestId: answer.requestId }),
-          });
-      } catch (error) {
-        result.failures.push({ projectId, serverId, error });
+      for (const [serverId, answer] of listResults(plan, servers)) {
+        if (answer.kind !== "failed") record(projectId, serverId, answer);
       }
-    }),
-  ];
-  await mapLimit(jobs, config.schedule.concurrency, (job) => job());
+    } else if (plan.kind === "get") {
+      await mapLimit(plan.ids, config.schedule.concurrency, async (serverId) => {
+        try {
+          record(projectId, serverId, await cloud.getImageServer(projectId, serverId, { signal }));
+        } catch (error) {
+          result.failures.push({ projectId, serverId, error });
+        }
+      });
+    }
+  });
   result.rows.sort(
     (a, b) =>
       a.project_id.localeCompare(b.project_id) ||
@@ -129,25 +147,35 @@ export async function pollOnce(
   return result;
 }
 
-/** Renders rows as a column-aligned table; a PROJECT column is added when rows span several projects. */
-export function renderTable(rows: readonly OnceRow[]): string {
+/**
+ * Renders rows as a column-aligned table; a PROJECT column is added when rows span several projects.
+ * `thresholdFor` gives a status's stuck threshold (ms), shown as `yes (> 1h 0m)`.
+ */
+export function renderTable(
+  rows: readonly OnceRow[],
+  thresholdFor: (status: string) => number | undefined,
+): string {
   const multiProject = new Set(rows.map((r) => r.project_id)).size > 1;
   const header = [
     ...(multiProject ? ["PROJECT"] : []),
     "SERVER ID",
     "NAME",
     "STATUS",
-    "STATUS SINCE",
-    "UPDATE TIME",
+    "TIME IN STATUS",
+    "STUCK",
   ];
-  const short = (s: string | null) => (s === null ? "-" : s.replace(/\.\d{3}Z$/, "Z"));
+  const stuck = (r: OnceRow) => {
+    if (!r.stuck) return "-";
+    const threshold = thresholdFor(r.status);
+    return threshold === undefined ? "yes" : `yes (> ${formatHumanDuration(threshold)})`;
+  };
   const lines = rows.map((r) => [
     ...(multiProject ? [r.project_id] : []),
     r.server_id,
     r.name === "" ? "-" : r.name,
     r.status,
-    short(r.status_since),
-    short(r.update_time),
+    formatHumanDuration(r.time_in_status_seconds * 1000),
+    stuck(r),
   ]);
   const all = [header, ...lines];
   const widths = header.map((_, i) => Math.max(...all.map((cells) => (cells[i] ?? "").length)));
@@ -161,8 +189,8 @@ export function renderTable(rows: readonly OnceRow[]): string {
     .join("\n");
 }
 
-/** The stderr line of a failed poll: code, message, request id. */
-export function describeFailure(f: OnceFailure): string {
+/** The stderr line of a failed poll: code, where, message (with host:port for a connection error), request id. */
+function describeOnceFailure(f: OnceFailure): string {
   const where =
     f.serverId === undefined
       ? `project ${f.projectId} (list)`
@@ -195,31 +223,36 @@ export const onceCommand: Command = {
 
     // Logs go to stderr so stdout stays a clean table or JSON document.
     const logger = createLogger(config.log, ctx.stderr);
-    const client = createCloudClient(config.cloud, { clock: systemClock, logger, env: ctx.env });
+    const cloud = createCloudForCommand(config, { logger, env: ctx.env });
     const controller = new AbortController();
     const offInt = ctx.onSignal("SIGINT", () => controller.abort(new Error("interrupted")));
     const offTerm = ctx.onSignal("SIGTERM", () => controller.abort(new Error("interrupted")));
     let result: OnceResult;
     try {
-      result = await pollOnce(config, client, controller.signal);
+      result = await pollOnce(config, { cloud, now: systemClock.now(), signal: controller.signal });
     } finally {
       offInt();
       offTerm();
-      await client.close();
+      await cloud.close();
     }
 
+    const failed = result.failures.length > 0 || controller.signal.aborted;
     if (values.json) {
       writeLine(ctx.stdout, JSON.stringify(result.rows, null, 2));
     } else if (result.rows.length > 0) {
-      writeLine(ctx.stdout, renderTable(result.rows));
-    } else {
+      writeLine(
+        ctx.stdout,
+        renderTable(result.rows, (status) => config.stuck.thresholds[status]),
+      );
+    } else if (!failed) {
+      // Only when every call answered: a failed list is an error, never "none found".
       writeLine(ctx.stderr, "no image servers found");
     }
     for (const nf of result.notFound) {
       const rid = nf.requestId === undefined ? "" : ` (request id ${nf.requestId})`;
       writeLine(ctx.stderr, `warning: project ${nf.projectId} server ${nf.serverId}: not found${rid}`);
     }
-    for (const failure of result.failures) writeLine(ctx.stderr, describeFailure(failure));
-    return result.failures.length > 0 || controller.signal.aborted ? ExitCode.failure : ExitCode.ok;
+    for (const failure of result.failures) writeLine(ctx.stderr, describeOnceFailure(failure));
+    return failed ? ExitCode.failure : ExitCode.ok;
   },
 };

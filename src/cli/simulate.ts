@@ -7,9 +7,9 @@ import { createSimulator, loadScenario, type Scenario } from "../simulator/index
 import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
 
 /** Default port of the simulator (the daemon's is 9478). */
-export const DEFAULT_SIMULATOR_PORT = 9479;
+const DEFAULT_SIMULATOR_PORT = 9479;
 /** Default scenario file. */
-export const DEFAULT_SCENARIO_PATH = "config/demo-scenario.yaml";
+const DEFAULT_SCENARIO_PATH = "config/demo-scenario.yaml";
 
 const USAGE = `Usage: imagewatch simulate [--port N] [--host H] [--scenario FILE]
 

@@ -1,8 +1,6 @@
-import { systemClock } from "../lib/clock.js";
+import { createWebhookSenderForCommand } from "../app.js";
 import { AppError, ExitCode, UsageError } from "../lib/errors.js";
-import { VERSION } from "../lib/version.js";
-import { createWebhookDispatcher } from "../notify/dispatcher.js";
-import { sendTestEvent } from "../notify/test-event.js";
+import type { TestEventResult } from "../notify/test-event.js";
 import { loadCommandConfig } from "./config-file.js";
 import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
 
@@ -57,17 +55,17 @@ export const webhookCommand: Command = {
     const webhook = loaded.config.webhooks.find((w) => w.name === name);
     if (!webhook) throw new UsageError(`unknown webhook "${name}" (${known})`);
 
-    let result: Awaited<ReturnType<typeof sendTestEvent>>;
+    let result: TestEventResult;
     // The daemon's dispatcher: the same HTTPS_PROXY / NO_PROXY rules, so the test goes the way deliveries go.
-    const dispatcher = createWebhookDispatcher(ctx.env);
+    const sender = createWebhookSenderForCommand(ctx.env);
     try {
-      result = await sendTestEvent(webhook, { clock: systemClock, dispatcher, version: VERSION });
+      result = await sender.send(webhook);
     } catch (err) {
       if (!(err instanceof AppError)) throw err;
       writeLine(ctx.stderr, `webhook ${name}: test event not delivered: ${err.message}`);
       return ExitCode.failure;
     } finally {
-      await dispatcher.destroy().catch(() => undefined);
+      await sender.close();
     }
     const ok = result.status >= 200 && result.status <= 299 && result.platformError === undefined;
     const body =

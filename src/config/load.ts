@@ -8,9 +8,9 @@ import { readFileSync } from "node:fs";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { parseDocument } from "yaml";
 import { CONFIG_CREDENTIAL_KEYS } from "../lib/credential-fields.js";
-import { ConfigError, type ConfigIssue, coerceError } from "../lib/errors.js";
+import { ConfigError, type ConfigIssue, coerceError, formatIssuePath } from "../lib/errors.js";
 import { webhookSecretWarnings } from "../notify/formats/index.js";
-import { createConfigSchema, formatPath, toConfigIssues } from "./schema.js";
+import { createConfigSchema, toConfigIssues } from "./schema.js";
 import type { Config, LoadedConfig } from "./types.js";
 import { collectPollingWarnings } from "./warnings.js";
 
@@ -135,19 +135,19 @@ function resolveSecretFiles(
       if (Object.hasOwn(obj, fileKey)) {
         const file = obj[fileKey];
         delete obj[fileKey];
-        const at = formatPath([...path, fileKey]);
+        const at = formatIssuePath([...path, fileKey]);
         if (obj[key] !== undefined && obj[key] !== "") {
           issues.push({ path: at, message: `give either ${key} or ${fileKey}, not both` });
         } else if (typeof file !== "string" || file === "") {
           issues.push({ path: at, message: "must be a file path" });
-          covered.add(formatPath([...path, key]));
+          covered.add(formatIssuePath([...path, key]));
         } else {
           const full = baseDir !== undefined && !isAbsolute(file) ? resolvePath(baseDir, file) : file;
           try {
             obj[key] = readFile(full).replace(/\r?\n$/, "");
           } catch (err) {
             issues.push({ path: at, message: `cannot read ${file}: ${describeFsError(err)}` });
-            covered.add(formatPath([...path, key]));
+            covered.add(formatIssuePath([...path, key]));
           }
         }
       }

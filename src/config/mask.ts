@@ -11,9 +11,6 @@ import { webhookFormat } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS } from "./defaults.js";
 import type { AuthConfig, Config, WebhookConfig } from "./types.js";
 
-/** What every masked value is replaced with. */
-export { MASK };
-
 /**
  * Hides the credentials a URL may carry: userinfo and query values always; with `maskPath`, the path
  * too, beyond its first segment (webhook formats whose URL path is the credential, such as slack).

@@ -9,7 +9,7 @@ import { AUTH_KINDS, authKindOf } from "../cloud/auth/kinds.js";
 import { EVENT_NAMES, type EventName } from "../domain/types.js";
 import { CONFIG_CREDENTIAL_KEYS } from "../lib/credential-fields.js";
 import { parseDuration } from "../lib/duration.js";
-import type { ConfigIssue } from "../lib/errors.js";
+import { type ConfigIssue, formatIssuePath } from "../lib/errors.js";
 import { WEBHOOK_FORMATS, webhookSecretProblem } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS, defaultEndpoint, defaultIamEndpoint } from "./defaults.js";
 import type {
@@ -421,16 +421,6 @@ export function createConfigSchema(context: SchemaContext) {
     .transform((c): Config => c);
 }
 
-/** Formats a zod path the way users read it: `webhooks[1].url`, `cloud.auth.secretKey`. */
-export function formatPath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const part of path) {
-    if (typeof part === "number") out += `[${part}]`;
-    else out += out === "" ? String(part) : `.${String(part)}`;
-  }
-  return out;
-}
-
 const TYPE_NAMES: Record<string, string> = {
   object: "a mapping",
   record: "a mapping",
@@ -445,11 +435,11 @@ const TYPE_NAMES: Record<string, string> = {
 export function toConfigIssues(issues: readonly z.core.$ZodIssue[]): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const issue of issues) {
-    const path = formatPath(issue.path);
+    const path = formatIssuePath(issue.path);
     switch (issue.code) {
       case "unrecognized_keys":
         for (const key of issue.keys)
-          out.push({ path: formatPath([...issue.path, key]), message: "unknown key" });
+          out.push({ path: formatIssuePath([...issue.path, key]), message: "unknown key" });
         break;
       case "invalid_type": {
         const absent = issue.input === undefined;

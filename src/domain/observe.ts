@@ -39,6 +39,7 @@
  * counter is replica-local history too: a replica that started after a server flapped counts fewer
  * cycles, so its disappeared/rediscovered ids differ from an older replica's (a duplicate, never a loss).
  */
+import { toIsoOrNull } from "../lib/iso.js";
 import { eventId } from "./event-id.js";
 import { normalizeStatus } from "./status.js";
 import type {
@@ -294,10 +295,6 @@ function seconds(ms: number): number {
   return Math.floor(Math.max(0, ms) / 1000);
 }
 
-function iso(ms: number): string {
-  return new Date(ms).toISOString();
-}
-
 /** Builds the events of one observation, ids and payload data together. */
 interface Emitter {
   pollRecovered(before: ServerState, after: ServerState): void;
@@ -331,7 +328,7 @@ function createEmitter(ctx: ObserveContext, events: DomainEvent[]): Emitter {
       server_id: serverId,
       name: state.name,
       status: state.status,
-      ...(state.status !== null ? { status_since: iso(state.statusSince) } : {}),
+      ...(state.status !== null ? { status_since: toIsoOrNull(state.statusSince) } : {}),
       ...extra,
       image_server: state.server ? state.server.raw : null,
     };
@@ -432,7 +429,7 @@ function createEmitter(ctx: ObserveContext, events: DomainEvent[]): Emitter {
         {
           previous_status: before.status,
           // When the stuck status began, whatever ended it (status_since is the new state's).
-          previous_status_since: iso(before.statusSince),
+          previous_status_since: toIsoOrNull(before.statusSince),
           ...(threshold !== undefined ? { stuck_threshold_seconds: threshold / 1000 } : {}),
           stuck_seconds: seconds(endedAt - before.statusSince),
         },

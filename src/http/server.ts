@@ -9,6 +9,7 @@ import { createGzip } from "node:zlib";
 import type { ServerState } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import { coerceError } from "../lib/errors.js";
+import { toIsoOrNull } from "../lib/iso.js";
 import type { Logger } from "../lib/logger.js";
 import type { Metrics } from "../metrics/metrics.js";
 import {
@@ -179,11 +180,6 @@ export function parseEventsQuery(
   return errors.length > 0 ? { ok: false, errors } : { ok: true, filter, limit };
 }
 
-/** Formats ms since the epoch as ISO 8601, or null. */
-function iso(ms: number | null): string | null {
-  return ms === null || !Number.isFinite(ms) ? null : new Date(ms).toISOString();
-}
-
 /** Maps a state to its `/api/v1/servers` entry. */
 export function toServerView(s: ServerState): ServerView {
   return {
@@ -191,9 +187,9 @@ export function toServerView(s: ServerState): ServerView {
     server_id: s.serverId,
     name: s.name,
     status: s.status,
-    status_since: iso(s.statusSince) ?? "",
+    status_since: toIsoOrNull(s.statusSince) ?? "",
     stuck: s.stuck,
-    last_poll_at: iso(s.lastPollAt),
+    last_poll_at: toIsoOrNull(s.lastPollAt),
     last_poll_ok: s.lastPollOk,
     consecutive_failures: s.consecutiveFailures,
     last_error: s.lastError,
@@ -205,7 +201,7 @@ export function toEventView(e: StoredEvent & { deliveries: DeliveryRecord[] }): 
   return {
     event_id: e.id,
     type: e.type,
-    occurred_at: iso(e.occurredAt) ?? "",
+    occurred_at: toIsoOrNull(e.occurredAt) ?? "",
     project_id: e.projectId,
     server_id: e.serverId,
     data: e.data,
@@ -213,7 +209,7 @@ export function toEventView(e: StoredEvent & { deliveries: DeliveryRecord[] }): 
       webhook: d.webhook,
       state: d.state,
       attempts: d.attempts,
-      next_attempt_at: d.state === "pending" ? iso(d.nextAttemptAt) : null,
+      next_attempt_at: d.state === "pending" ? toIsoOrNull(d.nextAttemptAt) : null,
       last_error: d.lastError,
     })),
   };

@@ -2,6 +2,7 @@
  * The HTML status page served at `GET /`: server-rendered, no scripts, every value escaped.
  */
 import type { ServerState } from "../domain/types.js";
+import { formatHumanDuration } from "../lib/duration.js";
 import type { DeliveryRecord, StoredEvent } from "../store/types.js";
 
 /** What the page shows. */
@@ -22,21 +23,6 @@ export function escapeHtml(text: string): string {
     .replace(/>/g, "&gt;")
     .replace(/"/g, "&quot;")
     .replace(/'/g, "&#39;");
-}
-
-/** A duration for humans: the two largest units, e.g. `12m 3s`, `2h 5m`, `3d 4h`; negative counts as 0. */
-export function formatHumanDuration(ms: number): string {
-  let s = Math.max(0, Math.floor(ms / 1000));
-  const d = Math.floor(s / 86_400);
-  s -= d * 86_400;
-  const h = Math.floor(s / 3600);
-  s -= h * 3600;
-  const m = Math.floor(s / 60);
-  s -= m * 60;
-  if (d > 0) return `${d}d ${h}h`;
-  if (h > 0) return `${h}h ${m}m`;
-  if (m > 0) return `${m}m ${s}s`;
-  return `${s}s`;
 }
 
 function describeError(err: ServerState["lastError"]): string {

@@ -47,6 +47,16 @@ export class ConfigError extends AppError {
   }
 }
 
+/** Formats a zod issue path the way config errors name it: `webhooks[1].url`, `cloud.auth.secretKey`. */
+export function formatIssuePath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const part of path) {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += out === "" ? String(part) : `.${String(part)}`;
+  }
+  return out;
+}
+
 /** A command-line usage mistake. Exit code 2. */
 export class UsageError extends AppError {
   constructor(message: string) {
@@ -55,7 +65,7 @@ export class UsageError extends AppError {
 }
 
 /** Formats config issues one per line: `path: message`. */
-export function formatIssues(issues: readonly ConfigIssue[]): string {
+function formatIssues(issues: readonly ConfigIssue[]): string {
   return issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join("\n");
 }
 

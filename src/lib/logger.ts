@@ -5,7 +5,7 @@ import { CREDENTIAL_FIELDS, CREDENTIAL_HEADERS } from "./credential-fields.js";
 export type { Logger } from "pino";
 
 /** pino redact paths for every credential field and header, at the depths our logs nest them. */
-export function redactPaths(): string[] {
+function redactPaths(): string[] {
   const paths: string[] = [];
   // Each name also capitalised (`Authorization`), as header objects built by hand spell it.
   const keys = CREDENTIAL_FIELDS.flatMap((k) => [k, `${k[0]?.toUpperCase()}${k.slice(1)}`]);

@@ -6,7 +6,7 @@ import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
 import { z } from "zod";
 import { parseDuration } from "../lib/duration.js";
-import { ConfigError, type ConfigIssue } from "../lib/errors.js";
+import { ConfigError, type ConfigIssue, formatIssuePath } from "../lib/errors.js";
 
 /** The credentials the simulator accepts: AK/SK signing and the IAM password flow. */
 export interface ScenarioCredentials {
@@ -360,16 +360,6 @@ export function toScenarioServer(input: z.output<typeof serverInputSchema>): Sce
   const server: ScenarioServer = { fields, timeline: (timeline ?? []).map(toStep) };
   if (removed) server.removed = true;
   return server;
-}
-
-/** Formats a zod issue path the way config errors do: `projects[0].servers[1].timeline[0].after`. */
-export function formatIssuePath(path: readonly PropertyKey[]): string {
-  let out = "";
-  for (const part of path) {
-    if (typeof part === "number") out += `[${part}]`;
-    else out += out === "" ? String(part) : `.${String(part)}`;
-  }
-  return out;
 }
 
 /** Converts a zod error to config issues, every problem with its path. */

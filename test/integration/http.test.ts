@@ -3,7 +3,7 @@ import { request as httpRequest, type IncomingHttpHeaders } from "node:http";
 import { after, before, describe, it } from "node:test";
 import type { ImageServer, ServerState } from "../../src/domain/types.js";
 import { createHttpServer, type HttpServerDeps } from "../../src/http/server.js";
-import { formatHumanDuration } from "../../src/http/status-page.js";
+import { formatHumanDuration } from "../../src/lib/duration.js";
 import { createLogger, createSilentLogger } from "../../src/lib/logger.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import type { DeliveryRecord, EventFilter, StoredEvent } from "../../src/store/types.js";

@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
-import { formatDuration, parseDuration } from "../../src/lib/duration.js";
-import { AppError, ConfigError, coerceError } from "../../src/lib/errors.js";
+import { formatDuration, formatHumanDuration, parseDuration } from "../../src/lib/duration.js";
+import { AppError, ConfigError, coerceError, formatIssuePath } from "../../src/lib/errors.js";
+import { toIsoOrNull } from "../../src/lib/iso.js";
 import { createLogger } from "../../src/lib/logger.js";
 
 function capture() {
@@ -44,7 +45,28 @@ describe("durations", () => {
   });
 });
 
+describe("human durations and instants", () => {
+  it("formats a time in status with its two largest units", () => {
+    assert.equal(formatHumanDuration(2 * 86_400_000 + 3 * 3_600_000 + 59_000), "2d 3h");
+    assert.equal(formatHumanDuration(14 * 60_000 + 5_000), "14m 5s");
+    assert.equal(formatHumanDuration(3_600_000), "1h 0m");
+    assert.equal(formatHumanDuration(-1), "0s");
+  });
+
+  it("formats ms since the epoch as ISO 8601, null and non-finite as null", () => {
+    assert.equal(toIsoOrNull(Date.UTC(2026, 10, 27, 9)), "2026-11-27T09:00:00.000Z");
+    assert.equal(toIsoOrNull(null), null);
+    assert.equal(toIsoOrNull(Number.NaN), null);
+  });
+});
+
 describe("errors", () => {
+  it("formats an issue path the way config errors name it", () => {
+    assert.equal(formatIssuePath(["webhooks", 1, "url"]), "webhooks[1].url");
+    assert.equal(formatIssuePath([0, "after"]), "[0].after");
+    assert.equal(formatIssuePath([]), "");
+  });
+
   it("coerces anything thrown into an Error", () => {
     assert.equal(coerceError("boom").message, "boom");
     assert.match(coerceError({ a: 1 }).message, /\{"a":1\}/);
