@@ -156,6 +156,7 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
     let commitMs = 0;
     let onCommittedMs = 0;
     const timedCloud: CloudClient = {
+      ...client,
       getImageServer: (...a) => client.getImageServer(...a),
       async listImageServers(...a) {
         const t0 = performance.now();
@@ -418,6 +419,10 @@ async function scaling(
       const stub: CloudClient = {
         getImageServer: () => Promise.reject(new Error("not used")),
         listImageServers: async () => [...servers],
+        listImageJobs: () => Promise.reject(new Error("not used")),
+        listAllImageJobs: () => Promise.reject(new Error("not used")),
+        listImageSubJobs: () => Promise.reject(new Error("not used")),
+        showImageJob: () => Promise.reject(new Error("not used")),
         close: async () => {},
       };
       const states = new ServerStates();

@@ -1,5 +1,6 @@
 /**
- * The Workspace image-server client: a single GET and the paginated list (API.md §1–2), with
+ * The Workspace image-server client: a single GET and the paginated list (API.md §1–2) of image
+ * servers, and the image-job calls (API.md §6), with
  * credentials (auth/), shared flow control (rate-limiter.ts), retries (p-retry, retry-policy.ts) and
  * strict response classification (classify.ts). One client serves every target of a process.
  */
@@ -7,6 +8,7 @@ import { performance } from "node:perf_hooks";
 import pRetry, { AbortError } from "p-retry";
 import type { Dispatcher } from "undici";
 import type { CloudConfig } from "../config/types.js";
+import type { ImageJob, ImageJobDetail, ImageSubJob, JobType } from "../domain/jobs.js";
 import type { ImageServer, RequestOutcome, ServerPollResult } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
@@ -15,7 +17,16 @@ import { createAuthProvider } from "./auth/kinds.js";
 import type { AuthProvider } from "./auth/types.js";
 import { type CallKind, classifyStatus, FAILURES } from "./classify.js";
 import { CloudError, excerpt } from "./errors.js";
-import { type ListPage, parseImageServer, parseListPage, readApiError, ShapeError } from "./parse.js";
+import {
+  type ListPage,
+  parseImageJobDetail,
+  parseImageServer,
+  parseJobListPage,
+  parseListPage,
+  parseSubJobListPage,
+  readApiError,
+  ShapeError,
+} from "./parse.js";
 import { createRateLimiter, realSleep, type Sleep } from "./rate-limiter.js";
 import { cloudRetryDelay } from "./retry-policy.js";
 import {
@@ -46,9 +57,59 @@ export interface CloudClient {
     filter?: ListFilter,
     options?: { signal?: AbortSignal | undefined },
   ): Promise<ImageServer[]>;
+  /**
+   * One page of ListImageJobs (default offset 0, limit 100): the API's total `count` (undefined when it
+   * sent none) and the jobs of that page, without sub-jobs, in the API's (undocumented) order.
+   */
+  listImageJobs(
+    projectId: string,
+    query: JobPageQuery,
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<ListPage<ImageJob>>;
+  /**
+   * Every job of a type (and status) across all pages (`limit=100`), each once, sorted by id; the same
+   * completeness rules as `listImageServers`. Throws CloudError.
+   */
+  listAllImageJobs(
+    projectId: string,
+    filter: JobFilter,
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<ImageJob[]>;
+  /** Every sub-job of a type (and status, and job) across all pages, each once, sorted by id. */
+  listImageSubJobs(
+    projectId: string,
+    filter: SubJobFilter,
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<ImageSubJob[]>;
+  /** One job with its sub-jobs, or `not_found`. Throws CloudError only for failures. */
+  showImageJob(
+    projectId: string,
+    jobId: string,
+    options?: { signal?: AbortSignal | undefined },
+  ): Promise<ShowJobResult>;
   /** Closes the dispatcher if the client created it. */
   close(): Promise<void>;
 }
+
+/** The filter of the job lists: `job_type` is required by the API (400 without it). */
+export interface JobFilter {
+  jobType: JobType;
+  status?: string | undefined;
+}
+
+/** One page of ListImageJobs. */
+export interface JobPageQuery extends JobFilter {
+  offset?: number | undefined;
+  limit?: number | undefined;
+}
+
+/** The filter of ListImageSubJobs. */
+export interface SubJobFilter extends JobFilter {
+  jobId?: string | undefined;
+}
+
+/** The answer of ShowImageJob: the job, or that it does not exist (a 404 is an answer). */
+export type ShowJobResult = { kind: "ok"; job: ImageJobDetail } | { kind: "not_found"; requestId?: string };
 
 /** Filters of the list call (`server_name` is a partial match). */
 export interface ListFilter {
@@ -89,7 +150,7 @@ interface CallSpec<T> {
   /** The column of the classification table that judges the answers. */
   call: Exclude<CallKind, "iam">;
   parse: (body: unknown) => T;
-  /** The value of a "not found" answer (single GET only). */
+  /** The value of a "not found" answer (single GETs only). */
   notFound?: (requestId: string | undefined) => T;
 }
 
@@ -396,6 +457,85 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
       );
     },
 
+    listImageJobs(projectId, query, options) {
+      return call<ListPage<ImageJob>>(
+        {
+          projectId,
+          path: `/v1/${encodeURIComponent(projectId)}/image-server-jobs`,
+          query: {
+            ...jobQuery(query),
+            offset: String(query.offset ?? 0),
+            limit: String(query.limit ?? LIST_LIMIT),
+          },
+          call: "list",
+          parse: (body) => parseJobListPage(body, query.jobType),
+        },
+        options?.signal,
+      );
+    },
+
+    listAllImageJobs(projectId, filter, options) {
+      const fetchPage = (offset: number) =>
+        call<ListPage<ImageJob>>(
+          {
+            projectId,
+            path: `/v1/${encodeURIComponent(projectId)}/image-server-jobs`,
+            query: { ...jobQuery(filter), limit: String(LIST_LIMIT), offset: String(offset) },
+            call: "list",
+            parse: (body) => parseJobListPage(body, filter.jobType),
+          },
+          options?.signal,
+        );
+      return listAllPages(
+        fetchPage,
+        (info) =>
+          logger.info(
+            { ...info, jobType: filter.jobType },
+            "job count changed during listing, listing again",
+          ),
+        "jobs",
+      );
+    },
+
+    listImageSubJobs(projectId, filter, options) {
+      const query = jobQuery(filter);
+      if (filter.jobId) query.job_id = filter.jobId;
+      const fetchPage = (offset: number) =>
+        call<ListPage<ImageSubJob>>(
+          {
+            projectId,
+            path: `/v1/${encodeURIComponent(projectId)}/image-server-sub-jobs`,
+            query: { ...query, limit: String(LIST_LIMIT), offset: String(offset) },
+            call: "list",
+            parse: (body) => parseSubJobListPage(body, filter.jobType),
+          },
+          options?.signal,
+        );
+      return listAllPages(
+        fetchPage,
+        (info) =>
+          logger.info(
+            { ...info, jobType: filter.jobType },
+            "sub-job count changed during listing, listing again",
+          ),
+        "sub-jobs",
+      );
+    },
+
+    showImageJob(projectId, jobId, options) {
+      return call<ShowJobResult>(
+        {
+          projectId,
+          path: `/v1/${encodeURIComponent(projectId)}/image-server-jobs/${encodeURIComponent(jobId)}`,
+          call: "get",
+          parse: (body) => ({ kind: "ok", job: parseImageJobDetail(body) }),
+          notFound: (requestId) =>
+            requestId === undefined ? { kind: "not_found" } : { kind: "not_found", requestId },
+        },
+        options?.signal,
+      );
+    },
+
     async close() {
       if (closed) return;
       closed = true;
@@ -404,22 +544,32 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
   };
 }
 
+/** The `job_type` and `status` query of the job lists. */
+function jobQuery(filter: JobFilter): Record<string, string> {
+  const query: Record<string, string> = { job_type: filter.jobType };
+  if (filter.status) query.status = filter.status;
+  return query;
+}
+
 /**
- * Reads every page by offset. Servers are deduplicated by id (a page repeating ids, or servers added
- * mid-way shifting items forward). When the total `count` changes between pages, items may have shifted
- * backwards past our offset, so the listing restarts from offset 0 once, keeping what it already saw: a
- * server removed mid-way may then still be returned (it disappears on the next poll), but none is lost.
+ * Reads every page by offset (image servers, jobs or sub-jobs: `noun` names them in errors). Items are
+ * deduplicated by id (a page repeating ids, or items added mid-way shifting others forward). When the
+ * total `count` changes between pages, items may have shifted backwards past our offset, so the listing
+ * restarts from offset 0 once, keeping what it already saw: an item removed mid-way may then still be
+ * returned (it disappears on the next poll), but none is lost.
  *
  * The offset advances by the items a page held, so a server that caps pages below `limit` loses
  * nothing. The listing ends when the offset reaches the latest count, or — without a count — at the
  * first short page. A page that brings no items while `count` says more remain is CLOUD_INVALID_RESPONSE
- * ("list ended at N of M"): a partial list would report every later server as gone. Sorted by id.
+ * ("list ended at N of M"): a partial list would report every later item as gone. At most 1000 pages.
+ * Sorted by id.
  */
-export async function listAllPages(
-  fetchPage: (offset: number) => Promise<ListPage>,
+export async function listAllPages<T extends { id: string } = ImageServer>(
+  fetchPage: (offset: number) => Promise<ListPage<T>>,
   onRestart: (info: { previousCount: number; count: number }) => void = () => {},
-): Promise<ImageServer[]> {
-  const byId = new Map<string, ImageServer>();
+  noun = "servers",
+): Promise<T[]> {
+  const byId = new Map<string, T>();
   let restarted = false;
   let firstCount: number | undefined;
   let offset = 0;
@@ -428,7 +578,7 @@ export async function listAllPages(
       throw new CloudError(FAILURES.invalid_response, `list did not end after ${MAX_LIST_PAGES} pages`);
     }
     const page = await fetchPage(offset);
-    for (const server of page.items) byId.set(server.id, server);
+    for (const item of page.items) byId.set(item.id, item);
     const count = page.count;
     if (firstCount === undefined) firstCount = count;
     if (!restarted && count !== undefined && firstCount !== undefined && count !== firstCount) {
@@ -445,7 +595,7 @@ export async function listAllPages(
     }
     if (offset >= count) break;
     if (page.items.length === 0) {
-      throw new CloudError(FAILURES.invalid_response, `list ended at ${offset} of ${count} servers`);
+      throw new CloudError(FAILURES.invalid_response, `list ended at ${offset} of ${count} ${noun}`);
     }
   }
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));

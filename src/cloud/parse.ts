@@ -1,8 +1,9 @@
 /**
- * Validation of Workspace API bodies (API.md §1–2), as pure functions: a body either becomes typed data
- * or a reason why it cannot. The API object is kept as it came in `ImageServer.raw`.
+ * Validation of Workspace API bodies (API.md §1–2, §6), as pure functions: a body either becomes typed
+ * data or a reason why it cannot. The API object is kept as it came in `raw`.
  */
 
+import type { ImageJob, ImageJobDetail, ImageSubJob } from "../domain/jobs.js";
 import { normalizeStatus } from "../domain/status.js";
 import type { ImageServer } from "../domain/types.js";
 
@@ -78,9 +79,12 @@ export function readApiError(
   return out;
 }
 
-/** The bounds of one image-server object as accepted (it is stored and serialised whole, as `raw`). */
-const SERVER_BOUNDS = {
-  /** Nesting levels below the server object itself. */
+/**
+ * The bounds of one API object as accepted (an image server, a job, a sub-job: each is stored and
+ * serialised whole, as `raw`).
+ */
+const OBJECT_BOUNDS = {
+  /** Nesting levels below the object itself. */
   depth: 32,
   /** Values (objects, arrays, scalars) in all. */
   values: 10_000,
@@ -89,10 +93,11 @@ const SERVER_BOUNDS = {
 } as const;
 
 /**
- * Throws ShapeError when `root` nests deeper, or holds more values or text, than SERVER_BOUNDS allows.
- * Iterative, so no input can exhaust the stack here (it would later, in JSON.stringify).
+ * Throws ShapeError when `root` (a `what`) nests deeper, or holds more values or text, than
+ * OBJECT_BOUNDS allows. Iterative, so no input can exhaust the stack here (it would later, in
+ * JSON.stringify).
  */
-function checkBounds(root: unknown): void {
+function checkBounds(root: unknown, what: string): void {
   const stack: [unknown, number][] = [[root, 0]];
   let values = 1;
   let chars = 0;
@@ -100,13 +105,13 @@ function checkBounds(root: unknown): void {
     const [value, depth] = item;
     if (typeof value === "string") chars += value.length;
     if (typeof value === "object" && value !== null) {
-      if (depth >= SERVER_BOUNDS.depth) {
-        throw new ShapeError(`image server nested deeper than ${SERVER_BOUNDS.depth} levels`);
+      if (depth >= OBJECT_BOUNDS.depth) {
+        throw new ShapeError(`${what} nested deeper than ${OBJECT_BOUNDS.depth} levels`);
       }
       const keys = Object.keys(value);
       values += keys.length;
-      if (values > SERVER_BOUNDS.values) {
-        throw new ShapeError(`image server has more than ${SERVER_BOUNDS.values} values`);
+      if (values > OBJECT_BOUNDS.values) {
+        throw new ShapeError(`${what} has more than ${OBJECT_BOUNDS.values} values`);
       }
       const isArray = Array.isArray(value);
       for (const key of keys) {
@@ -114,19 +119,19 @@ function checkBounds(root: unknown): void {
         stack.push([(value as Record<string, unknown>)[key], depth + 1]);
       }
     }
-    if (chars > SERVER_BOUNDS.chars) {
-      throw new ShapeError(`image server holds more than ${SERVER_BOUNDS.chars} characters`);
+    if (chars > OBJECT_BOUNDS.chars) {
+      throw new ShapeError(`${what} holds more than ${OBJECT_BOUNDS.chars} characters`);
     }
   }
 }
 
 /**
- * Validates one image-server object (required: a non-empty string `id`; within SERVER_BOUNDS) and maps
+ * Validates one image-server object (required: a non-empty string `id`; within OBJECT_BOUNDS) and maps
  * it to `ImageServer`.
  */
 export function parseImageServer(value: unknown): ImageServer {
   if (!isRecord(value)) throw new ShapeError("image server is not an object");
-  checkBounds(value);
+  checkBounds(value, "image server");
   if (typeof value.id !== "string" || value.id === "") throw new ShapeError("image server has no string id");
   if (value.name !== undefined && value.name !== null && typeof value.name !== "string") {
     throw new ShapeError("image server name is not a string");
@@ -151,22 +156,126 @@ export function parseImageServer(value: unknown): ImageServer {
   };
 }
 
-/** One page of the list call. `count` is the API's total, undefined when it sent none. */
-export interface ListPage {
+/** One page of a list call. `count` is the API's total, undefined when it sent none. */
+export interface ListPage<T = ImageServer> {
   count: number | undefined;
-  items: ImageServer[];
+  items: T[];
 }
 
-/** Validates a list body `{count, items: [...]}`; every item must be a valid image server. */
-export function parseListPage(value: unknown): ListPage {
+/** Validates a list body `{count, items: [...]}`, each item by `parseItem`. */
+function parsePage<T>(value: unknown, parseItem: (item: unknown) => T): ListPage<T> {
   if (!isRecord(value)) throw new ShapeError("list body is not an object");
   if (!Array.isArray(value.items)) throw new ShapeError("list body has no items array");
   let count: number | undefined;
   if (value.count !== undefined && value.count !== null) {
-    if (typeof value.count !== "number" || !Number.isInteger(value.count) || value.count < 0) {
-      throw new ShapeError("list count is not a non-negative integer");
-    }
+    if (!isCount(value.count)) throw new ShapeError("list count is not a non-negative integer");
     count = value.count;
   }
-  return { count, items: value.items.map((item) => parseImageServer(item)) };
+  return { count, items: value.items.map((item) => parseItem(item)) };
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0;
+}
+
+/** Validates a list body `{count, items: [...]}`; every item must be a valid image server. */
+export function parseListPage(value: unknown): ListPage {
+  return parsePage(value, parseImageServer);
+}
+
+/** A field that must be a string when present; null and missing are "". */
+function optionalString(value: unknown, what: string): string {
+  if (value === undefined || value === null) return "";
+  if (typeof value !== "string") throw new ShapeError(`${what} is not a string`);
+  return value;
+}
+
+/** A field that must be an object when present; null and missing are `{}`. */
+function optionalRecord(value: unknown, what: string): Record<string, unknown> {
+  if (value === undefined || value === null || value === "") return {};
+  if (!isRecord(value)) throw new ShapeError(`${what} is not an object`);
+  return value;
+}
+
+/** The fields jobs and sub-jobs share: a non-empty string id, `job_type`, `status` and the two times. */
+function jobFields(value: unknown, what: string, jobType: string) {
+  if (!isRecord(value)) throw new ShapeError(`${what} is not an object`);
+  if (typeof value.id !== "string" || value.id === "") throw new ShapeError(`${what} has no string id`);
+  if (value.status !== undefined && value.status !== null && typeof value.status !== "string") {
+    throw new ShapeError(`${what} status is not a string`);
+  }
+  return {
+    record: value,
+    id: value.id,
+    jobType: optionalString(value.job_type, `${what} job_type`) || jobType,
+    status: normaliseStatus(value.status),
+    beginTime: parseTimestamp(value.begin_time),
+    endTime: parseTimestamp(value.end_time),
+  };
+}
+
+/**
+ * Validates one job of ListImageJobs (required: a non-empty string `id`; within OBJECT_BOUNDS). A
+ * missing `job_type` is `jobType` (the listed type); a missing status is `UNKNOWN`; missing or
+ * unparsable times are null; a missing `sub_jobs_total` is 0.
+ */
+export function parseImageJob(value: unknown, jobType = ""): ImageJob {
+  checkBounds(value, "image job");
+  const { record, ...fields } = jobFields(value, "image job", jobType);
+  const total = record.sub_jobs_total;
+  if (total !== undefined && total !== null && !isCount(total)) {
+    throw new ShapeError("image job sub_jobs_total is not a non-negative integer");
+  }
+  return { ...fields, subJobsTotal: total ?? 0, raw: record };
+}
+
+/**
+ * Validates one sub-job (required: a non-empty string `id`; within OBJECT_BOUNDS). `job_resource_info`
+ * and `job_execute_info` may be missing, null or `{}` (their fields are then ""), but not of another
+ * type; a missing `job_id` is `jobId` (the job it was shown with).
+ */
+export function parseImageSubJob(value: unknown, jobType = "", jobId = ""): ImageSubJob {
+  checkBounds(value, "image sub-job");
+  const { record, ...fields } = jobFields(value, "image sub-job", jobType);
+  const resource = optionalRecord(record.job_resource_info, "sub-job job_resource_info");
+  const execute = optionalRecord(record.job_execute_info, "sub-job job_execute_info");
+  return {
+    ...fields,
+    resourceId: optionalString(resource.resource_id, "sub-job resource_id"),
+    resourceName: optionalString(resource.resource_name, "sub-job resource_name"),
+    errorCode: optionalString(execute.error_code, "sub-job error_code"),
+    errorMessage: optionalString(execute.error_message, "sub-job error_message"),
+    jobId: optionalString(record.job_id, "sub-job job_id") || jobId,
+    raw: record,
+  };
+}
+
+/** A job never has more sub-jobs than this in one ShowImageJob answer. */
+const MAX_SUB_JOBS = 10_000;
+
+/**
+ * Validates a ShowImageJob body: a job (its fields other than `sub_jobs` within OBJECT_BOUNDS) and its
+ * `sub_jobs` array (missing or null: none), each a valid sub-job. A missing `sub_jobs_total` is the
+ * number of sub-jobs.
+ */
+export function parseImageJobDetail(value: unknown): ImageJobDetail {
+  if (!isRecord(value)) throw new ShapeError("image job is not an object");
+  const { sub_jobs: subJobs = [], ...summary } = value;
+  const list = subJobs ?? [];
+  if (!Array.isArray(list)) throw new ShapeError("image job sub_jobs is not an array");
+  if (list.length > MAX_SUB_JOBS) throw new ShapeError(`image job has more than ${MAX_SUB_JOBS} sub-jobs`);
+  const job = parseImageJob(summary);
+  const parsed = list.map((s) => parseImageSubJob(s, job.jobType, job.id));
+  const totalSent = summary.sub_jobs_total !== undefined && summary.sub_jobs_total !== null;
+  return { ...job, subJobsTotal: totalSent ? job.subJobsTotal : parsed.length, raw: value, subJobs: parsed };
+}
+
+/** Validates a ListImageJobs body; a job without `job_type` is of the listed `jobType`. */
+export function parseJobListPage(value: unknown, jobType = ""): ListPage<ImageJob> {
+  return parsePage(value, (item) => parseImageJob(item, jobType));
+}
+
+/** Validates a ListImageSubJobs body; a sub-job without `job_type` is of the listed `jobType`. */
+export function parseSubJobListPage(value: unknown, jobType = ""): ListPage<ImageSubJob> {
+  return parsePage(value, (item) => parseImageSubJob(item, jobType));
 }
