@@ -174,9 +174,16 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   const memory = new Map<string, TargetMemory>();
   // Metrics follow commits in order, in slices, so a 10,000-server poll does not block scrapes.
   let metricsChain: Promise<void> = Promise.resolve();
-  const onCommitted: NonNullable<PollDeps["onCommitted"]> = (observed, events, transitions) => {
+  const onCommitted: NonNullable<PollDeps["onCommitted"]> = (observed, events, transitions, jobs) => {
     metricsChain = metricsChain
-      .then(() => applyPollToMetrics(metrics, observed, transitions))
+      .then(() =>
+        applyPollToMetrics(
+          metrics,
+          observed,
+          transitions,
+          jobs && { projectId: jobs.cursor.projectId, ...jobs },
+        ),
+      )
       .catch((e: unknown) => log.error({ err: coerceError(e) }, "metrics update failed"));
     if (events.length > 0) {
       log.info(

@@ -12,6 +12,8 @@ export const DEFAULT_WEBHOOK_EVENTS: readonly EventName[] = [
   "poll_failed",
   "poll_recovered",
   "disappeared",
+  "image_job.failed",
+  "image_job.stuck",
 ];
 
 /** The defaults of every optional key, as YAML input. */
@@ -21,11 +23,13 @@ export const CONFIG_DEFAULTS = {
     maxRequestsPerSecond: 5,
     retry: { attempts: 4, minDelay: "2s", maxDelay: "2m" },
   },
-  target: { serverIds: [] as string[], discover: false },
+  target: { serverIds: [] as string[], discover: false, jobs: true },
   schedule: { interval: "30s", steadyInterval: "5m", concurrency: 4 },
   /** Stuck thresholds per status; the user's entries are merged over these. */
   stuck: { thresholds: { CREATING: "60m", BUILDING: "60m", DELETING: "20m" }, repeatEvery: "0s" },
   alerts: { pollFailureThreshold: 3 },
+  /** Job stuck thresholds: Terraform's waits for create, build and delete (API.md §6). */
+  jobs: { stuck: { CREATE_SERVER: "60m", CREATE_SERVER_IMAGE: "60m", DELETE_SERVER: "20m" } },
   webhook: {
     format: "standard",
     events: DEFAULT_WEBHOOK_EVENTS,

@@ -69,6 +69,7 @@ export function maskConfig(config: Readonly<Config>): Config {
     targets: config.targets.map((t) => ({ ...t, serverIds: [...t.serverIds] })),
     schedule: { ...config.schedule },
     stuck: { thresholds: { ...config.stuck.thresholds }, repeatEvery: config.stuck.repeatEvery },
+    jobs: { stuck: { ...config.jobs.stuck } },
     alerts: { ...config.alerts },
     webhooks: config.webhooks.map(maskWebhook),
     server: { ...server, ...(server.bearerToken !== undefined ? { bearerToken: MASK } : {}) },

@@ -16,6 +16,7 @@ import type {
   AuthConfig,
   CloudConfig,
   Config,
+  JobsConfig,
   ScheduleConfig,
   StuckConfig,
   TargetConfig,
@@ -188,6 +189,7 @@ const targetSchema = z
     discover: z.boolean().prefault(CONFIG_DEFAULTS.target.discover),
     serverName: optionalText(),
     enterpriseProjectId: scalarText('a string such as "0"').optional(),
+    jobs: z.boolean().prefault(CONFIG_DEFAULTS.target.jobs),
   })
   .transform((t, ctx): TargetConfig => {
     if (t.serverIds.length === 0 && !t.discover) {
@@ -208,8 +210,22 @@ const targetSchema = z
       discover: t.discover,
       serverName: t.serverName,
       enterpriseProjectId: t.enterpriseProjectId,
+      jobs: t.jobs,
     });
   });
+
+/** `jobs:`: the stuck threshold of each job type (0 = never stuck). */
+const jobsSchema = z
+  .strictObject({
+    stuck: z
+      .strictObject({
+        CREATE_SERVER: duration().prefault(CONFIG_DEFAULTS.jobs.stuck.CREATE_SERVER),
+        CREATE_SERVER_IMAGE: duration().prefault(CONFIG_DEFAULTS.jobs.stuck.CREATE_SERVER_IMAGE),
+        DELETE_SERVER: duration().prefault(CONFIG_DEFAULTS.jobs.stuck.DELETE_SERVER),
+      })
+      .prefault({}),
+  })
+  .transform((j): JobsConfig => j);
 
 const scheduleSchema = z
   .strictObject({
@@ -397,6 +413,7 @@ export function createConfigSchema(context: SchemaContext) {
       targets: z.array(targetSchema).min(1),
       schedule: scheduleSchema.prefault({}),
       stuck: stuckSchema.prefault({}),
+      jobs: jobsSchema.prefault({}),
       alerts: z
         .strictObject({
           pollFailureThreshold: z.int().min(1).prefault(CONFIG_DEFAULTS.alerts.pollFailureThreshold),

@@ -34,6 +34,14 @@ export interface TargetConfig {
   discover: boolean;
   serverName?: string;
   enterpriseProjectId?: string;
+  /** Also watch this project's image jobs (DESIGN §11); default true. */
+  jobs: boolean;
+}
+
+/** `jobs:` (DESIGN §11). */
+export interface JobsConfig {
+  /** WAITING/RUNNING longer than this (ms) since begin_time → image_job.stuck; 0 = never. */
+  stuck: { CREATE_SERVER: number; CREATE_SERVER_IMAGE: number; DELETE_SERVER: number };
 }
 
 export interface ScheduleConfig {
@@ -68,6 +76,7 @@ export interface Config {
   targets: TargetConfig[];
   schedule: ScheduleConfig;
   stuck: StuckConfig;
+  jobs: JobsConfig;
   alerts: { pollFailureThreshold: number };
   webhooks: WebhookConfig[];
   /** listen is `host:port` as written; host and port are parsed from it. */

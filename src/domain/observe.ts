@@ -41,6 +41,7 @@
  */
 import { toIsoOrNull } from "../lib/iso.js";
 import { eventId } from "./event-id.js";
+import type { JobRef } from "./observe-jobs.js";
 import { normalizeStatus } from "./status.js";
 import type {
   DomainEvent,
@@ -69,6 +70,8 @@ export interface ObserveContext {
   /** The observation time (ms since epoch); the events' `occurredAt`. */
   now: number;
   config: ObserveConfig;
+  /** The server's latest image job, when one is known: `status_changed` carries it (DESIGN §11). */
+  job?: JobRef | undefined;
 }
 
 /** The result of one observation. */
@@ -383,6 +386,7 @@ function createEmitter(ctx: ObserveContext, events: DomainEvent[]): Emitter {
         {
           previous_status: before.status,
           previous_status_duration_seconds: seconds(after.statusSince - before.statusSince),
+          ...(ctx.job ? { job: ctx.job } : {}),
         },
       );
     },

@@ -116,11 +116,17 @@ export const EVENT_TYPES = [
   "image_server.poll_recovered",
   "image_server.discovered",
   "image_server.disappeared",
+  "image_job.failed",
+  "image_job.succeeded",
+  "image_job.stuck",
   "imagewatch.test",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** The names the config's `webhooks[].events` list uses: the event type without `image_server.`. */
+/**
+ * The names the config's `webhooks[].events` list uses: the `image_server.` types without their prefix,
+ * the others in full (`image_job.failed`).
+ */
 export const EVENT_NAMES = [
   "status_changed",
   "stuck",
@@ -129,6 +135,9 @@ export const EVENT_NAMES = [
   "poll_recovered",
   "discovered",
   "disappeared",
+  "image_job.failed",
+  "image_job.succeeded",
+  "image_job.stuck",
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 

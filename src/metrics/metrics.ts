@@ -17,6 +17,7 @@
  * like counters, and `promtool check metrics` must report nothing on a scrape (DESIGN.md §5).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { JOB_TYPES } from "../domain/jobs.js";
 import { KNOWN_STATUSES, type RequestOutcome, type ServerState } from "../domain/types.js";
 import { yieldToLoop } from "../lib/yield.js";
 
@@ -47,12 +48,33 @@ export const METRIC_NAMES = {
   targetInfo: `${METRIC_PREFIX}target_info`,
   targetUp: `${METRIC_PREFIX}target_up`,
   targetLastSuccess: `${METRIC_PREFIX}target_last_success_timestamp_seconds`,
+  serverStatusDuration: `${METRIC_PREFIX}image_server_status_duration_seconds`,
+  imageJobs: `${METRIC_PREFIX}image_jobs`,
+  imageJobsFinished: `${METRIC_PREFIX}image_jobs_finished_total`,
+  imageJobDuration: `${METRIC_PREFIX}image_job_duration_seconds`,
   /** Not in DESIGN.md §5: issue 4 asks that a failing scheduler tick be counted. */
   pollTickFailures: `${METRIC_PREFIX}poll_tick_failures_total`,
 } as const;
 
 /** Buckets of `poll_duration_seconds`: one cloud API call, from a fast loopback answer to the 30 s worst case. */
 export const POLL_DURATION_BUCKETS: readonly number[] = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Buckets of the duration histograms (time in a status, job begin→end): 30s … 6h (DESIGN §5). */
+export const DURATION_BUCKETS: readonly number[] = [
+  30, 60, 120, 300, 600, 900, 1200, 1800, 2700, 3600, 5400, 7200, 10800, 14400, 21600,
+];
+
+/** The job statuses `image_jobs` (now) and `image_jobs_finished_total` (seen ending) export from zero. */
+const ACTIVE_JOB_STATUSES = ["WAITING", "RUNNING"] as const;
+const FINISHED_JOB_STATUSES = ["SUCCESS", "FAILED"] as const;
+
+/** What one job tick tells the metrics (a domain JobObservation is one). */
+export interface JobMetricsInput {
+  /** The jobs WAITING or RUNNING now. */
+  active: ReadonlyArray<{ jobType: string; status: string }>;
+  /** The jobs seen ending in this tick. */
+  finished: ReadonlyArray<{ jobType: string; status: string; durationSeconds: number | null }>;
+}
 
 /** prom-client default metrics dropped because promtool's lint rejects their names. */
 const LINT_FAILING_DEFAULTS = [
@@ -122,6 +144,10 @@ export interface Metrics {
    * webhook no longer configured leave. Targets and webhooks kept by a reload keep their values.
    */
   configure(config: MetricsConfig): void;
+  /** Observes `image_server_status_duration_seconds`: `seconds` spent in `status` before `nextStatus`. */
+  recordStatusDuration(status: string, nextStatus: string, seconds: number): void;
+  /** Sets `image_jobs` of a project to the tick's active jobs; counts and times the jobs that ended. */
+  applyJobs(projectId: string, jobs: JobMetricsInput): void;
   /** Sets `target_up` and `target_last_success_timestamp_seconds`; a target not configured is ignored. */
   setTargetHealth(projectId: string, health: TargetHealth): void;
   /** Removes every per-server series of one server; unknown servers are ignored. */
@@ -313,6 +339,33 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     registers,
   });
 
+  const statusDuration = new Histogram({
+    name: METRIC_NAMES.serverStatusDuration,
+    help: "Time an image server spent in a status, observed when it left it (build time: status=BUILDING).",
+    labelNames: ["status", "next_status"] as const,
+    buckets: [...DURATION_BUCKETS],
+    registers,
+  });
+  const imageJobs = new Gauge({
+    name: METRIC_NAMES.imageJobs,
+    help: "Image jobs now WAITING or RUNNING.",
+    labelNames: ["project_id", "job_type", "status"] as const,
+    registers,
+  });
+  const jobsFinished = new Counter({
+    name: METRIC_NAMES.imageJobsFinished,
+    help: "Image jobs seen finishing, by final status.",
+    labelNames: ["project_id", "job_type", "status"] as const,
+    registers,
+  });
+  const jobDuration = new Histogram({
+    name: METRIC_NAMES.imageJobDuration,
+    help: "Begin to end of finished image jobs, in seconds.",
+    labelNames: ["job_type", "status"] as const,
+    buckets: [...DURATION_BUCKETS],
+    registers,
+  });
+
   const targetInfo = new Gauge({
     name: METRIC_NAMES.targetInfo,
     help: "A configured target (one project of one cloud), always 1.",
@@ -454,6 +507,10 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     tickFailures.remove({ project_id });
     targetUp.remove({ project_id });
     targetLastSuccess.remove({ project_id });
+    for (const job_type of JOB_TYPES) {
+      for (const status of ACTIVE_JOB_STATUSES) imageJobs.remove({ project_id, job_type, status });
+      for (const status of FINISHED_JOB_STATUSES) jobsFinished.remove({ project_id, job_type, status });
+    }
     seenProjects.delete(projectId);
   }
 
@@ -481,6 +538,12 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       for (const outcome of REQUEST_OUTCOMES) pollRequests.labels({ project_id, outcome }).inc(0);
       pollDuration.zero({ project_id });
       tickFailures.labels({ project_id }).inc(0);
+      for (const job_type of JOB_TYPES) {
+        for (const status of FINISHED_JOB_STATUSES)
+          jobsFinished.labels({ project_id, job_type, status }).inc(0);
+        if (!targets.has(project_id))
+          for (const status of ACTIVE_JOB_STATUSES) imageJobs.set({ project_id, job_type, status }, 0);
+      }
       seenProjects.add(project_id);
     }
     for (const webhook of nextWebhooks) {
@@ -505,6 +568,29 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     },
     setServer,
     removeServer,
+    recordStatusDuration(status, nextStatus, seconds) {
+      if (Number.isFinite(seconds) && seconds >= 0)
+        statusDuration.observe({ status, next_status: nextStatus }, seconds);
+    },
+    applyJobs(projectId, jobs) {
+      seenProjects.add(projectId);
+      const counts = new Map<string, number>();
+      for (const job_type of JOB_TYPES)
+        for (const status of ACTIVE_JOB_STATUSES) counts.set(`${job_type}\u0000${status}`, 0);
+      for (const j of jobs.active) {
+        const key = `${j.jobType}\u0000${j.status}`;
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      for (const [key, n] of counts) {
+        const [job_type = "", status = ""] = key.split("\u0000");
+        imageJobs.set({ project_id: projectId, job_type, status }, n);
+      }
+      for (const j of jobs.finished) {
+        jobsFinished.inc({ project_id: projectId, job_type: j.jobType, status: j.status });
+        if (j.durationSeconds !== null && j.durationSeconds >= 0)
+          jobDuration.observe({ job_type: j.jobType, status: j.status }, j.durationSeconds);
+      }
+    },
     recordTransition(from, to) {
       transitions.inc({ from, to });
     },

@@ -7,6 +7,7 @@ import { type CloudClient, LIST_LIMIT } from "../cloud/client.js";
 import { toPollError } from "../cloud/errors.js";
 import type { Config, TargetConfig } from "../config/types.js";
 import { observe } from "../domain/observe.js";
+import type { JobObservation, JobServerRef } from "../domain/observe-jobs.js";
 import {
   type ListFilter,
   listResults,
@@ -22,6 +23,7 @@ import type { Logger } from "../lib/logger.js";
 import { YIELD_EVERY, yieldToLoop } from "../lib/yield.js";
 import { matchesWebhook } from "../notify/match.js";
 import type { Store } from "../store/types.js";
+import { watchJobs } from "./watch-jobs.js";
 
 /** The in-memory view of every server's state, keyed by `projectId/serverId`. Owned by the app. */
 export class ServerStates {
@@ -75,11 +77,19 @@ export interface PollDeps {
   onCommitted?: (
     states: readonly ServerState[],
     events: readonly DomainEvent[],
-    transitions: ReadonlyArray<{ from: string; to: string }>,
+    transitions: ReadonlyArray<Transition>,
+    jobs?: JobObservation,
   ) => void;
   /** Poll even servers that are not yet due (the first poll after start, `once`). */
   force?: boolean;
   signal?: AbortSignal;
+}
+
+/** One observed status change, with the time spent in the status it left (seconds). */
+export interface Transition {
+  from: string;
+  to: string;
+  seconds?: number | undefined;
 }
 
 /** What one poll did. */
@@ -140,11 +150,12 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
         ? await getAll(deps, projectId, plan.ids, config.schedule.concurrency)
         : new Map<string, ServerPollResult>();
   const mode = plan.kind;
+  const jobs = await watchJobs(target, config, now, jobServers(deps.states, projectId, results), deps);
 
   // Stopping: answers cut short by our own abort are not failures of the cloud; commit nothing.
-  if (results.size === 0 || deps.signal?.aborted)
+  if ((results.size === 0 && !jobs) || deps.signal?.aborted)
     return { projectId, observed: 0, events: 0, failed: 0, mode };
-  return await commitResults(projectId, results, deps, config, now, mode);
+  return await commitResults(projectId, results, deps, config, now, mode, jobs);
 }
 
 /**
@@ -192,6 +203,22 @@ async function getOne(deps: PollDeps, projectId: string, serverId: string): Prom
     logPollFailure(deps.logger, projectId, serverId, error, err);
     return { kind: "failed", error };
   }
+}
+
+/** The servers a job may belong to: every one known in the project, with this tick's answers. */
+function jobServers(
+  states: ServerStates,
+  projectId: string,
+  results: ReadonlyMap<string, ServerPollResult>,
+): JobServerRef[] {
+  const out = new Map<string, JobServerRef>();
+  for (const s of states.ofProject(projectId)) {
+    out.set(s.serverId, { id: s.serverId, name: s.name, imageId: s.server?.imageId ?? "" });
+  }
+  for (const [id, r] of results) {
+    if (r.kind === "ok") out.set(id, { id, name: r.server.name, imageId: r.server.imageId });
+  }
+  return [...out.values()];
 }
 
 /** One warn line per failed request, with its request id (a bad answer is logged once, then polling goes on). */
@@ -265,6 +292,7 @@ async function commitResults(
   config: Readonly<Config>,
   now: number,
   mode: PollSummary["mode"],
+  jobs: JobObservation | undefined,
 ): Promise<PollSummary> {
   const observeConfig = {
     thresholds: config.stuck.thresholds,
@@ -274,23 +302,29 @@ async function commitResults(
   const states: ServerState[] = [];
   const toWrite: ServerState[] = [];
   const events: DomainEvent[] = [];
-  const transitions: Array<{ from: string; to: string }> = [];
+  const transitions: Transition[] = [];
   let failed = 0;
   let n = 0;
   for (const [serverId, result] of results) {
     const prev = deps.states.get(projectId, serverId);
     if (result.kind === "failed") failed++;
-    const out = observe(prev, result, { projectId, serverId, now, config: observeConfig });
+    const job = jobs?.jobOfServer.get(serverId);
+    const out = observe(prev, result, { projectId, serverId, now, config: observeConfig, job });
     states.push(out.state);
     if (out.events.length > 0 || needsWrite(prev, out.state)) toWrite.push(out.state);
     for (const e of out.events) {
       events.push(e);
       if (e.type === "image_server.status_changed" && e.data.previous_status && e.data.status) {
-        transitions.push({ from: e.data.previous_status, to: e.data.status });
+        transitions.push({
+          from: e.data.previous_status,
+          to: e.data.status,
+          seconds: e.data.previous_status_duration_seconds,
+        });
       }
     }
     if (++n % YIELD_EVERY === 0) await yieldToLoop();
   }
+  if (jobs) events.push(...jobs.events);
   const webhooks = config.webhooks;
   const deliveries: Array<{ eventId: string; webhook: string }> = [];
   for (const event of events) {
@@ -298,9 +332,17 @@ async function commitResults(
       if (matchesWebhook(event, w)) deliveries.push({ eventId: event.id, webhook: w.name });
   }
   // Commit before notify: states, events and delivery rows in one transaction.
-  const inserted = new Set(deps.store.commitPoll({ servers: toWrite, events, deliveries, now }));
+  const inserted = new Set(
+    deps.store.commitPoll({
+      servers: toWrite,
+      events,
+      deliveries,
+      now,
+      jobs: jobs && { cursor: jobs.cursor, records: jobs.records },
+    }),
+  );
   for (const s of states) deps.states.set(s);
   const newEvents = events.filter((e) => inserted.has(e.id));
-  deps.onCommitted?.(states, newEvents, transitions);
+  deps.onCommitted?.(states, newEvents, transitions, jobs);
   return { projectId, observed: states.length, events: newEvents.length, failed, mode };
 }

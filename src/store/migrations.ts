@@ -68,6 +68,28 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 1 → 2: image jobs (DESIGN §11).
+  `
+  -- Per project: the job lists' cursor (FAILED counts). No row = the project's first job tick.
+  CREATE TABLE job_cursors (
+    project_id TEXT PRIMARY KEY,
+    state      TEXT NOT NULL
+  ) WITHOUT ROWID;
+
+  CREATE TABLE jobs (
+    project_id TEXT NOT NULL,
+    job_id     TEXT NOT NULL,
+    -- Copies of JobRecord fields for the API's filters and order; the whole record is in state.
+    status     TEXT NOT NULL,
+    failed     INTEGER NOT NULL,
+    server_id  TEXT NOT NULL,
+    begin_time INTEGER,
+    state      TEXT NOT NULL,
+    PRIMARY KEY (project_id, job_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX jobs_begin ON jobs (begin_time);
+  CREATE INDEX jobs_server ON jobs (project_id, server_id);
+  `,
 ];
 
 /** The schema version this code writes and understands. */

@@ -16,6 +16,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import type { JobCursor, JobRecord } from "../domain/observe-jobs.js";
 import type { DomainEvent, EventType, ServerState } from "../domain/types.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { AppError, coerceError } from "../lib/errors.js";
@@ -457,7 +458,53 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
     return json;
   };
 
+  const upsertJobCursor = db.prepare<[string, string]>(
+    `INSERT INTO job_cursors (project_id, state) VALUES (?, ?)
+     ON CONFLICT (project_id) DO UPDATE SET state = excluded.state`,
+  );
+  const upsertJob = db.prepare<[string, string, string, number, string, number | null, string]>(
+    `INSERT INTO jobs (project_id, job_id, status, failed, server_id, begin_time, state)
+     VALUES (?, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (project_id, job_id) DO UPDATE SET status = excluded.status, failed = excluded.failed,
+       server_id = excluded.server_id, begin_time = excluded.begin_time, state = excluded.state`,
+  );
+  const selectJobCursor = db.prepare<[string], { state: string }>(
+    "SELECT state FROM job_cursors WHERE project_id = ?",
+  );
+  const selectProjectJobs = db.prepare<[string], { state: string }>(
+    "SELECT state FROM jobs WHERE project_id = ? ORDER BY job_id",
+  );
+  const selectJobs = db.prepare<Record<string, string | number | null>, { state: string }>(
+    `SELECT state FROM jobs
+      WHERE (@state IS NULL
+             OR (@state = 'active' AND status IN ('WAITING', 'RUNNING'))
+             OR (@state = 'finished' AND status NOT IN ('WAITING', 'RUNNING'))
+             OR (@state = 'failed' AND failed = 1))
+        AND (@project IS NULL OR project_id = @project)
+        AND (@server IS NULL OR server_id = @server)
+        AND (@since IS NULL OR coalesce(begin_time, json_extract(state, '$.firstSeenAt')) >= @since)
+      ORDER BY coalesce(begin_time, json_extract(state, '$.firstSeenAt')) DESC, job_id DESC
+      LIMIT @limit`,
+  );
+
+  const commitJobs = (jobs: NonNullable<PollCommit["jobs"]>): void => {
+    upsertJobCursor.run(jobs.cursor.projectId, JSON.stringify(jobs.cursor));
+    for (const j of jobs.records) {
+      const failed = j.status === "FAILED" || j.failures.length > 0 ? 1 : 0;
+      upsertJob.run(
+        j.projectId,
+        j.jobId,
+        j.status,
+        failed,
+        j.serverId,
+        j.beginTime,
+        columnJson(j, { projectId: j.projectId, jobId: j.jobId }),
+      );
+    }
+  };
+
   const commitTx = db.transaction((commit: PollCommit): string[] => {
+    if (commit.jobs) commitJobs(commit.jobs);
     for (const s of commit.servers) {
       upsertServer.run(
         s.projectId,
@@ -559,6 +606,28 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
       guard(file, "loadServers", () => selectServers.all().map((r) => JSON.parse(r.state) as ServerState)),
 
     commitPoll: (commit) => guard(file, "commitPoll", () => commitTx(commit)),
+
+    loadJobs: (projectId) =>
+      guard(file, "loadJobs", () => {
+        const cursor = selectJobCursor.get(projectId);
+        return {
+          cursor: cursor === undefined ? undefined : (JSON.parse(cursor.state) as JobCursor),
+          jobs: selectProjectJobs.all(projectId).map((r) => JSON.parse(r.state) as JobRecord),
+        };
+      }),
+
+    listJobs: (limit, filter = {}) =>
+      guard(file, "listJobs", () =>
+        selectJobs
+          .all({
+            state: filter.state ?? null,
+            project: filter.projectId ?? null,
+            server: filter.serverId ?? null,
+            since: filter.since ?? null,
+            limit: Math.max(0, Math.floor(limit)),
+          })
+          .map((r) => JSON.parse(r.state) as JobRecord),
+      ),
 
     deleteServers: (keys) => guard(file, "deleteServers", () => deleteServersTx(keys)),
 

@@ -2,6 +2,7 @@
  * The durable store's contract (DESIGN.md §7). One implementation today (SQLite); the store test suite
  * is written against this interface so any other runs the same scenarios.
  */
+import type { JobCursor, JobRecord } from "../domain/observe-jobs.js";
 import type { DomainEvent, ServerState } from "../domain/types.js";
 
 export type DeliveryState = "pending" | "delivered" | "dead";
@@ -76,6 +77,18 @@ export interface PollCommit {
   deliveries: ReadonlyArray<{ eventId: string; webhook: string }>;
   /** Commit time (ms): createdAt and first nextAttemptAt of the new deliveries. */
   now: number;
+  /** The tick's image jobs: the project's cursor and the records that changed (absent: none watched). */
+  jobs?: { cursor: JobCursor; records: readonly JobRecord[] } | undefined;
+}
+
+/** Which jobs {@link Store.listJobs} returns. */
+export interface JobFilter {
+  /** active: WAITING/RUNNING; finished: ended; failed: FAILED or with a failed sub-job. */
+  state?: "active" | "finished" | "failed";
+  projectId?: string;
+  serverId?: string;
+  /** Jobs that began (or, without a begin time, were first seen) at or after this time (ms). */
+  since?: number;
 }
 
 export interface Store {
@@ -125,6 +138,10 @@ export interface Store {
   getEvent(eventId: string): EventWithDeliveries | undefined;
   /** Deletes events older than `before` (ms) whose deliveries are all delivered (or that have none). Returns count. */
   prune(before: number): number;
+  /** One project's job cursor (undefined before its first job tick) and every job record of it. */
+  loadJobs(projectId: string): { cursor: JobCursor | undefined; jobs: JobRecord[] };
+  /** Job records, newest begin time first, at most `limit`, narrowed by `filter`. */
+  listJobs(limit: number, filter?: JobFilter): JobRecord[];
   /** True when a write succeeds (for /-/ready). */
   isWritable(): boolean;
   close(): void;

@@ -11,7 +11,12 @@ import {
 } from "../../src/poller/scheduler.js";
 import { createManualClock, type ManualClock } from "../helpers/manual-clock.js";
 
-const target = (projectId: string): TargetConfig => ({ projectId, serverIds: [], discover: true });
+const target = (projectId: string): TargetConfig => ({
+  projectId,
+  serverIds: [],
+  discover: true,
+  jobs: false,
+});
 
 function deferred() {
   let resolve!: () => void;

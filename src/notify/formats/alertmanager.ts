@@ -16,6 +16,9 @@ const ALERT_NAMES: Record<DomainEvent["type"], string> = {
   "image_server.status_changed": "ImageServerStatusChanged",
   "image_server.discovered": "ImageServerDiscovered",
   "image_server.disappeared": "ImageServerDisappeared",
+  "image_job.failed": "ImageJobFailed",
+  "image_job.succeeded": "ImageJobSucceeded",
+  "image_job.stuck": "ImageJobStuck",
   "imagewatch.test": "ImagewatchTest",
 };
 

@@ -40,9 +40,38 @@ export function eventSummaryLine(event: DomainEvent): string {
       return `${who}: polling recovered`;
     case "image_server.disappeared":
       return `${who}: disappeared (last status ${str(d.status)})`;
+    case "image_job.failed":
+    case "image_job.succeeded":
+    case "image_job.stuck":
+      return jobLine(event);
     case "imagewatch.test":
       return `test event from imagewatch${typeof d.webhook === "string" ? ` for webhook ${d.webhook}` : ""}`;
   }
+}
+
+/** What a job of each type does, for people. */
+const JOB_WORDS: Record<string, string> = {
+  CREATE_SERVER: "image server creation",
+  CREATE_SERVER_IMAGE: "image build",
+  DELETE_SERVER: "image server deletion",
+};
+
+/** `build-office-2026: image build FAILED after 23m — WKS.0127 disk quota exceeded`. */
+function jobLine(event: DomainEvent): string {
+  const d = event.data;
+  const who = str(d.name, d.server_id || `project ${str(d.project_id)}`);
+  const what = JOB_WORDS[str(d.job_type)] ?? `job ${str(d.job_type)}`;
+  const took = seconds(d.duration_seconds);
+  if (event.type === "image_job.stuck") {
+    const limit = seconds(d.stuck_threshold_seconds);
+    return `${who}: ${what} still ${str(d.status)}${took ? ` after ${took}` : ""}${limit ? ` (threshold ${limit})` : ""} — job ${str(d.job_id)}`;
+  }
+  const failures = Array.isArray(d.failures) ? (d.failures as Array<Record<string, unknown>>) : [];
+  const reason = failures
+    .map((f) => [f.error_code, f.error_message].filter((x) => typeof x === "string" && x !== "").join(" "))
+    .find((r) => r !== "");
+  const status = event.type === "image_job.failed" ? "FAILED" : str(d.status);
+  return `${who}: ${what} ${status}${took ? ` after ${took}` : ""}${reason ? ` — ${reason}` : ""}`;
 }
 
 /** The line as every chat format sends it: `[imagewatch] <summary>`. */

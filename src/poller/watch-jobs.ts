@@ -1,0 +1,123 @@
+/**
+ * One target's image-job watch (DESIGN §11), the IO half of domain/observe-jobs: per job type, the
+ * WAITING and RUNNING lists and the first FAILED page (every FAILED page only when its `count` moved),
+ * then the look-ups the plan asks for (ShowImageJob, ListImageSubJobs), then the pure observation. Its
+ * result is committed by pollTarget with the rest of the tick.
+ */
+import type { CloudClient } from "../cloud/client.js";
+import { CloudError, toPollError } from "../cloud/errors.js";
+import type { Config, TargetConfig } from "../config/types.js";
+import type { ImageJob, ImageJobDetail, ImageSubJob } from "../domain/jobs.js";
+import { JOB_TYPES } from "../domain/jobs.js";
+import {
+  failedCountMoved,
+  type JobObservation,
+  type JobRecord,
+  type JobServerRef,
+  type JobTypeLists,
+  observeJobs,
+  planJobFetches,
+} from "../domain/observe-jobs.js";
+import type { Logger } from "../lib/logger.js";
+import type { Store } from "../store/types.js";
+
+/** Jobs per page of the job lists (the API's maximum). */
+const JOB_PAGE = 100;
+
+/** What watching jobs needs (a subset of pollTarget's deps). */
+export interface JobWatchDeps {
+  cloud: CloudClient;
+  store: Store;
+  logger: Logger;
+  signal?: AbortSignal | undefined;
+}
+
+/**
+ * Per target: the config under which its job API answered 403. Job watching stays paused while that
+ * config is current (a reload swaps in new config and target objects, which ends the pause).
+ */
+const pauses = new WeakMap<TargetConfig, Readonly<Config>>();
+
+/**
+ * Watches one target's jobs once. Undefined when it does not (jobs: false, paused after a 403, or a
+ * job request failed: then nothing is committed and the next tick tries again).
+ */
+export async function watchJobs(
+  target: TargetConfig,
+  config: Readonly<Config>,
+  now: number,
+  servers: readonly JobServerRef[],
+  deps: JobWatchDeps,
+): Promise<JobObservation | undefined> {
+  if (!target.jobs || pauses.get(target) === config) return undefined;
+  const { projectId } = target;
+  const opts = { signal: deps.signal };
+  try {
+    const stored = deps.store.loadJobs(projectId);
+    const known = new Map<string, JobRecord>(stored.jobs.map((j) => [j.jobId, j]));
+    const lists: JobTypeLists[] = [];
+    for (const jobType of JOB_TYPES) {
+      const waiting = await deps.cloud.listAllImageJobs(projectId, { jobType, status: "WAITING" }, opts);
+      const running = await deps.cloud.listAllImageJobs(projectId, { jobType, status: "RUNNING" }, opts);
+      const first = await deps.cloud.listImageJobs(
+        projectId,
+        { jobType, status: "FAILED", offset: 0, limit: JOB_PAGE },
+        opts,
+      );
+      const more = first.count === undefined || first.count > first.items.length;
+      const failed: readonly ImageJob[] =
+        more && failedCountMoved(stored.cursor, jobType, first.count)
+          ? await deps.cloud.listAllImageJobs(projectId, { jobType, status: "FAILED" }, opts)
+          : first.items;
+      lists.push({ jobType, active: [...waiting, ...running], failed, failedCount: first.count });
+    }
+    const plan = planJobFetches(known, stored.cursor, lists);
+    const subJobs = new Map<string, readonly ImageSubJob[]>();
+    for (const { jobId, jobType } of plan.subJobs) {
+      subJobs.set(jobId, await deps.cloud.listImageSubJobs(projectId, { jobType, jobId }, opts));
+    }
+    const details = new Map<string, ImageJobDetail | null>();
+    for (const jobId of plan.show) {
+      const r = await deps.cloud.showImageJob(projectId, jobId, opts);
+      details.set(jobId, r.kind === "ok" ? r.job : null);
+    }
+    return observeJobs({
+      projectId,
+      now,
+      cursor: stored.cursor,
+      known,
+      lists,
+      details,
+      subJobs,
+      servers,
+      config: {
+        stuck: config.jobs.stuck,
+        repeatEvery: config.stuck.repeatEvery,
+        sharding: config.sharding,
+      },
+    });
+  } catch (err) {
+    if (deps.signal?.aborted) return undefined;
+    const e = toPollError(err);
+    if (err instanceof CloudError && err.httpStatus === 403) {
+      // Counted by poll_requests_total{outcome="auth"}; logged once per config.
+      pauses.set(target, config);
+      deps.logger.warn(
+        { projectId, httpStatus: 403, errorCode: e.error_code, requestId: e.request_id },
+        "no permission on the image job API: job watching paused for this target until the next reload",
+      );
+      return undefined;
+    }
+    deps.logger.warn(
+      {
+        projectId,
+        kind: e.kind,
+        httpStatus: e.http_status,
+        errorCode: e.error_code,
+        requestId: e.request_id,
+      },
+      "job watch failed",
+    );
+    return undefined;
+  }
+}
