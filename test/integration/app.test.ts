@@ -36,7 +36,7 @@ describe("the daemon in-process", () => {
     const loaded = parseConfigText(
       configYaml(simUrl, {
         statePath: join(dir, "state.db"),
-        target: `{ projectId: ${PROJECT}, discover: true }`,
+        target: `{ projectId: ${PROJECT}, discover: true, jobs: false }`,
         extra: 'server: { listen: "127.0.0.1:0" }\nstuck: { BUILDING: 1m }',
       }),
       {},
@@ -106,7 +106,9 @@ describe("the daemon in-process", () => {
           extra: 'server: { listen: "127.0.0.1:0" }',
         }),
       );
-    write(`{ projectId: ${PROJECT}, serverIds: [keep-1] }\n  - { projectId: ${OTHER}, serverIds: [drop-1] }`);
+    write(
+      `{ projectId: ${PROJECT}, serverIds: [keep-1], jobs: false }\n  - { projectId: ${OTHER}, serverIds: [drop-1], jobs: false }`,
+    );
     const app = createApp(loadConfig(path, {}), { logger: createSilentLogger(), env: {} });
     const { url } = await app.start();
     const servers = async () => {
@@ -119,7 +121,7 @@ describe("the daemon in-process", () => {
     try {
       await waitFor(async () => (await servers()).length === 2, "both servers polled");
       await waitFor(async () => (await scrape()).includes('server_id="drop-1"'), "drop-1 in /metrics");
-      write(`{ projectId: ${PROJECT}, serverIds: [keep-1] }`);
+      write(`{ projectId: ${PROJECT}, serverIds: [keep-1], jobs: false }`);
       assert.deepEqual(await app.reload(), { ok: true });
       assert.deepEqual(await servers(), ["keep-1"]);
       assert.ok(!(await scrape()).includes('server_id="drop-1"'), "its series left /metrics");
@@ -143,7 +145,7 @@ describe("the daemon in-process", () => {
     const path = join(dir, "imagewatch.yaml");
     const yaml = configYaml(simUrl, {
       statePath: join(dir, "state.db"),
-      target: `{ projectId: ${PROJECT}, serverIds: [ca-1] }`,
+      target: `{ projectId: ${PROJECT}, serverIds: [ca-1], jobs: false }`,
       extra: 'server: { listen: "127.0.0.1:0" }\nstuck: { BUILDING: 7m }',
     });
     writeFileSync(path, yaml);
@@ -182,7 +184,7 @@ describe("the daemon in-process", () => {
     const loaded = parseConfigText(
       configYaml(simUrl, {
         statePath: join(dir, "state.db"),
-        target: `{ projectId: ${PROJECT}, serverIds: [slow-1] }`,
+        target: `{ projectId: ${PROJECT}, serverIds: [slow-1], jobs: false }`,
         extra: 'server: { listen: "127.0.0.1:0" }',
       }).replace("requestTimeout: 5s", "requestTimeout: 60s"),
       {},
@@ -221,7 +223,7 @@ describe("the daemon in-process", () => {
         path,
         configYaml(simUrl, {
           statePath: join(dir, "state.db"),
-          target: `{ projectId: ${PROJECT}, serverIds: [slow-build] }`,
+          target: `{ projectId: ${PROJECT}, serverIds: [slow-build], jobs: false }`,
           extra: `server: { listen: "127.0.0.1:0" }\nschedule: { interval: 1s, steadyInterval: 1s }\nstuck: { BUILDING: ${building} }`,
         }),
       );
@@ -256,7 +258,7 @@ describe("the daemon in-process", () => {
     const loaded = parseConfigText(
       configYaml(simUrl, {
         statePath: join(dir, "state.db"),
-        target: `{ projectId: ${PROJECT}, serverIds: [via-proxy] }`,
+        target: `{ projectId: ${PROJECT}, serverIds: [via-proxy], jobs: false }`,
         extra: `server: { listen: "127.0.0.1:0" }\nwebhooks:\n  - { name: ops, url: "${receiver.url}", secret: "${SECRET}", events: [discovered] }`,
       }),
       {},

@@ -179,7 +179,7 @@ cloud:
   maxRequestsPerSecond: 1000
   retry: { attempts: 2, minDelay: 20ms, maxDelay: 100ms }
 targets:
-  - { projectId: ${PROJECT}, discover: true }
+  - { projectId: ${PROJECT}, discover: true, jobs: false }
 schedule: { interval: 1s, steadyInterval: 1s }
 stuck: { BUILDING: 2s }
 alerts: { pollFailureThreshold: 3 }

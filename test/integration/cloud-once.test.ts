@@ -271,7 +271,8 @@ describe("imagewatch once", () => {
     ];
     for (const c of cases) {
       it(c.name, async (t) => {
-        const world = await createWorld({ target: c.target, extra: c.extra });
+        // Server polling only: `once` does not watch jobs.
+        const world = await createWorld({ target: `${c.target}\n    jobs: false`, extra: c.extra });
         t.after(async () => {
           await world.close();
           rmSync(world.dir, { recursive: true, force: true });

@@ -38,7 +38,7 @@ function writeConfig(
     path,
     configYaml(simUrl, {
       statePath: join(dir, "state.db"),
-      target: `{ projectId: ${PROJECT}, discover: true }`,
+      target: `{ projectId: ${PROJECT}, discover: true, jobs: false }`,
       extra: `
 schedule: { interval: 1s, steadyInterval: 1s, concurrency: 2 }
 server: { listen: "127.0.0.1:${port}" }

@@ -9,7 +9,7 @@ const types = (events: Array<{ type: string }>) => events.map((e) => e.type.repl
 
 describe("pollTarget with the simulator and a real SQLite file", () => {
   it("BUILDING → BUILT gives exactly one status_changed", async () => {
-    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }` });
+    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}], jobs: false }` });
     try {
       w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "BUILDING", update_time: "-1m" });
       await w.poll();
@@ -38,7 +38,7 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
 
   it("reports a server whose update_time is older than its threshold as stuck on the first poll", async () => {
     const w = await createWorld({
-      target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }`,
+      target: `{ projectId: ${PROJECT}, serverIds: [${S1}], jobs: false }`,
       extra: "stuck: { BUILDING: 60m }",
     });
     try {
@@ -59,7 +59,9 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
   });
 
   it("reports a change made while the daemon was stopped after the restart, once", async () => {
-    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}, ${S2}] }` });
+    const w = await createWorld({
+      target: `{ projectId: ${PROJECT}, serverIds: [${S1}, ${S2}], jobs: false }`,
+    });
     try {
       w.sim.addServer(PROJECT, { id: S1, name: "a", status: "BUILDING", update_time: "-1m" });
       w.sim.addServer(PROJECT, { id: S2, name: "b", status: "ACTIVE", update_time: "-1h" });
@@ -88,7 +90,7 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
   });
 
   it("watches 250 servers in discover mode with at most 3 list calls per cycle", async () => {
-    const w = await createWorld({ target: `{ projectId: ${PROJECT}, discover: true }` });
+    const w = await createWorld({ target: `{ projectId: ${PROJECT}, discover: true, jobs: false }` });
     try {
       for (let i = 0; i < 250; i++) {
         w.sim.addServer(PROJECT, {
@@ -114,7 +116,7 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
   });
 
   it("uses single GETs for a few servers and reports a 404 as disappeared, never as a poll failure", async () => {
-    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }` });
+    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}], jobs: false }` });
     try {
       w.sim.addServer(PROJECT, { id: S1, name: "a", status: "ACTIVE" });
       await w.poll();
@@ -133,7 +135,7 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
 
   it("never reports disappearance from a failed list, and reports poll_failed after the threshold", async () => {
     const w = await createWorld({
-      target: `{ projectId: ${PROJECT}, discover: true }`,
+      target: `{ projectId: ${PROJECT}, discover: true, jobs: false }`,
       extra: "alerts: { pollFailureThreshold: 2 }",
     });
     try {
@@ -155,7 +157,7 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
 
   it("polls transitional servers every interval and steady ones every steadyInterval", async () => {
     const w = await createWorld({
-      target: `{ projectId: ${PROJECT}, serverIds: [${S1}, ${S2}] }`,
+      target: `{ projectId: ${PROJECT}, serverIds: [${S1}, ${S2}], jobs: false }`,
       extra: "schedule: { interval: 30s, steadyInterval: 5m }",
     });
     try {
@@ -191,7 +193,7 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
 
   it("keeps servers of another target in the same project out of a discover target's disappearances", async () => {
     const w = await createWorld({
-      target: `{ projectId: ${PROJECT}, discover: true, serverName: build- }\n  - { projectId: ${PROJECT}, serverIds: [${S2}] }`,
+      target: `{ projectId: ${PROJECT}, discover: true, serverName: build-, jobs: false }\n  - { projectId: ${PROJECT}, serverIds: [${S2}], jobs: false }`,
     });
     try {
       w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "ACTIVE" });
@@ -217,7 +219,7 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
 
   it("retries a failing steady server every interval, so poll_failed comes after threshold × interval", async () => {
     const w = await createWorld({
-      target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }`,
+      target: `{ projectId: ${PROJECT}, serverIds: [${S1}], jobs: false }`,
       extra: "schedule: { interval: 30s, steadyInterval: 5m }\nalerts: { pollFailureThreshold: 3 }",
     });
     try {
@@ -238,7 +240,7 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
   });
 
   it("does not rewrite a steady server's row when only its poll time moved", async () => {
-    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }` });
+    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}], jobs: false }` });
     try {
       w.sim.addServer(PROJECT, { id: S1, name: "steady", status: "ACTIVE" });
       await w.poll();
@@ -258,7 +260,7 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
 
   it("the scheduler polls a BUILDING server every interval through pollTarget, however often the config is reloaded", async () => {
     const w = await createWorld({
-      target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }`,
+      target: `{ projectId: ${PROJECT}, serverIds: [${S1}], jobs: false }`,
       extra: "schedule: { interval: 30s, steadyInterval: 5m }",
     });
     const s = w.scheduler();

@@ -452,12 +452,13 @@ describe("resolved defaults", () => {
         maxRequestsPerSecond: 5,
         retry: { attempts: 4, minDelay: 2_000, maxDelay: 120_000 },
       },
-      targets: [{ projectId: "p1", serverIds: [], discover: true }],
+      targets: [{ projectId: "p1", serverIds: [], discover: true, jobs: true }],
       schedule: { interval: 30_000, steadyInterval: 300_000, concurrency: 4 },
       stuck: {
         thresholds: { CREATING: 3_600_000, BUILDING: 3_600_000, DELETING: 1_200_000 },
         repeatEvery: 0,
       },
+      jobs: { stuck: { CREATE_SERVER: 3_600_000, CREATE_SERVER_IMAGE: 3_600_000, DELETE_SERVER: 1_200_000 } },
       alerts: { pollFailureThreshold: 3 },
       webhooks: [],
       server: { listen: "0.0.0.0:9478", host: "0.0.0.0", port: 9478 },
@@ -522,9 +523,9 @@ targets: [{ projectId: p1, serverIds: [s1, s1, s2] }]
     });
     assert.ok(!config.webhooks[0]?.events.includes("discovered"));
     assert.deepEqual(
-      [...DEFAULT_WEBHOOK_EVENTS, "discovered"].sort(),
+      [...DEFAULT_WEBHOOK_EVENTS, "discovered", "image_job.succeeded"].sort(),
       [...EVENT_NAMES].sort(),
-      "the default is every event but discovered",
+      "the default is every event but discovered and image_job.succeeded",
     );
     assert.equal(CONFIG_DEFAULTS.webhook.format, "standard");
   });
@@ -619,6 +620,7 @@ describe("the loaded config", () => {
     const minimal = loadConfig(path.join(FIXTURES, "valid", "minimal.yaml"), {}).config;
     assert.deepEqual(config.schedule, minimal.schedule);
     assert.deepEqual(config.stuck, minimal.stuck);
+    assert.deepEqual(config.jobs, minimal.jobs);
     assert.deepEqual(config.state, minimal.state);
     assert.deepEqual(config.log, minimal.log);
     assert.deepEqual(config.server, minimal.server);
@@ -648,7 +650,7 @@ describe("the loaded config", () => {
       secretKey: "demo-secret-key-0000000000000000000000000",
     });
     assert.deepEqual(config.targets, [
-      { projectId: "0123456789abcdef0123456789abcdef", serverIds: [], discover: true },
+      { projectId: "0123456789abcdef0123456789abcdef", serverIds: [], discover: true, jobs: true },
     ]);
     assert.deepEqual(config.schedule, { interval: 2_000, steadyInterval: 5_000, concurrency: 4 });
     assert.deepEqual(config.stuck, {
