@@ -143,14 +143,21 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
     memory,
     deps.force ?? false,
   );
+  const listed: { servers?: readonly ImageServer[] } = {};
   const results =
     plan.kind === "list"
-      ? listResults(plan, await listAll(deps, projectId, plan.filter, memory, now))
+      ? listResults(plan, await listAll(deps, projectId, plan.filter, memory, now, listed))
       : plan.kind === "get"
         ? await getAll(deps, projectId, plan.ids, config.schedule.concurrency)
         : new Map<string, ServerPollResult>();
   const mode = plan.kind;
-  const jobs = await watchJobs(target, config, now, jobServers(deps.states, projectId, results), deps);
+  const jobs = await watchJobs(
+    target,
+    config,
+    now,
+    () => jobServers(target, deps.states, results, listed),
+    deps,
+  );
 
   // Stopping: answers cut short by our own abort are not failures of the cloud; commit nothing.
   if ((results.size === 0 && !jobs) || deps.signal?.aborted)
@@ -168,9 +175,11 @@ async function listAll(
   filter: ListFilter,
   memory: TargetMemory,
   now: number,
+  listed: { servers?: readonly ImageServer[] },
 ): Promise<readonly ImageServer[] | { kind: "failed"; error: PollError }> {
   try {
     const servers = await deps.cloud.listImageServers(projectId, filter, { signal: deps.signal });
+    listed.servers = servers;
     memory.listPages = Math.max(1, Math.ceil(servers.length / LIST_LIMIT));
     memory.lastListAt = now;
     return servers;
@@ -205,16 +214,23 @@ async function getOne(deps: PollDeps, projectId: string, serverId: string): Prom
   }
 }
 
-/** The servers a job may belong to: every one known in the project, with this tick's answers. */
+/**
+ * The servers a job may belong to: the configured ids, every server known in the project, this tick's
+ * answers and the whole list (other shards' servers too, so every replica attaches a job alike).
+ */
 function jobServers(
+  target: TargetConfig,
   states: ServerStates,
-  projectId: string,
   results: ReadonlyMap<string, ServerPollResult>,
+  listed: { servers?: readonly ImageServer[] },
 ): JobServerRef[] {
   const out = new Map<string, JobServerRef>();
-  for (const s of states.ofProject(projectId)) {
+  for (const id of target.serverIds) out.set(id, { id, name: "", imageId: "" });
+  for (const s of states.ofProject(target.projectId)) {
     out.set(s.serverId, { id: s.serverId, name: s.name, imageId: s.server?.imageId ?? "" });
   }
+  for (const srv of listed.servers ?? [])
+    out.set(srv.id, { id: srv.id, name: srv.name, imageId: srv.imageId });
   for (const [id, r] of results) {
     if (r.kind === "ok") out.set(id, { id, name: r.server.name, imageId: r.server.imageId });
   }

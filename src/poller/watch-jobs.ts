@@ -46,7 +46,8 @@ export async function watchJobs(
   target: TargetConfig,
   config: Readonly<Config>,
   now: number,
-  servers: readonly JobServerRef[],
+  /** The servers a job may belong to; asked only when jobs are watched. */
+  servers: () => readonly JobServerRef[],
   deps: JobWatchDeps,
 ): Promise<JobObservation | undefined> {
   if (!target.jobs || pauses.get(target) === config) return undefined;
@@ -89,7 +90,7 @@ export async function watchJobs(
       lists,
       details,
       subJobs,
-      servers,
+      servers: servers(),
       config: {
         stuck: config.jobs.stuck,
         repeatEvery: config.stuck.repeatEvery,

@@ -1,0 +1,313 @@
+/**
+ * Watching image jobs (DESIGN §11) against the simulator over real HTTP, on a manual clock: failures
+ * with their reasons attached to the right server, successes on status_changed, stuck jobs, history at
+ * start, failures between ticks, restarts, replicas and shards, 403, and the API calls of a quiet tick.
+ */
+import assert from "node:assert/strict";
+import path from "node:path";
+import { describe, it, type TestContext } from "node:test";
+import { createCloudClient } from "../../src/cloud/client.js";
+import { parseConfigText } from "../../src/config/load.js";
+import type { TargetMemory } from "../../src/domain/poll-plan.js";
+import { shardOf } from "../../src/domain/sharding.js";
+import type { DomainEvent } from "../../src/domain/types.js";
+import { createSilentLogger } from "../../src/lib/logger.js";
+import { eventSummaryLine } from "../../src/notify/formats/event-line.js";
+import { pollTarget, ServerStates } from "../../src/poller/poll-target.js";
+import { parseScenario } from "../../src/simulator/index.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { AK, configYaml, createWorld, PROJECT, SK, type World } from "../helpers/world.js";
+
+const S1 = "4b1a2c3d-0000-4111-a222-000000000001";
+const S2 = "4b1a2c3d-0000-4111-a222-000000000002";
+const DISCOVER = `{ projectId: ${PROJECT}, discover: true }`;
+
+const jobEvents = (events: readonly DomainEvent[]) => events.filter((e) => e.type.startsWith("image_job."));
+const ofType = (events: readonly DomainEvent[], type: string) => events.filter((e) => e.type === type);
+
+const firstErrorCode = (e: DomainEvent | undefined) =>
+  (e?.data.failures as Array<{ error_code: string }> | undefined)?.[0]?.error_code;
+
+async function world(t: TestContext, opts: Parameters<typeof createWorld>[0] = { target: DISCOVER }) {
+  const w = await createWorld(opts);
+  t.after(() => w.close());
+  return w;
+}
+
+/** Another replica polling the world's simulator, with its own store (`extra`: e.g. its sharding). */
+function replica(t: TestContext, w: World, name: string, extra: string) {
+  const statePath = path.join(w.dir, `${name}.db`);
+  const { config } = parseConfigText(
+    configYaml(w.simUrl, { statePath, target: DISCOVER, extra }),
+    {},
+    "r.yaml",
+  );
+  const logger = createSilentLogger();
+  const cloud = createCloudClient(config.cloud, { clock: w.clock, logger, sleep: async () => {} });
+  const store = openSqliteStore(statePath, { clock: w.clock, logger });
+  const states = new ServerStates();
+  const memory = new Map<string, TargetMemory>();
+  t.after(async () => {
+    store.close();
+    await cloud.close();
+  });
+  const target = config.targets[0];
+  assert.ok(target);
+  return {
+    poll: () =>
+      pollTarget(target, {
+        cloud,
+        store,
+        states,
+        clock: w.clock,
+        logger,
+        config: () => config,
+        memory,
+        force: true,
+      }),
+    events: () => store.listEvents(100_000).reverse(),
+  };
+}
+
+describe("watching image jobs", () => {
+  it("a failed build: exactly one image_job.failed with the sub-job's reason, on the right server", async (t) => {
+    const w = await world(t);
+    w.sim.addServer(PROJECT, { id: S1, name: "build-office-2026", status: "BUILDING" });
+    w.sim.addServer(PROJECT, { id: S2, name: "other", status: "ACTIVE" });
+    await w.poll();
+    w.clock.advance(23 * 60_000);
+    w.sim.setStatus(PROJECT, S1, "ERROR", {
+      job: { error_code: "WKS.0127", error_message: "disk quota exceeded", sub_job_status: "ABNORMAL" },
+    });
+    w.clock.advance(10_000);
+    await w.poll();
+    w.clock.advance(30_000);
+    await w.poll();
+
+    const failed = ofType(w.events(), "image_job.failed");
+    assert.equal(failed.length, 1);
+    const e = failed[0];
+    assert.ok(e);
+    assert.equal(e.serverId, S1);
+    assert.equal(e.data.server_id, S1);
+    assert.equal(e.data.name, "build-office-2026");
+    assert.equal(e.data.job_type, "CREATE_SERVER_IMAGE");
+    assert.equal(e.data.status, "FAILED");
+    assert.equal(e.data.duration_seconds, 23 * 60);
+    const failures = e.data.failures as Array<Record<string, unknown>>;
+    assert.equal(failures.length, 1);
+    assert.equal(failures[0]?.status, "ABNORMAL");
+    assert.equal(failures[0]?.error_code, "WKS.0127");
+    assert.equal(failures[0]?.error_message, "disk quota exceeded");
+    assert.equal(
+      eventSummaryLine(e),
+      "build-office-2026: image build FAILED after 23m — WKS.0127 disk quota exceeded",
+    );
+    // The server's own change carries the job and its reason.
+    const changed = ofType(w.events(), "image_server.status_changed");
+    assert.equal(changed.length, 1);
+    assert.deepEqual(changed[0]?.data.job, {
+      job_id: e.data.job_id,
+      job_type: "CREATE_SERVER_IMAGE",
+      status: "FAILED",
+      error_code: "WKS.0127",
+      error_message: "disk quota exceeded",
+    });
+    // Stored and listed as failed.
+    assert.deepEqual(
+      w.store.listJobs(10, { state: "failed" }).map((j) => j.jobId),
+      [e.data.job_id],
+    );
+  });
+
+  it("a successful build: status_changed to BUILT carries job.status = SUCCESS", async (t) => {
+    const w = await world(t);
+    w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "BUILDING" });
+    await w.poll();
+    w.clock.advance(10 * 60_000);
+    w.sim.setStatus(PROJECT, S1, "BUILT", { updateTime: w.clock.now() });
+    w.clock.advance(5_000);
+    await w.poll();
+    const changed = ofType(w.events(), "image_server.status_changed");
+    assert.equal(changed.length, 1);
+    assert.equal(changed[0]?.data.status, "BUILT");
+    const job = changed[0]?.data.job as Record<string, unknown> | undefined;
+    assert.equal(job?.status, "SUCCESS");
+    assert.equal(job?.job_type, "CREATE_SERVER_IMAGE");
+    assert.equal(job?.error_code, "");
+    assert.deepEqual(
+      jobEvents(w.events()).map((x) => x.type),
+      ["image_job.succeeded"],
+    );
+  });
+
+  it("a job RUNNING past its threshold: one image_job.stuck", async (t) => {
+    const w = await world(t);
+    w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "ACTIVE" });
+    w.sim.addJob(PROJECT, {
+      job_type: "CREATE_SERVER_IMAGE",
+      begin_time: "-61m",
+      sub_jobs: [{ job_resource_info: { resource_id: S1, resource_name: "build-one" } }],
+    });
+    await w.poll();
+    for (let i = 0; i < 3; i++) {
+      w.clock.advance(60_000);
+      await w.poll();
+    }
+    const stuck = ofType(w.events(), "image_job.stuck");
+    assert.equal(stuck.length, 1);
+    assert.equal(stuck[0]?.serverId, S1);
+    assert.equal(stuck[0]?.data.stuck_threshold_seconds, 3600);
+    assert.equal(stuck[0]?.data.status, "RUNNING");
+    assert.equal(jobEvents(w.events()).length, 1);
+  });
+
+  it("120 historical FAILED jobs at start: none reported; a quiet tick makes 9 list calls; a failure between ticks is reported once", async (t) => {
+    const w = await world(t, {
+      target: DISCOVER,
+      scenario: parseScenario(`
+credentials: { accessKey: ${AK}, secretKey: ${SK}, domain: d, username: u, password: p }
+projects:
+  - id: "${PROJECT}"
+    servers: [{ id: ${S1}, name: build-one, status: ACTIVE }]
+    history: { failed: 120, job_type: CREATE_SERVER_IMAGE }
+`),
+    });
+    await w.poll();
+    assert.deepEqual(jobEvents(w.events()), []);
+    assert.equal(w.store.listJobs(1000).length, 120, "the history is learned");
+
+    // A tick with no active jobs: one list call per job type and status kind, nothing else.
+    w.sim.resetCounters();
+    w.clock.advance(30_000);
+    await w.poll();
+    const quiet = w.sim.counts().byRoute;
+    assert.equal(quiet.jobs, 9, "3 job types × (WAITING + RUNNING + first FAILED page)");
+    assert.equal(quiet.job, 0);
+    assert.equal(quiet.sub_jobs, 0);
+    assert.deepEqual(jobEvents(w.events()), []);
+
+    // Starts and ends between two ticks: only the FAILED list (whose count moved) shows it.
+    w.clock.advance(10_000);
+    const job = w.sim.addJob(PROJECT, {
+      job_type: "CREATE_SERVER_IMAGE",
+      sub_jobs: [{ job_resource_info: { resource_id: S1, resource_name: "build-one" } }],
+    });
+    w.clock.advance(5_000);
+    w.sim.setJobStatus(PROJECT, job.id, "FAILED", {
+      executeInfo: { error_code: "WKS.0127", error_message: "disk quota exceeded" },
+    });
+    w.sim.resetCounters();
+    w.clock.advance(15_000);
+    await w.poll();
+    const failed = ofType(w.events(), "image_job.failed");
+    assert.equal(failed.length, 1);
+    assert.equal(failed[0]?.data.job_id, job.id);
+    assert.equal(failed[0]?.serverId, S1);
+    assert.equal(firstErrorCode(failed[0]), "WKS.0127");
+    const moved = w.sim.counts().byRoute;
+    // The moved count re-reads the whole FAILED list (listAllImageJobs: 2 pages of 100).
+    assert.equal(moved.jobs, 9 + 2, "the moved FAILED count reads every FAILED page");
+    assert.equal(moved.job, 1, "one ShowImageJob for the new failure");
+
+    w.clock.advance(30_000);
+    await w.poll();
+    assert.equal(jobEvents(w.events()).length, 1);
+  });
+
+  it("across restarts: no job reported twice, none missed", async (t) => {
+    const w = await world(t);
+    w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "BUILDING" });
+    w.sim.addServer(PROJECT, { id: S2, name: "build-two", status: "BUILDING" });
+    await w.poll();
+    w.clock.advance(60_000);
+    w.sim.setStatus(PROJECT, S1, "ERROR", { job: { error_code: "E1", error_message: "first" } });
+    await w.poll();
+    w.restart();
+    // While "down": the second build fails.
+    w.clock.advance(60_000);
+    w.sim.setStatus(PROJECT, S2, "ERROR", { job: { error_code: "E2", error_message: "second" } });
+    w.clock.advance(60_000);
+    w.restart();
+    await w.poll();
+    w.restart();
+    w.clock.advance(60_000);
+    await w.poll();
+    const failed = ofType(w.events(), "image_job.failed");
+    assert.deepEqual(
+      failed.map((e) => [e.serverId, (e.data.failures as Array<{ error_code: string }>)[0]?.error_code]),
+      [
+        [S1, "E1"],
+        [S2, "E2"],
+      ],
+    );
+  });
+
+  it("two replicas of one shard report the same job event id; three shards split jobs without overlap", async (t) => {
+    const w = await world(t, { target: DISCOVER, extra: "sharding: { count: 3, index: 0 }" });
+    const ids: string[] = [];
+    for (let i = 0; i < 9; i++) ids.push(`4b1a2c3d-0000-4111-a222-0000000001${String(i).padStart(2, "0")}`);
+    for (const [i, id] of ids.entries())
+      w.sim.addServer(PROJECT, { id, name: `build-${i}`, status: "BUILDING" });
+    // Jobs of no known server (owned by their job id's shard).
+    for (let i = 0; i < 6; i++) {
+      w.sim.addJob(PROJECT, {
+        job_type: "DELETE_SERVER",
+        sub_jobs: [{ job_resource_info: { resource_id: `gone-${i}`, resource_name: `gone-${i}` } }],
+      });
+    }
+    const shards = [w, replica(t, w, "shard1", "sharding: { count: 3, index: 1 }")];
+    shards.push(replica(t, w, "shard2", "sharding: { count: 3, index: 2 }"));
+    const twin = replica(t, w, "shard0-twin", "sharding: { count: 3, index: 0 }");
+    for (const s of [...shards, twin]) await s.poll();
+    w.clock.advance(60_000);
+    for (const [i, id] of ids.entries()) {
+      w.sim.setStatus(PROJECT, id, "ERROR", { job: { error_code: `E${i}`, error_message: "failed" } });
+    }
+    for (const j of w.sim.listJobs(PROJECT)) {
+      if (j.job_type === "DELETE_SERVER") w.sim.setJobStatus(PROJECT, j.id, "FAILED");
+    }
+    w.clock.advance(30_000);
+    for (const s of [...shards, twin]) await s.poll();
+
+    const failedOf = (events: readonly DomainEvent[]) => ofType(events, "image_job.failed");
+    const perShard = shards.map((s) => failedOf(s.events()).map((e) => String(e.data.job_id)));
+    const all = perShard.flat();
+    assert.equal(all.length, 9 + 6, "every failed job reported");
+    assert.equal(new Set(all).size, all.length, "no job reported by two shards");
+    assert.ok(
+      perShard.every((p) => p.length > 0),
+      "each shard owns some",
+    );
+    // A server's job goes to the server's shard.
+    for (const [k, s] of shards.entries()) {
+      for (const e of failedOf(s.events())) if (e.serverId !== "") assert.equal(shardOf(e.serverId, 3), k);
+    }
+    // The twin of shard 0 reports exactly the same events, with the same ids.
+    assert.deepEqual(
+      failedOf(twin.events()).map((e) => e.id),
+      failedOf(w.events()).map((e) => e.id),
+    );
+  });
+
+  it("a 403 on the job API pauses job watching for the target; server polling goes on", async (t) => {
+    const w = await world(t);
+    w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "BUILDING" });
+    w.sim.injectFault({
+      route: "jobs",
+      status: 403,
+      body: { error_code: "WKS.0403", error_msg: "no permission" },
+    });
+    await w.poll();
+    assert.equal(w.states.get(PROJECT, S1)?.status, "BUILDING");
+    w.sim.resetCounters();
+    w.clock.advance(30_000);
+    w.sim.setStatus(PROJECT, S1, "BUILT");
+    w.clock.advance(1_000);
+    await w.poll();
+    const c = w.sim.counts().byRoute;
+    assert.equal(c.jobs + c.job + c.sub_jobs, 0, "no job calls while paused");
+    assert.equal(w.states.get(PROJECT, S1)?.status, "BUILT");
+    assert.deepEqual(jobEvents(w.events()), []);
+  });
+});
