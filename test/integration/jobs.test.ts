@@ -4,18 +4,23 @@
  * start, failures between ticks, restarts, replicas and shards, 403, and the API calls of a quiet tick.
  */
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import path from "node:path";
 import { describe, it, type TestContext } from "node:test";
+import { pathToFileURL } from "node:url";
 import { createCloudClient } from "../../src/cloud/client.js";
 import { parseConfigText } from "../../src/config/load.js";
 import type { TargetMemory } from "../../src/domain/poll-plan.js";
 import { shardOf } from "../../src/domain/sharding.js";
 import type { DomainEvent } from "../../src/domain/types.js";
+import { systemClock } from "../../src/lib/clock.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
+import { createDeliveryService } from "../../src/notify/delivery-service.js";
 import { eventSummaryLine } from "../../src/notify/formats/event-line.js";
 import { pollTarget, ServerStates } from "../../src/poller/poll-target.js";
 import { parseScenario } from "../../src/simulator/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { startReceiver, waitUntil } from "../helpers/receiver.js";
 import { AK, configYaml, createWorld, PROJECT, SK, type World } from "../helpers/world.js";
 
 const S1 = "4b1a2c3d-0000-4111-a222-000000000001";
@@ -309,5 +314,106 @@ projects:
     assert.equal(c.jobs + c.job + c.sub_jobs, 0, "no job calls while paused");
     assert.equal(w.states.get(PROJECT, S1)?.status, "BUILT");
     assert.deepEqual(jobEvents(w.events()), []);
+  });
+});
+
+const SECRET = "whsec_ZGVtby1zZWNyZXQtZm9yLWltYWdld2F0Y2gtZGVtbw==";
+const src = (p: string) => JSON.stringify(pathToFileURL(path.resolve(p)).href);
+
+/** A child that polls the world's target once at `now` (committing to `statePath`), says so, then waits. */
+function pollOnceChild(yaml: string, statePath: string, now: number): string {
+  return `
+import { createCloudClient } from ${src("src/cloud/client.ts")};
+import { parseConfigText } from ${src("src/config/load.ts")};
+import { createSilentLogger } from ${src("src/lib/logger.ts")};
+import { pollTarget, ServerStates } from ${src("src/poller/poll-target.ts")};
+import { openSqliteStore } from ${src("src/store/index.ts")};
+const clock = { now: () => ${now} };
+const { config } = parseConfigText(${JSON.stringify(yaml)}, {}, "child.yaml");
+const logger = createSilentLogger();
+const cloud = createCloudClient(config.cloud, { clock, logger, sleep: async () => {} });
+const store = openSqliteStore(${JSON.stringify(statePath)}, { clock, logger });
+const states = new ServerStates();
+for (const s of store.loadServers()) states.set(s);
+const summary = await pollTarget(config.targets[0], { cloud, store, states, clock, logger, config: () => config, memory: new Map(), force: true });
+process.stdout.write("committed " + summary.events + "\\n");
+setInterval(() => {}, 60000);
+setTimeout(() => process.exit(3), 30000);
+`;
+}
+
+describe("image jobs under kill -9", () => {
+  it("a failure committed but not delivered is delivered once after the restart, with the same id", async (t) => {
+    const w = await world(t);
+    const receiver = await startReceiver({ secret: SECRET });
+    t.after(() => receiver.close());
+    const yaml = configYaml(w.simUrl, {
+      statePath: w.statePath,
+      target: DISCOVER,
+      extra: `webhooks:\n  - { name: ops, url: "${receiver.url}", secret: "${SECRET}" }`,
+    });
+    w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "BUILDING" });
+    await w.poll();
+    w.clock.advance(5 * 60_000);
+    w.sim.setStatus(PROJECT, S1, "ERROR", {
+      job: { error_code: "WKS.0127", error_message: "disk quota exceeded" },
+    });
+    w.clock.advance(10_000);
+
+    // The child sees the failure, commits it with its delivery row, and is killed before any delivery.
+    const child = spawn(
+      process.execPath,
+      ["--import", "tsx", "--input-type=module", "--eval", pollOnceChild(yaml, w.statePath, w.clock.now())],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stderr = "";
+    child.stderr.on("data", (c: Buffer) => {
+      stderr += c.toString();
+    });
+    const exited = new Promise<NodeJS.Signals | null>((r) => child.on("exit", (_c, signal) => r(signal)));
+    const committed = await new Promise<string>((resolve, reject) => {
+      child.stdout.on("data", (c: Buffer) => {
+        const line = c.toString();
+        if (line.startsWith("committed")) resolve(line.trim());
+      });
+      child.on("exit", () => reject(new Error(`child exited before committing: ${stderr}`)));
+    });
+    child.kill("SIGKILL");
+    assert.equal(await exited, "SIGKILL");
+    assert.match(committed, /^committed [1-9]/);
+    assert.equal(receiver.requests.length, 0, "nothing was delivered before the kill");
+
+    // Restart: reopen the store, deliver what is pending, poll again.
+    w.restart();
+    const stored = ofType(w.events(), "image_job.failed");
+    assert.equal(stored.length, 1);
+    const webhooks = parseConfigText(yaml, {}, "p.yaml").config.webhooks;
+    const delivery = createDeliveryService({
+      store: w.store,
+      getWebhooks: () => webhooks,
+      clock: systemClock,
+      logger: createSilentLogger(),
+      version: "test",
+      pollIntervalMs: 20,
+    });
+    delivery.start();
+    t.after(() => delivery.stop(1000));
+    await waitUntil(
+      () => w.store.getEvent(stored[0]?.id ?? "")?.deliveries[0]?.state === "delivered",
+      10_000,
+      "the failure delivered",
+    );
+    w.clock.advance(30_000);
+    await w.poll();
+    w.clock.advance(30_000);
+    await w.poll();
+    assert.equal(ofType(w.events(), "image_job.failed").length, 1, "not reported again after the restart");
+    const got = receiver.accepted().filter((r) => r.payload?.type === "image_job.failed");
+    assert.equal(got.length, 1);
+    assert.equal(got[0]?.id, stored[0]?.id);
+    assert.equal(
+      (got[0]?.payload?.data.failures as Array<{ error_code: string }> | undefined)?.[0]?.error_code,
+      "WKS.0127",
+    );
   });
 });
