@@ -231,6 +231,8 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     listServers: () => states.all().filter((s) => s.present),
     listEvents: (limit, filter) => store.listEvents(limit, filter),
     getEvent: (id) => store.getEvent(id),
+    listJobs: (limit, filter) => store.listJobs(limit, filter),
+    getServer: (projectId, serverId) => states.get(projectId, serverId),
     stuckThresholdFor: (status) => cfg().stuck.thresholds[status],
     isReady: () => app.isReady(),
     reload: () => app.reload(),

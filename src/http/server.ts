@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createGzip } from "node:zlib";
+import { type JobRecord, jobView } from "../domain/observe-jobs.js";
 import type { ServerState } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import { coerceError } from "../lib/errors.js";
@@ -19,7 +20,13 @@ import {
   parseLimit,
   parseSince,
 } from "../store/event-filter.js";
-import type { DeliveryRecord, EventFilter, EventWithDeliveries, StoredEvent } from "../store/types.js";
+import type {
+  DeliveryRecord,
+  EventFilter,
+  EventWithDeliveries,
+  JobFilter,
+  StoredEvent,
+} from "../store/types.js";
 import { renderStatusPage } from "./status-page.js";
 
 /** Gzips a sequence of chunks as one stream and resolves with the compressed chunks. */
@@ -40,6 +47,37 @@ export const MAX_BODY_BYTES = 64 * 1024;
 /** `limit` of `/api/v1/events` when not given, and its bounds. */
 export const EVENTS_DEFAULT_LIMIT = 100;
 export const EVENTS_MAX_LIMIT = 1000;
+/** `limit` of `/api/v1/jobs` when not given, and its maximum. */
+export const JOBS_DEFAULT_LIMIT = 100;
+export const JOBS_MAX_LIMIT = 1000;
+/** Events and jobs `/api/v1/servers/{project_id}/{server_id}` shows. */
+const SERVER_DETAIL_LIMIT = 20;
+const SERVER_PREFIX = "/api/v1/servers/";
+const JOB_STATES = ["active", "finished", "failed"] as const;
+
+/** Parses the query of `/api/v1/jobs` (`state`, `limit`); unknown or malformed parameters are errors. */
+export function parseJobsQuery(
+  params: URLSearchParams,
+): { ok: true; filter: JobFilter; limit: number } | { ok: false; errors: string[] } {
+  const errors: string[] = [];
+  const filter: JobFilter = {};
+  let limit = JOBS_DEFAULT_LIMIT;
+  for (const [name, value] of params) {
+    if (name === "limit") {
+      const p = parseLimit(value, JOBS_MAX_LIMIT);
+      if (p.ok) limit = p.value;
+      else errors.push(`limit: ${p.error}`);
+    } else if (name === "state") {
+      const state = JOB_STATES.find((x) => x === value);
+      if (state) filter.state = state;
+      else errors.push(`state: must be one of ${JOB_STATES.join(", ")}`);
+    } else {
+      errors.push(`unknown parameter "${name}" (known: state, limit)`);
+    }
+  }
+  return errors.length > 0 ? { ok: false, errors } : { ok: true, filter, limit };
+}
+
 /** How long `stop()` lets requests in flight finish before it cuts the remaining connections. */
 const STOP_GRACE_MS = 2000;
 /** gzip level for /metrics: exposition text compresses well even at low levels, and CPU is the scarce thing. */
@@ -59,6 +97,10 @@ export interface HttpServerDeps {
   listEvents(limit: number, filter?: EventFilter): EventWithDeliveries[];
   /** One event with its deliveries, or undefined (the store's `getEvent`): checks a `before` cursor. */
   getEvent(eventId: string): EventWithDeliveries | undefined;
+  /** Job records, newest first (the store's `listJobs`); absent = no jobs. */
+  listJobs?(limit: number, filter?: JobFilter): JobRecord[];
+  /** One server's state (present or not), or undefined; absent = looked up in `listServers()`. */
+  getServer?(projectId: string, serverId: string): ServerState | undefined;
   /** The stuck threshold (ms) of a status, for the status page; undefined when the status has none. */
   stuckThresholdFor?(status: string): number | undefined;
   /** True once the first poll of every target finished and the database is writable. */
@@ -325,7 +367,9 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     ["/-/reload", { methods: ["POST"], guarded: true, handler: handleReload }],
     ["/api/v1/servers", { methods: ["GET"], guarded: true, handler: handleServers }],
     ["/api/v1/events", { methods: ["GET"], guarded: true, handler: handleEvents }],
+    ["/api/v1/jobs", { methods: ["GET"], guarded: true, handler: handleJobs }],
   ]);
+  const serverRoute: Route = { methods: ["GET"], guarded: true, handler: handleServer };
 
   async function handleMetrics({ req, res }: RequestContext): Promise<void> {
     const { contentType, chunks } = await deps.metrics.renderChunks();
@@ -390,6 +434,46 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     sendJson(res, 200, { events: page.map(toEventView), next });
   }
 
+  /** Image jobs, newest begin time first (DESIGN §4). */
+  function handleJobs({ res, url }: RequestContext): void {
+    const query = parseJobsQuery(url.searchParams);
+    if (!query.ok) {
+      sendJson(res, 400, { status: "error", errors: query.errors });
+      return;
+    }
+    const now = deps.clock.now();
+    const jobs = deps.listJobs?.(query.limit, query.filter) ?? [];
+    sendJson(res, 200, { jobs: jobs.map((j) => jobView(j, now)) });
+  }
+
+  /** One server: its state, its recent events and its jobs; 404 when imagewatch does not know it. */
+  function handleServer({ res, url }: RequestContext): void {
+    const parts = url.pathname.slice(SERVER_PREFIX.length).split("/");
+    let ids: string[] = [];
+    try {
+      ids = parts.map((p) => decodeURIComponent(p));
+    } catch {
+      ids = [];
+    }
+    const [projectId, serverId] = ids;
+    const state =
+      ids.length === 2 && projectId && serverId
+        ? deps.getServer
+          ? deps.getServer(projectId, serverId)
+          : deps.listServers().find((s) => s.projectId === projectId && s.serverId === serverId)
+        : undefined;
+    if (!state || !projectId || !serverId) {
+      sendJson(res, 404, { status: "error", errors: ["no such server"] });
+      return;
+    }
+    const now = deps.clock.now();
+    sendJson(res, 200, {
+      server: toServerView(state),
+      events: deps.listEvents(SERVER_DETAIL_LIMIT, { projectId, serverId }).map(toEventView),
+      jobs: (deps.listJobs?.(SERVER_DETAIL_LIMIT, { projectId, serverId }) ?? []).map((j) => jobView(j, now)),
+    });
+  }
+
   function handleStatusPage({ res }: RequestContext): void {
     const html = renderStatusPage({
       servers: deps.listServers(),
@@ -407,7 +491,8 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
-    const route = routes.get(url.pathname);
+    const route =
+      routes.get(url.pathname) ?? (url.pathname.startsWith(SERVER_PREFIX) ? serverRoute : undefined);
     const method = req.method ?? "GET";
 
     if (!(await drainBody(req))) {

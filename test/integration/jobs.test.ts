@@ -13,8 +13,10 @@ import { parseConfigText } from "../../src/config/load.js";
 import type { TargetMemory } from "../../src/domain/poll-plan.js";
 import { shardOf } from "../../src/domain/sharding.js";
 import type { DomainEvent } from "../../src/domain/types.js";
+import { createHttpServer } from "../../src/http/server.js";
 import { systemClock } from "../../src/lib/clock.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
+import { createMetrics } from "../../src/metrics/metrics.js";
 import { createDeliveryService } from "../../src/notify/delivery-service.js";
 import { eventSummaryLine } from "../../src/notify/formats/event-line.js";
 import { pollTarget, ServerStates } from "../../src/poller/poll-target.js";
@@ -415,5 +417,90 @@ describe("image jobs under kill -9", () => {
       (got[0]?.payload?.data.failures as Array<{ error_code: string }> | undefined)?.[0]?.error_code,
       "WKS.0127",
     );
+  });
+});
+
+describe("image jobs over the HTTP API", () => {
+  it("GET /api/v1/jobs (empty before any job, ?state, ?limit) and GET /api/v1/servers/{project}/{server}", async (t) => {
+    const w = await world(t);
+    const srv = createHttpServer({
+      metrics: createMetrics({ version: "test", collectDefault: false }),
+      logger: createSilentLogger(),
+      clock: w.clock,
+      getBearerToken: () => undefined,
+      listServers: () => w.states.all().filter((s) => s.present),
+      listEvents: (limit, filter) => w.store.listEvents(limit, filter),
+      getEvent: (id) => w.store.getEvent(id),
+      listJobs: (limit, filter) => w.store.listJobs(limit, filter),
+      getServer: (p, s) => w.states.get(p, s),
+      isReady: () => true,
+      reload: async () => ({ ok: true }),
+      version: "test",
+    });
+    const { url } = await srv.start("127.0.0.1", 0);
+    t.after(() => srv.stop());
+    const get = async (p: string) => {
+      const r = await fetch(new URL(p, url));
+      return { status: r.status, body: (await r.json()) as Record<string, unknown> };
+    };
+
+    assert.deepEqual(await get("/api/v1/jobs"), { status: 200, body: { jobs: [] } });
+    w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "BUILDING" });
+    w.sim.addServer(PROJECT, { id: S2, name: "build-two", status: "BUILDING" });
+    await w.poll();
+    w.clock.advance(120_000);
+    w.sim.setStatus(PROJECT, S1, "ERROR", {
+      job: { error_code: "WKS.0127", error_message: "disk quota exceeded" },
+    });
+    await w.poll();
+
+    const all = (await get("/api/v1/jobs")).body.jobs as Array<Record<string, unknown>>;
+    assert.equal(all.length, 2);
+    const failed = await get("/api/v1/jobs?state=failed");
+    const [job] = failed.body.jobs as Array<Record<string, unknown>>;
+    assert.equal((failed.body.jobs as unknown[]).length, 1);
+    assert.deepEqual(Object.keys(job ?? {}).sort(), [
+      "begin_time",
+      "duration_seconds",
+      "end_time",
+      "failures",
+      "job_id",
+      "job_type",
+      "name",
+      "project_id",
+      "server_id",
+      "status",
+    ]);
+    assert.equal(job?.server_id, S1);
+    assert.equal(job?.status, "FAILED");
+    assert.equal(job?.duration_seconds, 120);
+    assert.equal(
+      (job?.failures as Array<{ error_message: string }> | undefined)?.[0]?.error_message,
+      "disk quota exceeded",
+    );
+    const active = (await get("/api/v1/jobs?state=active")).body.jobs as Array<Record<string, unknown>>;
+    assert.deepEqual(
+      active.map((j) => [j.server_id, j.status]),
+      [[S2, "RUNNING"]],
+    );
+    assert.equal(((await get("/api/v1/jobs?state=finished")).body.jobs as unknown[]).length, 1);
+    assert.equal(((await get("/api/v1/jobs?limit=1")).body.jobs as unknown[]).length, 1);
+    assert.equal((await get("/api/v1/jobs?state=done")).status, 400);
+    assert.equal((await get("/api/v1/jobs?limit=0")).status, 400);
+    assert.equal((await get("/api/v1/jobs?bogus=1")).status, 400);
+
+    const one = await get(`/api/v1/servers/${PROJECT}/${S1}`);
+    assert.equal(one.status, 200);
+    assert.equal((one.body.server as { status: string }).status, "ERROR");
+    assert.deepEqual(
+      (one.body.events as Array<{ type: string }>).map((e) => e.type),
+      ["image_job.failed", "image_server.status_changed", "image_server.discovered"],
+    );
+    assert.deepEqual(
+      (one.body.jobs as Array<{ job_id: string }>).map((j) => j.job_id),
+      [job?.job_id],
+    );
+    assert.equal((await get(`/api/v1/servers/${PROJECT}/nope`)).status, 404);
+    assert.equal((await get(`/api/v1/servers/${PROJECT}`)).status, 404);
   });
 });
