@@ -10,6 +10,7 @@ import type { Command, CommandContext } from "./context.js";
 import { writeLine } from "./context.js";
 import { demoCommand } from "./demo.js";
 import { eventsCommand } from "./events.js";
+import { jobsCommand } from "./jobs.js";
 import { onceCommand } from "./once.js";
 import { runCommand } from "./run.js";
 import { simulateCommand } from "./simulate.js";
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   demoCommand,
   webhookCommand,
   eventsCommand,
+  jobsCommand,
 ];
 
 /** Finds a command by name. */
