@@ -56,6 +56,14 @@ export function describeEvent(body: {
     case "image_server.disappeared":
       what = "gone from the API";
       break;
+    case "image_job.failed":
+    case "image_job.succeeded":
+    case "image_job.stuck": {
+      const f = ((d.failures ?? []) as Array<Record<string, unknown>>)[0];
+      const took = typeof d.duration_seconds === "number" ? ` after ${Math.round(d.duration_seconds)}s` : "";
+      what = `${String(d.job_type)} ${String(d.status)}${took}${f ? `: ${String(f.error_code)} ${String(f.error_message)}` : ""}`;
+      break;
+    }
     default:
       what = JSON.stringify(d).slice(0, 120);
   }

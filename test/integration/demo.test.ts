@@ -37,6 +37,7 @@ describe("imagewatch demo", () => {
         /stuck\s+build-cad-tools .* BUILDING for/,
         /status_changed\s+build-browser-kiosk .* CREATING -> ACTIVE/,
         /status_changed\s+build-dev-workstation .* BUILDING -> ERROR/,
+        /image_job\.failed\s+build-dev-workstation .* CREATE_SERVER_IMAGE FAILED after \d+s: WKS\.0127 disk quota exceeded/,
         /poll_failed\s+.* http_5xx 503 WKS\.0003/,
         /poll_recovered\s+/,
       ];
