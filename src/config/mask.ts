@@ -115,6 +115,13 @@ export function toConfigDocument(config: Readonly<Config>): Record<string, unkno
       concurrency: config.schedule.concurrency,
     },
     stuck,
+    jobs: {
+      stuck: {
+        CREATE_SERVER: d(config.jobs.stuck.CREATE_SERVER),
+        CREATE_SERVER_IMAGE: d(config.jobs.stuck.CREATE_SERVER_IMAGE),
+        DELETE_SERVER: d(config.jobs.stuck.DELETE_SERVER),
+      },
+    },
     alerts: { ...config.alerts },
     webhooks: config.webhooks.map((w) => ({
       name: w.name,

@@ -692,6 +692,23 @@ sharding: { count: 2, index: 1 }
     assert.deepEqual(again, { ...config, cloud: { ...config.cloud, auth: { kind: "token", token: "***" } } });
   });
 
+  it("renders targets[].jobs and jobs.stuck so that they load back the same", () => {
+    const { config } = parse(
+      `${BASE}jobs: { stuck: { CREATE_SERVER_IMAGE: 90m, DELETE_SERVER: 0s } }\n`.replace(
+        "    discover: true",
+        "    discover: true\n    jobs: false",
+      ),
+    );
+    assert.equal(config.targets[0]?.jobs, false);
+    assert.deepEqual(config.jobs.stuck, {
+      CREATE_SERVER: 3_600_000,
+      CREATE_SERVER_IMAGE: 5_400_000,
+      DELETE_SERVER: 0,
+    });
+    assert.deepEqual(parse(renderConfigYaml(config)).config.jobs, config.jobs);
+    assert.equal(parse(renderConfigYaml(config)).config.targets[0]?.jobs, false);
+  });
+
   it("maskConfig hides every secret and leaves the input alone", () => {
     const { config } = parse(`cloud:
   region: cn-north-4
