@@ -59,6 +59,7 @@ describe("auth-kind registry", () => {
       cloud: { auth: SAMPLES.password, retry: {} },
       targets: [],
       stuck: { thresholds: {} },
+      jobs: { stuck: {} },
       webhooks: [],
       server: {},
     } as never).cloud.auth;
