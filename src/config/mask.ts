@@ -49,6 +49,8 @@ function maskWebhook(w: WebhookConfig): WebhookConfig {
     statuses: [...w.statuses],
     headers,
     retry: { ...w.retry },
+    ...(w.group !== undefined ? { group: { ...w.group } } : {}),
+    ...(w.rateLimit !== undefined ? { rateLimit: w.rateLimit && { ...w.rateLimit } } : {}),
   };
 }
 
@@ -126,6 +128,10 @@ export function toConfigDocument(config: Readonly<Config>): Record<string, unkno
       timeout: d(w.timeout),
       retry: { minDelay: d(w.retry.minDelay), maxDelay: d(w.retry.maxDelay) },
       maxAge: d(w.maxAge),
+      ...(w.group !== undefined ? { group: { wait: d(w.group.wait), max: w.group.max } } : {}),
+      ...(w.rateLimit !== undefined
+        ? { rateLimit: w.rateLimit ? { count: w.rateLimit.count, per: d(w.rateLimit.per) } : false }
+        : {}),
     })),
     server: {
       listen: config.server.listen,

@@ -10,7 +10,7 @@ import { EVENT_NAMES, type EventName } from "../domain/types.js";
 import { CONFIG_CREDENTIAL_KEYS } from "../lib/credential-fields.js";
 import { parseDuration } from "../lib/duration.js";
 import { type ConfigIssue, formatIssuePath } from "../lib/errors.js";
-import { WEBHOOK_FORMATS, webhookSecretProblem } from "../notify/formats/index.js";
+import { WEBHOOK_FORMATS, webhookFormat, webhookSecretProblem } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS, defaultEndpoint, defaultIamEndpoint } from "./defaults.js";
 import type {
   AuthConfig,
@@ -251,6 +251,23 @@ const stuckSchema = z.record(z.string(), z.unknown()).transform((raw, ctx): Stuc
   return ok ? { thresholds, repeatEvery } : z.NEVER;
 });
 
+/** The most events one digest may carry (`webhooks[].group.max`). */
+const MAX_DIGEST_EVENTS = 1000;
+
+const rateLimitObject = z.strictObject({ count: z.int().min(1), per: duration(1) });
+
+/**
+ * `webhooks[].rateLimit`: `{count, per}`, or false for no limit (a YAML null reads as "not given", so it
+ * cannot say "none"). Not a zod union, which would report "invalid value" instead of the field at fault.
+ */
+const rateLimitSchema = z.any().transform((value, ctx): { count: number; per: number } | null => {
+  if (value === false) return null;
+  const parsed = rateLimitObject.safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, input: value });
+  return z.NEVER;
+});
+
 const webhookSchema = z
   .strictObject({
     name: text().refine((n) => WEBHOOK_NAME.test(n), "must be letters, digits, '.', '-' or '_' (at most 64)"),
@@ -278,9 +295,26 @@ const webhookSchema = z
       })
       .prefault({}),
     maxAge: duration(1).prefault(CONFIG_DEFAULTS.webhook.maxAge),
+    group: z
+      .strictObject({
+        wait: duration().optional(),
+        max: z.int().min(1).max(MAX_DIGEST_EVENTS).optional(),
+      })
+      .optional(),
+    rateLimit: rateLimitSchema.optional(),
   })
   .transform((w, ctx): WebhookConfig => {
     let ok = true;
+    const format = webhookFormat(w.format);
+    const group = { ...format.defaults.group, ...compact({ ...w.group }) };
+    if (format.buildDigest === undefined && group.max > 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["group", "max"],
+        message: `must be 1 for format ${w.format} (one event per request)`,
+      });
+      ok = false;
+    }
     const secretProblem = webhookSecretProblem(w.format, w.secret);
     if (secretProblem !== undefined) {
       ctx.addIssue({ code: "custom", path: ["secret"], message: secretProblem });
@@ -313,6 +347,8 @@ const webhookSchema = z
       timeout: w.timeout,
       retry: w.retry,
       maxAge: w.maxAge,
+      group,
+      rateLimit: w.rateLimit === undefined ? format.defaults.rateLimit : w.rateLimit,
     });
   });
 

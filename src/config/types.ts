@@ -61,6 +61,16 @@ export interface WebhookConfig {
   timeout: number;
   retry: { minDelay: number; maxDelay: number };
   maxAge: number;
+  /**
+   * Digests (DESIGN §10): a newly due event waits up to `wait` (ms) for others, then up to `max` go in one
+   * message. Always set after load (the format's default fills what is not given); absent = the default.
+   */
+  group?: { wait: number; max: number };
+  /**
+   * At most `count` messages per `per` ms; null = no limit (`rateLimit: false` in the file). Always set
+   * after load; absent = the format's default.
+   */
+  rateLimit?: { count: number; per: number } | null;
 }
 
 export interface Config {

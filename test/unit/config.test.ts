@@ -519,6 +519,8 @@ targets: [{ projectId: p1, serverIds: [s1, s1, s2] }]
       timeout: 10_000,
       retry: { minDelay: 1_000, maxDelay: 300_000 },
       maxAge: 86_400_000,
+      group: { wait: 5_000, max: 50 },
+      rateLimit: { count: 20, per: 60_000 },
     });
     assert.ok(!config.webhooks[0]?.events.includes("discovered"));
     assert.deepEqual(

@@ -49,3 +49,69 @@ export function eventSummaryLine(event: DomainEvent): string {
 export function chatLine(event: DomainEvent): string {
   return `[imagewatch] ${eventSummaryLine(event)}`;
 }
+
+/** What a digest title calls one event type (DESIGN §10); a type missing here reads as its last segment. */
+const TYPE_TITLES: Readonly<Record<string, string>> = {
+  "image_server.status_changed": "status changed",
+  "image_server.stuck": "stuck",
+  "image_server.stuck_resolved": "no longer stuck",
+  "image_server.poll_failed": "poll failed",
+  "image_server.poll_recovered": "poll recovered",
+  "image_server.discovered": "discovered",
+  "image_server.disappeared": "disappeared",
+  "imagewatch.test": "test events",
+};
+
+/** What a digest title counts, per event-type prefix ("7 image servers: …"). */
+const SUBJECTS: Readonly<Record<string, string>> = {
+  image_server: "image servers",
+  target: "targets",
+  image_job: "image jobs",
+};
+
+/** Whole titles for types that read better as a phrase ("3 builds finished"). */
+const PHRASES: Readonly<Record<string, string>> = {
+  "image_job.succeeded": "builds finished",
+  "image_job.failed": "builds failed",
+};
+
+/** The cause every poll failure of a digest shares ("http_5xx 503 WKS.0003"), or "" when they differ. */
+function commonCause(events: readonly DomainEvent[]): string {
+  const causes = new Set(
+    events.map((e) => {
+      const err = e.data.error;
+      return err ? [err.kind, err.http_status, err.error_code].filter((x) => x).join(" ") : "";
+    }),
+  );
+  const [only] = causes;
+  return causes.size === 1 && only ? only : "";
+}
+
+/**
+ * The title line of a digest of `events` (two or more): their count and, when they share one type, what
+ * happened ("7 image servers: poll failed — http_5xx 503 WKS.0003", "3 builds finished"); else "N events".
+ */
+export function digestTitle(events: readonly DomainEvent[]): string {
+  const n = events.length;
+  const types = new Set(events.map((e) => e.type));
+  const [type] = types;
+  if (types.size !== 1 || type === undefined) return `${n} events`;
+  const phrase = PHRASES[type];
+  if (phrase !== undefined) return `${n} ${phrase}`;
+  const dot = type.indexOf(".");
+  const subject = SUBJECTS[type.slice(0, dot)] ?? "events";
+  const what = TYPE_TITLES[type] ?? type.slice(dot + 1).replace(/_/g, " ");
+  const cause = type.endsWith(".poll_failed") ? commonCause(events) : "";
+  return `${n} ${subject}: ${what}${cause ? ` — ${cause}` : ""}`;
+}
+
+/**
+ * The text every chat format sends for `events`: one event is its {@link chatLine}; a digest is the
+ * `[imagewatch] <title>` line, then one `• <summary>` line per event, in order.
+ */
+export function chatText(events: readonly DomainEvent[]): string {
+  const [first] = events;
+  if (first === undefined) return "";
+  if (events.length === 1) return chatLine(first);
+  return [`[imagewatch] ${digestTitle(events)}`, ...events.map((e) => `• ${eventSummaryLine(e)}`)].join("\n");
+}
