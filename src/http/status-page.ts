@@ -97,6 +97,8 @@ export function renderStatusPage(input: StatusPageInput): string {
       `<td>${escapeHtml(describeError(s.lastError))}</td></tr>`
     );
   });
+  // A target that never answered has no servers to show: say why rather than "no servers".
+  const neverAnswered = (input.targets ?? []).some((t) => t.lastSuccessAt === null);
   const events = input.events.map((e) => {
     const status = typeof e.data.status === "string" ? e.data.status : "";
     const prev = typeof e.data.previous_status === "string" ? `${e.data.previous_status} → ` : "";
@@ -119,7 +121,7 @@ ${(input.targets ?? [])
 <p class="muted">version ${escapeHtml(input.version)} · ${servers.length} server(s) · ${escapeHtml(new Date(input.now).toISOString())}</p>
 <table><thead><tr><th>project</th><th>server id</th><th>name</th><th>status</th><th>time in status</th><th>stuck</th><th>last error</th></tr></thead>
 <tbody>
-${rows.length > 0 ? rows.join("\n") : '<tr><td colspan="7" class="muted">no servers yet</td></tr>'}
+${rows.length > 0 ? rows.join("\n") : `<tr><td colspan="7" class="muted">${neverAnswered ? "no answer from the cloud API yet (see above)" : "no servers yet"}</td></tr>`}
 </tbody></table>
 <h2>Recent events</h2>
 ${events.length > 0 ? `<ul>\n${events.join("\n")}\n</ul>` : '<p class="muted">none yet</p>'}

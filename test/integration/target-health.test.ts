@@ -85,6 +85,8 @@ describe("target health", () => {
     const page = (await get("/")).text;
     assert.match(page, new RegExp(`class="banner"[^]*Project <code>${PROJECT}</code> has never answered`));
     assert.match(page, /network/);
+    assert.match(page, /no answer from the cloud API yet/, "not an empty server list");
+    assert.doesNotMatch(page, /no servers yet/);
 
     const unauthorised = await request(`${url}/api/v1/targets`);
     await unauthorised.body.dump();
