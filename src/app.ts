@@ -21,7 +21,7 @@ import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { createDeliveryService, type DeliveryService } from "./notify/delivery-service.js";
 import { createWebhookDispatcher } from "./notify/dispatcher.js";
 import { sendTestEvent, type TestEventResult } from "./notify/test-event.js";
-import { type PollDeps, pollTarget, ServerStates } from "./poller/poll-target.js";
+import { type PollDeps, pollTarget, ServerStates, TargetStates } from "./poller/poll-target.js";
 import { createScheduler, type Scheduler } from "./poller/scheduler.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/types.js";
@@ -40,6 +40,8 @@ export interface App {
   readonly metrics: Metrics;
   readonly store: Store;
   readonly states: ServerStates;
+  /** Target health (DESIGN §10), as the API and the status page show it. */
+  readonly targets: TargetStates;
   /** The current (frozen) config. */
   config(): Readonly<Config>;
   /** Starts HTTP, delivery and the scheduler; resolves with the HTTP port. */
@@ -110,6 +112,16 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     states.set(s);
     if (s.present) metrics.setServer(s);
   }
+  const targets = new TargetStates();
+  for (const t of store.loadTargets()) targets.set(t);
+  /** `target_up` and its timestamp from the known health of every configured target (start, reload). */
+  const setAllTargetHealth = () => {
+    for (const t of cfg().targets) {
+      const h = targets.get(t.projectId);
+      metrics.setTargetHealth(t.projectId, { up: h.up, lastSuccessAt: h.lastSuccessAt });
+    }
+  };
+  setAllTargetHealth();
   log.info({ servers: states.size, path: cfg().state.path }, "state loaded");
 
   /**
@@ -174,7 +186,9 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   const memory = new Map<string, TargetMemory>();
   // Metrics follow commits in order, in slices, so a 10,000-server poll does not block scrapes.
   let metricsChain: Promise<void> = Promise.resolve();
-  const onCommitted: NonNullable<PollDeps["onCommitted"]> = (observed, events, transitions) => {
+  const onCommitted: NonNullable<PollDeps["onCommitted"]> = (observed, events, transitions, target) => {
+    // At once, not in the chain: target_up turns 0 with the first failing tick's commit.
+    metrics.setTargetHealth(target.projectId, { up: target.up, lastSuccessAt: target.lastSuccessAt });
     metricsChain = metricsChain
       .then(() => applyPollToMetrics(metrics, observed, transitions))
       .catch((e: unknown) => log.error({ err: coerceError(e) }, "metrics update failed"));
@@ -202,6 +216,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
           cloud,
           store,
           states,
+          targets,
           clock,
           logger: pollLog,
           config: cfg,
@@ -222,6 +237,13 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     clock,
     getBearerToken: () => cfg().server.bearerToken,
     listServers: () => states.all().filter((s) => s.present),
+    listTargets: () => {
+      const region = cfg().cloud.region ?? "";
+      const seen = new Set<string>();
+      return cfg()
+        .targets.filter((t) => !seen.has(t.projectId) && seen.add(t.projectId))
+        .map((t) => ({ ...targets.get(t.projectId), region }));
+    },
     listEvents: (limit, filter) => store.listEvents(limit, filter),
     getEvent: (id) => store.getEvent(id),
     stuckThresholdFor: (status) => cfg().stuck.thresholds[status],
@@ -282,6 +304,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       log.level = current.config.log.level;
     metrics.setShard(current.config.sharding.index, current.config.sharding.count);
     metrics.configure(metricsConfigOf(current.config));
+    setAllTargetHealth();
     try {
       forgetUnwatched();
     } catch (e) {
@@ -304,6 +327,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     metrics,
     store,
     states,
+    targets,
     config: cfg,
     async start() {
       const address = await http.start(cfg().server.host, cfg().server.port);

@@ -30,7 +30,9 @@ export function describeEvent(body: {
   const d = body.data ?? {};
   const time = (body.timestamp ?? "").slice(11, 19);
   const type = (body.type ?? "?").replace(/^image_server\./, "");
-  const who = `${String(d.name ?? "?")} (${String(d.server_id ?? "?")})`;
+  const who = body.type?.startsWith("target.")
+    ? `project ${String(d.project_id ?? "?")}`
+    : `${String(d.name ?? "?")} (${String(d.server_id ?? "?")})`;
   let what = "";
   switch (body.type) {
     case "image_server.status_changed":
@@ -55,6 +57,14 @@ export function describeEvent(body: {
       break;
     case "image_server.disappeared":
       what = "gone from the API";
+      break;
+    case "target.poll_failed": {
+      const e = (d.error ?? {}) as Record<string, unknown>;
+      what = `${String(d.consecutive_failures)} failed ticks, ${String(d.servers)} servers: ${String(e.kind)} ${String(e.http_status ?? "")} ${String(e.error_code ?? "")} request ${String(e.request_id ?? "-")}`;
+      break;
+    }
+    case "target.poll_recovered":
+      what = `polling works again for ${String(d.servers)} servers`;
       break;
     default:
       what = JSON.stringify(d).slice(0, 120);

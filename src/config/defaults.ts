@@ -12,6 +12,8 @@ export const DEFAULT_WEBHOOK_EVENTS: readonly EventName[] = [
   "poll_failed",
   "poll_recovered",
   "disappeared",
+  "target.poll_failed",
+  "target.poll_recovered",
 ];
 
 /** The defaults of every optional key, as YAML input. */

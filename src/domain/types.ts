@@ -93,6 +93,11 @@ export interface ServerState {
   consecutiveFailures: number;
   /** True once poll_failed was emitted for the current failure streak. */
   pollFailedNotified: boolean;
+  /**
+   * How many failures of the current streak happened while the whole target failed (DESIGN §10): they
+   * count in `consecutiveFailures` but not towards this server's own `poll_failed`. Absent = 0.
+   */
+  targetFailures?: number;
   lastPollAt: number | null;
   lastPollOk: boolean | null;
   lastSuccessAt: number | null;
@@ -116,11 +121,16 @@ export const EVENT_TYPES = [
   "image_server.poll_recovered",
   "image_server.discovered",
   "image_server.disappeared",
+  "target.poll_failed",
+  "target.poll_recovered",
   "imagewatch.test",
 ] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
 
-/** The names the config's `webhooks[].events` list uses: the event type without `image_server.`. */
+/**
+ * The names the config's `webhooks[].events` list uses: the `image_server.` types without their prefix,
+ * the others in full (DESIGN §6).
+ */
 export const EVENT_NAMES = [
   "status_changed",
   "stuck",
@@ -129,10 +139,15 @@ export const EVENT_NAMES = [
   "poll_recovered",
   "discovered",
   "disappeared",
+  "target.poll_failed",
+  "target.poll_recovered",
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 
-/** One event. `data` is exactly the webhook payload's `data` object (DESIGN.md §6). */
+/**
+ * One event. `data` is exactly the webhook payload's `data` object (DESIGN.md §6). Target events
+ * (`target.*`) have `serverId` "" and a data object of their own ({@link TargetEventData}).
+ */
 export interface DomainEvent {
   /** `evt_…`, derived from content: the same change never gets two ids. */
   id: string;
@@ -144,13 +159,16 @@ export interface DomainEvent {
   data: EventData;
 }
 
-/** The payload `data` of an event (DESIGN.md §6). Optional fields appear only on the events that have them. */
+/**
+ * The payload `data` of an event (DESIGN.md §6). Optional fields appear only on the events that have
+ * them; `server_id`, `name` and `status` are on every image_server event and absent from target events.
+ */
 export interface EventData {
   event_id: string;
   project_id: string;
-  server_id: string;
-  name: string;
-  status: string | null;
+  server_id?: string;
+  name?: string;
+  status?: string | null;
   previous_status?: string | null;
   status_since?: string;
   previous_status_duration_seconds?: number;
@@ -160,4 +178,15 @@ export interface EventData {
   error?: PollError;
   image_server?: Record<string, unknown> | null;
   [extra: string]: unknown;
+}
+
+/** The payload `data` of `target.poll_failed` / `target.poll_recovered` (DESIGN §10). */
+export interface TargetEventData extends EventData {
+  /** The name of the target's cloud ("default" for `cloud:`). */
+  cloud: string;
+  consecutive_failures: number;
+  /** The failure that made the tick fail (poll_failed), or the last one of the streak (poll_recovered). */
+  error: PollError;
+  /** How many servers the target covers. */
+  servers: number;
 }

@@ -6,6 +6,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createGzip } from "node:zlib";
+import type { TargetState } from "../domain/target-health.js";
 import type { ServerState } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import { coerceError } from "../lib/errors.js";
@@ -55,6 +56,8 @@ export interface HttpServerDeps {
   getBearerToken(): string | undefined;
   /** The servers currently present, in memory. */
   listServers(): ServerState[];
+  /** The health of every configured target with its cloud's region (none when not given). */
+  listTargets?(): TargetHealthEntry[];
   /** Newest first, each with its deliveries, narrowed by `filter` (the store's `listEvents`). */
   listEvents(limit: number, filter?: EventFilter): EventWithDeliveries[];
   /** One event with its deliveries, or undefined (the store's `getEvent`): checks a `before` cursor. */
@@ -89,6 +92,21 @@ export interface ServerView {
   last_poll_ok: boolean | null;
   consecutive_failures: number;
   last_error: ServerState["lastError"];
+}
+
+/** One target's health as the HTTP server gets it: its state and its cloud's region ("" when none). */
+export type TargetHealthEntry = TargetState & { region: string };
+
+/** The JSON shape of one target in `/api/v1/targets` (DESIGN §4). */
+export interface TargetView {
+  project_id: string;
+  cloud: string;
+  region: string;
+  up: boolean;
+  last_success_at: string | null;
+  consecutive_failures: number;
+  last_error: TargetState["lastError"];
+  servers: number;
 }
 
 /** The JSON shape of one event in `/api/v1/events`. */
@@ -193,6 +211,20 @@ export function toServerView(s: ServerState): ServerView {
     last_poll_ok: s.lastPollOk,
     consecutive_failures: s.consecutiveFailures,
     last_error: s.lastError,
+  };
+}
+
+/** Maps a target's health to its `/api/v1/targets` entry. */
+export function toTargetView(t: TargetHealthEntry): TargetView {
+  return {
+    project_id: t.projectId,
+    cloud: t.cloud,
+    region: t.region,
+    up: t.up,
+    last_success_at: toIsoOrNull(t.lastSuccessAt),
+    consecutive_failures: t.consecutiveFailures,
+    last_error: t.lastError,
+    servers: t.servers,
   };
 }
 
@@ -324,6 +356,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     ["/-/ready", { methods: ["GET"], guarded: false, handler: handleReady }],
     ["/-/reload", { methods: ["POST"], guarded: true, handler: handleReload }],
     ["/api/v1/servers", { methods: ["GET"], guarded: true, handler: handleServers }],
+    ["/api/v1/targets", { methods: ["GET"], guarded: true, handler: handleTargets }],
     ["/api/v1/events", { methods: ["GET"], guarded: true, handler: handleEvents }],
   ]);
 
@@ -365,6 +398,10 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     sendJson(res, 200, { servers: deps.listServers().map(toServerView) });
   }
 
+  function handleTargets({ res }: RequestContext): void {
+    sendJson(res, 200, { targets: (deps.listTargets?.() ?? []).map(toTargetView) });
+  }
+
   /**
    * Newest first. Paging: when more events match, `next` is the id to pass as `before` for the next page
    * (null on the last page); pages never overlap, however many events are committed in between.
@@ -393,6 +430,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   function handleStatusPage({ res }: RequestContext): void {
     const html = renderStatusPage({
       servers: deps.listServers(),
+      targets: deps.listTargets?.() ?? [],
       events: deps.listEvents(20),
       now: deps.clock.now(),
       version: deps.version,

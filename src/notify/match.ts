@@ -29,14 +29,15 @@ const STATUS_FILTERED_TYPES: ReadonlySet<string> = new Set([
 /**
  * True when `event` should be delivered to `webhook`:
  * - `imagewatch.test` always matches (it is sent on request, to one webhook);
- * - otherwise the event's name (its type without `image_server.`) must be in `webhook.events`;
+ * - otherwise the event's name (its type without `image_server.`; other types in full) must be in
+ *   `webhook.events`;
  * - and, for `status_changed` and `discovered` only, a non-empty `webhook.statuses` must contain the
  *   event's `data.status` (see {@link STATUS_FILTERED_TYPES}).
  */
 export function matchesWebhook(event: DomainEvent, webhook: WebhookFilter): boolean {
   if (event.type === "imagewatch.test") return true;
-  if (!event.type.startsWith(PREFIX)) return false;
-  const name = event.type.slice(PREFIX.length);
+  // image_server events are named without their prefix, the others in full (`target.poll_failed`).
+  const name = event.type.startsWith(PREFIX) ? event.type.slice(PREFIX.length) : event.type;
   if (!webhook.events.includes(name)) return false;
   if (webhook.statuses.length > 0 && STATUS_FILTERED_TYPES.has(event.type)) {
     const status = event.data.status;

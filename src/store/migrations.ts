@@ -68,6 +68,16 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 1 → 2: target health (DESIGN §10), restart-safe.
+  `
+  CREATE TABLE targets (
+    project_id TEXT NOT NULL,
+    cloud      TEXT NOT NULL,
+    -- The whole TargetState as JSON: loadTargets returns exactly what commitPoll saved.
+    state      TEXT NOT NULL,
+    PRIMARY KEY (project_id, cloud)
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this code writes and understands. */

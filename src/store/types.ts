@@ -2,6 +2,7 @@
  * The durable store's contract (DESIGN.md §7). One implementation today (SQLite); the store test suite
  * is written against this interface so any other runs the same scenarios.
  */
+import type { TargetState } from "../domain/target-health.js";
 import type { DomainEvent, ServerState } from "../domain/types.js";
 
 export type DeliveryState = "pending" | "delivered" | "dead";
@@ -76,11 +77,15 @@ export interface PollCommit {
   deliveries: ReadonlyArray<{ eventId: string; webhook: string }>;
   /** Commit time (ms): createdAt and first nextAttemptAt of the new deliveries. */
   now: number;
+  /** Target states to upsert (keyed by projectId + cloud); omitted = none. */
+  targets?: readonly TargetState[];
 }
 
 export interface Store {
   /** Every persisted server state. */
   loadServers(): ServerState[];
+  /** Every persisted target state (DESIGN §10). */
+  loadTargets(): TargetState[];
   /** Writes servers, events and delivery rows in ONE transaction. Returns the ids of the events newly inserted. */
   commitPoll(commit: PollCommit): string[];
   /**

@@ -16,14 +16,21 @@ const ALERT_NAMES: Record<DomainEvent["type"], string> = {
   "image_server.status_changed": "ImageServerStatusChanged",
   "image_server.discovered": "ImageServerDiscovered",
   "image_server.disappeared": "ImageServerDisappeared",
+  "target.poll_failed": "ImagewatchTargetDown",
+  "target.poll_recovered": "ImagewatchTargetDown",
   "imagewatch.test": "ImagewatchTest",
 };
 
 /** Events that fire an alert lasting until its resolving event. */
-const FIRING: ReadonlySet<string> = new Set(["image_server.stuck", "image_server.poll_failed"]);
+const FIRING: ReadonlySet<string> = new Set([
+  "image_server.stuck",
+  "image_server.poll_failed",
+  "target.poll_failed",
+]);
 const RESOLVING: ReadonlySet<string> = new Set([
   "image_server.stuck_resolved",
   "image_server.poll_recovered",
+  "target.poll_recovered",
 ]);
 const WARNING: ReadonlySet<string> = new Set([...FIRING, ...RESOLVING, "image_server.disappeared"]);
 /** Alertmanager's "no end" time for a firing alert. */

@@ -40,6 +40,16 @@ export function eventSummaryLine(event: DomainEvent): string {
       return `${who}: polling recovered`;
     case "image_server.disappeared":
       return `${who}: disappeared (last status ${str(d.status)})`;
+    case "target.poll_failed": {
+      const e = d.error;
+      const cause = e
+        ? `${e.kind}${e.http_status ? ` HTTP ${e.http_status}` : ""}${e.error_code ? ` ${e.error_code}` : ""}`
+        : "";
+      const n = typeof d.consecutive_failures === "number" ? ` ${d.consecutive_failures} times in a row` : "";
+      return `project ${event.projectId}: polling failed${n}${cause ? `: ${cause}` : ""}`;
+    }
+    case "target.poll_recovered":
+      return `project ${event.projectId}: polling recovered`;
     case "imagewatch.test":
       return `test event from imagewatch${typeof d.webhook === "string" ? ` for webhook ${d.webhook}` : ""}`;
   }
