@@ -12,7 +12,7 @@ import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";
 import { ownsServer } from "./domain/sharding.js";
 import type { ServerState } from "./domain/types.js";
 import { createHttpServer } from "./http/server.js";
-import { type Clock, systemClock, systemTimers } from "./lib/clock.js";
+import { type Clock, systemClock, systemTimers, type Timers } from "./lib/clock.js";
 import { ConfigError, coerceError } from "./lib/errors.js";
 import type { Logger } from "./lib/logger.js";
 import { VERSION } from "./lib/version.js";
@@ -29,6 +29,8 @@ import type { Store } from "./store/types.js";
 export interface AppDeps {
   logger: Logger;
   clock?: Clock;
+  /** The scheduler's timers (tests pass a manual clock); default: node's. */
+  timers?: Timers;
   env: Readonly<Record<string, string | undefined>>;
   /** For the cloud client (tests inject one; default: created from config). */
   cloudDispatcher?: Dispatcher;
@@ -46,6 +48,8 @@ export interface App {
   readonly metrics: Metrics;
   readonly store: Store;
   readonly states: ServerStates;
+  /** The scheduler's events and drain, so tests on a manual clock can await ticks. */
+  readonly scheduler: Pick<Scheduler, "on" | "drain">;
   /** The current (frozen) config. */
   config(): Readonly<Config>;
   /** Starts HTTP, delivery and the scheduler; resolves with the HTTP port. */
@@ -186,7 +190,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
           signal: pollAbort.signal,
         }),
       clock,
-      timers: systemTimers,
+      timers: deps.timers ?? systemTimers,
     },
   );
   scheduler.on("tick_error", ({ target }) => metrics.recordTickFailure(target.projectId));
@@ -278,6 +282,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     metrics,
     store,
     states,
+    scheduler,
     config: cfg,
     async start() {
       const address = await http.start(cfg().server.host, cfg().server.port);
