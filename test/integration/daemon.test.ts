@@ -1,21 +1,27 @@
 /**
  * The real daemon as a child process: kill -9 between commit and delivery, SIGTERM, SIGHUP, restarts.
+ * The tests run concurrently against one simulator, each on its own project (so no daemon sees another
+ * test's servers); they wait on log lines and HTTP answers only.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { request } from "undici";
+import { runCli } from "../../src/cli/index.js";
 import { createSimulator, type Simulator } from "../../src/simulator/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import { captureContext } from "../helpers/command-context.js";
 import { freePort, getJson, startDaemon, waitFor } from "../helpers/daemon.js";
 import { startReceiver } from "../helpers/receiver.js";
-import { configYaml, PROJECT } from "../helpers/world.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
+import { configYaml } from "../helpers/world.js";
 
 const SECRET = "whsec_ZGVtby1zZWNyZXQtZm9yLWltYWdld2F0Y2gtZGVtbw==";
 const S1 = "4b1a2c3d-0000-4111-a222-00000000d001";
+
+/** The project of test `n`: each test's daemon discovers only its own servers. */
+const projectOf = (n: number) => `${"d".repeat(31)}${n}`;
 
 interface EventsBody {
   events: Array<{
@@ -28,6 +34,7 @@ interface EventsBody {
 
 function writeConfig(
   dir: string,
+  project: string,
   simUrl: string,
   port: number,
   receiverUrl: string,
@@ -38,7 +45,7 @@ function writeConfig(
     path,
     configYaml(simUrl, {
       statePath: join(dir, "state.db"),
-      target: `{ projectId: ${PROJECT}, discover: true }`,
+      target: `{ projectId: ${project}, discover: true }`,
       extra: `
 schedule: { interval: 1s, steadyInterval: 1s, concurrency: 2 }
 server: { listen: "127.0.0.1:${port}" }
@@ -55,7 +62,7 @@ webhooks:
   return path;
 }
 
-describe("the daemon process", () => {
+describe("the daemon process", { concurrency: true }, () => {
   let sim: Simulator;
   let simUrl: string;
   before(async () => {
@@ -66,13 +73,15 @@ describe("the daemon process", () => {
     await sim.stop();
   });
 
-  it("delivers an event killed mid-retry (kill -9) after the restart, with the same id and body", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "imagewatch-kill-"));
+  it("delivers an event killed mid-retry (kill -9) after the restart, with the same id and body", async (t) => {
+    const dir = makeTempDir(t, "imagewatch-kill-");
+    const PROJECT = projectOf(1);
+    sim.addProject(PROJECT);
     sim.addServer(PROJECT, { id: S1, name: "kill-test", status: "BUILDING" });
     // The receiver is failing: the event is committed but cannot be delivered.
     const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 503 }) });
     const port = await freePort();
-    const configPath = writeConfig(dir, simUrl, port, receiver.url);
+    const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
     let daemon = await startDaemon(configPath, port);
     try {
       const seen = await waitFor(
@@ -98,13 +107,15 @@ describe("the daemon process", () => {
     }
   });
 
-  it("exits 0 on SIGTERM with nothing lost, and delivers the rest after a restart", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "imagewatch-term-"));
+  it("exits 0 on SIGTERM with nothing lost, and delivers the rest after a restart", async (t) => {
+    const dir = makeTempDir(t, "imagewatch-term-");
+    const PROJECT = projectOf(2);
+    sim.addProject(PROJECT);
     const S2 = "4b1a2c3d-0000-4111-a222-00000000d002";
     sim.addServer(PROJECT, { id: S2, name: "term-test", status: "BUILDING" });
     const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 503 }) });
     const port = await freePort();
-    const configPath = writeConfig(dir, simUrl, port, receiver.url);
+    const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
     let daemon = await startDaemon(configPath, port);
     try {
       await waitFor(
@@ -158,11 +169,13 @@ describe("the daemon process", () => {
     }
   });
 
-  it("keeps running on the old config when SIGHUP brings a broken one, and applies a good one", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "imagewatch-hup-"));
+  it("keeps running on the old config when SIGHUP brings a broken one, and applies a good one", async (t) => {
+    const dir = makeTempDir(t, "imagewatch-hup-");
+    const PROJECT = projectOf(3);
+    sim.addProject(PROJECT);
     const receiver = await startReceiver({ secret: SECRET });
     const port = await freePort();
-    const configPath = writeConfig(dir, simUrl, port, receiver.url);
+    const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
     const daemon = await startDaemon(configPath, port);
     const reloadGauge = async () => {
       const res = await request(`${daemon.url}/metrics`);
@@ -185,7 +198,7 @@ describe("the daemon process", () => {
       assert.equal(daemon.child.exitCode, null, "still running");
       // A valid file whose CA bundle cannot be read: once, this killed the daemon (the new cloud client
       // was built after the swap and the SIGHUP handler's rejection went uncaught).
-      const good = readFileSync(writeConfig(dir, simUrl, port, receiver.url), "utf8");
+      const good = readFileSync(writeConfig(dir, PROJECT, simUrl, port, receiver.url), "utf8");
       writeFileSync(
         configPath,
         good.replace(
@@ -202,7 +215,7 @@ describe("the daemon process", () => {
       assert.equal(await reloadGauge(), "0");
       assert.equal(daemon.child.exitCode, null, "still running after an unreadable caFile");
       // A good config again: the reload succeeds and a new webhook header is used.
-      writeConfig(dir, simUrl, port, `${receiver.url}2`);
+      writeConfig(dir, PROJECT, simUrl, port, `${receiver.url}2`);
       daemon.child.kill("SIGHUP");
       await waitFor(async () => (await reloadGauge()) === "1", "the good reload");
       const S3 = "4b1a2c3d-0000-4111-a222-00000000d003";
@@ -220,15 +233,17 @@ describe("the daemon process", () => {
     }
   });
 
-  it("reports BUILDING → BUILT once, also when the change happened while the daemon was stopped", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "imagewatch-restart-"));
+  it("reports BUILDING → BUILT once, also when the change happened while the daemon was stopped", async (t) => {
+    const dir = makeTempDir(t, "imagewatch-restart-");
+    const PROJECT = projectOf(4);
+    sim.addProject(PROJECT);
     const S4 = "4b1a2c3d-0000-4111-a222-00000000d004";
     const S5 = "4b1a2c3d-0000-4111-a222-00000000d005";
     sim.addServer(PROJECT, { id: S4, name: "live-change", status: "BUILDING" });
     sim.addServer(PROJECT, { id: S5, name: "offline-change", status: "BUILDING" });
     const receiver = await startReceiver({ secret: SECRET });
     const port = await freePort();
-    const configPath = writeConfig(dir, simUrl, port, receiver.url);
+    const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
     const changesOf = (id: string) =>
       receiver
         .accepted()
@@ -257,11 +272,10 @@ describe("the daemon process", () => {
       daemon = await startDaemon(configPath, port);
       await waitFor(() => changesOf(S5).length === 1, "the change made while stopped");
       assert.equal(changesOf(S5)[0]?.payload?.data.previous_status, "BUILDING");
-      // Two more poll cycles after that: nothing is reported again.
+      // One more poll after the one that saw the change (which compared with the stored state, as every
+      // later one does): nothing is reported again.
       const t1 = Date.now();
       await waitFor(() => pollsAfter(daemon.url, S5, t1), "a later poll");
-      const t2 = Date.now();
-      await waitFor(() => pollsAfter(daemon.url, S5, t2), "another later poll");
       await waitFor(async () => {
         const { body } = await getJson<EventsBody>(`${daemon.url}/api/v1/events`);
         return body.events.every((e) => e.deliveries.every((d) => d.state === "delivered"));
@@ -277,14 +291,16 @@ describe("the daemon process", () => {
     }
   });
 
-  it("replays a dead letter with `imagewatch events replay` while the daemon runs", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "imagewatch-replay-"));
+  it("replays a dead letter with `imagewatch events replay` while the daemon runs", async (t) => {
+    const dir = makeTempDir(t, "imagewatch-replay-");
+    const PROJECT = projectOf(5);
+    sim.addProject(PROJECT);
     const S6 = "4b1a2c3d-0000-4111-a222-00000000d006";
     sim.addServer(PROJECT, { id: S6, name: "replay-me", status: "ACTIVE" });
     // 400: dead-lettered at once.
     const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 400 }) });
     const port = await freePort();
-    const configPath = writeConfig(dir, simUrl, port, receiver.url);
+    const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
     const daemon = await startDaemon(configPath, port);
     try {
       const dead = await waitFor(async () => {
@@ -292,15 +308,11 @@ describe("the daemon process", () => {
         return body.events.find((e) => e.server_id === S6 && e.deliveries.some((d) => d.state === "dead"));
       }, "a dead letter");
       receiver.setResponder(() => undefined);
-      const replay = spawnSync(
-        process.execPath,
-        ["--import", "tsx", "src/main.ts", "events", "replay", dead.event_id, "-c", configPath],
-        {
-          cwd: resolve(import.meta.dirname, "../.."),
-          encoding: "utf8",
-        },
-      );
-      assert.equal(replay.status, 0, replay.stderr);
+      // The CLI in this process, the daemon in its own: they share only the database file.
+      const replay = captureContext(["events", "replay", dead.event_id, "-c", configPath], {
+        cwd: resolve(import.meta.dirname, "../.."),
+      });
+      assert.equal(await runCli(replay.ctx), 0, replay.err());
       await waitFor(() => receiver.accepted().some((r) => r.id === dead.event_id), "the replayed delivery");
       const { body } = await getJson<EventsBody>(`${daemon.url}/api/v1/events`);
       assert.equal(body.events.find((e) => e.event_id === dead.event_id)?.deliveries[0]?.state, "delivered");
