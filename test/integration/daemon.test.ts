@@ -8,11 +8,15 @@ import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { request } from "undici";
+import { type App, createApp } from "../../src/app.js";
 import { runCli } from "../../src/cli/index.js";
+import { loadConfig } from "../../src/config/load.js";
+import { createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator, type Simulator } from "../../src/simulator/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { captureContext } from "../helpers/command-context.js";
 import { freePort, getJson, startDaemon, waitFor } from "../helpers/daemon.js";
+import { createManualClock, type ManualClock } from "../helpers/manual-clock.js";
 import { startReceiver } from "../helpers/receiver.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { configYaml } from "../helpers/world.js";
@@ -232,6 +236,31 @@ describe("the daemon process", { concurrency: true }, () => {
       await receiver.close();
     }
   });
+});
+
+// Restarts and the replay CLI are not about the process: the daemon runs in-process here (the restart
+// on a manual clock), on the same config and database file as above.
+describe("the daemon in-process, across restarts and the replay CLI", { concurrency: true }, () => {
+  let sim: Simulator;
+  let simUrl: string;
+  const clock = createManualClock(Date.now());
+  before(async () => {
+    sim = createSimulator({ clock });
+    simUrl = (await sim.start()).url;
+  });
+  after(async () => {
+    await sim.stop();
+  });
+  const startApp = async (configPath: string, appClock?: ManualClock): Promise<App> => {
+    const app = createApp(loadConfig(configPath, {}), {
+      logger: createSilentLogger(),
+      env: {},
+      deliveryPollIntervalMs: 20,
+      ...(appClock ? { clock: appClock, timers: appClock } : {}),
+    });
+    await app.start();
+    return app;
+  };
 
   it("reports BUILDING → BUILT once, also when the change happened while the daemon was stopped", async (t) => {
     const dir = makeTempDir(t, "imagewatch-restart-");
@@ -242,85 +271,90 @@ describe("the daemon process", { concurrency: true }, () => {
     sim.addServer(PROJECT, { id: S4, name: "live-change", status: "BUILDING" });
     sim.addServer(PROJECT, { id: S5, name: "offline-change", status: "BUILDING" });
     const receiver = await startReceiver({ secret: SECRET });
-    const port = await freePort();
-    const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
+    t.after(() => receiver.close());
+    const configPath = writeConfig(dir, PROJECT, simUrl, 0, receiver.url);
     const changesOf = (id: string) =>
       receiver
         .accepted()
         .filter((r) => r.payload?.data.server_id === id && r.payload.type === "image_server.status_changed");
-    const pollsAfter = async (url: string, id: string, since: number) => {
-      const { body } = await getJson<{ servers: Array<{ server_id: string; last_poll_at: string | null }> }>(
-        `${url}/api/v1/servers`,
-      );
-      const s = body.servers.find((x) => x.server_id === id);
-      return s?.last_poll_at ? Date.parse(s.last_poll_at) > since : false;
-    };
-    let daemon = await startDaemon(configPath, port);
-    try {
+    /** Lets the polls in flight and the deliveries due finish, then moves the clock one interval on. */
+    const step = async (app: App) => {
+      await app.scheduler.drain();
       await waitFor(
-        () =>
-          receiver.accepted().filter((r) => [S4, S5].includes(String(r.payload?.data.server_id))).length ===
-          2,
-        "both discovered",
+        () => app.store.dueDeliveries("ops", clock.now(), 1).length === 0,
+        "the deliveries due now",
+        10_000,
+        2,
       );
-      sim.setStatus(PROJECT, S4, "BUILT");
-      await waitFor(() => changesOf(S4).length === 1, "the live change");
-      daemon.child.kill("SIGTERM");
-      assert.equal((await daemon.exited).code, 0);
+      await clock.advance(1000);
+    };
+    let app = await startApp(configPath, clock);
+    let running = true;
+    t.after(async () => {
+      if (running) await app.stop();
+    });
+    await step(app);
+    assert.deepEqual(
+      receiver
+        .accepted()
+        .map((r) => `${String(r.payload?.type)} ${String(r.payload?.data.server_id)}`)
+        .sort(),
+      [`image_server.discovered ${S4}`, `image_server.discovered ${S5}`],
+      "both discovered",
+    );
+    sim.setStatus(PROJECT, S4, "BUILT");
+    for (let i = 0; i < 5 && changesOf(S4).length === 0; i++) await step(app);
+    assert.equal(changesOf(S4).length, 1, "the live change");
+    running = false;
+    await app.stop();
 
-      sim.setStatus(PROJECT, S5, "BUILT");
-      daemon = await startDaemon(configPath, port);
-      await waitFor(() => changesOf(S5).length === 1, "the change made while stopped");
-      assert.equal(changesOf(S5)[0]?.payload?.data.previous_status, "BUILDING");
-      // One more poll after the one that saw the change (which compared with the stored state, as every
-      // later one does): nothing is reported again.
-      const t1 = Date.now();
-      await waitFor(() => pollsAfter(daemon.url, S5, t1), "a later poll");
-      await waitFor(async () => {
-        const { body } = await getJson<EventsBody>(`${daemon.url}/api/v1/events`);
-        return body.events.every((e) => e.deliveries.every((d) => d.state === "delivered"));
-      }, "the outbox drained");
-      assert.equal(changesOf(S4).length, 1);
-      assert.equal(changesOf(S5).length, 1);
-    } finally {
-      daemon.child.kill("SIGKILL");
-      await daemon.exited;
-      await receiver.close();
-      sim.removeServer(PROJECT, S4);
-      sim.removeServer(PROJECT, S5);
-    }
+    sim.setStatus(PROJECT, S5, "BUILT");
+    app = await startApp(configPath, clock);
+    running = true;
+    await step(app);
+    assert.equal(changesOf(S5).length, 1, "the change made while stopped, reported by the first poll");
+    assert.equal(changesOf(S5)[0]?.payload?.data.previous_status, "BUILDING");
+    // Three more polls: nothing is reported again.
+    const polledAt = app.states.get(PROJECT, S5)?.lastPollAt ?? 0;
+    for (let i = 0; i < 3; i++) await step(app);
+    assert.ok((app.states.get(PROJECT, S5)?.lastPollAt ?? 0) > polledAt, "polled again since");
+    assert.equal(changesOf(S4).length, 1);
+    assert.equal(changesOf(S5).length, 1);
+    assert.ok(
+      app.store.listEvents(100).every((e) => e.deliveries.every((d) => d.state === "delivered")),
+      "the outbox drained",
+    );
   });
 
   it("replays a dead letter with `imagewatch events replay` while the daemon runs", async (t) => {
     const dir = makeTempDir(t, "imagewatch-replay-");
     const PROJECT = projectOf(5);
-    sim.addProject(PROJECT);
     const S6 = "4b1a2c3d-0000-4111-a222-00000000d006";
     sim.addServer(PROJECT, { id: S6, name: "replay-me", status: "ACTIVE" });
     // 400: dead-lettered at once.
     const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 400 }) });
-    const port = await freePort();
-    const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
-    const daemon = await startDaemon(configPath, port);
-    try {
-      const dead = await waitFor(async () => {
-        const { body } = await getJson<EventsBody>(`${daemon.url}/api/v1/events`);
-        return body.events.find((e) => e.server_id === S6 && e.deliveries.some((d) => d.state === "dead"));
-      }, "a dead letter");
-      receiver.setResponder(() => undefined);
-      // The CLI in this process, the daemon in its own: they share only the database file.
-      const replay = captureContext(["events", "replay", dead.event_id, "-c", configPath], {
-        cwd: resolve(import.meta.dirname, "../.."),
-      });
-      assert.equal(await runCli(replay.ctx), 0, replay.err());
-      await waitFor(() => receiver.accepted().some((r) => r.id === dead.event_id), "the replayed delivery");
-      const { body } = await getJson<EventsBody>(`${daemon.url}/api/v1/events`);
-      assert.equal(body.events.find((e) => e.event_id === dead.event_id)?.deliveries[0]?.state, "delivered");
-    } finally {
-      daemon.child.kill("SIGKILL");
-      await daemon.exited;
-      await receiver.close();
-      sim.removeServer(PROJECT, S6);
-    }
+    t.after(() => receiver.close());
+    const configPath = writeConfig(dir, PROJECT, simUrl, 0, receiver.url);
+    // The real clock: the replay CLI re-queues "due now" by it.
+    const app = await startApp(configPath);
+    t.after(() => app.stop());
+    const dead = await waitFor(
+      () =>
+        app.store
+          .listEvents(100)
+          .find((e) => e.serverId === S6 && e.deliveries.some((d) => d.state === "dead")),
+      "a dead letter",
+    );
+    receiver.setResponder(() => undefined);
+    // The CLI opens the database the running daemon holds open; the daemon re-reads its outbox.
+    const replay = captureContext(["events", "replay", dead.id, "-c", configPath], {
+      cwd: resolve(import.meta.dirname, "../.."),
+    });
+    assert.equal(await runCli(replay.ctx), 0, replay.err());
+    await waitFor(() => receiver.accepted().some((r) => r.id === dead.id), "the replayed delivery");
+    await waitFor(
+      () => app.store.listEvents(100).find((e) => e.id === dead.id)?.deliveries[0]?.state === "delivered",
+      "the replayed delivery recorded",
+    );
   });
 });
