@@ -1,12 +1,14 @@
 /**
- * The real daemon as a child process: kill -9 between commit and delivery, SIGTERM, SIGHUP, restarts.
- * The tests run concurrently against one simulator, each on its own project (so no daemon sees another
- * test's servers); they wait on log lines and HTTP answers only.
+ * The real daemon as a child process where the behaviour is the process's: kill -9 between commit and
+ * delivery, SIGTERM, SIGHUP. What follows such an exit (the next daemon on the same database) and what is
+ * not about the process (a restart, the replay CLI beside a running daemon) runs in this process. The
+ * tests run concurrently against one simulator, each on its own project (so no daemon sees another
+ * test's servers); they wait on log lines, HTTP answers and the receiver only.
  */
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { after, before, describe, it } from "node:test";
+import { after, before, describe, it, type TestContext } from "node:test";
 import { request } from "undici";
 import { type App, createApp } from "../../src/app.js";
 import { runCli } from "../../src/cli/index.js";
@@ -66,6 +68,26 @@ webhooks:
   return path;
 }
 
+/** The daemon in this process on `configPath` (a restart needs no new process); stopped when `t` ends. */
+async function startApp(t: TestContext, configPath: string, clock?: ManualClock): Promise<App> {
+  const app = createApp(loadConfig(configPath, {}), {
+    logger: createSilentLogger(),
+    env: {},
+    deliveryPollIntervalMs: 20,
+    ...(clock ? { clock, timers: clock } : {}),
+  });
+  await app.start();
+  let stopped = false;
+  const stop = app.stop.bind(app);
+  app.stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await stop();
+  };
+  t.after(() => app.stop());
+  return app;
+}
+
 describe("the daemon process", { concurrency: true }, () => {
   let sim: Simulator;
   let simUrl: string;
@@ -86,7 +108,7 @@ describe("the daemon process", { concurrency: true }, () => {
     const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 503 }) });
     const port = await freePort();
     const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
-    let daemon = await startDaemon(configPath, port);
+    const daemon = await startDaemon(configPath, port);
     try {
       const seen = await waitFor(
         () => receiver.requests.find((r) => r.verified && r.payload?.data.server_id === S1),
@@ -98,7 +120,7 @@ describe("the daemon process", { concurrency: true }, () => {
       assert.equal(exit.signal, "SIGKILL");
       // The receiver recovers; a new daemon on the same database delivers the same event id.
       receiver.setResponder(() => undefined);
-      daemon = await startDaemon(configPath, port);
+      await startApp(t, configPath);
       await waitFor(() => receiver.accepted().some((r) => r.id === seen.id), "the redelivery after restart");
       const accepted = receiver.accepted().filter((r) => r.payload?.data.server_id === S1);
       assert.equal(accepted.length, 1, "delivered once after the restart (no second discovered event)");
@@ -120,7 +142,7 @@ describe("the daemon process", { concurrency: true }, () => {
     const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 503 }) });
     const port = await freePort();
     const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
-    let daemon = await startDaemon(configPath, port);
+    const daemon = await startDaemon(configPath, port);
     try {
       await waitFor(
         async () =>
@@ -151,7 +173,7 @@ describe("the daemon process", { concurrency: true }, () => {
       ]);
       assert.ok(events.every((e) => e.deliveries.every((d) => d.state === "pending")));
       receiver.setResponder(() => undefined);
-      daemon = await startDaemon(configPath, port);
+      await startApp(t, configPath);
       await waitFor(
         () => receiver.accepted().filter((r) => r.payload?.data.server_id === S2).length === 2,
         "both delivered",
@@ -251,16 +273,6 @@ describe("the daemon in-process, across restarts and the replay CLI", { concurre
   after(async () => {
     await sim.stop();
   });
-  const startApp = async (configPath: string, appClock?: ManualClock): Promise<App> => {
-    const app = createApp(loadConfig(configPath, {}), {
-      logger: createSilentLogger(),
-      env: {},
-      deliveryPollIntervalMs: 20,
-      ...(appClock ? { clock: appClock, timers: appClock } : {}),
-    });
-    await app.start();
-    return app;
-  };
 
   it("reports BUILDING → BUILT once, also when the change happened while the daemon was stopped", async (t) => {
     const dir = makeTempDir(t, "imagewatch-restart-");
@@ -288,11 +300,7 @@ describe("the daemon in-process, across restarts and the replay CLI", { concurre
       );
       await clock.advance(1000);
     };
-    let app = await startApp(configPath, clock);
-    let running = true;
-    t.after(async () => {
-      if (running) await app.stop();
-    });
+    let app = await startApp(t, configPath, clock);
     await step(app);
     assert.deepEqual(
       receiver
@@ -305,12 +313,10 @@ describe("the daemon in-process, across restarts and the replay CLI", { concurre
     sim.setStatus(PROJECT, S4, "BUILT");
     for (let i = 0; i < 5 && changesOf(S4).length === 0; i++) await step(app);
     assert.equal(changesOf(S4).length, 1, "the live change");
-    running = false;
     await app.stop();
 
     sim.setStatus(PROJECT, S5, "BUILT");
-    app = await startApp(configPath, clock);
-    running = true;
+    app = await startApp(t, configPath, clock);
     await step(app);
     assert.equal(changesOf(S5).length, 1, "the change made while stopped, reported by the first poll");
     assert.equal(changesOf(S5)[0]?.payload?.data.previous_status, "BUILDING");
@@ -336,8 +342,7 @@ describe("the daemon in-process, across restarts and the replay CLI", { concurre
     t.after(() => receiver.close());
     const configPath = writeConfig(dir, PROJECT, simUrl, 0, receiver.url);
     // The real clock: the replay CLI re-queues "due now" by it.
-    const app = await startApp(configPath);
-    t.after(() => app.stop());
+    const app = await startApp(t, configPath);
     const dead = await waitFor(
       () =>
         app.store
