@@ -101,13 +101,10 @@ describe("the CLI shell", () => {
     assert.match(out(), /^\d+\.\d+\.\d+/);
   });
 
-  it("runs as a real process: usage error 2, bad config 78", async () => {
-    const [usage, bad] = await Promise.all([
-      runProcess(["once", "--nope"]),
-      runProcess(["check-config", "-c", "test/fixtures/does-not-exist.yaml"]),
-    ]);
-    assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /--nope/);
+  // One real process is enough to show main.ts turns a command's status into the exit code (usage
+  // errors are 2 in-process above; the demo test shows SIGINT → 0).
+  it("runs as a real process: a bad config exits 78", async () => {
+    const bad = await runProcess(["check-config", "-c", "test/fixtures/does-not-exist.yaml"]);
     assert.equal(bad.code, 78);
     assert.match(bad.stderr, /does-not-exist\.yaml/);
   });
