@@ -11,7 +11,7 @@ import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";
 import { ownsServer } from "./domain/sharding.js";
 import type { ServerState } from "./domain/types.js";
 import { createHttpServer } from "./http/server.js";
-import { systemClock, systemTimers } from "./lib/clock.js";
+import { type Clock, systemClock, systemTimers, type Timers } from "./lib/clock.js";
 import { ConfigError, coerceError } from "./lib/errors.js";
 import type { Logger } from "./lib/logger.js";
 import { VERSION } from "./lib/version.js";
@@ -29,6 +29,10 @@ import type { Store } from "./store/types.js";
 /** What the process shell gives the daemon; the rest is picked here. */
 export interface AppDeps {
   logger: Logger;
+  /** Time for polls, events and delivery (tests pass a manual clock); default: the system clock. */
+  clock?: Clock;
+  /** The scheduler's timers (tests pass a manual clock); default: node's. */
+  timers?: Timers;
   env: Readonly<Record<string, string | undefined>>;
   /** Delivery: how often the outbox is re-read without a wake-up (ms). */
   deliveryPollIntervalMs?: number;
@@ -42,6 +46,8 @@ export interface App {
   readonly states: ServerStates;
   /** Target health (DESIGN §10), as the API and the status page show it. */
   readonly targets: TargetStates;
+  /** The scheduler's events and drain, so tests on a manual clock can await ticks. */
+  readonly scheduler: Pick<Scheduler, "on" | "drain">;
   /** The current (frozen) config. */
   config(): Readonly<Config>;
   /** Starts HTTP, delivery and the scheduler; resolves with the HTTP port. */
@@ -96,7 +102,7 @@ export function createWebhookSenderForCommand(
 
 /** Builds the daemon from a loaded config. Opening the store may throw (corrupt or newer database). */
 export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
-  const clock = systemClock;
+  const clock = deps.clock ?? systemClock;
   const log = deps.logger;
   let current = loaded;
   const cfg = () => current.config;
@@ -226,7 +232,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
           signal: pollAbort.signal,
         }),
       clock,
-      timers: systemTimers,
+      timers: deps.timers ?? systemTimers,
     },
   );
   scheduler.on("tick_error", ({ target }) => metrics.recordTickFailure(target.projectId));
@@ -328,6 +334,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     store,
     states,
     targets,
+    scheduler,
     config: cfg,
     async start() {
       const address = await http.start(cfg().server.host, cfg().server.port);

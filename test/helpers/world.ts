@@ -2,7 +2,7 @@
  * An in-process world for poller tests: the simulator on 127.0.0.1:0 and a real SQLite file, driven by
  * one manual clock shared by the simulator, the cloud client and the poller.
  */
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCloudClient } from "../../src/cloud/client.js";
@@ -62,6 +62,7 @@ export interface World {
   events(): DomainEvent[];
   /** Closes the store and opens it again, with the states reloaded (a daemon restart). */
   restart(): void;
+  /** Closes everything and removes the world's directory. */
   close(): Promise<void>;
 }
 
@@ -156,6 +157,7 @@ export async function createWorld(opts: {
       store.close();
       await cloud.close();
       await sim.stop();
+      rmSync(dir, { recursive: true, force: true });
     },
   };
   return world;

@@ -1,12 +1,15 @@
 /**
- * Chaos: the whole daemon in-process (createApp, real clock) against the simulator and a loopback
+ * Chaos: the whole daemon in-process (createApp) against the simulator and a loopback
  * receiver, with faults on BOTH sides, a restart in the middle (pending deliveries in the outbox) and one
  * deliberate cloud outage long enough to raise poll_failed. Afterwards the no-loss invariants are checked
  * on what the receiver accepted and on what the store holds.
  *
+ * Time: the simulator, the scheduler and delivery share one manual clock, moved in 50 ms steps once the
+ * polls in flight finished and every delivery due was attempted; the story's times are on that clock.
+ * Only the IO is real (HTTP, the webhook timeout against the receiver's late answers).
+ *
  * Seeded: `CHAOS_SEED=<n> node scripts/run-tests.mjs chaos` replays the same story (paths, offsets) and
- * the same sequence of fault choices; their timing still follows the real clock. Every assertion message
- * names the seed.
+ * the same sequence of fault choices. Every assertion message names the seed.
  *
  * Cloud-side faults are injected one at a time (1–2 hits) and only while no server has a failed poll, so
  * the random faults alone never reach `pollFailureThreshold` (3): at most 2 polls fail in a row (a
@@ -26,11 +29,8 @@
  */
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { type App, createApp } from "../../src/app.js";
 import { parseConfigText } from "../../src/config/load.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
@@ -38,7 +38,9 @@ import type { FaultSpec } from "../../src/simulator/index.js";
 import { createSimulator } from "../../src/simulator/index.js";
 import type { DeliveryRecord, StoredEvent } from "../../src/store/types.js";
 import { waitFor } from "../helpers/daemon.js";
+import { createManualClock } from "../helpers/manual-clock.js";
 import { type ReceivedRequest, type ReceiverAction, startReceiver } from "../helpers/receiver.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 import { AK, PROJECT, SK } from "../helpers/world.js";
 
 const SEED = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : Math.floor(Math.random() * 2 ** 31);
@@ -75,8 +77,10 @@ const TRAILING_CHAOS_MS = 1500;
 const RESTART_AT_MS = 5000;
 const OUTAGE_AT_MS = 8500;
 /** The webhook's timeout, and how late the receiver's "late 200" answers (after the daemon gave up). */
-const WEBHOOK_TIMEOUT_MS = 500;
-const LATE_ANSWER_MS = 1000;
+const WEBHOOK_TIMEOUT_MS = 250;
+const LATE_ANSWER_MS = 500;
+/** How far the manual clock moves per step of the story. */
+const STEP_MS = 50;
 /** Hard bounds: the story loop and the final drain. */
 const STORY_DEADLINE_MS = 45_000;
 const DRAIN_DEADLINE_MS = 30_000;
@@ -152,7 +156,10 @@ describe("chaos: no notification is lost", () => {
     const receiver = await startReceiver({ secret: SECRET, respond: () => chaosAction() });
 
     // ---- the simulator and the story
-    const sim = createSimulator();
+    // One manual clock for the simulator, the scheduler and delivery, started at the real time (the
+    // receiver checks webhook timestamps against it). It moves in steps once the work due has been done.
+    const clock = createManualClock(Date.now());
+    const sim = createSimulator({ clock });
     const { url: simUrl } = await sim.start();
     const shift = Math.floor(rngStory() * PATHS.length);
     const plans: Plan[] = [];
@@ -171,7 +178,7 @@ describe("chaos: no notification is lost", () => {
     const storyText = plans.map((p) => `${p.id}: ${p.path.join("→")} (+${p.firstAfterMs}ms)`).join("; ");
     t.diagnostic(`story: ${storyText}`);
 
-    const dir = mkdtempSync(join(tmpdir(), "imagewatch-chaos-"));
+    const dir = makeTempDir(t, "imagewatch-chaos-");
     const yaml = `
 cloud:
   region: cn-north-4
@@ -199,7 +206,15 @@ server: { listen: "127.0.0.1:0" }
 state: { path: ${JSON.stringify(join(dir, "state.db"))} }
 `;
     const loaded = parseConfigText(yaml, {}, "chaos.yaml");
-    const makeApp = () => createApp(loaded, { logger: createSilentLogger(), env: {} });
+    // The outbox is re-read every 20 real ms, so a retry falls due soon after the manual clock reaches it.
+    const makeApp = () =>
+      createApp(loaded, {
+        logger: createSilentLogger(),
+        env: {},
+        clock,
+        timers: clock,
+        deliveryPollIntervalMs: 20,
+      });
 
     let app: App = makeApp();
     let appRunning = true;
@@ -210,7 +225,6 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
       if (appRunning) await app.stop();
       await sim.stop();
       await receiver.close();
-      rmSync(dir, { recursive: true, force: true });
     });
     await app.start();
     await waitFor(
@@ -220,7 +234,7 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
     );
 
     // ---- the story loop: scripted changes, cloud faults, the restart, the outage
-    const storyStart = Date.now();
+    const storyStart = clock.now();
     const storyDeadline = storyStart + STORY_DEADLINE_MS;
     const cloudFaults: string[] = [];
     let nextFaultAt = storyStart + 300;
@@ -235,10 +249,26 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
     let outageStart = 0;
     let lastChangeAt = storyStart;
     const state = (id: string) => app.states.get(PROJECT, id);
+    /**
+     * One step of the story: the polls in flight finish and every delivery due now has been attempted
+     * (accepted, refused or timed out), then time moves on by STEP_MS, firing the ticks due.
+     */
+    const step = async () => {
+      await app.scheduler.drain();
+      if (phase.restart !== "restarting") {
+        await waitFor(
+          () => app.store.dueDeliveries(WEBHOOK, clock.now(), 1).length === 0,
+          `${tag} the deliveries due now`,
+          30_000,
+          2,
+        );
+      }
+      await clock.advance(STEP_MS);
+    };
     const noFailures = () => plans.every((p) => (state(p.id)?.consecutiveFailures ?? 0) === 0);
 
     for (;;) {
-      const now = Date.now();
+      const now = clock.now();
       const elapsed = now - storyStart;
       if (restartError) throw restartError;
       assert.ok(
@@ -349,13 +379,13 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
       ) {
         break;
       }
-      await sleep(50);
+      await step();
     }
 
     // ---- the story is over: no more faults; wait for the outbox to drain
     receiverMode = "ok";
     sim.clearFaults();
-    const storyMs = Date.now() - storyStart;
+    const storyMs = clock.now() - storyStart;
     const finalOf = (p: Plan) => p.path[p.path.length - 1];
     const acceptedFinal = (p: Plan) =>
       receiver
@@ -377,7 +407,10 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
       plans.every((p) => finalCommitted(events, p)) &&
       events.every((e) => e.deliveries.length > 0 && e.deliveries.every((d) => d.state !== "pending"));
     try {
-      await waitFor(() => drained(app.store.listEvents(10_000)), "drain", DRAIN_DEADLINE_MS, 100);
+      for (const drainStart = clock.now(); !drained(app.store.listEvents(10_000)); ) {
+        if (clock.now() - drainStart > DRAIN_DEADLINE_MS) throw new Error("not drained");
+        await step();
+      }
     } catch {
       const events = app.store.listEvents(10_000);
       const pending = events
