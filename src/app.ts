@@ -48,6 +48,8 @@ export interface App {
   readonly targets: TargetStates;
   /** The scheduler's events and drain, so tests on a manual clock can await ticks. */
   readonly scheduler: Pick<Scheduler, "on" | "drain">;
+  /** What delivery is doing now, so tests on a manual clock can tell "nothing due" from "waiting". */
+  readonly delivery: Pick<DeliveryService, "inFlight" | "pausedUntil">;
   /** The current (frozen) config. */
   config(): Readonly<Config>;
   /** Starts HTTP, delivery and the scheduler; resolves with the HTTP port. */
@@ -335,6 +337,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     states,
     targets,
     scheduler,
+    delivery,
     config: cfg,
     async start() {
       const address = await http.start(cfg().server.host, cfg().server.port);

@@ -63,6 +63,11 @@ export interface DeliveryService {
   stop(graceMs: number): Promise<void>;
   /** Requests (messages) in flight right now, per webhook name. */
   inFlight(): ReadonlyMap<string, number>;
+  /**
+   * Until when `webhook` waits as a whole after its receiver's frequency error (ms), or 0: while it
+   * waits, its due rows stay pending and untouched.
+   */
+  pausedUntil(webhook: string): number;
 }
 
 interface InFlight {
@@ -461,6 +466,10 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
       const out = new Map<string, number>();
       for (const [name, m] of inflight) if (m.size > 0) out.set(name, m.size);
       return out;
+    },
+    pausedUntil(webhook) {
+      const until = backoffUntil.get(webhook) ?? 0;
+      return until > deps.clock.now() ? until : 0;
     },
   };
 }

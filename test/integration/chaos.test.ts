@@ -256,8 +256,11 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
     const step = async () => {
       await app.scheduler.drain();
       if (phase.restart !== "restarting") {
+        // Attempted, or held back: a 429 pauses the whole webhook until its Retry-After, rows untouched.
         await waitFor(
-          () => app.store.dueDeliveries(WEBHOOK, clock.now(), 1).length === 0,
+          () =>
+            app.store.dueDeliveries(WEBHOOK, clock.now(), 1).length === 0 ||
+            (app.delivery.pausedUntil(WEBHOOK) > 0 && app.delivery.inFlight().size === 0),
           `${tag} the deliveries due now`,
           30_000,
           2,
