@@ -81,7 +81,9 @@ export function serverPageURL(
 
 function causeOf(error: PollError | null): string {
   if (error === null) return "unknown error";
-  return [error.kind, error.http_status, error.error_code].filter((x) => x !== undefined && x !== "").join(" ");
+  return [error.kind, error.http_status, error.error_code]
+    .filter((x) => x !== undefined && x !== "")
+    .join(" ");
 }
 
 /** The alerts that fire now, derived from state. Pure. */
@@ -139,7 +141,12 @@ export function deriveAlerts(input: AlertInputs): Alert[] {
   for (const t of input.targets) {
     if (!t.failing) continue;
     out.push({
-      labels: { alertname: "ImagewatchTargetDown", severity: "critical", project_id: t.projectId, cloud: t.cloud },
+      labels: {
+        alertname: "ImagewatchTargetDown",
+        severity: "critical",
+        project_id: t.projectId,
+        cloud: t.cloud,
+      },
       annotations: {
         summary: `target ${t.projectId} is down: ${causeOf(t.error)}`,
         description: `No answer from the Workspace API for project ${t.projectId} (cloud ${t.cloud}) for ${formatHumanDuration(now - t.since)}: ${causeOf(t.error)}.`,
@@ -217,7 +224,8 @@ export class AlertTracker {
       if (!this.firing.has(key)) started++;
       this.resolved.delete(key);
     }
-    for (const [key, r] of this.resolved) if (now - r.endedAt >= RESOLVED_RESEND_MS) this.resolved.delete(key);
+    for (const [key, r] of this.resolved)
+      if (now - r.endedAt >= RESOLVED_RESEND_MS) this.resolved.delete(key);
     this.firing = next;
     return { started, ended };
   }
@@ -231,7 +239,11 @@ export class AlertTracker {
    * The whole set to post at `now`: firing alerts with `endsAt` = now + `leaseMs`, resolved ones with
    * `endsAt` = when they ended; `extraLabels` (the Alertmanager's configured `labels`) added to each.
    */
-  postable(now: number, leaseMs: number, extraLabels: Readonly<Record<string, string>> = {}): PostableAlert[] {
+  postable(
+    now: number,
+    leaseMs: number,
+    extraLabels: Readonly<Record<string, string>> = {},
+  ): PostableAlert[] {
     const toPostable = (a: Alert, endsAt: number): PostableAlert => ({
       // An empty label value means "no such label" to Alertmanager: leave it out.
       labels: Object.fromEntries(Object.entries({ ...extraLabels, ...a.labels }).filter(([, v]) => v !== "")),
@@ -243,7 +255,8 @@ export class AlertTracker {
     const out: PostableAlert[] = [];
     for (const a of this.firing.values()) out.push(toPostable(a, now + leaseMs));
     for (const r of this.resolved.values()) {
-      if (now - r.endedAt < RESOLVED_RESEND_MS) out.push(toPostable(r.alert, Math.max(r.endedAt, r.alert.startsAt)));
+      if (now - r.endedAt < RESOLVED_RESEND_MS)
+        out.push(toPostable(r.alert, Math.max(r.endedAt, r.alert.startsAt)));
     }
     return out;
   }

@@ -8,7 +8,14 @@ import type { AlertmanagerConfig } from "../config/types.js";
 import type { Clock, TimerHandle, Timers } from "../lib/clock.js";
 import type { Logger } from "../lib/logger.js";
 import { sendWebhookRequest } from "../notify/send.js";
-import { type Alert, ALERT_NAMES, type AlertName, AlertTracker, leaseMs, type PostableAlert } from "./alert-set.js";
+import {
+  ALERT_NAMES,
+  type Alert,
+  type AlertName,
+  AlertTracker,
+  leaseMs,
+  type PostableAlert,
+} from "./alert-set.js";
 
 /** The outcomes of `alertmanager_pushes_total`. */
 export const PUSH_OUTCOMES = ["success", "failure"] as const;
@@ -180,7 +187,8 @@ export function createAlertPusher(deps: AlertPusherDeps): AlertPusher {
           timers.delete(name);
         }
       }
-      for (const am of deps.alertmanagers()) if (!timers.has(am.name)) void push(am.name).then(() => schedule(am));
+      for (const am of deps.alertmanagers())
+        if (!timers.has(am.name)) void push(am.name).then(() => schedule(am));
     },
     async stop() {
       running = false;

@@ -13,6 +13,7 @@ import { type ConfigIssue, formatIssuePath } from "../lib/errors.js";
 import { WEBHOOK_FORMATS, webhookFormat, webhookSecretProblem } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS, defaultEndpoint, defaultIamEndpoint } from "./defaults.js";
 import type {
+  AlertmanagerConfig,
   AuthConfig,
   CloudConfig,
   Config,
@@ -20,7 +21,6 @@ import type {
   StuckConfig,
   TargetConfig,
   WebhookConfig,
-  AlertmanagerConfig,
 } from "./types.js";
 
 /** What the schema needs from outside the file: the environment, for `sharding.index: auto`. */

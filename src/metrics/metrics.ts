@@ -17,8 +17,8 @@
  * like counters, and `promtool check metrics` must report nothing on a scrape (DESIGN.md §5).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
-import { KNOWN_STATUSES, type RequestOutcome, type ServerState } from "../domain/types.js";
 import { ALERT_NAMES } from "../alertmanager/alert-set.js";
+import { KNOWN_STATUSES, type RequestOutcome, type ServerState } from "../domain/types.js";
 import { yieldToLoop } from "../lib/yield.js";
 
 /** The prefix of every metric imagewatch defines. */
@@ -522,11 +522,13 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     const nextAlertmanagers = new Set(config.alertmanagers ?? []);
     for (const alertmanager of alertmanagers) {
       if (!nextAlertmanagers.has(alertmanager)) {
-        for (const outcome of ALERTMANAGER_PUSH_OUTCOMES) alertmanagerPushes.remove({ alertmanager, outcome });
+        for (const outcome of ALERTMANAGER_PUSH_OUTCOMES)
+          alertmanagerPushes.remove({ alertmanager, outcome });
       }
     }
     for (const alertmanager of nextAlertmanagers) {
-      for (const outcome of ALERTMANAGER_PUSH_OUTCOMES) alertmanagerPushes.labels({ alertmanager, outcome }).inc(0);
+      for (const outcome of ALERTMANAGER_PUSH_OUTCOMES)
+        alertmanagerPushes.labels({ alertmanager, outcome }).inc(0);
     }
     alertmanagers = nextAlertmanagers;
   }
