@@ -247,6 +247,7 @@ describe("platformError of each format", () => {
 const REGISTRY_CASES: Record<WebhookFormat, { secret?: string; ok200: string; refused200?: string }> = {
   standard: { secret: `whsec_${Buffer.alloc(32, 7).toString("base64")}`, ok200: "" },
   slack: { ok200: "ok", refused200: '{"ok":false,"error":"no_service"}' },
+  teams: { ok200: "", refused200: '{"error":{"code":"InvalidRequestContent","message":"bad card"}}' },
   feishu: {
     secret: "fsecret",
     ok200: '{"code":0,"msg":"success"}',
