@@ -6,10 +6,10 @@
 import { isDeepStrictEqual } from "node:util";
 import type { JobAlertInput, TargetAlertInput } from "./alertmanager/alert-set.js";
 import { deriveAlerts } from "./alertmanager/alert-set.js";
-import { createAlertPusher } from "./alertmanager/pusher.js";
+import { createAlertPusher, type PushResult, postAlerts, testAlert } from "./alertmanager/pusher.js";
 import { type CloudClient, createCloudClient } from "./cloud/client.js";
 import { loadConfig } from "./config/load.js";
-import type { Config, LoadedConfig, WebhookConfig } from "./config/types.js";
+import type { AlertmanagerConfig, Config, LoadedConfig, WebhookConfig } from "./config/types.js";
 import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";
 import { ownsServer } from "./domain/sharding.js";
 import type { ServerState } from "./domain/types.js";
@@ -93,6 +93,23 @@ export function createWebhookSenderForCommand(
     send: (webhook) => sendTestEvent(webhook, { clock: systemClock, dispatcher, version: VERSION }),
     close: () => dispatcher.destroy().catch(() => undefined),
   };
+}
+
+/** Pushes one short-lived test alert to an entry of `alertmanagers:` (`imagewatch alertmanager test`). */
+export async function pushTestAlertForCommand(
+  am: AlertmanagerConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<PushResult> {
+  const dispatcher = createWebhookDispatcher(env);
+  const now = systemClock.now();
+  try {
+    return await postAlerts(am, [testAlert(now, am.labels)], {
+      dispatcher,
+      userAgent: `imagewatch/${VERSION}`,
+    });
+  } finally {
+    await dispatcher.destroy().catch(() => undefined);
+  }
 }
 
 /** Builds the daemon from a loaded config. Opening the store may throw (corrupt or newer database). */

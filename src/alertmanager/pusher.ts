@@ -56,6 +56,19 @@ export async function postAlerts(
   }
 }
 
+/** A test alert that fires for 5 minutes from `now`: `alertname=ImagewatchTest`. */
+export function testAlert(now: number, labels: Readonly<Record<string, string>> = {}): PostableAlert {
+  return {
+    labels: { ...labels, alertname: "ImagewatchTest", severity: "none" },
+    annotations: {
+      summary: "test alert from imagewatch",
+      description: "Sent by `imagewatch alertmanager test`: this Alertmanager is configured correctly.",
+    },
+    startsAt: new Date(now).toISOString(),
+    endsAt: new Date(now + 5 * 60_000).toISOString(),
+  };
+}
+
 /** What the pusher needs. */
 export interface AlertPusherDeps {
   /** The current `alertmanagers:` (re-read at every push). */

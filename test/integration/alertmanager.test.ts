@@ -13,9 +13,11 @@ import { describe, it, type TestContext } from "node:test";
 import { Agent } from "undici";
 import { deriveAlerts } from "../../src/alertmanager/alert-set.js";
 import { createAlertPusher } from "../../src/alertmanager/pusher.js";
+import { alertmanagerCommand } from "../../src/cli/alertmanager.js";
 import type { AlertmanagerConfig } from "../../src/config/types.js";
 import type { ServerState } from "../../src/domain/types.js";
 import { createLogger } from "../../src/lib/logger.js";
+import { captureContext } from "../helpers/command-context.js";
 import { createManualClock } from "../helpers/manual-clock.js";
 import { waitUntil } from "../helpers/receiver.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
@@ -228,5 +230,28 @@ describe("alertmanagers: against a real Alertmanager", { timeout: 60_000 }, () =
     assert.deepEqual(pushes.sort(), ["am1:success", "am2:success"]);
     // Resolved alerts leave `GET /api/v2/alerts` at once (they would otherwise stay until their lease ran out).
     for (const am of [am1, am2]) await waitForAlerts(am.url, (a) => a.length === 0, "the alert resolved");
+  });
+});
+
+describe("imagewatch alertmanager test NAME", { timeout: 60_000 }, () => {
+  it("pushes one test alert with the entry's labels and headers masked nowhere in the output; prints the answer", async (t) => {
+    if (!binaryOrSkip(t)) return;
+    const am = await startAlertmanager(t);
+    const dir = makeTempDir(t, "imagewatch-am-cli-");
+    const file = join(dir, "imagewatch.yaml");
+    writeFileSync(
+      file,
+      `cloud:\n  region: cn-north-4\n  auth: { kind: aksk, accessKey: AK, secretKey: SK }\ntargets:\n  - projectId: "p1"\n    discover: true\nalertmanagers:\n  - name: am\n    url: ${am.url}\n    labels: { team: images }\n    headers: { Authorization: "Bearer s3cret-token" }\nstate:\n  path: ":memory:"\n`,
+    );
+    const io = captureContext(["test", "am", "-c", file], { cwd: dir });
+    assert.equal(await alertmanagerCommand.run(io.ctx), 0, io.err());
+    assert.match(io.out(), /alertmanager am: HTTP 200/);
+    assert.ok(!io.out().includes("s3cret") && !io.err().includes("s3cret"));
+    const [alert] = await waitForAlerts(am.url, (a) => a.length === 1, "the test alert");
+    assert.equal(alert?.labels.alertname, "ImagewatchTest");
+    assert.equal(alert?.labels.team, "images");
+
+    const unknown = captureContext(["test", "nope", "-c", file], { cwd: dir });
+    await assert.rejects(alertmanagerCommand.run(unknown.ctx), /unknown alertmanager "nope" \(configured: am\)/);
   });
 });
