@@ -252,6 +252,9 @@ describe("imagewatch alertmanager test NAME", { timeout: 60_000 }, () => {
     assert.equal(alert?.labels.team, "images");
 
     const unknown = captureContext(["test", "nope", "-c", file], { cwd: dir });
-    await assert.rejects(alertmanagerCommand.run(unknown.ctx), /unknown alertmanager "nope" \(configured: am\)/);
+    await assert.rejects(
+      alertmanagerCommand.run(unknown.ctx),
+      /unknown alertmanager "nope" \(configured: am\)/,
+    );
   });
 });
