@@ -73,7 +73,7 @@ export function maskConfig(config: Readonly<Config>): Config {
     stuck: { thresholds: { ...config.stuck.thresholds }, repeatEvery: config.stuck.repeatEvery },
     alerts: { ...config.alerts },
     webhooks: config.webhooks.map(maskWebhook),
-    alertmanagers: config.alertmanagers.map((a) => ({
+    alertmanagers: (config.alertmanagers ?? []).map((a) => ({
       ...a,
       url: maskUrl(a.url),
       labels: { ...a.labels },
@@ -139,7 +139,7 @@ export function toConfigDocument(config: Readonly<Config>): Record<string, unkno
         ? { rateLimit: w.rateLimit ? { count: w.rateLimit.count, per: d(w.rateLimit.per) } : false }
         : {}),
     })),
-    alertmanagers: config.alertmanagers.map((a) => ({
+    alertmanagers: (config.alertmanagers ?? []).map((a) => ({
       name: a.name,
       url: a.url,
       resendEvery: d(a.resendEvery),
