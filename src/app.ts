@@ -4,9 +4,12 @@
  * `stop` run the lifecycle in order and in reverse.
  */
 import { isDeepStrictEqual } from "node:util";
+import type { JobAlertInput, TargetAlertInput } from "./alertmanager/alert-set.js";
+import { deriveAlerts } from "./alertmanager/alert-set.js";
+import { createAlertPusher, type PushResult, postAlerts, testAlert } from "./alertmanager/pusher.js";
 import { type CloudClient, createCloudClient } from "./cloud/client.js";
 import { loadConfig } from "./config/load.js";
-import type { Config, LoadedConfig, WebhookConfig } from "./config/types.js";
+import type { AlertmanagerConfig, Config, LoadedConfig, WebhookConfig } from "./config/types.js";
 import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";
 import { ownsServer } from "./domain/sharding.js";
 import type { ServerState } from "./domain/types.js";
@@ -102,6 +105,23 @@ export function createWebhookSenderForCommand(
   };
 }
 
+/** Pushes one short-lived test alert to an entry of `alertmanagers:` (`imagewatch alertmanager test`). */
+export async function pushTestAlertForCommand(
+  am: AlertmanagerConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<PushResult> {
+  const dispatcher = createWebhookDispatcher(env);
+  const now = systemClock.now();
+  try {
+    return await postAlerts(am, [testAlert(now, am.labels)], {
+      dispatcher,
+      userAgent: `imagewatch/${VERSION}`,
+    });
+  } finally {
+    await dispatcher.destroy().catch(() => undefined);
+  }
+}
+
 /** Builds the daemon from a loaded config. Opening the store may throw (corrupt or newer database). */
 export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   const clock = deps.clock ?? systemClock;
@@ -191,6 +211,31 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     },
   });
 
+  // Alertmanager (DESIGN §13): the alert set is derived from state, so a restart rebuilds it as it was.
+  // Target health and job watching feed it through these two inputs once their state exists here.
+  const targetAlertInputs = (): TargetAlertInput[] => [];
+  const jobAlertInputs = (): JobAlertInput[] => [];
+  const alertPusher = createAlertPusher({
+    alertmanagers: () => cfg().alertmanagers,
+    scheduleInterval: () => cfg().schedule.interval,
+    derive: (now) =>
+      deriveAlerts({
+        servers: states.all(),
+        targets: targetAlertInputs(),
+        jobs: jobAlertInputs(),
+        now,
+        externalURL: cfg().server.externalURL,
+        stuckThresholdFor: (status) => cfg().stuck.thresholds[status],
+      }),
+    clock,
+    timers: systemTimers,
+    dispatcher: webhookDispatcher,
+    logger: log.child({ component: "alertmanager" }),
+    userAgent: `imagewatch/${VERSION}`,
+    onPush: (name, outcome) => metrics.recordAlertmanagerPush(name, outcome),
+    onFiring: (counts) => metrics.setAlertsFiring(counts),
+  });
+
   const memory = new Map<string, TargetMemory>();
   // Metrics follow commits in order, in slices, so a 10,000-server poll does not block scrapes.
   let metricsChain: Promise<void> = Promise.resolve();
@@ -200,6 +245,8 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     metricsChain = metricsChain
       .then(() => applyPollToMetrics(metrics, observed, transitions))
       .catch((e: unknown) => log.error({ err: coerceError(e) }, "metrics update failed"));
+    // An alert that started or ended is pushed at once (a push failure is logged by the pusher).
+    void alertPusher.refresh();
     if (events.length > 0) {
       log.info(
         {
@@ -324,6 +371,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       concurrency: current.config.schedule.concurrency,
     });
     metrics.setConfigReload(true, clock.now());
+    alertPusher.reconfigure();
     delivery.wake();
     log.info(
       { targets: current.config.targets.length, webhooks: current.config.webhooks.length },
@@ -342,6 +390,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     async start() {
       const address = await http.start(cfg().server.host, cfg().server.port);
       delivery.start();
+      alertPusher.start();
       scheduler.start();
       prune();
       pruneTimer = setInterval(prune, 3_600_000);
@@ -379,6 +428,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       await scheduler.stop();
       clearTimeout(abortTimer);
       await metricsChain;
+      await alertPusher.stop();
       await delivery.stop(3000); // grace for deliveries in flight (ms)
       await webhookDispatcher.close();
       await http.stop();

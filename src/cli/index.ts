@@ -4,6 +4,7 @@
  */
 import { AppError, ConfigError, ExitCode, UsageError } from "../lib/errors.js";
 import { VERSION } from "../lib/version.js";
+import { alertmanagerCommand } from "./alertmanager.js";
 import { checkConfigCommand } from "./check-config.js";
 import { printConfigError } from "./config-file.js";
 import type { Command, CommandContext } from "./context.js";
@@ -24,6 +25,7 @@ export const COMMANDS: readonly Command[] = [
   demoCommand,
   webhookCommand,
   eventsCommand,
+  alertmanagerCommand,
 ];
 
 /** Finds a command by name. */

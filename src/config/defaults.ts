@@ -37,6 +37,7 @@ export const CONFIG_DEFAULTS = {
     retry: { minDelay: "1s", maxDelay: "5m" },
     maxAge: "24h",
   },
+  alertmanager: { resendEvery: "1m", timeout: "10s" },
   server: { listen: "0.0.0.0:9478", host: "0.0.0.0" },
   state: { path: "data/imagewatch.db", retention: "14d" },
   log: { level: "info", format: "json" },

@@ -73,6 +73,12 @@ export function maskConfig(config: Readonly<Config>): Config {
     stuck: { thresholds: { ...config.stuck.thresholds }, repeatEvery: config.stuck.repeatEvery },
     alerts: { ...config.alerts },
     webhooks: config.webhooks.map(maskWebhook),
+    alertmanagers: (config.alertmanagers ?? []).map((a) => ({
+      ...a,
+      url: maskUrl(a.url),
+      labels: { ...a.labels },
+      headers: Object.fromEntries(Object.keys(a.headers).map((name) => [name, MASK])),
+    })),
     server: { ...server, ...(server.bearerToken !== undefined ? { bearerToken: MASK } : {}) },
     state: { ...config.state },
     log: { ...config.log },
@@ -133,9 +139,18 @@ export function toConfigDocument(config: Readonly<Config>): Record<string, unkno
         ? { rateLimit: w.rateLimit ? { count: w.rateLimit.count, per: d(w.rateLimit.per) } : false }
         : {}),
     })),
+    alertmanagers: (config.alertmanagers ?? []).map((a) => ({
+      name: a.name,
+      url: a.url,
+      resendEvery: d(a.resendEvery),
+      timeout: d(a.timeout),
+      labels: { ...a.labels },
+      headers: { ...a.headers },
+    })),
     server: {
       listen: config.server.listen,
       ...(config.server.bearerToken !== undefined ? { bearerToken: config.server.bearerToken } : {}),
+      ...(config.server.externalURL !== undefined ? { externalURL: config.server.externalURL } : {}),
     },
     state: { path: config.state.path, retention: d(config.state.retention) },
     log: { ...config.log },

@@ -13,6 +13,7 @@ import { type ConfigIssue, formatIssuePath } from "../lib/errors.js";
 import { WEBHOOK_FORMATS, webhookFormat, webhookSecretProblem } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS, defaultEndpoint, defaultIamEndpoint } from "./defaults.js";
 import type {
+  AlertmanagerConfig,
   AuthConfig,
   CloudConfig,
   Config,
@@ -35,6 +36,7 @@ const STATUS_NAME = /^[A-Z][A-Z0-9_]*$/;
 const SAFE_ID = /^[A-Za-z0-9_.-]+$/;
 const WEBHOOK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const REGION = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers imagewatch sets itself: a static header must not replace them (signing would break). */
 const RESERVED_HEADERS = new Set([
@@ -362,12 +364,53 @@ const webhooksSchema = z.array(webhookSchema).superRefine((hooks, ctx) => {
   });
 });
 
+/** `alertmanagers[]` (DESIGN §13): an Alertmanager to push alerts to, as Prometheus does. */
+const alertmanagerSchema = z
+  .strictObject({
+    name: text().refine((n) => WEBHOOK_NAME.test(n), "must be letters, digits, '.', '-' or '_' (at most 64)"),
+    url: httpUrl(true),
+    resendEvery: duration(1000).prefault(CONFIG_DEFAULTS.alertmanager.resendEvery),
+    timeout: duration(1).prefault(CONFIG_DEFAULTS.alertmanager.timeout),
+    labels: z.record(z.string(), scalarText("a string")).prefault({}),
+    headers: z.record(z.string(), scalarText("a string")).prefault({}),
+  })
+  .transform((a, ctx): AlertmanagerConfig => {
+    let ok = true;
+    const labels: Record<string, string> = {};
+    for (const [name, value] of Object.entries(a.labels)) {
+      if (!LABEL_NAME.test(name)) {
+        ctx.addIssue({ code: "custom", path: ["labels", name], message: "not a valid label name" });
+        ok = false;
+      } else if (value !== undefined) labels[name] = value;
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(a.headers)) {
+      if (!HEADER_NAME.test(name)) {
+        ctx.addIssue({ code: "custom", path: ["headers", name], message: "not a valid header name" });
+        ok = false;
+      } else if (value !== undefined) headers[name] = value;
+    }
+    if (!ok) return z.NEVER;
+    return { name: a.name, url: a.url, resendEvery: a.resendEvery, timeout: a.timeout, labels, headers };
+  });
+
+const alertmanagersSchema = z.array(alertmanagerSchema).superRefine((list, ctx) => {
+  const seen = new Set<string>();
+  list.forEach((a, i) => {
+    if (seen.has(a.name)) {
+      ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate alertmanager name ${a.name}` });
+    }
+    seen.add(a.name);
+  });
+});
+
 const LISTEN = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]*)):(\d{1,5})$/;
 
 const serverSchema = z
   .strictObject({
     listen: z.string().prefault(CONFIG_DEFAULTS.server.listen),
     bearerToken: text().optional(),
+    externalURL: optionalText().pipe(z.union([z.undefined(), httpUrl(true)])),
   })
   .transform((s, ctx): Config["server"] => {
     const m = LISTEN.exec(s.listen.trim());
@@ -377,7 +420,13 @@ const serverSchema = z
       return z.NEVER;
     }
     const host = m[1] ?? (m[2] || CONFIG_DEFAULTS.server.host);
-    return compact({ listen: s.listen.trim(), host, port, bearerToken: s.bearerToken });
+    return compact({
+      listen: s.listen.trim(),
+      host,
+      port,
+      bearerToken: s.bearerToken,
+      externalURL: s.externalURL,
+    });
   });
 
 function shardingSchema(context: SchemaContext) {
@@ -439,6 +488,7 @@ export function createConfigSchema(context: SchemaContext) {
         })
         .prefault({}),
       webhooks: webhooksSchema.prefault([]),
+      alertmanagers: alertmanagersSchema.prefault([]),
       server: serverSchema.prefault({}),
       state: z
         .strictObject({
@@ -454,7 +504,12 @@ export function createConfigSchema(context: SchemaContext) {
         .prefault({}),
       sharding: shardingSchema(context).prefault({}),
     })
-    .transform((c): Config => c);
+    .transform((c): Config => {
+      // Formats link to the status page (DESIGN §6): each webhook carries the base URL it links to.
+      const base = c.server.externalURL;
+      if (base === undefined) return c;
+      return { ...c, webhooks: c.webhooks.map((w) => ({ ...w, externalURL: base })) };
+    });
 }
 
 const TYPE_NAMES: Record<string, string> = {

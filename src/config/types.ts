@@ -71,6 +71,23 @@ export interface WebhookConfig {
    * after load; absent = the format's default.
    */
   rateLimit?: { count: number; per: number } | null;
+  /** `server.externalURL`, copied here at load: chat formats link to the server's page under it. */
+  externalURL?: string;
+}
+
+/** `alertmanagers[]` (DESIGN §13): an Alertmanager that gets the alert set, as from Prometheus. */
+export interface AlertmanagerConfig {
+  name: string;
+  /** Base URL, no trailing slash; alerts go to `{url}/api/v2/alerts`. */
+  url: string;
+  /** How often the whole set is pushed again (ms). */
+  resendEvery: number;
+  /** Timeout of one push (ms). */
+  timeout: number;
+  /** Added to every alert. */
+  labels: Record<string, string>;
+  /** Sent with every push (e.g. Authorization); masked when printed. */
+  headers: Record<string, string>;
 }
 
 export interface Config {
@@ -80,8 +97,9 @@ export interface Config {
   stuck: StuckConfig;
   alerts: { pollFailureThreshold: number };
   webhooks: WebhookConfig[];
+  alertmanagers: AlertmanagerConfig[];
   /** listen is `host:port` as written; host and port are parsed from it. */
-  server: { listen: string; host: string; port: number; bearerToken?: string };
+  server: { listen: string; host: string; port: number; bearerToken?: string; externalURL?: string };
   state: { path: string; retention: number };
   log: {
     level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";

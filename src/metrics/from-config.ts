@@ -5,6 +5,7 @@ export interface MetricsConfigSource {
   cloud: { region?: string };
   targets: readonly { projectId: string }[];
   webhooks: readonly { name: string }[];
+  alertmanagers?: readonly { name: string }[];
 }
 
 /**
@@ -19,5 +20,6 @@ export function metricsConfigOf(config: MetricsConfigSource): MetricsConfig {
       region: config.cloud.region ?? "",
     })),
     webhooks: config.webhooks.map((w) => w.name),
+    alertmanagers: (config.alertmanagers ?? []).map((a) => a.name),
   };
 }

@@ -17,6 +17,7 @@
  * like counters, and `promtool check metrics` must report nothing on a scrape (DESIGN.md §5).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { ALERT_NAMES } from "../alertmanager/alert-set.js";
 import { KNOWN_STATUSES, type RequestOutcome, type ServerState } from "../domain/types.js";
 import { yieldToLoop } from "../lib/yield.js";
 
@@ -47,6 +48,8 @@ export const METRIC_NAMES = {
   targetInfo: `${METRIC_PREFIX}target_info`,
   targetUp: `${METRIC_PREFIX}target_up`,
   targetLastSuccess: `${METRIC_PREFIX}target_last_success_timestamp_seconds`,
+  alertmanagerPushes: `${METRIC_PREFIX}alertmanager_pushes_total`,
+  alertsFiring: `${METRIC_PREFIX}alerts_firing`,
   /** Not in DESIGN.md §5: issue 4 asks that a failing scheduler tick be counted. */
   pollTickFailures: `${METRIC_PREFIX}poll_tick_failures_total`,
 } as const;
@@ -74,6 +77,9 @@ export const REQUEST_OUTCOMES: readonly RequestOutcome[] = [
   "auth",
 ];
 
+/** Every outcome of `alertmanager_pushes_total` (DESIGN §13). */
+export const ALERTMANAGER_PUSH_OUTCOMES = ["success", "failure"] as const;
+
 /** Every outcome of `webhook_deliveries_total` (DESIGN.md §5). */
 export const DELIVERY_OUTCOMES = ["delivered", "retried", "dead"] as const;
 /** One outcome of a webhook delivery attempt. */
@@ -95,6 +101,8 @@ export interface MetricsTarget {
 export interface MetricsConfig {
   targets: readonly MetricsTarget[];
   webhooks: readonly string[];
+  /** The names of `alertmanagers:` (absent = none). */
+  alertmanagers?: readonly string[];
 }
 
 /** The health of one target, for `target_up` and `target_last_success_timestamp_seconds` (DESIGN §10). */
@@ -134,6 +142,10 @@ export interface Metrics {
   recordTokenRefresh(outcome: (typeof TOKEN_REFRESH_OUTCOMES)[number]): void;
   /** Counts a scheduler tick whose poll threw (`poll_tick_failures_total`): a bug or a store failure. */
   recordTickFailure(projectId: string): void;
+  /** Counts one push to an Alertmanager (`alertmanager_pushes_total`). */
+  recordAlertmanagerPush(alertmanager: string, outcome: (typeof ALERTMANAGER_PUSH_OUTCOMES)[number]): void;
+  /** Sets `alerts_firing{alertname}` for each name given. */
+  setAlertsFiring(counts: ReadonlyMap<string, number>): void;
   /** Counts one delivery attempt's outcome (`webhook_deliveries_total`). */
   recordDelivery(webhook: string, outcome: DeliveryOutcome): void;
   /** Sets `webhook_queue_depth` and `webhook_oldest_pending_age_seconds` of one webhook. */
@@ -274,6 +286,18 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     labelNames: ["webhook"] as const,
     registers,
   });
+  const alertmanagerPushes = new Counter({
+    name: METRIC_NAMES.alertmanagerPushes,
+    help: "Pushes of the alert set to an Alertmanager, by alertmanager and outcome.",
+    labelNames: ["alertmanager", "outcome"] as const,
+    registers,
+  });
+  const alertsFiring = new Gauge({
+    name: METRIC_NAMES.alertsFiring,
+    help: "Alerts imagewatch currently sends as firing to its Alertmanagers, by alert name.",
+    labelNames: ["alertname"] as const,
+    registers,
+  });
   const tokenRefreshes = new Counter({
     name: METRIC_NAMES.authTokenRefreshes,
     help: "IAM token requests (the first included), by outcome.",
@@ -336,6 +360,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   // Counters with bounded labels exist from the start at 0, so `increase()` sees the first event
   // (DESIGN §5). Per-target and per-webhook ones are added by `configure`.
   for (const outcome of TOKEN_REFRESH_OUTCOMES) tokenRefreshes.labels({ outcome }).inc(0);
+  for (const alertname of ALERT_NAMES) alertsFiring.set({ alertname }, 0);
   for (const from of KNOWN_STATUSES) {
     for (const to of KNOWN_STATUSES) if (from !== to) transitions.labels({ from, to }).inc(0);
   }
@@ -443,6 +468,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   /** Configured targets by project id (their `target_info` labels) and configured webhook names. */
   let targets = new Map<string, MetricsTarget>();
   let webhooks = new Set<string>();
+  let alertmanagers = new Set<string>();
   /** Every project and webhook that has series, configured or not (a request racing a reload). */
   const seenProjects = new Set<string>();
   const seenWebhooks = new Set<string>();
@@ -493,6 +519,18 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     }
     targets = nextTargets;
     webhooks = nextWebhooks;
+    const nextAlertmanagers = new Set(config.alertmanagers ?? []);
+    for (const alertmanager of alertmanagers) {
+      if (!nextAlertmanagers.has(alertmanager)) {
+        for (const outcome of ALERTMANAGER_PUSH_OUTCOMES)
+          alertmanagerPushes.remove({ alertmanager, outcome });
+      }
+    }
+    for (const alertmanager of nextAlertmanagers) {
+      for (const outcome of ALERTMANAGER_PUSH_OUTCOMES)
+        alertmanagerPushes.labels({ alertmanager, outcome }).inc(0);
+    }
+    alertmanagers = nextAlertmanagers;
   }
 
   return {
@@ -521,6 +559,12 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     recordTickFailure(projectId) {
       seenProjects.add(projectId);
       tickFailures.inc({ project_id: projectId });
+    },
+    recordAlertmanagerPush(alertmanager, outcome) {
+      if (alertmanagers.has(alertmanager)) alertmanagerPushes.inc({ alertmanager, outcome });
+    },
+    setAlertsFiring(counts) {
+      for (const [alertname, n] of counts) alertsFiring.set({ alertname }, n);
     },
     recordDelivery(webhook, outcome) {
       seenWebhooks.add(webhook);

@@ -460,6 +460,7 @@ describe("resolved defaults", () => {
       },
       alerts: { pollFailureThreshold: 3 },
       webhooks: [],
+      alertmanagers: [],
       server: { listen: "0.0.0.0:9478", host: "0.0.0.0", port: 9478 },
       state: { path: "data/imagewatch.db", retention: 14 * 86_400_000 },
       log: { level: "info", format: "json" },

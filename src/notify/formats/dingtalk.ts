@@ -16,7 +16,7 @@ function dingtalkRequest(
   webhook: WebhookConfig,
   attemptAtMs: number,
 ): FormatRequest {
-  const body = JSON.stringify({ msgtype: "text", text: { content: chatText(events) } });
+  const body = JSON.stringify({ msgtype: "text", text: { content: chatText(events, webhook.externalURL) } });
   if (!webhook.secret) return { body };
   const timestamp = String(Math.floor(attemptAtMs));
   const sign = createHmac("sha256", webhook.secret)

@@ -1,13 +1,13 @@
 /** The readable line of an event that the chat formats send and alertmanager puts in its summary. Pure. */
 import type { DomainEvent } from "../../domain/types.js";
-import { formatDuration } from "../../lib/duration.js";
+import { formatHumanDuration } from "../../lib/duration.js";
 
 function str(value: unknown, fallback = "?"): string {
   return typeof value === "string" && value !== "" ? value : fallback;
 }
 
 function seconds(value: unknown): string | undefined {
-  return typeof value === "number" && Number.isFinite(value) ? formatDuration(value * 1000) : undefined;
+  return typeof value === "number" && Number.isFinite(value) ? formatHumanDuration(value * 1000) : undefined;
 }
 
 /** One human-readable line summarising `event`: names before ids, durations for people. */
@@ -54,6 +54,47 @@ export function eventSummaryLine(event: DomainEvent): string {
       return `test event from imagewatch${typeof d.webhook === "string" ? ` for webhook ${d.webhook}` : ""}`;
   }
 }
+
+/** The server page of `event` under `externalURL`, or undefined (no base URL, or not a server's event). */
+export function eventLink(event: DomainEvent, externalURL: string | undefined): string | undefined {
+  if (externalURL === undefined || !event.projectId || !event.serverId) return undefined;
+  return `${externalURL}/servers/${encodeURIComponent(event.projectId)}/${encodeURIComponent(event.serverId)}`;
+}
+
+/** How serious an event is, for a platform's colour or emoji. */
+export type EventSeverity = "critical" | "warning" | "ok" | "info";
+
+/** The severity of one event: failures and stuck are warnings, ERROR critical, recoveries ok. */
+export function eventSeverity(event: DomainEvent): EventSeverity {
+  switch (event.type) {
+    case "image_server.stuck":
+    case "image_server.poll_failed":
+    case "image_server.disappeared":
+      return "warning";
+    case "image_server.status_changed":
+      return event.data.status === "ERROR" ? "critical" : "info";
+    case "image_server.stuck_resolved":
+    case "image_server.poll_recovered":
+      return "ok";
+    default:
+      return "info";
+  }
+}
+
+/** The worst severity of several events. */
+export function worstSeverity(events: readonly DomainEvent[]): EventSeverity {
+  const order: EventSeverity[] = ["critical", "warning", "info", "ok"];
+  const seen = new Set(events.map(eventSeverity));
+  return order.find((s) => seen.has(s)) ?? "info";
+}
+
+/** An emoji per severity, for platforms whose text shows them. */
+export const SEVERITY_EMOJI: Readonly<Record<EventSeverity, string>> = {
+  critical: "🔴",
+  warning: "🟠",
+  ok: "🟢",
+  info: "🔵",
+};
 
 /** The line as every chat format sends it: `[imagewatch] <summary>`. */
 export function chatLine(event: DomainEvent): string {
@@ -119,9 +160,16 @@ export function digestTitle(events: readonly DomainEvent[]): string {
  * The text every chat format sends for `events`: one event is its {@link chatLine}; a digest is the
  * `[imagewatch] <title>` line, then one `• <summary>` line per event, in order.
  */
-export function chatText(events: readonly DomainEvent[]): string {
+export function chatText(events: readonly DomainEvent[], externalURL?: string): string {
   const [first] = events;
   if (first === undefined) return "";
-  if (events.length === 1) return chatLine(first);
-  return [`[imagewatch] ${digestTitle(events)}`, ...events.map((e) => `• ${eventSummaryLine(e)}`)].join("\n");
+  const withLink = (line: string, e: DomainEvent) => {
+    const link = eventLink(e, externalURL);
+    return link === undefined ? line : `${line} ${link}`;
+  };
+  if (events.length === 1) return withLink(chatLine(first), first);
+  return [
+    `[imagewatch] ${digestTitle(events)}`,
+    ...events.map((e) => withLink(`• ${eventSummaryLine(e)}`, e)),
+  ].join("\n");
 }

@@ -16,7 +16,7 @@ function feishuRequest(
   webhook: WebhookConfig,
   attemptAtMs: number,
 ): FormatRequest {
-  const message = { msg_type: "text", content: { text: chatText(events) } };
+  const message = { msg_type: "text", content: { text: chatText(events, webhook.externalURL) } };
   if (!webhook.secret) return { body: JSON.stringify(message) };
   const timestamp = String(Math.floor(attemptAtMs / 1000));
   const sign = createHmac("sha256", `${timestamp}\n${webhook.secret}`).update("").digest("base64");

@@ -1,16 +1,17 @@
 /** `format: slack`: a Slack incoming webhook, `{"text": …}`. */
+import type { WebhookConfig } from "../../config/types.js";
 import type { DomainEvent } from "../../domain/types.js";
 import { chatText } from "./event-line.js";
 import { DIGEST_GROUP, jsonObject, type WebhookFormatModule } from "./format.js";
 
-function slackBody(events: readonly DomainEvent[]): { body: string } {
-  return { body: JSON.stringify({ text: chatText(events) }) };
+function slackBody(events: readonly DomainEvent[], webhook: WebhookConfig): { body: string } {
+  return { body: JSON.stringify({ text: chatText(events, webhook.externalURL) }) };
 }
 
 /** Slack incoming webhooks (the URL path is the token). */
 export const slackFormat: WebhookFormatModule<"slack"> = {
   name: "slack",
-  build: (event) => slackBody([event]),
+  build: (event, webhook) => slackBody([event], webhook),
   buildDigest: slackBody,
   /** Slack truncates `text` beyond 40,000 characters. */
   maxBodyBytes: 40_000,
