@@ -213,7 +213,22 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
 
   // Alertmanager (DESIGN §13): the alert set is derived from state, so a restart rebuilds it as it was.
   // Target health and job watching feed it through these two inputs once their state exists here.
-  const targetAlertInputs = (): TargetAlertInput[] => [];
+  // A target is down for Alertmanager once its whole-target failure passed the threshold (the moment
+  // target.poll_failed is emitted), from when its streak began.
+  const targetAlertInputs = (): TargetAlertInput[] =>
+    [...new Set(cfg().targets.map((t) => t.projectId))].flatMap((projectId) => {
+      const t = targets.get(projectId);
+      if (!t.failingAsWhole || !t.pollFailedNotified) return [];
+      return [
+        {
+          projectId,
+          cloud: t.cloud,
+          failing: true,
+          since: t.downSince ?? t.lastTickAt ?? clock.now(),
+          error: t.lastError,
+        },
+      ];
+    });
   const jobAlertInputs = (): JobAlertInput[] => [];
   const alertPusher = createAlertPusher({
     alertmanagers: () => cfg().alertmanagers,

@@ -98,7 +98,11 @@ async function exportedLabels(): Promise<Map<string, Set<string>>> {
       raw: {},
     },
   };
-  m.configure({ targets: [{ projectId: "p1", cloud: "default", region: "r1" }], webhooks: ["ops"] });
+  m.configure({
+    targets: [{ projectId: "p1", cloud: "default", region: "r1" }],
+    webhooks: ["ops"],
+    alertmanagers: ["am"],
+  });
   m.setTargetHealth("p1", { up: true, lastSuccessAt: T0 });
   m.setServer(state);
   m.recordTransition("CREATING", "BUILDING");
