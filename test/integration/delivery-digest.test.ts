@@ -136,7 +136,7 @@ describe("digests and rate limits", () => {
     for (const req of h.receiver.requests) {
       assert.ok(Buffer.byteLength(req.body) <= 2048, "within WeCom's size limit");
       const [title, ...lines] = linesOf(req.body);
-      assert.equal(title, `[imagewatch] ${lines.length} image servers: status changed`);
+      assert.equal(title, `🔵 [imagewatch] ${lines.length} image servers: status changed`);
       assert.ok(lines.length > 1);
       for (const line of lines) {
         const id = /\((srv-\d+)\)/.exec(line)?.[1] ?? "";
@@ -172,7 +172,7 @@ describe("digests and rate limits", () => {
     await h.settle();
     assert.equal(h.receiver.requests.length, 1);
     const text = String((JSON.parse(h.receiver.requests[0]?.body ?? "") as { text: string }).text);
-    assert.match(text, /^\[imagewatch\] 3 image servers: status changed\n• build-1 \(srv-0001\)/);
+    assert.match(text, /^🔵 \[imagewatch\] 3 image servers: status changed\n• build-1 \(srv-0001\)/);
 
     // Three retried-at-once rows (no wait) still go one message per second.
     const s = await setup({ format: "slack", group: { wait: 0, max: 1 } });

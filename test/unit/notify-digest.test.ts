@@ -37,7 +37,7 @@ describe("digest text", () => {
   it("one event is its plain line; a digest is the title then one line per event", () => {
     assert.equal(chatText([failed(1)]).split("\n").length, 1);
     const lines = chatText([failed(1), failed(2)]).split("\n");
-    assert.equal(lines[0], "[imagewatch] 2 image servers: poll failed — http_5xx 503 WKS.0003");
+    assert.equal(lines[0], "🟠 [imagewatch] 2 image servers: poll failed — http_5xx 503 WKS.0003");
     assert.match(lines[1] ?? "", /^• build-1 \(srv-1\): polling failed 3 times in a row/);
     assert.equal(lines.length, 3);
   });

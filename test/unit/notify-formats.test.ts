@@ -97,7 +97,7 @@ describe("chat formats", () => {
 
   it("slack: {text}", () => {
     const req = buildRequest(changed, webhook("slack"), AT, "1.0.0");
-    assert.deepEqual(JSON.parse(req.body), { text: "[imagewatch] build-7 (srv-1): BUILDING → ACTIVE" });
+    assert.deepEqual(JSON.parse(req.body), { text: "🔵 [imagewatch] build-7 (srv-1): BUILDING → ACTIVE" });
     assert.equal(req.headers["content-type"], "application/json");
     assert.equal(req.headers["x-extra"], "1");
     assert.equal(req.url, undefined);
@@ -107,7 +107,7 @@ describe("chat formats", () => {
     const req = buildRequest(changed, webhook("wecom"), AT);
     assert.deepEqual(JSON.parse(req.body), {
       msgtype: "text",
-      text: { content: "[imagewatch] build-7 (srv-1): BUILDING → ACTIVE" },
+      text: { content: "🔵 [imagewatch] build-7 (srv-1): BUILDING → ACTIVE" },
     });
   });
 
@@ -132,7 +132,7 @@ describe("chat formats", () => {
     assert.equal(body.timestamp, ts);
     assert.equal(body.sign, createHmac("sha256", `${ts}\nfsecret`).update("").digest("base64"));
     assert.equal(body.msg_type, "text");
-    assert.equal(body.content.text, "[imagewatch] build-7 (srv-1): BUILDING → ACTIVE");
+    assert.equal(body.content.text, "🔵 [imagewatch] build-7 (srv-1): BUILDING → ACTIVE");
     assert.equal(JSON.parse(buildRequest(changed, webhook("feishu"), AT).body).sign, undefined);
   });
 

@@ -67,14 +67,14 @@ describe("chat messages: golden bodies", () => {
     it(`${format}: one event reads name, id, arrow, human duration, link`, () => {
       const f = webhookFormat(format as WebhookConfig["format"]);
       const body = JSON.parse(f.build(built(0), webhook(format as WebhookConfig["format"]), AT).body);
-      assert.equal(textOf(body), `[imagewatch] ${LINE_0} ${LINK_0}`);
+      assert.equal(textOf(body), `🔵 [imagewatch] ${LINE_0} ${LINK_0}`);
     });
     it(`${format}: a digest is a title, then one linked line per event`, () => {
       const f = webhookFormat(format as WebhookConfig["format"]);
       const req = f.buildDigest?.([built(0), built(1)], webhook(format as WebhookConfig["format"]), AT);
       assert.ok(req);
       assert.deepEqual(textOf(JSON.parse(req.body)).split("\n"), [
-        "[imagewatch] 2 image servers: status changed",
+        "🔵 [imagewatch] 2 image servers: status changed",
         `• ${LINE_0} ${LINK_0}`,
         `• build-1 (srv-0001-0123456789abcdef): BUILDING → BUILT after 2d 3h ${BASE}/servers/proj-1/srv-0001-0123456789abcdef`,
       ]);
@@ -97,7 +97,7 @@ describe("chat messages: golden bodies", () => {
     const hook = { ...webhook("slack") };
     delete hook.externalURL;
     const body = JSON.parse(webhookFormat("slack").build(built(0), hook, AT).body);
-    assert.equal(body.text, `[imagewatch] ${LINE_0}`);
+    assert.equal(body.text, `🔵 [imagewatch] ${LINE_0}`);
   });
 });
 
@@ -129,4 +129,32 @@ describe("teams: a digest of 500 events", () => {
     assert.ok(shown > 10 && shown < 500, `${shown} lines shown`);
     assert.equal(blocks.at(-1)?.text, `… and ${500 - shown} more`);
   });
+});
+
+describe("severity in chat text", () => {
+  const withStatus = (status: string, type: DomainEvent["type"] = "image_server.status_changed") => {
+    const e = built(1);
+    return { ...e, type, data: { ...e.data, status } };
+  };
+  const cases: Array<[string, DomainEvent[], string]> = [
+    ["a build into ERROR is red", [withStatus("ERROR")], "🔴"],
+    ["a stuck server is orange", [withStatus("BUILDING", "image_server.stuck")], "🟠"],
+    ["a recovery is green", [withStatus("ACTIVE", "image_server.poll_recovered")], "🟢"],
+    ["a plain change is blue", [withStatus("BUILT")], "🔵"],
+    ["a digest takes its worst event's colour", [withStatus("BUILT"), withStatus("ERROR")], "🔴"],
+  ];
+  for (const [name, events, emoji] of cases) {
+    it(name, () => {
+      for (const format of ["slack", "feishu", "dingtalk", "wecom"] as const) {
+        const module = webhookFormat(format);
+        const req =
+          events.length === 1
+            ? module.build(events[0] as DomainEvent, webhook(format), AT)
+            : module.buildDigest?.(events, webhook(format), AT);
+        assert.ok(req, format);
+        const text = TEXT_OF[format]?.(JSON.parse(req.body)) ?? "";
+        assert.ok(text.startsWith(`${emoji} [imagewatch] `), `${format}: ${text}`);
+      }
+    });
+  }
 });

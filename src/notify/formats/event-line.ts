@@ -73,8 +73,11 @@ export function eventSeverity(event: DomainEvent): EventSeverity {
       return "warning";
     case "image_server.status_changed":
       return event.data.status === "ERROR" ? "critical" : "info";
+    case "target.poll_failed":
+      return "critical";
     case "image_server.stuck_resolved":
     case "image_server.poll_recovered":
+    case "target.poll_recovered":
       return "ok";
     default:
       return "info";
@@ -157,8 +160,9 @@ export function digestTitle(events: readonly DomainEvent[]): string {
 }
 
 /**
- * The text every chat format sends for `events`: one event is its {@link chatLine}; a digest is the
- * `[imagewatch] <title>` line, then one `• <summary>` line per event, in order.
+ * The text every chat format sends for `events`, led by the emoji of the worst severity: one event is
+ * its {@link chatLine}; a digest is the `[imagewatch] <title>` line, then one `• <summary>` line per
+ * event, in order.
  */
 export function chatText(events: readonly DomainEvent[], externalURL?: string): string {
   const [first] = events;
@@ -167,9 +171,10 @@ export function chatText(events: readonly DomainEvent[], externalURL?: string): 
     const link = eventLink(e, externalURL);
     return link === undefined ? line : `${line} ${link}`;
   };
-  if (events.length === 1) return withLink(chatLine(first), first);
+  const emoji = SEVERITY_EMOJI[worstSeverity(events)];
+  if (events.length === 1) return `${emoji} ${withLink(chatLine(first), first)}`;
   return [
-    `[imagewatch] ${digestTitle(events)}`,
+    `${emoji} [imagewatch] ${digestTitle(events)}`,
     ...events.map((e) => withLink(`• ${eventSummaryLine(e)}`, e)),
   ].join("\n");
 }
