@@ -12,6 +12,7 @@ import { parseDuration } from "../lib/duration.js";
 import { type ConfigIssue, formatIssuePath } from "../lib/errors.js";
 import { WEBHOOK_FORMATS, webhookSecretProblem } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS, defaultEndpoint, defaultIamEndpoint } from "./defaults.js";
+import { DEFAULT_CLOUD } from "./types.js";
 import type {
   AuthConfig,
   CloudConfig,
@@ -188,6 +189,7 @@ const targetSchema = z
     discover: z.boolean().prefault(CONFIG_DEFAULTS.target.discover),
     serverName: optionalText(),
     enterpriseProjectId: scalarText('a string such as "0"').optional(),
+    cloud: optionalText(),
   })
   .transform((t, ctx): TargetConfig => {
     if (t.serverIds.length === 0 && !t.discover) {
@@ -208,8 +210,20 @@ const targetSchema = z
       discover: t.discover,
       serverName: t.serverName,
       enterpriseProjectId: t.enterpriseProjectId,
+      cloud: t.cloud,
     });
   });
+
+/** `clouds:`: more named clouds, each shaped like `cloud` (which is the one named "default"). */
+const cloudsSchema = z.record(z.string(), cloudSchema).superRefine((clouds, ctx) => {
+  for (const name of Object.keys(clouds)) {
+    if (name === DEFAULT_CLOUD) {
+      ctx.addIssue({ code: "custom", path: [name], message: "is the name of `cloud:`; give it there" });
+    } else if (!WEBHOOK_NAME.test(name)) {
+      ctx.addIssue({ code: "custom", path: [name], message: "must be letters, digits, '.', '-' or '_' (at most 64)" });
+    }
+  }
+});
 
 const scheduleSchema = z
   .strictObject({
@@ -394,6 +408,7 @@ export function createConfigSchema(context: SchemaContext) {
   return z
     .strictObject({
       cloud: cloudSchema,
+      clouds: cloudsSchema.prefault({}),
       targets: z.array(targetSchema).min(1),
       schedule: scheduleSchema.prefault({}),
       stuck: stuckSchema.prefault({}),
@@ -418,7 +433,20 @@ export function createConfigSchema(context: SchemaContext) {
         .prefault({}),
       sharding: shardingSchema(context).prefault({}),
     })
-    .transform((c): Config => c);
+    .transform((c, ctx): Config => {
+      const clouds: Record<string, CloudConfig> = { [DEFAULT_CLOUD]: c.cloud, ...c.clouds };
+      c.targets.forEach((t, i) => {
+        if (t.cloud !== undefined && !Object.hasOwn(clouds, t.cloud)) {
+          const known = Object.keys(clouds).join(", ");
+          ctx.addIssue({
+            code: "custom",
+            path: ["targets", i, "cloud"],
+            message: `unknown cloud ${t.cloud} (known: ${known})`,
+          });
+        }
+      });
+      return { ...c, clouds };
+    });
 }
 
 const TYPE_NAMES: Record<string, string> = {

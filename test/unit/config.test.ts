@@ -442,16 +442,18 @@ describe("resolved defaults", () => {
     const { config, warnings, path: from } = loadConfig(path.join(FIXTURES, "valid", "minimal.yaml"), {});
     assert.match(from, /minimal\.yaml$/);
     assert.deepEqual(warnings, []);
+    const cloud = {
+      region: "cn-north-4",
+      endpoint: "https://appstream.cn-north-4.myhuaweicloud.com",
+      iamEndpoint: "https://iam.cn-north-4.myhuaweicloud.com",
+      auth: { kind: "token", token: "t0ken" },
+      requestTimeout: 10_000,
+      maxRequestsPerSecond: 5,
+      retry: { attempts: 4, minDelay: 2_000, maxDelay: 120_000 },
+    };
     assert.deepEqual(config, {
-      cloud: {
-        region: "cn-north-4",
-        endpoint: "https://appstream.cn-north-4.myhuaweicloud.com",
-        iamEndpoint: "https://iam.cn-north-4.myhuaweicloud.com",
-        auth: { kind: "token", token: "t0ken" },
-        requestTimeout: 10_000,
-        maxRequestsPerSecond: 5,
-        retry: { attempts: 4, minDelay: 2_000, maxDelay: 120_000 },
-      },
+      cloud,
+      clouds: { default: cloud },
       targets: [{ projectId: "p1", serverIds: [], discover: true }],
       schedule: { interval: 30_000, steadyInterval: 300_000, concurrency: 4 },
       stuck: {
@@ -687,7 +689,8 @@ sharding: { count: 2, index: 1 }
     assert.equal(doc.stuck?.PENDING, "1h30m");
     assert.deepEqual(doc.server, { listen: "[::]:9000" });
     const again = parse(yaml).config;
-    assert.deepEqual(again, { ...config, cloud: { ...config.cloud, auth: { kind: "token", token: "***" } } });
+    const maskedCloud = { ...config.cloud, auth: { kind: "token", token: "***" } };
+    assert.deepEqual(again, { ...config, cloud: maskedCloud, clouds: { default: maskedCloud } });
   });
 
   it("maskConfig hides every secret and leaves the input alone", () => {
