@@ -9,7 +9,13 @@ import { MASK } from "../lib/credential-fields.js";
 import { formatDuration } from "../lib/duration.js";
 import { webhookFormat } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS } from "./defaults.js";
-import { type AuthConfig, type CloudConfig, type Config, DEFAULT_CLOUD, type WebhookConfig } from "./types.js";
+import {
+  type AuthConfig,
+  type CloudConfig,
+  type Config,
+  DEFAULT_CLOUD,
+  type WebhookConfig,
+} from "./types.js";
 
 /**
  * Hides the credentials a URL may carry: userinfo and query values always; with `maskPath`, the path
@@ -123,7 +129,9 @@ export function toConfigDocument(config: Readonly<Config>): Record<string, unkno
   const others = Object.entries(config.clouds ?? {}).filter(([name]) => name !== DEFAULT_CLOUD);
   return {
     cloud: cloudDocument(config.cloud),
-    ...(others.length > 0 ? { clouds: Object.fromEntries(others.map(([n, c]) => [n, cloudDocument(c)])) } : {}),
+    ...(others.length > 0
+      ? { clouds: Object.fromEntries(others.map(([n, c]) => [n, cloudDocument(c)])) }
+      : {}),
     targets: config.targets.map((t) => ({ ...t, serverIds: [...t.serverIds] })),
     schedule: {
       interval: d(config.schedule.interval),

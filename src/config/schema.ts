@@ -12,7 +12,6 @@ import { parseDuration } from "../lib/duration.js";
 import { type ConfigIssue, formatIssuePath } from "../lib/errors.js";
 import { WEBHOOK_FORMATS, webhookSecretProblem } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS, defaultEndpoint, defaultIamEndpoint } from "./defaults.js";
-import { DEFAULT_CLOUD } from "./types.js";
 import type {
   AuthConfig,
   CloudConfig,
@@ -22,6 +21,7 @@ import type {
   TargetConfig,
   WebhookConfig,
 } from "./types.js";
+import { DEFAULT_CLOUD } from "./types.js";
 
 /** What the schema needs from outside the file: the environment, for `sharding.index: auto`. */
 export interface SchemaContext {
@@ -220,7 +220,11 @@ const cloudsSchema = z.record(z.string(), cloudSchema).superRefine((clouds, ctx)
     if (name === DEFAULT_CLOUD) {
       ctx.addIssue({ code: "custom", path: [name], message: "is the name of `cloud:`; give it there" });
     } else if (!WEBHOOK_NAME.test(name)) {
-      ctx.addIssue({ code: "custom", path: [name], message: "must be letters, digits, '.', '-' or '_' (at most 64)" });
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "must be letters, digits, '.', '-' or '_' (at most 64)",
+      });
     }
   }
 });

@@ -64,11 +64,7 @@ export function createAgencyAuthKind<S extends { kind: string }>(
   };
 }
 
-function createAgencyProvider(
-  auth: AgencyAuth,
-  base: AuthProvider,
-  deps: AuthDeps,
-): AuthProvider {
+function createAgencyProvider(auth: AgencyAuth, base: AuthProvider, deps: AuthDeps): AuthProvider {
   const url = new URL(`${deps.iamEndpoint}/v3.0/OS-CREDENTIAL/securitytokens`);
   const body = JSON.stringify({
     auth: {

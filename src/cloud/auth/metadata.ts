@@ -80,7 +80,9 @@ function createMetadataProvider(auth: MetadataAuth, deps: AuthDeps) {
     if (res.status === 404 || res.status === 405) return undefined;
     const token = res.text.trim();
     if (res.status !== 200 || token === "") {
-      throw authError(`metadata session token request failed: HTTP ${res.status}`, { httpStatus: res.status });
+      throw authError(`metadata session token request failed: HTTP ${res.status}`, {
+        httpStatus: res.status,
+      });
     }
     return token;
   }
