@@ -1,10 +1,10 @@
 /**
  * The composition root: the only file that picks concrete implementations (STYLE.md rule 2) and wires
- * config → cloud client → poller → store → delivery, metrics and HTTP. `createApp` builds; `start` and
- * `stop` run the lifecycle in order and in reverse.
+ * config → cloud clients (one per cloud) → poller → store → delivery, metrics and HTTP. `createApp`
+ * builds; `start` and `stop` run the lifecycle in order and in reverse.
  */
-import { isDeepStrictEqual } from "node:util";
-import { type CloudClient, createCloudClient } from "./cloud/client.js";
+import { createCloudClient } from "./cloud/client.js";
+import { type CloudClients, createCloudClients } from "./cloud/clouds.js";
 import { loadConfig } from "./config/load.js";
 import type { Config, LoadedConfig, WebhookConfig } from "./config/types.js";
 import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";
@@ -54,8 +54,8 @@ export interface App {
 /** A reload's new parts, all built before anything is swapped. */
 interface Prepared {
   loaded: LoadedConfig;
-  /** A new cloud client when the cloud config changed. */
-  cloud?: CloudClient;
+  /** The cloud clients of the new config (unchanged clouds keep their client). */
+  clouds: CloudClients;
   /** server.listen or state.path changed: those wait for a restart. */
   restartNeeded: boolean;
 }
@@ -68,9 +68,18 @@ export interface CommandDeps {
   env: Readonly<Record<string, string | undefined>>;
 }
 
-/** The cloud client of a one-shot command (`once`): the daemon's client, without metrics. The caller closes it. */
-export function createCloudForCommand(config: Readonly<Config>, deps: CommandDeps): CloudClient {
-  return createCloudClient(config.cloud, { clock: systemClock, logger: deps.logger, env: deps.env });
+/**
+ * The cloud clients of a one-shot command (`once`): the daemon's, one per cloud, without metrics. The
+ * caller closes them.
+ */
+export function createCloudForCommand(config: Readonly<Config>, deps: CommandDeps): CloudClients {
+  return createCloudClients(config.clouds, (name, cloud) =>
+    createCloudClient(cloud, {
+      clock: systemClock,
+      logger: deps.logger.child({ cloud: name }),
+      env: deps.env,
+    }),
+  );
 }
 
 /** Sends test events the way deliveries go (the daemon's dispatcher and proxy rules). */
@@ -144,15 +153,21 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   };
   forgetUnwatched();
 
-  const makeCloud = (config: Readonly<Config>): CloudClient =>
-    createCloudClient(config.cloud, {
-      clock,
-      logger: log,
-      env: deps.env,
-      onRequest: (r) => metrics.recordRequest(r.projectId, r.outcome, r.durationSeconds),
-      onTokenRefresh: (outcome) => metrics.recordTokenRefresh(outcome),
-    });
-  let cloud = makeCloud(cfg());
+  // One client per cloud: its own credentials, limiter, retries and connections (DESIGN §12).
+  const makeClouds = (config: Readonly<Config>, previous?: CloudClients): CloudClients =>
+    createCloudClients(
+      config.clouds,
+      (name, cloudConfig) =>
+        createCloudClient(cloudConfig, {
+          clock,
+          logger: log.child({ cloud: name }),
+          env: deps.env,
+          onRequest: (r) => metrics.recordRequest(r.projectId, r.outcome, r.durationSeconds),
+          onTokenRefresh: (outcome) => metrics.recordTokenRefresh(outcome),
+        }),
+      previous,
+    );
+  let clouds = makeClouds(cfg());
 
   // Webhooks honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY like the cloud client does.
   const webhookDispatcher = createWebhookDispatcher(deps.env);
@@ -199,7 +214,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       logger: log,
       poll: (target, first) =>
         pollTarget(target, {
-          cloud,
+          cloud: clouds.forTarget(target),
           store,
           states,
           clock,
@@ -260,8 +275,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     };
     const restartNeeded =
       prev.server.listen !== next.config.server.listen || prev.state.path !== next.config.state.path;
-    if (isDeepStrictEqual(prev.cloud, loaded.config.cloud)) return { loaded, restartNeeded };
-    return { loaded, restartNeeded, cloud: makeCloud(loaded.config) };
+    return { loaded, restartNeeded, clouds: makeClouds(loaded.config, clouds) };
   };
 
   /** Swaps in a prepared reload. Nothing here reads files or builds clients, so nothing here fails. */
@@ -269,13 +283,13 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     for (const w of next.loaded.warnings) log.warn({ warning: w }, "config warning");
     if (next.restartNeeded) log.warn("server.listen and state.path changes take effect after a restart");
     current = next.loaded;
-    if (next.cloud) {
-      const old = cloud;
-      cloud = next.cloud;
-      // Polls in flight keep the old client; close it once they are done.
+    const retired = clouds.retiredBy(next.clouds);
+    clouds = next.clouds;
+    if (retired.length > 0) {
+      // Polls in flight keep the old clients; close them once they are done.
       void scheduler
         .drain()
-        .then(() => old.close())
+        .then(() => Promise.all(retired.map((c) => c.close())))
         .catch((e: unknown) => log.warn({ err: coerceError(e) }, "closing the previous cloud client failed"));
     }
     if (typeof log.level === "string" && log.level !== current.config.log.level)
@@ -348,7 +362,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       await delivery.stop(3000); // grace for deliveries in flight (ms)
       await webhookDispatcher.close();
       await http.stop();
-      await cloud.close();
+      await clouds.close();
       store.close();
       log.info("imagewatch stopped");
     },
