@@ -10,7 +10,7 @@ import type { CloudClient } from "./client.js";
 /** The clients of every configured cloud. */
 export interface CloudClients {
   /** The client of a target's cloud (`default` when it names none). */
-  forTarget(target: { cloud?: string | undefined }): CloudClient;
+  forTarget(target: { readonly projectId: string; readonly cloud?: string | undefined }): CloudClient;
   /** The clients of this set that `next` does not use (to close once polls in flight are done). */
   retiredBy(next: CloudClients): CloudClient[];
   /** Closes every client. */

@@ -101,6 +101,8 @@ export interface SimulatorControl {
   setMetadata(modes: { agency?: boolean; tokenApi?: boolean; lifetimeMs?: number }): void;
   /** Issues temporary credentials as the metadata service would (without counting a request). */
   issueTemporaryCredentials(lifetimeMs?: number): TemporaryCredential;
+  /** Every temporary credential issued (metadata and agency), oldest first: what a client may hold. */
+  temporaryCredentials(): TemporaryCredential[];
   counts(): SimulatorCounts;
   /** Recent requests (up to 1000), oldest first. Control requests are not recorded. */
   requests(): RequestRecord[];

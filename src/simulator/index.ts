@@ -31,6 +31,7 @@ export {
   DEFAULT_CREDENTIALS,
   type DerivedJobOutcome,
   type ExecuteInfo,
+  emptyScenario,
   type FaultSpec,
   JOB_STATUSES,
   JOB_TYPES,
@@ -138,6 +139,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
       state.setMetadataModes(modes);
     },
     issueTemporaryCredentials: (lifetimeMs) => state.issueTemporary("metadata", lifetimeMs),
+    temporaryCredentials: () => state.temporaryCredentials(),
     counts: () => state.counts(),
     requests: () => state.requests(),
     resetCounters: () => state.resetCounters(),

@@ -283,6 +283,8 @@ export interface SimulatorState {
   setTokenLifetime(ms: number): void;
   /** Issues temporary credentials living `lifetimeMs` (default: the metadata lifetime). */
   issueTemporary(source: TemporaryCredential["source"], lifetimeMs?: number): TemporaryCredential;
+  /** Every temporary credential issued (and not yet forgotten), oldest first. */
+  temporaryCredentials(): TemporaryCredential[];
   /** Looks a temporary access key up: valid, expired (it was issued) or unknown. */
   checkTemporary(accessKey: string): TemporaryCheck;
   /** Issues a metadata session token valid `ttlSeconds`. */
@@ -662,6 +664,7 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
       temporary.set(credential.accessKey, credential);
       return { ...credential };
     },
+    temporaryCredentials: () => [...temporary.values()].map((c) => ({ ...c })),
     checkTemporary(accessKey) {
       const c = temporary.get(accessKey);
       if (!c) return { kind: "unknown" };
@@ -670,7 +673,7 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
     issueMetadataSession(ttlSeconds) {
       const now = clock.now();
       for (const [t, exp] of sessions) if (exp <= now) sessions.delete(t);
-      const token = randomBytes(24).toString("base64url");
+      const token = `MDS${randomBytes(24).toString("base64url")}`;
       sessions.set(token, now + ttlSeconds * 1000);
       return token;
     },

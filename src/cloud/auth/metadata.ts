@@ -5,7 +5,6 @@
  * `expires_at` (temporary.ts). No agency on the node is a configuration problem, said in plain words.
  */
 import { z } from "zod";
-import { FAILURES } from "../classify.js";
 import { CloudError } from "../errors.js";
 import { type HttpResponse, sendHttp } from "../transport.js";
 import { authError, createTemporaryProvider, readCredentialBody } from "./temporary.js";
@@ -107,8 +106,7 @@ function createMetadataProvider(auth: MetadataAuth, deps: AuthDeps) {
     }
     const creds = readCredentialBody(res.text);
     if (creds === undefined) {
-      throw new CloudError(
-        FAILURES.auth,
+      throw authError(
         "metadata security key answer has no credential {access, secret, securitytoken, expires_at}",
         { httpStatus: res.status },
       );

@@ -148,7 +148,10 @@ export function createTemporaryProvider(source: TemporarySource, deps: AuthDeps)
   };
 }
 
-/** A CloudError of kind `auth`: the credentials could not be had. */
+/**
+ * A CloudError of kind `auth`: the credentials could not be had. The message (ours, credential-free) is
+ * also its `errorMsg`, so events and the JSON API say it in the same words.
+ */
 export function authError(message: string, details: ConstructorParameters<typeof CloudError>[2] = {}) {
-  return new CloudError(FAILURES.auth, message, details);
+  return new CloudError(FAILURES.auth, message, { errorMsg: message, ...details });
 }
