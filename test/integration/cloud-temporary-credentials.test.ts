@@ -93,7 +93,7 @@ function makeClient(config: CloudConfig, clock: ManualClock, outcomes: string[] 
   return client;
 }
 
-const agency = (url: string, over: Partial<AgencyAuth> = {}): AuthConfig =>
+const agency = (over: Partial<AgencyAuth> = {}): AuthConfig =>
   ({
     kind: "agency",
     domainName: "demo",
@@ -175,7 +175,7 @@ describe("temporary credentials and several clouds", () => {
     const clock = createManualClock();
     const { sim, url } = await startSim(clock);
     const outcomes: string[] = [];
-    const client = makeClient(cloudConfig(url, agency(url)), clock, outcomes);
+    const client = makeClient(cloudConfig(url, agency()), clock, outcomes);
     await okServer(client.getImageServer(P, "srv-1"));
     await clock.advance(8 * MIN); // past half of the 15-minute life
     await okServer(client.getImageServer(P, "srv-1"));
@@ -192,7 +192,7 @@ describe("temporary credentials and several clouds", () => {
     );
     assertNoExpiredKeySent(sim);
 
-    const unknown = makeClient(cloudConfig(url, agency(url, { agencyName: "nope" })), clock, outcomes);
+    const unknown = makeClient(cloudConfig(url, agency({ agencyName: "nope" })), clock, outcomes);
     const err = await rejectsWith(unknown.getImageServer(P, "srv-1"), "CLOUD_AUTH");
     assert.equal(toPollError(err).kind, "auth");
     assert.match(err.message, /demo\/nope failed: HTTP 403/);
@@ -204,7 +204,7 @@ describe("temporary credentials and several clouds", () => {
     const clock = createManualClock();
     const { sim, url } = await startSim(clock);
     const client = makeClient(
-      cloudConfig(url, agency(url, { source: { kind: "metadata", endpoint: url } as never })),
+      cloudConfig(url, agency({ source: { kind: "metadata", endpoint: url } as never })),
       clock,
     );
     await okServer(client.getImageServer(P, "srv-1"));

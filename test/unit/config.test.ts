@@ -52,6 +52,18 @@ interface InvalidCase {
 /** Each invalid fixture, with the exact path and a fragment of the message it must produce. */
 const INVALID_CASES: InvalidCase[] = [
   {
+    file: "unknown-target-cloud.yaml",
+    path: "targets[0].cloud",
+    message: "unknown cloud europe (known: default, eu)",
+  },
+  { file: "agency-duration-out-of-range.yaml", path: "cloud.auth.duration", message: "from 15m to 24h" },
+  {
+    file: "agency-source-missing-secret.yaml",
+    path: "cloud.auth.source.secretKey",
+    message: "required (or secretKeyFile)",
+  },
+  { file: "clouds-named-default.yaml", path: "clouds.default", message: "is the name of `cloud:`" },
+  {
     file: "yaml-syntax.yaml",
     path: "line 7, column 3",
     message: "YAML: Flow sequence in block collection must be sufficiently indented",
