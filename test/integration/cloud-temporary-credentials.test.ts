@@ -141,6 +141,26 @@ describe("temporary credentials and several clouds", () => {
     assertNoExpiredKeySent(sim);
   });
 
+  it("metadata: an expired session token is replaced once, and the keys still come", async () => {
+    const clock = createManualClock();
+    const { sim, url } = await startSim(clock);
+    const client = makeClient(cloudConfig(url, { kind: "metadata", endpoint: url }), clock);
+    await okServer(client.getImageServer(P, "srv-1"));
+    await clock.advance(7 * 3_600_000); // past the 6-hour session token and the 1-hour keys
+    await okServer(client.getImageServer(P, "srv-1"));
+    const paths = sim.requests().map((r) => `${r.status} ${r.path}`);
+    assert.deepEqual(
+      paths.filter((p) => !p.includes("/v1/")),
+      [
+        "200 /meta-data/latest/api/token",
+        "200 /openstack/latest/securitykey",
+        "401 /openstack/latest/securitykey",
+        "200 /meta-data/latest/api/token",
+        "200 /openstack/latest/securitykey",
+      ],
+    );
+  });
+
   it("metadata: concurrent calls share one fetch (single flight)", async () => {
     const clock = createManualClock();
     const { sim, url } = await startSim(clock);
