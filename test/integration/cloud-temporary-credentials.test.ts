@@ -233,6 +233,19 @@ describe("temporary credentials and several clouds", () => {
     assert.equal(assumed[0]?.auth, "temporary");
   });
 
+  it("agency from a password source: the IAM token authenticates the assume-role call", async () => {
+    const clock = createManualClock();
+    const { sim, url } = await startSim(clock);
+    const { domain, username, password } = DEFAULT_CREDENTIALS;
+    const client = makeClient(
+      cloudConfig(url, agency({ source: { kind: "password", domain, username, password } as never })),
+      clock,
+    );
+    await okServer(client.getImageServer(P, "srv-1"));
+    const routes = sim.requests().map((r) => `${r.route} ${r.auth} ${r.status}`);
+    assert.deepEqual(routes, ["token password 201", "securitytokens token 201", "get temporary 200"]);
+  });
+
   it("a node without an agency: one clear auth error, the target's poll fails with kind auth, counted", async () => {
     const clock = createManualClock();
     const { sim, url } = await startSim(clock);
@@ -275,6 +288,12 @@ state: { path: ":memory:" }
     // One ask of the metadata service per retry window, not one per request: one failure counted.
     assert.deepEqual(outcomes, ["failure"]);
     assert.equal(sim.requests().filter((r) => r.route === "get" || r.route === "list").length, 0);
+    assert.ok(
+      lines.some(
+        (l) => l.includes("temporary credentials could not be had") && l.includes(NO_AGENCY_MESSAGE),
+      ),
+      "the reason is logged in plain words",
+    );
   });
 
   it("two clouds: each target through its own cloud's credentials, endpoint and flow control", async () => {
@@ -390,6 +409,7 @@ log: { level: debug }
     const secrets = [
       DEFAULT_CREDENTIALS.accessKey,
       DEFAULT_CREDENTIALS.secretKey,
+      DEFAULT_CREDENTIALS.password,
       EU_CREDENTIALS.accessKey,
       EU_CREDENTIALS.secretKey,
       ...sims.flatMap((s) =>
@@ -400,9 +420,10 @@ log: { level: debug }
     assert.ok(lines.length > 50, "debug lines were captured");
     const text = [...lines, ...errors].join("\n");
     for (const s of secrets) assert.ok(!text.includes(s), `a credential leaked: ${s.slice(0, 4)}…`);
-    // Metadata session tokens (MDS…), signatures (64 hex characters) and security tokens (gQ…).
+    // Metadata session tokens (MDS…), signatures (64 hex characters), security tokens (gQ…), IAM tokens.
     assert.doesNotMatch(text, /MDS[A-Za-z0-9_-]{20,}/);
     assert.doesNotMatch(text, /[0-9a-f]{64}/);
     assert.doesNotMatch(text, /gQ[A-Za-z0-9_-]{40,}/);
+    assert.doesNotMatch(text, /MII[A-Za-z0-9_-]{20,}/, "an IAM token (agency's password source)");
   });
 });

@@ -86,6 +86,9 @@ export function createTemporaryProvider(source: TemporarySource, deps: AuthDeps)
         })
         .catch((err: unknown) => {
           deps.onTokenRefresh?.("failure");
+          // Our own words (no credential): "this node has no agency: …".
+          const reason = err instanceof CloudError ? err.message : "unexpected error";
+          log.warn({ source: source.label, reason }, "temporary credentials could not be had");
           throw err;
         })
         .finally(() => {
