@@ -1,17 +1,18 @@
 /**
  * The composition root: the only file that picks concrete implementations (STYLE.md rule 2) and wires
- * config → cloud client → poller → store → delivery, metrics and HTTP. `createApp` builds; `start` and
- * `stop` run the lifecycle in order and in reverse.
+ * config → cloud clients (one per cloud) → poller → store → delivery, metrics and HTTP. `createApp`
+ * builds; `start` and `stop` run the lifecycle in order and in reverse.
  */
-import { isDeepStrictEqual } from "node:util";
 import type { JobAlertInput, TargetAlertInput } from "./alertmanager/alert-set.js";
 import { deriveAlerts } from "./alertmanager/alert-set.js";
 import { createAlertPusher, type PushResult, postAlerts, testAlert } from "./alertmanager/pusher.js";
-import { type CloudClient, createCloudClient } from "./cloud/client.js";
+import { createCloudClient } from "./cloud/client.js";
+import { type CloudClients, createCloudClients } from "./cloud/clouds.js";
 import { loadConfig } from "./config/load.js";
 import type { AlertmanagerConfig, Config, LoadedConfig, WebhookConfig } from "./config/types.js";
 import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";
 import { ownsServer } from "./domain/sharding.js";
+import { DEFAULT_CLOUD } from "./domain/target-health.js";
 import type { ServerState } from "./domain/types.js";
 import { createHttpServer } from "./http/server.js";
 import { type Clock, systemClock, systemTimers, type Timers } from "./lib/clock.js";
@@ -67,8 +68,8 @@ export interface App {
 /** A reload's new parts, all built before anything is swapped. */
 interface Prepared {
   loaded: LoadedConfig;
-  /** A new cloud client when the cloud config changed. */
-  cloud?: CloudClient;
+  /** The cloud clients of the new config (unchanged clouds keep their client). */
+  clouds: CloudClients;
   /** server.listen or state.path changed: those wait for a restart. */
   restartNeeded: boolean;
 }
@@ -81,9 +82,18 @@ export interface CommandDeps {
   env: Readonly<Record<string, string | undefined>>;
 }
 
-/** The cloud client of a one-shot command (`once`): the daemon's client, without metrics. The caller closes it. */
-export function createCloudForCommand(config: Readonly<Config>, deps: CommandDeps): CloudClient {
-  return createCloudClient(config.cloud, { clock: systemClock, logger: deps.logger, env: deps.env });
+/**
+ * The cloud clients of a one-shot command (`once`): the daemon's, one per cloud, without metrics. The
+ * caller closes them.
+ */
+export function createCloudForCommand(config: Readonly<Config>, deps: CommandDeps): CloudClients {
+  return createCloudClients(config.clouds, (name, cloud) =>
+    createCloudClient(cloud, {
+      clock: systemClock,
+      logger: deps.logger.child({ cloud: name }),
+      env: deps.env,
+    }),
+  );
 }
 
 /** Sends test events the way deliveries go (the daemon's dispatcher and proxy rules). */
@@ -122,6 +132,16 @@ export async function pushTestAlertForCommand(
   }
 }
 
+/** Every (project, cloud) pair the config watches, once each: a target's health is keyed by both. */
+function uniqueTargets(config: Readonly<Config>): Array<{ projectId: string; cloud: string }> {
+  const seen = new Map<string, { projectId: string; cloud: string }>();
+  for (const t of config.targets) {
+    const cloud = t.cloud ?? DEFAULT_CLOUD;
+    seen.set(`${cloud}/${t.projectId}`, { projectId: t.projectId, cloud });
+  }
+  return [...seen.values()];
+}
+
 /** Builds the daemon from a loaded config. Opening the store may throw (corrupt or newer database). */
 export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   const clock = deps.clock ?? systemClock;
@@ -145,7 +165,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   /** `target_up` and its timestamp from the known health of every configured target (start, reload). */
   const setAllTargetHealth = () => {
     for (const t of cfg().targets) {
-      const h = targets.get(t.projectId);
+      const h = targets.get(t.projectId, t.cloud ?? DEFAULT_CLOUD);
       metrics.setTargetHealth(t.projectId, { up: h.up, lastSuccessAt: h.lastSuccessAt });
     }
   };
@@ -184,15 +204,21 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   };
   forgetUnwatched();
 
-  const makeCloud = (config: Readonly<Config>): CloudClient =>
-    createCloudClient(config.cloud, {
-      clock,
-      logger: log,
-      env: deps.env,
-      onRequest: (r) => metrics.recordRequest(r.projectId, r.outcome, r.durationSeconds),
-      onTokenRefresh: (outcome) => metrics.recordTokenRefresh(outcome),
-    });
-  let cloud = makeCloud(cfg());
+  // One client per cloud: its own credentials, limiter, retries and connections (DESIGN §12).
+  const makeClouds = (config: Readonly<Config>, previous?: CloudClients): CloudClients =>
+    createCloudClients(
+      config.clouds,
+      (name, cloudConfig) =>
+        createCloudClient(cloudConfig, {
+          clock,
+          logger: log.child({ cloud: name }),
+          env: deps.env,
+          onRequest: (r) => metrics.recordRequest(r.projectId, r.outcome, r.durationSeconds),
+          onTokenRefresh: (outcome) => metrics.recordTokenRefresh(outcome),
+        }),
+      previous,
+    );
+  let clouds = makeClouds(cfg());
 
   // Webhooks honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY like the cloud client does.
   const webhookDispatcher = createWebhookDispatcher(deps.env);
@@ -216,8 +242,8 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   // A target is down for Alertmanager once its whole-target failure passed the threshold (the moment
   // target.poll_failed is emitted), from when its streak began.
   const targetAlertInputs = (): TargetAlertInput[] =>
-    [...new Set(cfg().targets.map((t) => t.projectId))].flatMap((projectId) => {
-      const t = targets.get(projectId);
+    uniqueTargets(cfg()).flatMap(({ projectId, cloud }) => {
+      const t = targets.get(projectId, cloud);
       if (!t.failingAsWhole || !t.pollFailedNotified) return [];
       return [
         {
@@ -283,7 +309,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       logger: log,
       poll: (target, first) =>
         pollTarget(target, {
-          cloud,
+          cloud: clouds.forTarget(target),
           store,
           states,
           targets,
@@ -307,13 +333,11 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     clock,
     getBearerToken: () => cfg().server.bearerToken,
     listServers: () => states.all().filter((s) => s.present),
-    listTargets: () => {
-      const region = cfg().cloud.region ?? "";
-      const seen = new Set<string>();
-      return cfg()
-        .targets.filter((t) => !seen.has(t.projectId) && seen.add(t.projectId))
-        .map((t) => ({ ...targets.get(t.projectId), region }));
-    },
+    listTargets: () =>
+      uniqueTargets(cfg()).map(({ projectId, cloud }) => ({
+        ...targets.get(projectId, cloud),
+        region: cfg().clouds[cloud]?.region ?? "",
+      })),
     listEvents: (limit, filter) => store.listEvents(limit, filter),
     getEvent: (id) => store.getEvent(id),
     stuckThresholdFor: (status) => cfg().stuck.thresholds[status],
@@ -352,8 +376,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     };
     const restartNeeded =
       prev.server.listen !== next.config.server.listen || prev.state.path !== next.config.state.path;
-    if (isDeepStrictEqual(prev.cloud, loaded.config.cloud)) return { loaded, restartNeeded };
-    return { loaded, restartNeeded, cloud: makeCloud(loaded.config) };
+    return { loaded, restartNeeded, clouds: makeClouds(loaded.config, clouds) };
   };
 
   /** Swaps in a prepared reload. Nothing here reads files or builds clients, so nothing here fails. */
@@ -361,13 +384,13 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     for (const w of next.loaded.warnings) log.warn({ warning: w }, "config warning");
     if (next.restartNeeded) log.warn("server.listen and state.path changes take effect after a restart");
     current = next.loaded;
-    if (next.cloud) {
-      const old = cloud;
-      cloud = next.cloud;
-      // Polls in flight keep the old client; close it once they are done.
+    const retired = clouds.retiredBy(next.clouds);
+    clouds = next.clouds;
+    if (retired.length > 0) {
+      // Polls in flight keep the old clients; close them once they are done.
       void scheduler
         .drain()
-        .then(() => old.close())
+        .then(() => Promise.all(retired.map((c) => c.close())))
         .catch((e: unknown) => log.warn({ err: coerceError(e) }, "closing the previous cloud client failed"));
     }
     if (typeof log.level === "string" && log.level !== current.config.log.level)
@@ -447,7 +470,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       await delivery.stop(3000); // grace for deliveries in flight (ms)
       await webhookDispatcher.close();
       await http.stop();
-      await cloud.close();
+      await clouds.close();
       store.close();
       log.info("imagewatch stopped");
     },

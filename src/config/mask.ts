@@ -9,7 +9,13 @@ import { MASK } from "../lib/credential-fields.js";
 import { formatDuration } from "../lib/duration.js";
 import { webhookFormat } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS } from "./defaults.js";
-import type { AuthConfig, Config, WebhookConfig } from "./types.js";
+import {
+  type AuthConfig,
+  type CloudConfig,
+  type Config,
+  DEFAULT_CLOUD,
+  type WebhookConfig,
+} from "./types.js";
 
 /**
  * Hides the credentials a URL may carry: userinfo and query values always; with `maskPath`, the path
@@ -38,6 +44,37 @@ function maskAuth(auth: AuthConfig): AuthConfig {
   return authKindOf(auth).mask(auth);
 }
 
+function maskCloud(cloud: CloudConfig): CloudConfig {
+  return {
+    ...cloud,
+    endpoint: maskUrl(cloud.endpoint),
+    iamEndpoint: maskUrl(cloud.iamEndpoint),
+    auth: maskAuth(cloud.auth),
+    retry: { ...cloud.retry },
+  };
+}
+
+/** One cloud in the file's shape (durations as strings; `ca` is never printed, `caFile` is). */
+function cloudDocument(cloud: CloudConfig): Record<string, unknown> {
+  const d = formatDuration;
+  const auth: Record<string, unknown> = { ...cloud.auth };
+  if (cloud.auth.kind === "agency") auth.duration = d(cloud.auth.duration);
+  return {
+    ...(cloud.region !== undefined ? { region: cloud.region } : {}),
+    endpoint: cloud.endpoint,
+    iamEndpoint: cloud.iamEndpoint,
+    auth,
+    requestTimeout: d(cloud.requestTimeout),
+    maxRequestsPerSecond: cloud.maxRequestsPerSecond,
+    retry: {
+      attempts: cloud.retry.attempts,
+      minDelay: d(cloud.retry.minDelay),
+      maxDelay: d(cloud.retry.maxDelay),
+    },
+    ...(cloud.caFile !== undefined ? { caFile: cloud.caFile } : {}),
+  };
+}
+
 function maskWebhook(w: WebhookConfig): WebhookConfig {
   const headers: Record<string, string> = {};
   for (const name of Object.keys(w.headers)) headers[name] = MASK;
@@ -56,18 +93,16 @@ function maskWebhook(w: WebhookConfig): WebhookConfig {
 
 /**
  * A copy of `config` with every secret replaced by `***`: access and secret keys, security token, token,
- * password, webhook secrets and header values, the bearer token, and credentials inside URLs. Pure.
+ * password (of every cloud, an agency's source included), webhook secrets and header values, the bearer token, and credentials inside URLs. Pure.
  */
 export function maskConfig(config: Readonly<Config>): Config {
-  const { cloud, server } = config;
+  const { server } = config;
+  const clouds: Record<string, CloudConfig> = {};
+  for (const [name, c] of Object.entries(config.clouds ?? { [DEFAULT_CLOUD]: config.cloud }))
+    clouds[name] = maskCloud(c);
   return {
-    cloud: {
-      ...cloud,
-      endpoint: maskUrl(cloud.endpoint),
-      iamEndpoint: maskUrl(cloud.iamEndpoint),
-      auth: maskAuth(cloud.auth),
-      retry: { ...cloud.retry },
-    },
+    cloud: clouds[DEFAULT_CLOUD] ?? maskCloud(config.cloud),
+    clouds,
     targets: config.targets.map((t) => ({ ...t, serverIds: [...t.serverIds] })),
     schedule: { ...config.schedule },
     stuck: { thresholds: { ...config.stuck.thresholds }, repeatEvery: config.stuck.repeatEvery },
@@ -93,28 +128,18 @@ export function maskConfig(config: Readonly<Config>): Config {
  */
 export function toConfigDocument(config: Readonly<Config>): Record<string, unknown> {
   const d = formatDuration;
-  const { cloud } = config;
   const stuck: Record<string, string> = {};
   for (const status of Object.keys(CONFIG_DEFAULTS.stuck.thresholds)) {
     if (!(status in config.stuck.thresholds)) stuck[status] = "0s";
   }
   for (const [status, ms] of Object.entries(config.stuck.thresholds)) stuck[status] = d(ms);
   stuck.repeatEvery = d(config.stuck.repeatEvery);
+  const others = Object.entries(config.clouds ?? {}).filter(([name]) => name !== DEFAULT_CLOUD);
   return {
-    cloud: {
-      ...(cloud.region !== undefined ? { region: cloud.region } : {}),
-      endpoint: cloud.endpoint,
-      iamEndpoint: cloud.iamEndpoint,
-      auth: { ...cloud.auth },
-      requestTimeout: d(cloud.requestTimeout),
-      maxRequestsPerSecond: cloud.maxRequestsPerSecond,
-      retry: {
-        attempts: cloud.retry.attempts,
-        minDelay: d(cloud.retry.minDelay),
-        maxDelay: d(cloud.retry.maxDelay),
-      },
-      ...(cloud.caFile !== undefined ? { caFile: cloud.caFile } : {}),
-    },
+    cloud: cloudDocument(config.cloud),
+    ...(others.length > 0
+      ? { clouds: Object.fromEntries(others.map(([n, c]) => [n, cloudDocument(c)])) }
+      : {}),
     targets: config.targets.map((t) => ({ ...t, serverIds: [...t.serverIds] })),
     schedule: {
       interval: d(config.schedule.interval),

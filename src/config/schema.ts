@@ -22,6 +22,7 @@ import type {
   TargetConfig,
   WebhookConfig,
 } from "./types.js";
+import { DEFAULT_CLOUD } from "./types.js";
 
 /** What the schema needs from outside the file: the environment, for `sharding.index: auto`. */
 export interface SchemaContext {
@@ -190,6 +191,7 @@ const targetSchema = z
     discover: z.boolean().prefault(CONFIG_DEFAULTS.target.discover),
     serverName: optionalText(),
     enterpriseProjectId: scalarText('a string such as "0"').optional(),
+    cloud: optionalText(),
   })
   .transform((t, ctx): TargetConfig => {
     if (t.serverIds.length === 0 && !t.discover) {
@@ -210,8 +212,24 @@ const targetSchema = z
       discover: t.discover,
       serverName: t.serverName,
       enterpriseProjectId: t.enterpriseProjectId,
+      cloud: t.cloud,
     });
   });
+
+/** `clouds:`: more named clouds, each shaped like `cloud` (which is the one named "default"). */
+const cloudsSchema = z.record(z.string(), cloudSchema).superRefine((clouds, ctx) => {
+  for (const name of Object.keys(clouds)) {
+    if (name === DEFAULT_CLOUD) {
+      ctx.addIssue({ code: "custom", path: [name], message: "is the name of `cloud:`; give it there" });
+    } else if (!WEBHOOK_NAME.test(name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "must be letters, digits, '.', '-' or '_' (at most 64)",
+      });
+    }
+  }
+});
 
 const scheduleSchema = z
   .strictObject({
@@ -479,6 +497,7 @@ export function createConfigSchema(context: SchemaContext) {
   return z
     .strictObject({
       cloud: cloudSchema,
+      clouds: cloudsSchema.prefault({}),
       targets: z.array(targetSchema).min(1),
       schedule: scheduleSchema.prefault({}),
       stuck: stuckSchema.prefault({}),
@@ -504,11 +523,22 @@ export function createConfigSchema(context: SchemaContext) {
         .prefault({}),
       sharding: shardingSchema(context).prefault({}),
     })
-    .transform((c): Config => {
+    .transform((c, ctx): Config => {
+      const clouds: Record<string, CloudConfig> = { [DEFAULT_CLOUD]: c.cloud, ...c.clouds };
+      c.targets.forEach((t, i) => {
+        if (t.cloud !== undefined && !Object.hasOwn(clouds, t.cloud)) {
+          const known = Object.keys(clouds).join(", ");
+          ctx.addIssue({
+            code: "custom",
+            path: ["targets", i, "cloud"],
+            message: `unknown cloud ${t.cloud} (known: ${known})`,
+          });
+        }
+      });
       // Formats link to the status page (DESIGN §6): each webhook carries the base URL it links to.
       const base = c.server.externalURL;
-      if (base === undefined) return c;
-      return { ...c, webhooks: c.webhooks.map((w) => ({ ...w, externalURL: base })) };
+      const webhooks = base === undefined ? c.webhooks : c.webhooks.map((w) => ({ ...w, externalURL: base }));
+      return { ...c, clouds, webhooks };
     });
 }
 

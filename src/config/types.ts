@@ -28,8 +28,13 @@ export interface CloudConfig {
   ca?: string;
 }
 
+/** The name of `cloud:` among the clouds (`clouds:` holds the others). */
+export const DEFAULT_CLOUD = "default";
+
 export interface TargetConfig {
   projectId: string;
+  /** The name of its cloud; absent = `default` (`cloud:`). */
+  cloud?: string;
   serverIds: string[];
   discover: boolean;
   serverName?: string;
@@ -91,7 +96,10 @@ export interface AlertmanagerConfig {
 }
 
 export interface Config {
+  /** The cloud named `default`. */
   cloud: CloudConfig;
+  /** Every cloud by name, `default` (the same object as `cloud`) included. */
+  clouds: Readonly<Record<string, CloudConfig>>;
   targets: TargetConfig[];
   schedule: ScheduleConfig;
   stuck: StuckConfig;

@@ -185,7 +185,16 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
     discover: target.discover,
     servers: coveredServers(target, plan, results, config),
   });
-  return await commitResults(projectId, results, outcome, deps, config, now, mode);
+  return await commitResults(
+    projectId,
+    target.cloud ?? DEFAULT_CLOUD,
+    results,
+    outcome,
+    deps,
+    config,
+    now,
+    mode,
+  );
 }
 
 /**
@@ -319,6 +328,7 @@ function sameRecord(a: Record<string, unknown>, b: Record<string, unknown>): boo
 
 async function commitResults(
   projectId: string,
+  cloud: string,
   results: Map<string, ServerPollResult>,
   outcome: TickOutcome,
   deps: PollDeps,
@@ -335,7 +345,7 @@ async function commitResults(
   const toWrite: ServerState[] = [];
   const transitions: Array<{ from: string; to: string }> = [];
   // Target health first: while the whole target fails, its servers' failures are the target's (DESIGN §10).
-  const health = observeTarget(deps.targets.get(projectId), outcome, {
+  const health = observeTarget(deps.targets.get(projectId, cloud), outcome, {
     now,
     threshold: config.alerts.pollFailureThreshold,
   });

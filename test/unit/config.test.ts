@@ -52,6 +52,18 @@ interface InvalidCase {
 /** Each invalid fixture, with the exact path and a fragment of the message it must produce. */
 const INVALID_CASES: InvalidCase[] = [
   {
+    file: "unknown-target-cloud.yaml",
+    path: "targets[0].cloud",
+    message: "unknown cloud europe (known: default, eu)",
+  },
+  { file: "agency-duration-out-of-range.yaml", path: "cloud.auth.duration", message: "from 15m to 24h" },
+  {
+    file: "agency-source-missing-secret.yaml",
+    path: "cloud.auth.source.secretKey",
+    message: "required (or secretKeyFile)",
+  },
+  { file: "clouds-named-default.yaml", path: "clouds.default", message: "is the name of `cloud:`" },
+  {
     file: "yaml-syntax.yaml",
     path: "line 7, column 3",
     message: "YAML: Flow sequence in block collection must be sufficiently indented",
@@ -442,16 +454,18 @@ describe("resolved defaults", () => {
     const { config, warnings, path: from } = loadConfig(path.join(FIXTURES, "valid", "minimal.yaml"), {});
     assert.match(from, /minimal\.yaml$/);
     assert.deepEqual(warnings, []);
+    const cloud = {
+      region: "cn-north-4",
+      endpoint: "https://appstream.cn-north-4.myhuaweicloud.com",
+      iamEndpoint: "https://iam.cn-north-4.myhuaweicloud.com",
+      auth: { kind: "token", token: "t0ken" },
+      requestTimeout: 10_000,
+      maxRequestsPerSecond: 5,
+      retry: { attempts: 4, minDelay: 2_000, maxDelay: 120_000 },
+    };
     assert.deepEqual(config, {
-      cloud: {
-        region: "cn-north-4",
-        endpoint: "https://appstream.cn-north-4.myhuaweicloud.com",
-        iamEndpoint: "https://iam.cn-north-4.myhuaweicloud.com",
-        auth: { kind: "token", token: "t0ken" },
-        requestTimeout: 10_000,
-        maxRequestsPerSecond: 5,
-        retry: { attempts: 4, minDelay: 2_000, maxDelay: 120_000 },
-      },
+      cloud,
+      clouds: { default: cloud },
       targets: [{ projectId: "p1", serverIds: [], discover: true }],
       schedule: { interval: 30_000, steadyInterval: 300_000, concurrency: 4 },
       stuck: {
@@ -690,7 +704,8 @@ sharding: { count: 2, index: 1 }
     assert.equal(doc.stuck?.PENDING, "1h30m");
     assert.deepEqual(doc.server, { listen: "[::]:9000" });
     const again = parse(yaml).config;
-    assert.deepEqual(again, { ...config, cloud: { ...config.cloud, auth: { kind: "token", token: "***" } } });
+    const maskedCloud = { ...config.cloud, auth: { kind: "token", token: "***" } };
+    assert.deepEqual(again, { ...config, cloud: maskedCloud, clouds: { default: maskedCloud } });
   });
 
   it("maskConfig hides every secret and leaves the input alone", () => {

@@ -46,7 +46,7 @@ export const akskAuthKind: AuthKindModule<AkskAuth> = {
             ...(req.body === undefined ? {} : { body: req.body }),
           },
           creds,
-          { now: clock.now(), projectId },
+          { now: clock.now(), ...(projectId === "" ? {} : { projectId }) },
         );
         return { headers, credential: undefined };
       },
