@@ -1,5 +1,5 @@
 /**
- * The composition root: the only file that picks concrete implementations (STYLE.md rule 2) and wires
+ * The composition root: the only file that picks concrete implementations (STYLE rule 2) and wires
  * config → cloud client → poller → store → delivery, metrics and HTTP. `createApp` builds; `start` and
  * `stop` run the lifecycle in order and in reverse.
  */

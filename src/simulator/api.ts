@@ -1,5 +1,5 @@
 /**
- * The fake Workspace image-server and image-job APIs and the IAM token API (API.md §1, §2, §4, §6):
+ * The fake Workspace image-server and image-job APIs and the IAM token API (API §1, §2, §4, §6):
  * routing, authentication, parameter checks and fault injection. Each request is decided at once (and counted), then the answer
  * is written, after any injected delay.
  */

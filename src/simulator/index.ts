@@ -1,6 +1,6 @@
 /**
  * A faithful local fake of the Workspace image-server and image-job APIs and the IAM token API
- * (API.md), driven by a scenario, an injected clock and a control interface (JS API and `/__sim/`
+ * (the API notes), driven by a scenario, an injected clock and a control interface (JS API and `/__sim/`
  * routes). See README.md.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
