@@ -16,7 +16,7 @@ const resource = {
 };
 const header =
   "# Generated from deploy/prometheus/imagewatch-rules.yml by scripts/gen-prometheusrule.mjs: edit the rules\n" +
-  "# file and run the script again. The rules select job=\"imagewatch\", the job the ServiceMonitor gives.\n";
+  '# file and run the script again. The rules select job="imagewatch", the job the ServiceMonitor gives.\n';
 writeFileSync(
   path.join(root, "deploy/kubernetes/base/prometheusrule.yaml"),
   header + stringify(resource, { lineWidth: 0 }),
