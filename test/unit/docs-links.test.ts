@@ -13,15 +13,21 @@ import { EVENT_TYPES } from "../../src/domain/types.js";
 import { METRIC_NAMES } from "../../src/metrics/metrics.js";
 
 const ROOT = path.resolve(import.meta.dirname, "../..");
-const DOCS = path.join(ROOT, "docs");
 const read = (rel: string) => readFileSync(path.join(ROOT, rel), "utf8");
 
-const MARKDOWN = [
-  "README.md",
-  ...readdirSync(DOCS)
-    .filter((f) => f.endsWith(".md"))
-    .map((f) => `docs/${f}`),
-];
+/** README.md, docs/ and every other Markdown file of the repository (the deploy READMEs, …). */
+function markdownFiles(dir: string, rel = ""): string[] {
+  const out: string[] = [];
+  for (const name of readdirSync(dir)) {
+    if (name === "node_modules" || name.startsWith(".") || name === "dist") continue;
+    const p = path.join(dir, name);
+    const r = rel === "" ? name : `${rel}/${name}`;
+    if (statSync(p).isDirectory()) out.push(...markdownFiles(p, r));
+    else if (name.endsWith(".md")) out.push(r);
+  }
+  return out.sort();
+}
+const MARKDOWN = markdownFiles(ROOT);
 
 /** GitHub's anchor for a heading: lower case, punctuation dropped, spaces to hyphens. */
 export function slug(heading: string): string {
