@@ -21,9 +21,9 @@ if grep -q '^package/src/\|^package/test/\|^package/node_modules/' <<<"$listing"
 fi
 
 prefix="$tmp/prefix"
-# Install scripts run only when allowed: better-sqlite3 builds (or downloads) its addon; imagewatch's own
-# `prepare` skips itself without TypeScript (allowing it only silences npm's warning).
-npm install -g --omit=dev --allow-scripts=better-sqlite3,imagewatch --no-audit --no-fund --prefix "$prefix" "$tmp/$tarball"
+# Install scripts run only when allowed: better-sqlite3 builds (or downloads) its addon. npm also lists
+# imagewatch's own `prepare` as not allowed: intended, the tarball already holds dist/.
+npm install -g --omit=dev --allow-scripts=better-sqlite3 --no-audit --no-fund --prefix "$prefix" "$tmp/$tarball"
 bin="$prefix/bin/imagewatch"
 pkgdir="$prefix/lib/node_modules/imagewatch"
 
