@@ -1,5 +1,5 @@
 /**
- * The composition root: the only file that picks concrete implementations (STYLE.md rule 2) and wires
+ * The composition root: the only file that picks concrete implementations (our style rule 2) and wires
  * config → cloud clients (one per cloud) → poller → store → delivery, metrics and HTTP. `createApp`
  * builds; `start` and `stop` run the lifecycle in order and in reverse.
  */

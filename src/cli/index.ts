@@ -16,7 +16,7 @@ import { runCommand } from "./run.js";
 import { simulateCommand } from "./simulate.js";
 import { webhookCommand } from "./webhook.js";
 
-/** Every command, in the order `--help` lists them (DESIGN.md §3). */
+/** Every command, in the order `--help` lists them (DESIGN §3). */
 export const COMMANDS: readonly Command[] = [
   runCommand,
   checkConfigCommand,

@@ -1,5 +1,5 @@
 /**
- * Every configuration default, in one place (DESIGN.md §2). Values are written the way the YAML writes
+ * Every configuration default, in one place (DESIGN §2). Values are written the way the YAML writes
  * them (durations as strings); the schema parses them exactly like user input.
  */
 import type { EventName } from "../domain/types.js";
@@ -44,7 +44,7 @@ export const CONFIG_DEFAULTS = {
   sharding: { count: 1, index: 0 },
 } as const;
 
-/** Regions served by `appstream.{region}.myhuaweicloud.com` (API.md §3). */
+/** Regions served by `appstream.{region}.myhuaweicloud.com` (API §3). */
 export const APPSTREAM_REGIONS: readonly string[] = [
   "cn-north-4",
   "cn-north-9",
@@ -53,7 +53,7 @@ export const APPSTREAM_REGIONS: readonly string[] = [
   "cn-southwest-2",
 ];
 
-/** Regions served by `workspace.{region}.myhuaweicloud.com` (API.md §3, the Go SDK's region table). */
+/** Regions served by `workspace.{region}.myhuaweicloud.com` (API §3, the Go SDK's region table). */
 export const WORKSPACE_REGIONS: readonly string[] = [
   "ap-southeast-1",
   "ap-southeast-2",

@@ -1,5 +1,5 @@
 /**
- * Loading the configuration (DESIGN.md §2): read the file, substitute `${VAR}` / `${VAR:-default}` from
+ * Loading the configuration (DESIGN §2): read the file, substitute `${VAR}` / `${VAR:-default}` from
  * the environment, parse the YAML, read `<key>File` secrets, validate with the schema, and freeze.
  * Every problem is collected and thrown at once as a ConfigError; no message quotes a value.
  */

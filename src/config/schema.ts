@@ -1,5 +1,5 @@
 /**
- * The zod schema of the configuration file (DESIGN.md §2): strict objects, every default from
+ * The zod schema of the configuration file (DESIGN §2): strict objects, every default from
  * `defaults.ts`, durations parsed to milliseconds, and the checks that span several keys. Its output is
  * the resolved `Config`; `toConfigIssues()` turns zod's issues into `{path, message}` pairs whose messages
  * never quote a value (a value may be a secret).

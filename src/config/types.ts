@@ -1,5 +1,5 @@
 /**
- * The resolved configuration, as `loadConfig()` returns it (frozen). Keys are those of DESIGN.md §2;
+ * The resolved configuration, as `loadConfig()` returns it (frozen). Keys are those of DESIGN §2;
  * every duration is a number of milliseconds under the same key name.
  */
 import type { AuthConfig } from "../cloud/auth/kinds.js";
@@ -11,7 +11,7 @@ export type { AuthConfig };
 
 export interface CloudConfig {
   region?: string;
-  /** Always set after load: configured, or derived from region (API.md §3). No trailing slash. */
+  /** Always set after load: configured, or derived from region (API §3). No trailing slash. */
   endpoint: string;
   /** Always set after load. No trailing slash. */
   iamEndpoint: string;

@@ -1,5 +1,5 @@
 /**
- * Observation (DESIGN.md §1): a pure function from the previous state of one server and what one poll
+ * Observation (DESIGN §1): a pure function from the previous state of one server and what one poll
  * learned about it to the next state and the events to emit. No IO, no clock: `now` comes in the context.
  *
  * Rules, in the order events of one poll are emitted:

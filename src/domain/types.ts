@@ -2,7 +2,7 @@
  * Core data types shared by every part of imagewatch. Pure data: no IO, no imports.
  */
 
-/** The six statuses the Workspace API documents (API.md §1), in the order metrics list them. */
+/** The six statuses the Workspace API documents (the API notes §1), in the order metrics list them. */
 export const KNOWN_STATUSES = ["CREATING", "ACTIVE", "BUILDING", "BUILT", "ERROR", "DELETING"] as const;
 /** One of the six documented statuses. */
 export type KnownStatus = (typeof KNOWN_STATUSES)[number];
@@ -44,7 +44,7 @@ export interface ImageServer {
   raw: Record<string, unknown>;
 }
 
-/** The outcome classes of one API request (DESIGN.md §5 `poll_requests_total{outcome}`). */
+/** The outcome classes of one API request (DESIGN §5 `poll_requests_total{outcome}`). */
 export type RequestOutcome =
   | "success"
   | "not_found"
@@ -56,7 +56,7 @@ export type RequestOutcome =
   | "invalid_response"
   | "auth";
 
-/** A failed poll, as events and the JSON API report it (DESIGN.md §6 `error`). */
+/** A failed poll, as events and the JSON API report it (DESIGN §6 `error`). */
 export interface PollError {
   kind: Exclude<RequestOutcome, "success">;
   http_status?: number;
@@ -112,7 +112,7 @@ export interface ServerState {
   generation?: number;
 }
 
-/** Event types (DESIGN.md §6). */
+/** Event types (DESIGN §6). */
 export const EVENT_TYPES = [
   "image_server.status_changed",
   "image_server.stuck",
@@ -145,7 +145,7 @@ export const EVENT_NAMES = [
 export type EventName = (typeof EVENT_NAMES)[number];
 
 /**
- * One event. `data` is exactly the webhook payload's `data` object (DESIGN.md §6). Target events
+ * One event. `data` is exactly the webhook payload's `data` object (DESIGN §6). Target events
  * (`target.*`) have `serverId` "" and a data object of their own ({@link TargetEventData}).
  */
 export interface DomainEvent {
@@ -160,7 +160,7 @@ export interface DomainEvent {
 }
 
 /**
- * The payload `data` of an event (DESIGN.md §6). Optional fields appear only on the events that have
+ * The payload `data` of an event (DESIGN §6). Optional fields appear only on the events that have
  * them; `server_id`, `name` and `status` are on every image_server event and absent from target events.
  */
 export interface EventData {

@@ -1,5 +1,5 @@
 /**
- * The HTTP server (DESIGN.md §4): metrics, health, readiness, reload, the JSON API and a small HTML status
+ * The HTTP server (DESIGN §4): metrics, health, readiness, reload, the JSON API and a small HTML status
  * page, on node:http with no framework. It only reads what its deps hand it: a scrape never calls the cloud.
  */
 import { createHash, timingSafeEqual } from "node:crypto";

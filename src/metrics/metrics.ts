@@ -1,11 +1,11 @@
 /**
- * Every metric imagewatch exports, named in this one module (DESIGN.md §5, STYLE.md rule 7).
+ * Every metric imagewatch exports, named in this one module (DESIGN §5, our style rule 7).
  *
  * Two halves, rendered into one exposition:
  * - **Per-server series** (`imagewatch_image_server_*`) are kept as ready-made text. `setServer()` rebuilds
  *   the lines of that one server in every family, and each family caches its joined text until a line of
  *   it changes. A scrape of 10,000 servers is then a handful of string joins, not 100,000 prom-client
- *   children rebuilt per scrape (TOOLCHAIN.md measures 0.7 s for that).
+ *   children rebuilt per scrape (a toolchain measurement showed 0.7 s for that).
  * - **Daemon series** (requests, deliveries, queue, auth, transitions, targets, config, build, shard, and
  *   the process defaults) live on a prom-client `Registry` owned by this instance, never the default one.
  *   `configure()` declares the targets and webhooks, so their counters exist at 0 from the start.
@@ -14,7 +14,7 @@
  * `nodejs_heap_size_used_bytes`, …): that is the convention of every Node exporter, so stock dashboards
  * and alerts for Node processes work unchanged. Everything imagewatch itself defines carries the prefix.
  * Three defaults (`nodejs_active_{handles,requests,resources}_total`) are dropped: they are gauges named
- * like counters, and `promtool check metrics` must report nothing on a scrape (DESIGN.md §5).
+ * like counters, and `promtool check metrics` must report nothing on a scrape (DESIGN §5).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { ALERT_NAMES } from "../alertmanager/alert-set.js";
@@ -50,7 +50,7 @@ export const METRIC_NAMES = {
   targetLastSuccess: `${METRIC_PREFIX}target_last_success_timestamp_seconds`,
   alertmanagerPushes: `${METRIC_PREFIX}alertmanager_pushes_total`,
   alertsFiring: `${METRIC_PREFIX}alerts_firing`,
-  /** Not in DESIGN.md §5: issue 4 asks that a failing scheduler tick be counted. */
+  /** Not in DESIGN §5: issue 4 asks that a failing scheduler tick be counted. */
   pollTickFailures: `${METRIC_PREFIX}poll_tick_failures_total`,
 } as const;
 
@@ -64,7 +64,7 @@ const LINT_FAILING_DEFAULTS = [
   "nodejs_active_resources_total",
 ];
 
-/** Every outcome of `poll_requests_total` (DESIGN.md §5). */
+/** Every outcome of `poll_requests_total` (DESIGN §5). */
 export const REQUEST_OUTCOMES: readonly RequestOutcome[] = [
   "success",
   "not_found",
@@ -80,12 +80,12 @@ export const REQUEST_OUTCOMES: readonly RequestOutcome[] = [
 /** Every outcome of `alertmanager_pushes_total` (DESIGN §13). */
 export const ALERTMANAGER_PUSH_OUTCOMES = ["success", "failure"] as const;
 
-/** Every outcome of `webhook_deliveries_total` (DESIGN.md §5). */
+/** Every outcome of `webhook_deliveries_total` (DESIGN §5). */
 export const DELIVERY_OUTCOMES = ["delivered", "retried", "dead"] as const;
 /** One outcome of a webhook delivery attempt. */
 export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 
-/** Every outcome of `auth_token_refreshes_total` (DESIGN.md §5). */
+/** Every outcome of `auth_token_refreshes_total` (DESIGN §5). */
 export const TOKEN_REFRESH_OUTCOMES = ["success", "failure"] as const;
 
 /** One configured target as the metrics see it (`target_info`). */

@@ -1,5 +1,5 @@
 /**
- * The outbox workers (DESIGN.md §1 "deliver", §6, §7, §10): read due deliveries from the store, POST them,
+ * The outbox workers (DESIGN §1 "deliver", §6, §7, §10): read due deliveries from the store, POST them,
  * and record the outcome. At-least-once, in order per server per webhook. The poller has already
  * committed the events and their delivery rows; this service only reads the outbox and sends.
  *

@@ -1,5 +1,5 @@
 /**
- * The fake Workspace image-server and image-job APIs and the IAM token API (API.md §1, §2, §4, §6):
+ * The fake Workspace image-server and image-job APIs and the IAM token API (API §1, §2, §4, §6):
  * routing, authentication, parameter checks and fault injection. Each request is decided at once (and counted), then the answer
  * is written, after any injected delay.
  */
@@ -391,7 +391,7 @@ function tokenReply(state: SimulatorState, scope: ProjectScope): Reply {
   return json(201, tokenBody, { "X-Subject-Token": issued.token });
 }
 
-/** The 401 body of the metadata service on a node without an agency (API.md §7). */
+/** The 401 body of the metadata service on a node without an agency (the API notes §7). */
 export const NO_AGENCY_BODY = "Please configure Cloud Service Agency first";
 
 /** The answer of IAM and the metadata service: `{credential: {access, secret, securitytoken, expires_at}}`. */

@@ -1,6 +1,6 @@
 /**
  * A faithful local fake of the Workspace image-server and image-job APIs, the IAM token and
- * securitytokens APIs and the ECS metadata service (API.md), driven by a scenario, an injected clock and a control interface (JS API and `/__sim/`
+ * securitytokens APIs and the ECS metadata service (the API notes), driven by a scenario, an injected clock and a control interface (JS API and `/__sim/`
  * routes). See README.md.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";

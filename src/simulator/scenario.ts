@@ -1,6 +1,6 @@
 /**
  * Simulator scenarios: what the fake Workspace/IAM API holds and how it changes over time
- * (DESIGN.md §3). A scenario is YAML on disk, validated strictly, and normalised to ms offsets.
+ * (DESIGN §3). A scenario is YAML on disk, validated strictly, and normalised to ms offsets.
  */
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
@@ -26,11 +26,11 @@ export interface ScenarioCredentials {
  */
 export type SimRoute = "get" | "list" | "token" | "jobs" | "job" | "sub_jobs" | "metadata" | "securitytokens";
 
-/** Image job types (API.md §6). */
+/** Image job types (API §6). */
 export const JOB_TYPES = ["CREATE_SERVER", "CREATE_SERVER_IMAGE", "DELETE_SERVER"] as const;
 /** An image job type. */
 export type JobType = (typeof JOB_TYPES)[number];
-/** Job statuses (API.md §6). */
+/** Job statuses (API §6). */
 export const JOB_STATUSES = ["WAITING", "RUNNING", "SUCCESS", "FAILED"] as const;
 /** A job status. */
 export type JobStatus = (typeof JOB_STATUSES)[number];

@@ -113,7 +113,7 @@ export interface IssuedToken {
   expiresAt: number;
 }
 
-/** Default IAM token lifetime (API.md §4: valid 24 h). */
+/** Default IAM token lifetime (API §4: valid 24 h). */
 export const DEFAULT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
 const MAX_LOG = 1000;
 
@@ -138,7 +138,7 @@ export interface SimulatorStateOptions {
 }
 
 /**
- * Completes a server's API object: every field of API.md §1 in the API's order, generated where missing
+ * Completes a server's API object: every field of API §1 in the API's order, generated where missing
  * (ids derived from `seed`, `create_time` an hour before `base`, `update_time` = `base`, status ACTIVE).
  * A `status` of null leaves the field out.
  */

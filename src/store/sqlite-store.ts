@@ -1,5 +1,5 @@
 /**
- * The SQLite implementation of {@link Store} (DESIGN.md §7), on better-sqlite3 (synchronous, one
+ * The SQLite implementation of {@link Store} (DESIGN §7), on better-sqlite3 (synchronous, one
  * connection per process).
  *
  * Durability: WAL with `synchronous = NORMAL`. A commit is appended to the WAL with write() before

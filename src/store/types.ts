@@ -1,5 +1,5 @@
 /**
- * The durable store's contract (DESIGN.md §7). One implementation today (SQLite); the store test suite
+ * The durable store's contract (DESIGN §7). One implementation today (SQLite); the store test suite
  * is written against this interface so any other runs the same scenarios.
  */
 import type { TargetState } from "../domain/target-health.js";

@@ -33,7 +33,7 @@ function runProcess(args: string[], env: Record<string, string> = {}) {
 }
 
 describe("the CLI shell", () => {
-  it("lists every command of DESIGN.md §3 in --help", async () => {
+  it("lists every command of DESIGN §3 in --help", async () => {
     const { ctx, out } = fakeContext(["--help"]);
     assert.equal(await runCli(ctx), 0);
     for (const name of ["run", "check-config", "once", "simulate", "demo", "webhook", "events"]) {

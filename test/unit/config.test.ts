@@ -482,7 +482,7 @@ describe("resolved defaults", () => {
     });
   });
 
-  it("derives endpoints from the region, per API.md §3", () => {
+  it("derives endpoints from the region, per API §3", () => {
     const at = (region: string) => parse(BASE.replace("cn-north-4", region)).config.cloud;
     assert.equal(at("cn-southwest-2").endpoint, "https://appstream.cn-southwest-2.myhuaweicloud.com");
     assert.equal(at("ap-southeast-3").endpoint, "https://workspace.ap-southeast-3.myhuaweicloud.com");

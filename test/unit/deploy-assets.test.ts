@@ -196,7 +196,7 @@ function metricsOf(expr: string): string[] {
   return [...names];
 }
 
-/** Literal values a label may take, where the set is closed (DESIGN.md §5), per metric. */
+/** Literal values a label may take, where the set is closed (DESIGN §5), per metric. */
 const LABEL_VALUES: Record<string, Record<string, readonly string[]>> = {
   [METRIC_NAMES.serverStatus]: { status: KNOWN_STATUSES },
   [METRIC_NAMES.pollRequests]: { outcome: REQUEST_OUTCOMES },

@@ -1,5 +1,5 @@
 /**
- * `kind: agency`: assumes an IAM agency (`POST {iam}/v3.0/OS-CREDENTIAL/securitytokens`, API.md §7)
+ * `kind: agency`: assumes an IAM agency (`POST {iam}/v3.0/OS-CREDENTIAL/securitytokens`, the API notes §7)
  * as the identity of a base credential given as `source:` (any other kind: its token or signature
  * authenticates the call), and signs API calls with the temporary AK/SK and security token it returns,
  * refreshed before they expire (temporary.ts).

@@ -1,6 +1,6 @@
 /**
  * `kind: metadata`: temporary AK/SK and a security token from the ECS/CCE metadata service of a node
- * with an agency attached (API.md §7, the SDKs' MetadataAccessor): a session token (`PUT
+ * with an agency attached (the API notes §7, the SDKs' MetadataAccessor): a session token (`PUT
  * /meta-data/latest/api/token`), then `GET /openstack/latest/securitykey` with it. Refreshed before
  * `expires_at` (temporary.ts). No agency on the node is a configuration problem, said in plain words.
  */

@@ -1,7 +1,7 @@
 /**
  * What the `metadata` and `agency` kinds share: temporary AK/SK with a security token, fetched by the
  * kind, cached, refreshed ahead of `expires_at` with one refresh in flight, and used to sign every
- * request `SDK-HMAC-SHA256` with `X-Security-Token` (API.md §4 step 2, §7). Keys are never used past
+ * request `SDK-HMAC-SHA256` with `X-Security-Token` (the API notes §4 step 2, §7). Keys are never used past
  * their expiry: a failed refresh keeps the current keys only while they are still valid.
  */
 import { FAILURES } from "../classify.js";
@@ -21,7 +21,7 @@ export interface TemporaryCredentials {
 /** Refresh this long before expiry, or at half the life if that is shorter. */
 export const TEMPORARY_REFRESH_MARGIN_MS = 15 * 60_000;
 
-/** Reads `{"credential": {"access", "secret", "securitytoken", "expires_at"}}` (API.md §7), or undefined. */
+/** Reads `{"credential": {"access", "secret", "securitytoken", "expires_at"}}` (the API notes §7), or undefined. */
 export function readCredentialBody(text: string): TemporaryCredentials | undefined {
   let body: unknown;
   try {
