@@ -1,8 +1,8 @@
 /** `imagewatch alertmanager test NAME`: one short-lived test alert to an entry of `alertmanagers:`. */
 import { pushTestAlertForCommand } from "../app.js";
-import { ExitCode, UsageError } from "../lib/errors.js";
+import { ExitCode } from "../lib/errors.js";
 import { loadCommandConfig } from "./config-file.js";
-import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
+import { type Command, type CommandContext, findNamed, parseTestArgs, writeLine } from "./context.js";
 
 const USAGE = `Usage: imagewatch alertmanager test NAME [-c FILE]
 
@@ -24,33 +24,15 @@ export const alertmanagerCommand: Command = {
   summary: "push a test alert to one entry of alertmanagers:",
   usage: USAGE,
   async run(ctx: CommandContext): Promise<number> {
-    const { values, positionals } = parseCommandArgs(
-      "alertmanager",
-      ctx.args,
-      { config: { type: "string", short: "c" } },
-      true,
-    );
-    if (values.help) {
+    const parsed = parseTestArgs("alertmanager", "alertmanager", ctx.args);
+    if (parsed.help) {
       writeLine(ctx.stdout, USAGE);
       return ExitCode.ok;
     }
-    const [sub, name, ...extra] = positionals;
-    if (sub !== "test") {
-      throw new UsageError(
-        `${sub === undefined ? "missing subcommand" : `unknown subcommand "${sub}"`}: use "alertmanager test NAME" (see: imagewatch alertmanager --help)`,
-      );
-    }
-    if (extra.length > 0)
-      throw new UsageError(`unexpected argument "${extra[0]}" (see: imagewatch alertmanager --help)`);
-    if (name === undefined) throw new UsageError('missing NAME: use "alertmanager test NAME"');
-    const loaded = loadCommandConfig(ctx, values.config);
+    const { name } = parsed;
+    const loaded = loadCommandConfig(ctx, parsed.config);
     if (typeof loaded === "number") return loaded;
-    const names = loaded.config.alertmanagers.map((a) => a.name);
-    const am = loaded.config.alertmanagers.find((a) => a.name === name);
-    if (!am) {
-      const known = names.length > 0 ? `configured: ${names.join(", ")}` : "no alertmanagers are configured";
-      throw new UsageError(`unknown alertmanager "${name}" (${known})`);
-    }
+    const am = findNamed(loaded.config.alertmanagers, name, "alertmanager");
     const result = await pushTestAlertForCommand(am, ctx.env);
     const out = result.ok ? ctx.stdout : ctx.stderr;
     const body = result.body ?? "";

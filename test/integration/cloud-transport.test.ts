@@ -16,6 +16,7 @@ import { type Clock, systemClock } from "../../src/lib/clock.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator, type Simulator } from "../../src/simulator/index.js";
 import { okServer, rejectsWith } from "../helpers/cloud-errors.js";
+import { waitFor } from "../helpers/daemon.js";
 import { createManualClock } from "../helpers/manual-clock.js";
 
 const P = "0123456789abcdef0123456789abcdef";
@@ -124,7 +125,9 @@ describe("timeouts (requestTimeout covers every phase)", { concurrency: true }, 
     const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_TIMEOUT");
     assert.match(err.message, /no response headers within 150 ms/);
     assert.equal(err.attempts, 2);
-    assert.equal(h.sim.counts().byRoute.get, 2);
+    // Both attempts reach the simulator, though on a loaded machine the second may land after the
+    // client already gave up on it.
+    await waitFor(() => h.sim.counts().byRoute.get === 2, "both attempts at the simulator", 5_000, 10);
   });
 
   it("body: headers sent, body stalls → CLOUD_TIMEOUT", async (t) => {
