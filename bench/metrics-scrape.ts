@@ -2,7 +2,7 @@
  * Benchmark (not a test): one /metrics render for 10,000 image servers.
  *
  * - baseline: one prom-client Gauge child per per-server series, rendered by `registry.metrics()`
- *   (what DESIGN.md §5 rules out; TOOLCHAIN.md measured 0.7–0.8 s for a similar shape).
+ *   (what DESIGN §5 rules out; the toolchain notes measured 0.7–0.8 s for a similar shape).
  * Each timed render ends with the UTF-8 bytes a scrape sends (the baseline encodes its string; the candidate
  * returns its cached chunks, rebuilding dirty ones).
  *

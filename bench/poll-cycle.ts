@@ -39,7 +39,13 @@ import { systemClock } from "../src/lib/clock.js";
 import { createSilentLogger } from "../src/lib/logger.js";
 import { applyPollToMetrics } from "../src/metrics/apply-poll.js";
 import { createMetrics, type Metrics } from "../src/metrics/metrics.js";
-import { type PollDeps, type PollSummary, pollTarget, ServerStates } from "../src/poller/poll-target.js";
+import {
+  type PollDeps,
+  type PollSummary,
+  pollTarget,
+  ServerStates,
+  TargetStates,
+} from "../src/poller/poll-target.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
 import type { Store } from "../src/store/types.js";
 import { AK, cpuMs, median, PROJECT, round2, SK, startSimChild, withLoopDelay } from "./helpers.js";
@@ -218,6 +224,7 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
         cloud: timedCloud,
         store: timedStore,
         states,
+        targets: new TargetStates(),
         clock: systemClock,
         logger,
         config: () => config,
@@ -433,6 +440,7 @@ async function scaling(
           cloud: stub,
           store,
           states,
+          targets: new TargetStates(),
           clock: systemClock,
           logger,
           config: () => config,

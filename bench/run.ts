@@ -10,6 +10,7 @@
 import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { run as runCloudClient } from "./cloud-client.js";
+import { run as runDelivery } from "./delivery.js";
 import { type BenchResult, run as runMetricsScrape } from "./metrics-scrape.js";
 import { run as runPollCycle } from "./poll-cycle.js";
 
@@ -20,6 +21,7 @@ const BENCHES: Array<{ name: string; run: () => Promise<AnyResult> }> = [
   { name: "metrics-scrape", run: runMetricsScrape },
   { name: "cloud-client", run: runCloudClient },
   { name: "poll-cycle", run: runPollCycle },
+  { name: "delivery", run: runDelivery },
 ];
 
 function out(line = ""): void {

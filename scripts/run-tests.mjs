@@ -1,8 +1,11 @@
 #!/usr/bin/env node
-// Runs every test file under test/ with node:test and fails when none ran.
-// Node 20 neither expands globs nor finds .ts files in a directory, so we list them ourselves.
+// Runs every test file under test/ with node:test and fails when none ran, or when the tests left
+// anything in the temp dir. Node 20 neither expands globs nor finds .ts files in a directory, so we list
+// them ourselves. The tests (and every process they start) get a temp dir of their own ($TMPDIR), so
+// what is left in it afterwards is theirs, whatever else runs on the machine.
 import { spawn } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync } from "node:fs";
+import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 
 function findTests(dir) {
@@ -23,18 +26,41 @@ if (files.length === 0) {
   process.exit(1);
 }
 const args = ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", ...files];
+const tmp = mkdtempSync(join(tmpdir(), "imagewatch-run-tests-"));
+// tsx keeps its compile cache in $TMPDIR/tsx-<uid>: share the usual one, so the runs stay warm.
+const tsxCache = `tsx-${process.geteuid ? process.geteuid() : userInfo().username}`;
+mkdirSync(join(tmpdir(), tsxCache), { recursive: true });
+symlinkSync(join(tmpdir(), tsxCache), join(tmp, tsxCache), "dir");
+
+/** Lists what the tests left in their temp dir, then removes the dir; 1 when anything was left. */
+function checkLeftovers() {
+  unlinkSync(join(tmp, tsxCache));
+  const left = readdirSync(tmp);
+  rmSync(tmp, { recursive: true, force: true });
+  if (left.length === 0) return 0;
+  console.error(
+    `run-tests: the tests left ${left.length} entries in the temp dir (remove them with t.after / makeTempDir):`,
+  );
+  for (const name of left.sort()) console.error(`  ${name}`);
+  return 1;
+}
+
 let out = "";
-const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "inherit"] });
+const child = spawn(process.execPath, args, {
+  stdio: ["ignore", "pipe", "inherit"],
+  env: { ...process.env, TMPDIR: tmp, TMP: tmp, TEMP: tmp },
+});
 child.stdout.on("data", (chunk) => {
   out += chunk.toString();
   process.stdout.write(chunk);
 });
 child.on("exit", (code, signal) => {
+  const leftovers = checkLeftovers();
   const m = /^ℹ tests (\d+)$/m.exec(out);
   const ran = m ? Number(m[1]) : 0;
   if (code === 0 && ran === 0) {
     console.error("run-tests: zero tests ran");
     process.exit(1);
   }
-  process.exit(code ?? (signal ? 1 : 0));
+  process.exit((code ?? (signal ? 1 : 0)) || leftovers);
 });

@@ -1,17 +1,21 @@
 /**
- * The composition root: the only file that picks concrete implementations (STYLE.md rule 2) and wires
- * config → cloud client → poller → store → delivery, metrics and HTTP. `createApp` builds; `start` and
- * `stop` run the lifecycle in order and in reverse.
+ * The composition root: the only file that picks concrete implementations (our style rule 2) and wires
+ * config → cloud clients (one per cloud) → poller → store → delivery, metrics and HTTP. `createApp`
+ * builds; `start` and `stop` run the lifecycle in order and in reverse.
  */
-import { isDeepStrictEqual } from "node:util";
-import { type CloudClient, createCloudClient } from "./cloud/client.js";
+import type { JobAlertInput, TargetAlertInput } from "./alertmanager/alert-set.js";
+import { deriveAlerts, failedJobInputs } from "./alertmanager/alert-set.js";
+import { createAlertPusher, type PushResult, postAlerts, testAlert } from "./alertmanager/pusher.js";
+import { createCloudClient } from "./cloud/client.js";
+import { type CloudClients, createCloudClients } from "./cloud/clouds.js";
 import { loadConfig } from "./config/load.js";
-import type { Config, LoadedConfig, WebhookConfig } from "./config/types.js";
+import type { AlertmanagerConfig, Config, LoadedConfig, WebhookConfig } from "./config/types.js";
 import { matchesTargetFilter, type TargetMemory } from "./domain/poll-plan.js";
 import { ownsServer } from "./domain/sharding.js";
+import { DEFAULT_CLOUD } from "./domain/target-health.js";
 import type { ServerState } from "./domain/types.js";
 import { createHttpServer } from "./http/server.js";
-import { systemClock, systemTimers } from "./lib/clock.js";
+import { type Clock, systemClock, systemTimers, type Timers } from "./lib/clock.js";
 import { ConfigError, coerceError } from "./lib/errors.js";
 import type { Logger } from "./lib/logger.js";
 import { VERSION } from "./lib/version.js";
@@ -21,14 +25,21 @@ import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { createDeliveryService, type DeliveryService } from "./notify/delivery-service.js";
 import { createWebhookDispatcher } from "./notify/dispatcher.js";
 import { sendTestEvent, type TestEventResult } from "./notify/test-event.js";
-import { type PollDeps, pollTarget, ServerStates } from "./poller/poll-target.js";
+import { type PollDeps, pollTarget, ServerStates, TargetStates } from "./poller/poll-target.js";
 import { createScheduler, type Scheduler } from "./poller/scheduler.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
 import type { Store } from "./store/types.js";
 
+/** How many of the most recent failing jobs the alert set looks at (an hour of failures fits). */
+const JOB_ALERT_SCAN = 1000;
+
 /** What the process shell gives the daemon; the rest is picked here. */
 export interface AppDeps {
   logger: Logger;
+  /** Time for polls, events and delivery (tests pass a manual clock); default: the system clock. */
+  clock?: Clock;
+  /** The scheduler's timers (tests pass a manual clock); default: node's. */
+  timers?: Timers;
   env: Readonly<Record<string, string | undefined>>;
   /** Delivery: how often the outbox is re-read without a wake-up (ms). */
   deliveryPollIntervalMs?: number;
@@ -40,6 +51,12 @@ export interface App {
   readonly metrics: Metrics;
   readonly store: Store;
   readonly states: ServerStates;
+  /** Target health (DESIGN §10), as the API and the status page show it. */
+  readonly targets: TargetStates;
+  /** The scheduler's events and drain, so tests on a manual clock can await ticks. */
+  readonly scheduler: Pick<Scheduler, "on" | "drain">;
+  /** What delivery is doing now, so tests on a manual clock can tell "nothing due" from "waiting". */
+  readonly delivery: Pick<DeliveryService, "inFlight" | "pausedUntil">;
   /** The current (frozen) config. */
   config(): Readonly<Config>;
   /** Starts HTTP, delivery and the scheduler; resolves with the HTTP port. */
@@ -54,8 +71,8 @@ export interface App {
 /** A reload's new parts, all built before anything is swapped. */
 interface Prepared {
   loaded: LoadedConfig;
-  /** A new cloud client when the cloud config changed. */
-  cloud?: CloudClient;
+  /** The cloud clients of the new config (unchanged clouds keep their client). */
+  clouds: CloudClients;
   /** server.listen or state.path changed: those wait for a restart. */
   restartNeeded: boolean;
 }
@@ -68,9 +85,18 @@ export interface CommandDeps {
   env: Readonly<Record<string, string | undefined>>;
 }
 
-/** The cloud client of a one-shot command (`once`): the daemon's client, without metrics. The caller closes it. */
-export function createCloudForCommand(config: Readonly<Config>, deps: CommandDeps): CloudClient {
-  return createCloudClient(config.cloud, { clock: systemClock, logger: deps.logger, env: deps.env });
+/**
+ * The cloud clients of a one-shot command (`once`): the daemon's, one per cloud, without metrics. The
+ * caller closes them.
+ */
+export function createCloudForCommand(config: Readonly<Config>, deps: CommandDeps): CloudClients {
+  return createCloudClients(config.clouds, (name, cloud) =>
+    createCloudClient(cloud, {
+      clock: systemClock,
+      logger: deps.logger.child({ cloud: name }),
+      env: deps.env,
+    }),
+  );
 }
 
 /** Sends test events the way deliveries go (the daemon's dispatcher and proxy rules). */
@@ -92,9 +118,36 @@ export function createWebhookSenderForCommand(
   };
 }
 
+/** Pushes one short-lived test alert to an entry of `alertmanagers:` (`imagewatch alertmanager test`). */
+export async function pushTestAlertForCommand(
+  am: AlertmanagerConfig,
+  env: Readonly<Record<string, string | undefined>>,
+): Promise<PushResult> {
+  const dispatcher = createWebhookDispatcher(env);
+  const now = systemClock.now();
+  try {
+    return await postAlerts(am, [testAlert(now, am.labels)], {
+      dispatcher,
+      userAgent: `imagewatch/${VERSION}`,
+    });
+  } finally {
+    await dispatcher.destroy().catch(() => undefined);
+  }
+}
+
+/** Every (project, cloud) pair the config watches, once each: a target's health is keyed by both. */
+function uniqueTargets(config: Readonly<Config>): Array<{ projectId: string; cloud: string }> {
+  const seen = new Map<string, { projectId: string; cloud: string }>();
+  for (const t of config.targets) {
+    const cloud = t.cloud ?? DEFAULT_CLOUD;
+    seen.set(`${cloud}/${t.projectId}`, { projectId: t.projectId, cloud });
+  }
+  return [...seen.values()];
+}
+
 /** Builds the daemon from a loaded config. Opening the store may throw (corrupt or newer database). */
 export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
-  const clock = systemClock;
+  const clock = deps.clock ?? systemClock;
   const log = deps.logger;
   let current = loaded;
   const cfg = () => current.config;
@@ -110,6 +163,16 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     states.set(s);
     if (s.present) metrics.setServer(s);
   }
+  const targets = new TargetStates();
+  for (const t of store.loadTargets()) targets.set(t);
+  /** `target_up` and its timestamp from the known health of every configured target (start, reload). */
+  const setAllTargetHealth = () => {
+    for (const t of cfg().targets) {
+      const h = targets.get(t.projectId, t.cloud ?? DEFAULT_CLOUD);
+      metrics.setTargetHealth(t.projectId, { up: h.up, lastSuccessAt: h.lastSuccessAt });
+    }
+  };
+  setAllTargetHealth();
   log.info({ servers: states.size, path: cfg().state.path }, "state loaded");
 
   /**
@@ -144,15 +207,21 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   };
   forgetUnwatched();
 
-  const makeCloud = (config: Readonly<Config>): CloudClient =>
-    createCloudClient(config.cloud, {
-      clock,
-      logger: log,
-      env: deps.env,
-      onRequest: (r) => metrics.recordRequest(r.projectId, r.outcome, r.durationSeconds),
-      onTokenRefresh: (outcome) => metrics.recordTokenRefresh(outcome),
-    });
-  let cloud = makeCloud(cfg());
+  // One client per cloud: its own credentials, limiter, retries and connections (DESIGN §12).
+  const makeClouds = (config: Readonly<Config>, previous?: CloudClients): CloudClients =>
+    createCloudClients(
+      config.clouds,
+      (name, cloudConfig) =>
+        createCloudClient(cloudConfig, {
+          clock,
+          logger: log.child({ cloud: name }),
+          env: deps.env,
+          onRequest: (r) => metrics.recordRequest(r.projectId, r.outcome, r.durationSeconds),
+          onTokenRefresh: (outcome) => metrics.recordTokenRefresh(outcome),
+        }),
+      previous,
+    );
+  let clouds = makeClouds(cfg());
 
   // Webhooks honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY like the cloud client does.
   const webhookDispatcher = createWebhookDispatcher(deps.env);
@@ -171,10 +240,57 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     },
   });
 
+  // Alertmanager (DESIGN §13): the alert set is derived from state, so a restart rebuilds it as it was.
+  // Target health and job watching feed it through these two inputs once their state exists here.
+  // A target is down for Alertmanager once its whole-target failure passed the threshold (the moment
+  // target.poll_failed is emitted), from when its streak began.
+  const targetAlertInputs = (): TargetAlertInput[] =>
+    uniqueTargets(cfg()).flatMap(({ projectId, cloud }) => {
+      const t = targets.get(projectId, cloud);
+      if (!t.failingAsWhole || !t.pollFailedNotified) return [];
+      return [
+        {
+          projectId,
+          cloud: t.cloud,
+          failing: true,
+          since: t.downSince ?? t.lastTickAt ?? clock.now(),
+          error: t.lastError,
+        },
+      ];
+    });
+  // A failed job fires ImageJobFailed for an hour after it failed (DESIGN §13), read from the store so a
+  // restart fires it again; the most recent failing jobs are enough to cover that hour.
+  const jobAlertInputs = (): JobAlertInput[] =>
+    failedJobInputs(store.listJobs(JOB_ALERT_SCAN, { state: "failed" }), clock.now(), (key) =>
+      ownsServer(key, cfg().sharding),
+    );
+  const alertPusher = createAlertPusher({
+    alertmanagers: () => cfg().alertmanagers,
+    scheduleInterval: () => cfg().schedule.interval,
+    derive: (now) =>
+      deriveAlerts({
+        servers: states.all(),
+        targets: targetAlertInputs(),
+        jobs: jobAlertInputs(),
+        now,
+        externalURL: cfg().server.externalURL,
+        stuckThresholdFor: (status) => cfg().stuck.thresholds[status],
+      }),
+    clock,
+    timers: systemTimers,
+    dispatcher: webhookDispatcher,
+    logger: log.child({ component: "alertmanager" }),
+    userAgent: `imagewatch/${VERSION}`,
+    onPush: (name, outcome) => metrics.recordAlertmanagerPush(name, outcome),
+    onFiring: (counts) => metrics.setAlertsFiring(counts),
+  });
+
   const memory = new Map<string, TargetMemory>();
   // Metrics follow commits in order, in slices, so a 10,000-server poll does not block scrapes.
   let metricsChain: Promise<void> = Promise.resolve();
-  const onCommitted: NonNullable<PollDeps["onCommitted"]> = (observed, events, transitions, jobs) => {
+  const onCommitted: NonNullable<PollDeps["onCommitted"]> = (observed, events, transitions, target, jobs) => {
+    // At once, not in the chain: target_up turns 0 with the first failing tick's commit.
+    metrics.setTargetHealth(target.projectId, { up: target.up, lastSuccessAt: target.lastSuccessAt });
     metricsChain = metricsChain
       .then(() =>
         applyPollToMetrics(
@@ -185,6 +301,8 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
         ),
       )
       .catch((e: unknown) => log.error({ err: coerceError(e) }, "metrics update failed"));
+    // An alert that started or ended is pushed at once (a push failure is logged by the pusher).
+    void alertPusher.refresh();
     if (events.length > 0) {
       log.info(
         {
@@ -206,9 +324,10 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       logger: log,
       poll: (target, first) =>
         pollTarget(target, {
-          cloud,
+          cloud: clouds.forTarget(target),
           store,
           states,
+          targets,
           clock,
           logger: pollLog,
           config: cfg,
@@ -218,7 +337,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
           signal: pollAbort.signal,
         }),
       clock,
-      timers: systemTimers,
+      timers: deps.timers ?? systemTimers,
     },
   );
   scheduler.on("tick_error", ({ target }) => metrics.recordTickFailure(target.projectId));
@@ -229,6 +348,11 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     clock,
     getBearerToken: () => cfg().server.bearerToken,
     listServers: () => states.all().filter((s) => s.present),
+    listTargets: () =>
+      uniqueTargets(cfg()).map(({ projectId, cloud }) => ({
+        ...targets.get(projectId, cloud),
+        region: cfg().clouds[cloud]?.region ?? "",
+      })),
     listEvents: (limit, filter) => store.listEvents(limit, filter),
     getEvent: (id) => store.getEvent(id),
     listJobs: (limit, filter) => store.listJobs(limit, filter),
@@ -269,8 +393,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     };
     const restartNeeded =
       prev.server.listen !== next.config.server.listen || prev.state.path !== next.config.state.path;
-    if (isDeepStrictEqual(prev.cloud, loaded.config.cloud)) return { loaded, restartNeeded };
-    return { loaded, restartNeeded, cloud: makeCloud(loaded.config) };
+    return { loaded, restartNeeded, clouds: makeClouds(loaded.config, clouds) };
   };
 
   /** Swaps in a prepared reload. Nothing here reads files or builds clients, so nothing here fails. */
@@ -278,19 +401,20 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     for (const w of next.loaded.warnings) log.warn({ warning: w }, "config warning");
     if (next.restartNeeded) log.warn("server.listen and state.path changes take effect after a restart");
     current = next.loaded;
-    if (next.cloud) {
-      const old = cloud;
-      cloud = next.cloud;
-      // Polls in flight keep the old client; close it once they are done.
+    const retired = clouds.retiredBy(next.clouds);
+    clouds = next.clouds;
+    if (retired.length > 0) {
+      // Polls in flight keep the old clients; close them once they are done.
       void scheduler
         .drain()
-        .then(() => old.close())
+        .then(() => Promise.all(retired.map((c) => c.close())))
         .catch((e: unknown) => log.warn({ err: coerceError(e) }, "closing the previous cloud client failed"));
     }
     if (typeof log.level === "string" && log.level !== current.config.log.level)
       log.level = current.config.log.level;
     metrics.setShard(current.config.sharding.index, current.config.sharding.count);
     metrics.configure(metricsConfigOf(current.config));
+    setAllTargetHealth();
     try {
       forgetUnwatched();
     } catch (e) {
@@ -302,6 +426,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       concurrency: current.config.schedule.concurrency,
     });
     metrics.setConfigReload(true, clock.now());
+    alertPusher.reconfigure();
     delivery.wake();
     log.info(
       { targets: current.config.targets.length, webhooks: current.config.webhooks.length },
@@ -313,10 +438,14 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     metrics,
     store,
     states,
+    targets,
+    scheduler,
+    delivery,
     config: cfg,
     async start() {
       const address = await http.start(cfg().server.host, cfg().server.port);
       delivery.start();
+      alertPusher.start();
       scheduler.start();
       prune();
       pruneTimer = setInterval(prune, 3_600_000);
@@ -354,10 +483,11 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       await scheduler.stop();
       clearTimeout(abortTimer);
       await metricsChain;
+      await alertPusher.stop();
       await delivery.stop(3000); // grace for deliveries in flight (ms)
       await webhookDispatcher.close();
       await http.stop();
-      await cloud.close();
+      await clouds.close();
       store.close();
       log.info("imagewatch stopped");
     },

@@ -1,6 +1,6 @@
 /**
  * How every command loads its config and reports a bad one: `error: path: message` per problem, then a
- * summary naming the file, on stderr; warnings as `warning: …`. The exit code is 78 (DESIGN.md §3).
+ * summary naming the file, on stderr; warnings as `warning: …`. The exit code is 78 (DESIGN §3).
  */
 import { resolve } from "node:path";
 import { loadConfig } from "../config/load.js";

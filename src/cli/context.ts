@@ -63,3 +63,40 @@ export function resolveConfigPath(ctx: CommandContext, flag: string | undefined)
 export function writeLine(stream: NodeJS.WritableStream, line: string): void {
   stream.write(`${line}\n`);
 }
+
+/**
+ * Parses `<command> test NAME [-c FILE]`, the shape of `webhook test` and `alertmanager test`: usage
+ * mistakes are UsageErrors (exit 2) even when the config would not load. `noun` names NAME in messages.
+ */
+export function parseTestArgs(
+  command: string,
+  noun: string,
+  args: string[],
+): { help: true } | { help: false; name: string; config: string | undefined } {
+  const { values, positionals } = parseCommandArgs(
+    command,
+    args,
+    { config: { type: "string", short: "c" } },
+    true,
+  );
+  if (values.help) return { help: true };
+  const [sub, name, ...extra] = positionals;
+  if (sub !== "test") {
+    throw new UsageError(
+      `${sub === undefined ? "missing subcommand" : `unknown subcommand "${sub}"`}: use "${command} test NAME" (see: imagewatch ${command} --help)`,
+    );
+  }
+  if (extra.length > 0)
+    throw new UsageError(`unexpected argument "${extra[0]}" (see: imagewatch ${command} --help)`);
+  if (name === undefined) throw new UsageError(`missing ${noun} NAME: use "${command} test NAME"`);
+  return { help: false, name, config: values.config };
+}
+
+/** The entry of a config list called `name`, or a UsageError naming the configured ones. */
+export function findNamed<T extends { name: string }>(items: readonly T[], name: string, noun: string): T {
+  const found = items.find((i) => i.name === name);
+  if (found) return found;
+  const known =
+    items.length > 0 ? `configured: ${items.map((i) => i.name).join(", ")}` : `no ${noun}s are configured`;
+  throw new UsageError(`unknown ${noun} "${name}" (${known})`);
+}

@@ -5,8 +5,9 @@
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
-import { createApp } from "../app.js";
+import { type App, createApp } from "../app.js";
 import { loadConfig } from "../config/load.js";
+import type { Clock, Timers } from "../lib/clock.js";
 import { coerceError, ExitCode } from "../lib/errors.js";
 import { createLogger } from "../lib/logger.js";
 import { createSimulator, loadScenario } from "../simulator/index.js";
@@ -30,7 +31,9 @@ export function describeEvent(body: {
   const d = body.data ?? {};
   const time = (body.timestamp ?? "").slice(11, 19);
   const type = (body.type ?? "?").replace(/^image_server\./, "");
-  const who = `${String(d.name ?? "?")} (${String(d.server_id ?? "?")})`;
+  const who = body.type?.startsWith("target.")
+    ? `project ${String(d.project_id ?? "?")}`
+    : `${String(d.name ?? "?")} (${String(d.server_id ?? "?")})`;
   let what = "";
   switch (body.type) {
     case "image_server.status_changed":
@@ -64,6 +67,14 @@ export function describeEvent(body: {
       what = `${String(d.job_type)} ${String(d.status)}${took}${f ? `: ${String(f.error_code)} ${String(f.error_message)}` : ""}`;
       break;
     }
+    case "target.poll_failed": {
+      const e = (d.error ?? {}) as Record<string, unknown>;
+      what = `${String(d.consecutive_failures)} failed ticks, ${String(d.servers)} servers: ${String(e.kind)} ${String(e.http_status ?? "")} ${String(e.error_code ?? "")} request ${String(e.request_id ?? "-")}`;
+      break;
+    }
+    case "target.poll_recovered":
+      what = `polling works again for ${String(d.servers)} servers`;
+      break;
     default:
       what = JSON.stringify(d).slice(0, 120);
   }
@@ -111,6 +122,85 @@ export async function startReceiver(
   return { server, port: (server.address() as AddressInfo).port };
 }
 
+/** What {@link startDemo} needs; the CLI passes its context, a test a manual clock. */
+export interface DemoOptions {
+  env: Readonly<Record<string, string | undefined>>;
+  /** Where the receiver's event lines (and the banner) go. */
+  print: (line: string) => void;
+  /** The daemon's log (pretty, at $IMAGEWATCH_DEMO_LOG_LEVEL or warn). */
+  logStream: NodeJS.WritableStream;
+  configPath?: string;
+  scenarioPath?: string;
+  /** Drives the simulator's timelines, the daemon and delivery; default the system clock. */
+  clock?: Clock;
+  /** The daemon scheduler's timers; default node's. */
+  timers?: Timers;
+}
+
+/** A running demo: the simulator, the receiver and the daemon. */
+export interface Demo {
+  app: App;
+  simUrl: string;
+  daemonUrl: string;
+  receiverPort: number;
+  /** Stops the daemon, the receiver and the simulator. */
+  stop(): Promise<void>;
+}
+
+/** Starts the simulator, the receiver and the daemon of the demo. */
+export async function startDemo(options: DemoOptions): Promise<Demo> {
+  const { env: baseEnv, print } = options;
+  const port = (name: string, dflt: number) => Number(baseEnv[name] ?? dflt);
+  const configPath = options.configPath ?? "config/demo.yaml";
+  const scenario = loadScenario(options.scenarioPath ?? "config/demo-scenario.yaml");
+  const simulator = createSimulator({
+    scenario,
+    host: "127.0.0.1",
+    port: port("IMAGEWATCH_DEMO_SIM_PORT", 9479),
+    ...(options.clock ? { clock: options.clock } : {}),
+  });
+  const sim = await simulator.start();
+  const env = { ...baseEnv, IMAGEWATCH_DEMO_SIM_PORT: String(sim.port) };
+  const first = loadConfig(configPath, env);
+  const hook = first.config.webhooks[0];
+  if (!hook?.secret) throw new Error("the demo config needs one webhook with a secret");
+  const receiver = await startReceiver(
+    hook.secret,
+    "127.0.0.1",
+    port("IMAGEWATCH_DEMO_RECEIVER_PORT", 9480),
+    print,
+  );
+  const loaded = loadConfig(configPath, { ...env, IMAGEWATCH_DEMO_RECEIVER_PORT: String(receiver.port) });
+  // The daemon's own log goes to stderr at warn, so the event lines stand out on stdout.
+  const logger = createLogger(
+    { level: baseEnv.IMAGEWATCH_DEMO_LOG_LEVEL ?? "warn", format: "pretty" },
+    options.logStream,
+  );
+  const app = createApp(loaded, {
+    logger,
+    env,
+    deliveryPollIntervalMs: 500,
+    ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.timers ? { timers: options.timers } : {}),
+  });
+  const address = await app.start();
+  return {
+    app,
+    simUrl: sim.url,
+    daemonUrl: address.url,
+    receiverPort: receiver.port,
+    async stop() {
+      try {
+        await app.stop();
+      } finally {
+        receiver.server.closeAllConnections();
+        await new Promise<void>((r) => receiver.server.close(() => r()));
+        await simulator.stop();
+      }
+    },
+  };
+}
+
 export const demoCommand: Command = {
   name: "demo",
   summary: "simulator + daemon + a local receiver that prints events",
@@ -124,43 +214,19 @@ export const demoCommand: Command = {
       writeLine(ctx.stdout, USAGE);
       return ExitCode.ok;
     }
-    const port = (name: string, dflt: number) => Number(ctx.env[name] ?? dflt);
     const print = (line: string) => writeLine(ctx.stdout, line);
-
-    const scenario = loadScenario(values.scenario ?? "config/demo-scenario.yaml");
-    const simulator = createSimulator({
-      scenario,
-      host: "127.0.0.1",
-      port: port("IMAGEWATCH_DEMO_SIM_PORT", 9479),
-    });
-    const sim = await simulator.start();
-    const env = { ...ctx.env, IMAGEWATCH_DEMO_SIM_PORT: String(sim.port) };
-    const first = loadConfig(values.config ?? "config/demo.yaml", env);
-    const hook = first.config.webhooks[0];
-    if (!hook?.secret) throw new Error("the demo config needs one webhook with a secret");
-    const receiver = await startReceiver(
-      hook.secret,
-      "127.0.0.1",
-      port("IMAGEWATCH_DEMO_RECEIVER_PORT", 9480),
+    const demo = await startDemo({
+      env: ctx.env,
       print,
-    );
-    const loaded = loadConfig(values.config ?? "config/demo.yaml", {
-      ...env,
-      IMAGEWATCH_DEMO_RECEIVER_PORT: String(receiver.port),
+      logStream: ctx.stderr,
+      ...(values.config ? { configPath: values.config } : {}),
+      ...(values.scenario ? { scenarioPath: values.scenario } : {}),
     });
-    // The daemon's own log goes to stderr at warn, so the event lines stand out on stdout.
-    const logger = createLogger(
-      { level: ctx.env.IMAGEWATCH_DEMO_LOG_LEVEL ?? "warn", format: "pretty" },
-      ctx.stderr,
-    );
-    const app = createApp(loaded, { logger, env, deliveryPollIntervalMs: 500 });
-    const address = await app.start();
+    const url = demo.daemonUrl;
     print(
-      `imagewatch demo: simulator ${sim.url}, daemon ${address.url}, receiver http://127.0.0.1:${receiver.port}/hook`,
+      `imagewatch demo: simulator ${demo.simUrl}, daemon ${url}, receiver http://127.0.0.1:${demo.receiverPort}/hook`,
     );
-    print(
-      `open ${address.url}/ (status page), ${address.url}/metrics, ${address.url}/api/v1/servers; Ctrl-C stops`,
-    );
+    print(`open ${url}/ (status page), ${url}/metrics, ${url}/api/v1/servers; Ctrl-C stops`);
     print("events as the receiver verifies them:");
 
     return await new Promise<number>((resolve) => {
@@ -172,13 +238,10 @@ export const demoCommand: Command = {
         }
         stopping = true;
         print("stopping…");
-        app
+        demo
           .stop()
           .catch((e: unknown) => writeLine(ctx.stderr, coerceError(e).message))
-          .then(async () => {
-            receiver.server.closeAllConnections();
-            await new Promise<void>((r) => receiver.server.close(() => r()));
-            await simulator.stop();
+          .then(() => {
             for (const u of unsub) u();
             resolve(ExitCode.ok);
           });

@@ -4,6 +4,7 @@
  */
 import { AppError, ConfigError, ExitCode, UsageError } from "../lib/errors.js";
 import { VERSION } from "../lib/version.js";
+import { alertmanagerCommand } from "./alertmanager.js";
 import { checkConfigCommand } from "./check-config.js";
 import { printConfigError } from "./config-file.js";
 import type { Command, CommandContext } from "./context.js";
@@ -16,7 +17,7 @@ import { runCommand } from "./run.js";
 import { simulateCommand } from "./simulate.js";
 import { webhookCommand } from "./webhook.js";
 
-/** Every command, in the order `--help` lists them (DESIGN.md §3). */
+/** Every command, in the order `--help` lists them (DESIGN §3). */
 export const COMMANDS: readonly Command[] = [
   runCommand,
   checkConfigCommand,
@@ -26,6 +27,7 @@ export const COMMANDS: readonly Command[] = [
   webhookCommand,
   eventsCommand,
   jobsCommand,
+  alertmanagerCommand,
 ];
 
 /** Finds a command by name. */

@@ -5,7 +5,7 @@
 import { createCloudForCommand } from "../app.js";
 import type { CloudClient } from "../cloud/client.js";
 import { CloudError } from "../cloud/errors.js";
-import type { Config } from "../config/types.js";
+import type { Config, TargetConfig } from "../config/types.js";
 import {
   type ImageJob,
   JOB_TYPES,
@@ -62,13 +62,22 @@ export interface JobsResult {
  */
 export async function listJobsNow(
   config: Readonly<Config>,
-  deps: { cloud: CloudClient; now: number; since: number; failedOnly: boolean; signal?: AbortSignal },
+  deps: {
+    /** The client of a target's cloud. */
+    cloudFor: (target: TargetConfig) => CloudClient;
+    now: number;
+    since: number;
+    failedOnly: boolean;
+    signal?: AbortSignal;
+  },
 ): Promise<JobsResult> {
-  const { cloud, signal } = deps;
+  const { signal } = deps;
   const result: JobsResult = { rows: [], failures: [] };
   const from = deps.now - deps.since;
-  for (const { projectId } of config.targets) {
+  for (const target of config.targets) {
+    const { projectId } = target;
     try {
+      const cloud = deps.cloudFor(target);
       for (const jobType of JOB_TYPES) {
         const filter = deps.failedOnly ? { jobType, status: "FAILED" } : { jobType };
         const jobs = await cloud.listAllImageJobs(projectId, filter, { signal });
@@ -193,14 +202,14 @@ export const jobsCommand: Command = {
     const { config } = loaded;
 
     const logger = createLogger(config.log, ctx.stderr);
-    const cloud = createCloudForCommand(config, { logger, env: ctx.env });
+    const clouds = createCloudForCommand(config, { logger, env: ctx.env });
     const controller = new AbortController();
     const offInt = ctx.onSignal("SIGINT", () => controller.abort(new Error("interrupted")));
     const offTerm = ctx.onSignal("SIGTERM", () => controller.abort(new Error("interrupted")));
     let result: JobsResult;
     try {
       result = await listJobsNow(config, {
-        cloud,
+        cloudFor: (target) => clouds.forTarget(target),
         now: systemClock.now(),
         since,
         failedOnly: values.failed ?? false,
@@ -209,7 +218,7 @@ export const jobsCommand: Command = {
     } finally {
       offInt();
       offTerm();
-      await cloud.close();
+      await clouds.close();
     }
     const failed = result.failures.length > 0 || controller.signal.aborted;
     if (values.json) writeLine(ctx.stdout, JSON.stringify(result.rows, null, 2));

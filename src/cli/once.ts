@@ -5,7 +5,7 @@
 import { createCloudForCommand } from "../app.js";
 import type { CloudClient, GetServerResult } from "../cloud/client.js";
 import { CloudError } from "../cloud/errors.js";
-import type { Config } from "../config/types.js";
+import type { Config, TargetConfig } from "../config/types.js";
 import { observe } from "../domain/observe.js";
 import { listResults, planTick } from "../domain/poll-plan.js";
 import type { ImageServer } from "../domain/types.js";
@@ -67,7 +67,8 @@ export interface OnceResult {
 
 /** What `pollOnce` needs besides the config. */
 export interface OnceDeps {
-  cloud: CloudClient;
+  /** The client of a target's cloud. */
+  cloudFor: (target: TargetConfig) => CloudClient;
   /** The poll time (ms): time in status and stuck are measured to it. */
   now: number;
   signal?: AbortSignal;
@@ -80,7 +81,7 @@ export interface OnceDeps {
  * daemon would see them on its first poll. Never throws for a failed poll: failures are returned.
  */
 export async function pollOnce(config: Readonly<Config>, deps: OnceDeps): Promise<OnceResult> {
-  const { cloud, now, signal } = deps;
+  const { now, signal } = deps;
   const result: OnceResult = { rows: [], failures: [], notFound: [] };
   const settings = planSettings(config);
   const observeConfig = {
@@ -116,6 +117,7 @@ export async function pollOnce(config: Readonly<Config>, deps: OnceDeps): Promis
 
   await mapLimit(config.targets, config.schedule.concurrency, async (target) => {
     const { projectId } = target;
+    const cloud = deps.cloudFor(target);
     const plan = planTick(target, [], now, settings, {}, true);
     if (plan.kind === "list") {
       let servers: ImageServer[];
@@ -223,17 +225,21 @@ export const onceCommand: Command = {
 
     // Logs go to stderr so stdout stays a clean table or JSON document.
     const logger = createLogger(config.log, ctx.stderr);
-    const cloud = createCloudForCommand(config, { logger, env: ctx.env });
+    const clouds = createCloudForCommand(config, { logger, env: ctx.env });
     const controller = new AbortController();
     const offInt = ctx.onSignal("SIGINT", () => controller.abort(new Error("interrupted")));
     const offTerm = ctx.onSignal("SIGTERM", () => controller.abort(new Error("interrupted")));
     let result: OnceResult;
     try {
-      result = await pollOnce(config, { cloud, now: systemClock.now(), signal: controller.signal });
+      result = await pollOnce(config, {
+        cloudFor: (target) => clouds.forTarget(target),
+        now: systemClock.now(),
+        signal: controller.signal,
+      });
     } finally {
       offInt();
       offTerm();
-      await cloud.close();
+      await clouds.close();
     }
 
     const failed = result.failures.length > 0 || controller.signal.aborted;

@@ -1,8 +1,8 @@
 import { createWebhookSenderForCommand } from "../app.js";
-import { AppError, ExitCode, UsageError } from "../lib/errors.js";
+import { AppError, ExitCode } from "../lib/errors.js";
 import type { TestEventResult } from "../notify/test-event.js";
 import { loadCommandConfig } from "./config-file.js";
-import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
+import { type Command, type CommandContext, findNamed, parseTestArgs, writeLine } from "./context.js";
 
 const USAGE = `Usage: imagewatch webhook test NAME [-c FILE]
 
@@ -27,33 +27,15 @@ export const webhookCommand: Command = {
   summary: "send a signed test event to one webhook",
   usage: USAGE,
   async run(ctx: CommandContext): Promise<number> {
-    const { values, positionals } = parseCommandArgs(
-      "webhook",
-      ctx.args,
-      { config: { type: "string", short: "c" } },
-      true,
-    );
-    if (values.help) {
+    const parsed = parseTestArgs("webhook", "webhook", ctx.args);
+    if (parsed.help) {
       writeLine(ctx.stdout, USAGE);
       return ExitCode.ok;
     }
-    const [sub, name, ...extra] = positionals;
-    if (sub !== "test") {
-      throw new UsageError(
-        `${sub === undefined ? "missing subcommand" : `unknown subcommand "${sub}"`}: use "webhook test NAME" (see: imagewatch webhook --help)`,
-      );
-    }
-    if (extra.length > 0)
-      throw new UsageError(`unexpected argument "${extra[0]}" (see: imagewatch webhook --help)`);
-
-    // A usage mistake is exit 2 even when the config is broken too.
-    if (name === undefined) throw new UsageError('missing webhook NAME: use "webhook test NAME"');
-    const loaded = loadCommandConfig(ctx, values.config);
+    const { name } = parsed;
+    const loaded = loadCommandConfig(ctx, parsed.config);
     if (typeof loaded === "number") return loaded;
-    const names = loaded.config.webhooks.map((w) => w.name);
-    const known = names.length > 0 ? `configured: ${names.join(", ")}` : "no webhooks are configured";
-    const webhook = loaded.config.webhooks.find((w) => w.name === name);
-    if (!webhook) throw new UsageError(`unknown webhook "${name}" (${known})`);
+    const webhook = findNamed(loaded.config.webhooks, name, "webhook");
 
     let result: TestEventResult;
     // The daemon's dispatcher: the same HTTPS_PROXY / NO_PROXY rules, so the test goes the way deliveries go.

@@ -1,5 +1,5 @@
 /**
- * The one classification table of cloud answers (API.md §5): for an HTTP status (and the gateway's
+ * The one classification table of cloud answers (API §5): for an HTTP status (and the gateway's
  * error code) of the Workspace API calls and of IAM's token call, what the answer is — the error code,
  * the `poll_requests_total` outcome and whether it is retried — and the same for transport failures.
  * Every CloudError's code, outcome and `retryable` come from here.

@@ -1,6 +1,6 @@
 /**
- * The Workspace image-server client: a single GET and the paginated list (API.md §1–2) of image
- * servers, and the image-job calls (API.md §6), with
+ * The Workspace image-server client: a single GET and the paginated list (API §1–2) of image
+ * servers, and the image-job calls (API §6), with
  * credentials (auth/), shared flow control (rate-limiter.ts), retries (p-retry, retry-policy.ts) and
  * strict response classification (classify.ts). One client serves every target of a process.
  */
@@ -320,7 +320,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
   /**
    * One try of a call: wait for the shared limiter, authorize, exchange; on a 401 `APIGW.0301` with a
    * refreshable token, drop that token, fetch a new one (shared by every waiter) and send once more.
-   * AK/SK and static-token 401s fail at once (AK/SK lockout after repeated failures, API.md §4).
+   * AK/SK and static-token 401s fail at once (AK/SK lockout after repeated failures, API §4).
    */
   async function attemptOnce<T>(
     spec: CallSpec<T>,
@@ -358,7 +358,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
     }
   }
 
-  /** A call with retries (API.md §5): `retry.attempts` tries in all; non-retryable failures stop at once. */
+  /** A call with retries (API §5): `retry.attempts` tries in all; non-retryable failures stop at once. */
   async function call<T>(spec: CallSpec<T>, signal: AbortSignal | undefined): Promise<T> {
     if (closed) throw new CloudError(FAILURES.network, "cloud client is closed");
     let tries = 0;

@@ -1,6 +1,6 @@
 /**
  * The cloud client's error type and its translation to the `PollError` that events and the JSON API
- * carry. Every failure of a cloud call is classified here once, at the boundary (STYLE.md rule 3).
+ * carry. Every failure of a cloud call is classified here once, at the boundary (STYLE rule 3).
  */
 import type { PollError, RequestOutcome } from "../domain/types.js";
 import { CREDENTIAL_FIELDS, CREDENTIAL_HEADERS } from "../lib/credential-fields.js";
@@ -67,7 +67,7 @@ const OUTCOME_BY_CODE: Partial<Record<ErrorCode, FailureOutcome>> = {
 };
 
 /**
- * Turns what a cloud call threw into the `error` object of events and the JSON API (DESIGN.md §6):
+ * Turns what a cloud call threw into the `error` object of events and the JSON API (DESIGN §6):
  * `kind` is the outcome. Anything that is not a CloudError (an abort, a bug) becomes `network` with a
  * scrubbed, shortened message.
  */

@@ -1,5 +1,5 @@
 /**
- * Validation of Workspace API bodies (API.md §1–2, §6), as pure functions: a body either becomes typed
+ * Validation of Workspace API bodies (API §1–2, §6), as pure functions: a body either becomes typed
  * data or a reason why it cannot. The API object is kept as it came in `raw`.
  */
 

@@ -1,5 +1,5 @@
 /**
- * The wait between tries of a cloud call (API.md §5), as a pure function. Which failures are retried
+ * The wait between tries of a cloud call (API §5), as a pure function. Which failures are retried
  * is the classification table's business (classify.ts).
  */
 

@@ -1,5 +1,5 @@
 /**
- * Huawei Cloud `SDK-HMAC-SHA256` request signing (API.md §4), as pure functions of the request, the
+ * Huawei Cloud `SDK-HMAC-SHA256` request signing (API §4), as pure functions of the request, the
  * credentials and `now`. The same canonicalisation serves both sides: `signRequest` for the cloud client
  * and `verifySignature` for the simulator.
  */

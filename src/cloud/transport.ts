@@ -15,7 +15,7 @@ export const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
 /** A request to send. `path` is path plus query, shown in errors and logs. */
 export interface HttpRequest {
-  method: "GET" | "POST";
+  method: "GET" | "POST" | "PUT";
   url: URL;
   headers: Record<string, string>;
   body?: string;

@@ -1,5 +1,5 @@
 /**
- * Every configuration default, in one place (DESIGN.md §2). Values are written the way the YAML writes
+ * Every configuration default, in one place (DESIGN §2). Values are written the way the YAML writes
  * them (durations as strings); the schema parses them exactly like user input.
  */
 import type { EventName } from "../domain/types.js";
@@ -12,6 +12,8 @@ export const DEFAULT_WEBHOOK_EVENTS: readonly EventName[] = [
   "poll_failed",
   "poll_recovered",
   "disappeared",
+  "target.poll_failed",
+  "target.poll_recovered",
   "image_job.failed",
   "image_job.stuck",
 ];
@@ -28,7 +30,7 @@ export const CONFIG_DEFAULTS = {
   /** Stuck thresholds per status; the user's entries are merged over these. */
   stuck: { thresholds: { CREATING: "60m", BUILDING: "60m", DELETING: "20m" }, repeatEvery: "0s" },
   alerts: { pollFailureThreshold: 3 },
-  /** Job stuck thresholds: Terraform's waits for create, build and delete (API.md §6). */
+  /** Job stuck thresholds: Terraform's waits for create, build and delete (the API notes §6). */
   jobs: { stuck: { CREATE_SERVER: "60m", CREATE_SERVER_IMAGE: "60m", DELETE_SERVER: "20m" } },
   webhook: {
     format: "standard",
@@ -39,13 +41,14 @@ export const CONFIG_DEFAULTS = {
     retry: { minDelay: "1s", maxDelay: "5m" },
     maxAge: "24h",
   },
+  alertmanager: { resendEvery: "1m", timeout: "10s" },
   server: { listen: "0.0.0.0:9478", host: "0.0.0.0" },
   state: { path: "data/imagewatch.db", retention: "14d" },
   log: { level: "info", format: "json" },
   sharding: { count: 1, index: 0 },
 } as const;
 
-/** Regions served by `appstream.{region}.myhuaweicloud.com` (API.md §3). */
+/** Regions served by `appstream.{region}.myhuaweicloud.com` (API §3). */
 export const APPSTREAM_REGIONS: readonly string[] = [
   "cn-north-4",
   "cn-north-9",
@@ -54,7 +57,7 @@ export const APPSTREAM_REGIONS: readonly string[] = [
   "cn-southwest-2",
 ];
 
-/** Regions served by `workspace.{region}.myhuaweicloud.com` (API.md §3, the Go SDK's region table). */
+/** Regions served by `workspace.{region}.myhuaweicloud.com` (API §3, the Go SDK's region table). */
 export const WORKSPACE_REGIONS: readonly string[] = [
   "ap-southeast-1",
   "ap-southeast-2",

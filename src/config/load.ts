@@ -1,5 +1,5 @@
 /**
- * Loading the configuration (DESIGN.md §2): read the file, substitute `${VAR}` / `${VAR:-default}` from
+ * Loading the configuration (DESIGN §2): read the file, substitute `${VAR}` / `${VAR:-default}` from
  * the environment, parse the YAML, read `<key>File` secrets, validate with the schema, and freeze.
  * Every problem is collected and thrown at once as a ConfigError; no message quotes a value.
  */
@@ -11,7 +11,7 @@ import { CONFIG_CREDENTIAL_KEYS } from "../lib/credential-fields.js";
 import { ConfigError, type ConfigIssue, coerceError, formatIssuePath } from "../lib/errors.js";
 import { webhookSecretWarnings } from "../notify/formats/index.js";
 import { createConfigSchema, toConfigIssues } from "./schema.js";
-import type { Config, LoadedConfig } from "./types.js";
+import { type CloudConfig, type Config, DEFAULT_CLOUD, type LoadedConfig } from "./types.js";
 import { collectPollingWarnings } from "./warnings.js";
 
 /** The environment, as `process.env` or a test's object. */
@@ -100,14 +100,30 @@ function findCommentStart(line: string): number {
   return -1;
 }
 
+/** Every cloud mapping of the raw document, `cloud` and each of `clouds`, with its path. */
+function rawClouds(raw: Record<string, unknown>): { path: string[]; cloud: Record<string, unknown> }[] {
+  const out: { path: string[]; cloud: Record<string, unknown> }[] = [];
+  if (isPlainObject(raw.cloud)) out.push({ path: ["cloud"], cloud: raw.cloud });
+  if (isPlainObject(raw.clouds)) {
+    for (const [name, c] of Object.entries(raw.clouds)) {
+      if (isPlainObject(c)) out.push({ path: ["clouds", name], cloud: c });
+    }
+  }
+  return out;
+}
+
 /** Where secret keys live in the raw document: the objects holding them. */
 function secretHolders(
   raw: Record<string, unknown>,
 ): { path: (string | number)[]; obj: Record<string, unknown> }[] {
   const holders: { path: (string | number)[]; obj: Record<string, unknown> }[] = [];
-  const cloud = raw.cloud;
-  if (isPlainObject(cloud) && isPlainObject(cloud.auth))
-    holders.push({ path: ["cloud", "auth"], obj: cloud.auth });
+  for (const { path, cloud } of rawClouds(raw)) {
+    // An agency's `source:` is an auth of its own, with its own secrets.
+    for (let auth = cloud.auth, at = [...path, "auth"]; isPlainObject(auth); auth = auth.source) {
+      holders.push({ path: at, obj: auth });
+      at = [...at, "source"];
+    }
+  }
   if (Array.isArray(raw.webhooks)) {
     raw.webhooks.forEach((w, i) => {
       if (isPlainObject(w)) holders.push({ path: ["webhooks", i], obj: w });
@@ -165,13 +181,14 @@ const PEM_CERTIFICATE = /-----BEGIN CERTIFICATE-----\r?\n[\s\S]*?-----END CERTIF
  * `cloud.ca`, or the issue. Messages name the file and never quote its contents.
  */
 function readCaFile(
-  raw: Record<string, unknown>,
+  cloud: Record<string, unknown>,
+  path: string[],
   readFile: ReadSecretFile,
   baseDir: string | undefined,
 ): { ca?: string; issue?: ConfigIssue } {
-  const file = isPlainObject(raw.cloud) ? raw.cloud.caFile : undefined;
+  const file = cloud.caFile;
   if (typeof file !== "string" || file === "") return {}; // absent, or the schema reports its type
-  const at = "cloud.caFile";
+  const at = formatIssuePath([...path, "caFile"]);
   const full = baseDir !== undefined && !isAbsolute(file) ? resolvePath(baseDir, file) : file;
   let text: string;
   try {
@@ -276,15 +293,22 @@ export function parseConfigText(
   dropNulls(raw);
   const readFile = options.readFile ?? ((p) => readFileSync(p, "utf8"));
   const secrets = resolveSecretFiles(raw, readFile, options.baseDir);
-  const ca = readCaFile(raw, readFile, options.baseDir);
-  const fileIssues = ca.issue === undefined ? secrets.issues : [...secrets.issues, ca.issue];
+  const cas = rawClouds(raw).map(({ path, cloud }) => ({
+    name: path[0] === "cloud" ? DEFAULT_CLOUD : (path[1] as string),
+    ...readCaFile(cloud, path, readFile, options.baseDir),
+  }));
+  const fileIssues = [...secrets.issues, ...cas.flatMap((c) => (c.issue ? [c.issue] : []))];
   const result = createConfigSchema({ env }).safeParse(raw, { reportInput: true });
   if (!result.success || fileIssues.length > 0) {
     const schemaIssues = result.success ? [] : toConfigIssues(result.error.issues);
     const all = [...fileIssues, ...schemaIssues.filter((i) => !secrets.covered.has(i.path))];
     throw new ConfigError(all);
   }
-  if (ca.ca !== undefined) result.data.cloud.ca = ca.ca;
+  for (const c of cas) {
+    const cloud = result.data.clouds[c.name];
+    // `clouds.default` is `cloud`: one object, so the default cloud's CA lands in both.
+    if (c.ca !== undefined && cloud !== undefined) (cloud as CloudConfig).ca = c.ca;
+  }
   const config = deepFreeze(result.data);
   return { config, warnings: collectWarnings(config), path: sourceName };
 }

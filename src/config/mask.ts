@@ -9,7 +9,13 @@ import { MASK } from "../lib/credential-fields.js";
 import { formatDuration } from "../lib/duration.js";
 import { webhookFormat } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS } from "./defaults.js";
-import type { AuthConfig, Config, WebhookConfig } from "./types.js";
+import {
+  type AuthConfig,
+  type CloudConfig,
+  type Config,
+  DEFAULT_CLOUD,
+  type WebhookConfig,
+} from "./types.js";
 
 /**
  * Hides the credentials a URL may carry: userinfo and query values always; with `maskPath`, the path
@@ -38,6 +44,37 @@ function maskAuth(auth: AuthConfig): AuthConfig {
   return authKindOf(auth).mask(auth);
 }
 
+function maskCloud(cloud: CloudConfig): CloudConfig {
+  return {
+    ...cloud,
+    endpoint: maskUrl(cloud.endpoint),
+    iamEndpoint: maskUrl(cloud.iamEndpoint),
+    auth: maskAuth(cloud.auth),
+    retry: { ...cloud.retry },
+  };
+}
+
+/** One cloud in the file's shape (durations as strings; `ca` is never printed, `caFile` is). */
+function cloudDocument(cloud: CloudConfig): Record<string, unknown> {
+  const d = formatDuration;
+  const auth: Record<string, unknown> = { ...cloud.auth };
+  if (cloud.auth.kind === "agency") auth.duration = d(cloud.auth.duration);
+  return {
+    ...(cloud.region !== undefined ? { region: cloud.region } : {}),
+    endpoint: cloud.endpoint,
+    iamEndpoint: cloud.iamEndpoint,
+    auth,
+    requestTimeout: d(cloud.requestTimeout),
+    maxRequestsPerSecond: cloud.maxRequestsPerSecond,
+    retry: {
+      attempts: cloud.retry.attempts,
+      minDelay: d(cloud.retry.minDelay),
+      maxDelay: d(cloud.retry.maxDelay),
+    },
+    ...(cloud.caFile !== undefined ? { caFile: cloud.caFile } : {}),
+  };
+}
+
 function maskWebhook(w: WebhookConfig): WebhookConfig {
   const headers: Record<string, string> = {};
   for (const name of Object.keys(w.headers)) headers[name] = MASK;
@@ -49,29 +86,35 @@ function maskWebhook(w: WebhookConfig): WebhookConfig {
     statuses: [...w.statuses],
     headers,
     retry: { ...w.retry },
+    ...(w.group !== undefined ? { group: { ...w.group } } : {}),
+    ...(w.rateLimit !== undefined ? { rateLimit: w.rateLimit && { ...w.rateLimit } } : {}),
   };
 }
 
 /**
  * A copy of `config` with every secret replaced by `***`: access and secret keys, security token, token,
- * password, webhook secrets and header values, the bearer token, and credentials inside URLs. Pure.
+ * password (of every cloud, an agency's source included), webhook secrets and header values, the bearer token, and credentials inside URLs. Pure.
  */
 export function maskConfig(config: Readonly<Config>): Config {
-  const { cloud, server } = config;
+  const { server } = config;
+  const clouds: Record<string, CloudConfig> = {};
+  for (const [name, c] of Object.entries(config.clouds ?? { [DEFAULT_CLOUD]: config.cloud }))
+    clouds[name] = maskCloud(c);
   return {
-    cloud: {
-      ...cloud,
-      endpoint: maskUrl(cloud.endpoint),
-      iamEndpoint: maskUrl(cloud.iamEndpoint),
-      auth: maskAuth(cloud.auth),
-      retry: { ...cloud.retry },
-    },
+    cloud: clouds[DEFAULT_CLOUD] ?? maskCloud(config.cloud),
+    clouds,
     targets: config.targets.map((t) => ({ ...t, serverIds: [...t.serverIds] })),
     schedule: { ...config.schedule },
     stuck: { thresholds: { ...config.stuck.thresholds }, repeatEvery: config.stuck.repeatEvery },
     jobs: { stuck: { ...config.jobs.stuck } },
     alerts: { ...config.alerts },
     webhooks: config.webhooks.map(maskWebhook),
+    alertmanagers: (config.alertmanagers ?? []).map((a) => ({
+      ...a,
+      url: maskUrl(a.url),
+      labels: { ...a.labels },
+      headers: Object.fromEntries(Object.keys(a.headers).map((name) => [name, MASK])),
+    })),
     server: { ...server, ...(server.bearerToken !== undefined ? { bearerToken: MASK } : {}) },
     state: { ...config.state },
     log: { ...config.log },
@@ -86,28 +129,18 @@ export function maskConfig(config: Readonly<Config>): Config {
  */
 export function toConfigDocument(config: Readonly<Config>): Record<string, unknown> {
   const d = formatDuration;
-  const { cloud } = config;
   const stuck: Record<string, string> = {};
   for (const status of Object.keys(CONFIG_DEFAULTS.stuck.thresholds)) {
     if (!(status in config.stuck.thresholds)) stuck[status] = "0s";
   }
   for (const [status, ms] of Object.entries(config.stuck.thresholds)) stuck[status] = d(ms);
   stuck.repeatEvery = d(config.stuck.repeatEvery);
+  const others = Object.entries(config.clouds ?? {}).filter(([name]) => name !== DEFAULT_CLOUD);
   return {
-    cloud: {
-      ...(cloud.region !== undefined ? { region: cloud.region } : {}),
-      endpoint: cloud.endpoint,
-      iamEndpoint: cloud.iamEndpoint,
-      auth: { ...cloud.auth },
-      requestTimeout: d(cloud.requestTimeout),
-      maxRequestsPerSecond: cloud.maxRequestsPerSecond,
-      retry: {
-        attempts: cloud.retry.attempts,
-        minDelay: d(cloud.retry.minDelay),
-        maxDelay: d(cloud.retry.maxDelay),
-      },
-      ...(cloud.caFile !== undefined ? { caFile: cloud.caFile } : {}),
-    },
+    cloud: cloudDocument(config.cloud),
+    ...(others.length > 0
+      ? { clouds: Object.fromEntries(others.map(([n, c]) => [n, cloudDocument(c)])) }
+      : {}),
     targets: config.targets.map((t) => ({ ...t, serverIds: [...t.serverIds] })),
     schedule: {
       interval: d(config.schedule.interval),
@@ -134,10 +167,23 @@ export function toConfigDocument(config: Readonly<Config>): Record<string, unkno
       timeout: d(w.timeout),
       retry: { minDelay: d(w.retry.minDelay), maxDelay: d(w.retry.maxDelay) },
       maxAge: d(w.maxAge),
+      ...(w.group !== undefined ? { group: { wait: d(w.group.wait), max: w.group.max } } : {}),
+      ...(w.rateLimit !== undefined
+        ? { rateLimit: w.rateLimit ? { count: w.rateLimit.count, per: d(w.rateLimit.per) } : false }
+        : {}),
+    })),
+    alertmanagers: (config.alertmanagers ?? []).map((a) => ({
+      name: a.name,
+      url: a.url,
+      resendEvery: d(a.resendEvery),
+      timeout: d(a.timeout),
+      labels: { ...a.labels },
+      headers: { ...a.headers },
     })),
     server: {
       listen: config.server.listen,
       ...(config.server.bearerToken !== undefined ? { bearerToken: config.server.bearerToken } : {}),
+      ...(config.server.externalURL !== undefined ? { externalURL: config.server.externalURL } : {}),
     },
     state: { path: config.state.path, retention: d(config.state.retention) },
     log: { ...config.log },

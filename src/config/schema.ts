@@ -1,5 +1,5 @@
 /**
- * The zod schema of the configuration file (DESIGN.md §2): strict objects, every default from
+ * The zod schema of the configuration file (DESIGN §2): strict objects, every default from
  * `defaults.ts`, durations parsed to milliseconds, and the checks that span several keys. Its output is
  * the resolved `Config`; `toConfigIssues()` turns zod's issues into `{path, message}` pairs whose messages
  * never quote a value (a value may be a secret).
@@ -10,9 +10,10 @@ import { EVENT_NAMES, type EventName } from "../domain/types.js";
 import { CONFIG_CREDENTIAL_KEYS } from "../lib/credential-fields.js";
 import { parseDuration } from "../lib/duration.js";
 import { type ConfigIssue, formatIssuePath } from "../lib/errors.js";
-import { WEBHOOK_FORMATS, webhookSecretProblem } from "../notify/formats/index.js";
+import { WEBHOOK_FORMATS, webhookFormat, webhookSecretProblem } from "../notify/formats/index.js";
 import { CONFIG_DEFAULTS, defaultEndpoint, defaultIamEndpoint } from "./defaults.js";
 import type {
+  AlertmanagerConfig,
   AuthConfig,
   CloudConfig,
   Config,
@@ -22,6 +23,7 @@ import type {
   TargetConfig,
   WebhookConfig,
 } from "./types.js";
+import { DEFAULT_CLOUD } from "./types.js";
 
 /** What the schema needs from outside the file: the environment, for `sharding.index: auto`. */
 export interface SchemaContext {
@@ -36,6 +38,7 @@ const STATUS_NAME = /^[A-Z][A-Z0-9_]*$/;
 const SAFE_ID = /^[A-Za-z0-9_.-]+$/;
 const WEBHOOK_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 const REGION = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 /** Headers imagewatch sets itself: a static header must not replace them (signing would break). */
 const RESERVED_HEADERS = new Set([
@@ -190,6 +193,7 @@ const targetSchema = z
     serverName: optionalText(),
     enterpriseProjectId: scalarText('a string such as "0"').optional(),
     jobs: z.boolean().prefault(CONFIG_DEFAULTS.target.jobs),
+    cloud: optionalText(),
   })
   .transform((t, ctx): TargetConfig => {
     if (t.serverIds.length === 0 && !t.discover) {
@@ -211,6 +215,7 @@ const targetSchema = z
       serverName: t.serverName,
       enterpriseProjectId: t.enterpriseProjectId,
       jobs: t.jobs,
+      cloud: t.cloud,
     });
   });
 
@@ -226,6 +231,21 @@ const jobsSchema = z
       .prefault({}),
   })
   .transform((j): JobsConfig => j);
+
+/** `clouds:`: more named clouds, each shaped like `cloud` (which is the one named "default"). */
+const cloudsSchema = z.record(z.string(), cloudSchema).superRefine((clouds, ctx) => {
+  for (const name of Object.keys(clouds)) {
+    if (name === DEFAULT_CLOUD) {
+      ctx.addIssue({ code: "custom", path: [name], message: "is the name of `cloud:`; give it there" });
+    } else if (!WEBHOOK_NAME.test(name)) {
+      ctx.addIssue({
+        code: "custom",
+        path: [name],
+        message: "must be letters, digits, '.', '-' or '_' (at most 64)",
+      });
+    }
+  }
+});
 
 const scheduleSchema = z
   .strictObject({
@@ -267,6 +287,23 @@ const stuckSchema = z.record(z.string(), z.unknown()).transform((raw, ctx): Stuc
   return ok ? { thresholds, repeatEvery } : z.NEVER;
 });
 
+/** The most events one digest may carry (`webhooks[].group.max`). */
+const MAX_DIGEST_EVENTS = 1000;
+
+const rateLimitObject = z.strictObject({ count: z.int().min(1), per: duration(1) });
+
+/**
+ * `webhooks[].rateLimit`: `{count, per}`, or false for no limit (a YAML null reads as "not given", so it
+ * cannot say "none"). Not a zod union, which would report "invalid value" instead of the field at fault.
+ */
+const rateLimitSchema = z.any().transform((value, ctx): { count: number; per: number } | null => {
+  if (value === false) return null;
+  const parsed = rateLimitObject.safeParse(value);
+  if (parsed.success) return parsed.data;
+  for (const issue of parsed.error.issues) ctx.addIssue({ ...issue, input: value });
+  return z.NEVER;
+});
+
 const webhookSchema = z
   .strictObject({
     name: text().refine((n) => WEBHOOK_NAME.test(n), "must be letters, digits, '.', '-' or '_' (at most 64)"),
@@ -294,9 +331,26 @@ const webhookSchema = z
       })
       .prefault({}),
     maxAge: duration(1).prefault(CONFIG_DEFAULTS.webhook.maxAge),
+    group: z
+      .strictObject({
+        wait: duration().optional(),
+        max: z.int().min(1).max(MAX_DIGEST_EVENTS).optional(),
+      })
+      .optional(),
+    rateLimit: rateLimitSchema.optional(),
   })
   .transform((w, ctx): WebhookConfig => {
     let ok = true;
+    const format = webhookFormat(w.format);
+    const group = { ...format.defaults.group, ...compact({ ...w.group }) };
+    if (format.buildDigest === undefined && group.max > 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["group", "max"],
+        message: `must be 1 for format ${w.format} (one event per request)`,
+      });
+      ok = false;
+    }
     const secretProblem = webhookSecretProblem(w.format, w.secret);
     if (secretProblem !== undefined) {
       ctx.addIssue({ code: "custom", path: ["secret"], message: secretProblem });
@@ -329,6 +383,8 @@ const webhookSchema = z
       timeout: w.timeout,
       retry: w.retry,
       maxAge: w.maxAge,
+      group,
+      rateLimit: w.rateLimit === undefined ? format.defaults.rateLimit : w.rateLimit,
     });
   });
 
@@ -342,12 +398,53 @@ const webhooksSchema = z.array(webhookSchema).superRefine((hooks, ctx) => {
   });
 });
 
+/** `alertmanagers[]` (DESIGN §13): an Alertmanager to push alerts to, as Prometheus does. */
+const alertmanagerSchema = z
+  .strictObject({
+    name: text().refine((n) => WEBHOOK_NAME.test(n), "must be letters, digits, '.', '-' or '_' (at most 64)"),
+    url: httpUrl(true),
+    resendEvery: duration(1000).prefault(CONFIG_DEFAULTS.alertmanager.resendEvery),
+    timeout: duration(1).prefault(CONFIG_DEFAULTS.alertmanager.timeout),
+    labels: z.record(z.string(), scalarText("a string")).prefault({}),
+    headers: z.record(z.string(), scalarText("a string")).prefault({}),
+  })
+  .transform((a, ctx): AlertmanagerConfig => {
+    let ok = true;
+    const labels: Record<string, string> = {};
+    for (const [name, value] of Object.entries(a.labels)) {
+      if (!LABEL_NAME.test(name)) {
+        ctx.addIssue({ code: "custom", path: ["labels", name], message: "not a valid label name" });
+        ok = false;
+      } else if (value !== undefined) labels[name] = value;
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(a.headers)) {
+      if (!HEADER_NAME.test(name)) {
+        ctx.addIssue({ code: "custom", path: ["headers", name], message: "not a valid header name" });
+        ok = false;
+      } else if (value !== undefined) headers[name] = value;
+    }
+    if (!ok) return z.NEVER;
+    return { name: a.name, url: a.url, resendEvery: a.resendEvery, timeout: a.timeout, labels, headers };
+  });
+
+const alertmanagersSchema = z.array(alertmanagerSchema).superRefine((list, ctx) => {
+  const seen = new Set<string>();
+  list.forEach((a, i) => {
+    if (seen.has(a.name)) {
+      ctx.addIssue({ code: "custom", path: [i, "name"], message: `duplicate alertmanager name ${a.name}` });
+    }
+    seen.add(a.name);
+  });
+});
+
 const LISTEN = /^(?:\[([0-9A-Fa-f:.]+)\]|([^\s:[\]]*)):(\d{1,5})$/;
 
 const serverSchema = z
   .strictObject({
     listen: z.string().prefault(CONFIG_DEFAULTS.server.listen),
     bearerToken: text().optional(),
+    externalURL: optionalText().pipe(z.union([z.undefined(), httpUrl(true)])),
   })
   .transform((s, ctx): Config["server"] => {
     const m = LISTEN.exec(s.listen.trim());
@@ -357,7 +454,13 @@ const serverSchema = z
       return z.NEVER;
     }
     const host = m[1] ?? (m[2] || CONFIG_DEFAULTS.server.host);
-    return compact({ listen: s.listen.trim(), host, port, bearerToken: s.bearerToken });
+    return compact({
+      listen: s.listen.trim(),
+      host,
+      port,
+      bearerToken: s.bearerToken,
+      externalURL: s.externalURL,
+    });
   });
 
 function shardingSchema(context: SchemaContext) {
@@ -410,6 +513,7 @@ export function createConfigSchema(context: SchemaContext) {
   return z
     .strictObject({
       cloud: cloudSchema,
+      clouds: cloudsSchema.prefault({}),
       targets: z.array(targetSchema).min(1),
       schedule: scheduleSchema.prefault({}),
       stuck: stuckSchema.prefault({}),
@@ -420,6 +524,7 @@ export function createConfigSchema(context: SchemaContext) {
         })
         .prefault({}),
       webhooks: webhooksSchema.prefault([]),
+      alertmanagers: alertmanagersSchema.prefault([]),
       server: serverSchema.prefault({}),
       state: z
         .strictObject({
@@ -435,7 +540,23 @@ export function createConfigSchema(context: SchemaContext) {
         .prefault({}),
       sharding: shardingSchema(context).prefault({}),
     })
-    .transform((c): Config => c);
+    .transform((c, ctx): Config => {
+      const clouds: Record<string, CloudConfig> = { [DEFAULT_CLOUD]: c.cloud, ...c.clouds };
+      c.targets.forEach((t, i) => {
+        if (t.cloud !== undefined && !Object.hasOwn(clouds, t.cloud)) {
+          const known = Object.keys(clouds).join(", ");
+          ctx.addIssue({
+            code: "custom",
+            path: ["targets", i, "cloud"],
+            message: `unknown cloud ${t.cloud} (known: ${known})`,
+          });
+        }
+      });
+      // Formats link to the status page (DESIGN §6): each webhook carries the base URL it links to.
+      const base = c.server.externalURL;
+      const webhooks = base === undefined ? c.webhooks : c.webhooks.map((w) => ({ ...w, externalURL: base }));
+      return { ...c, clouds, webhooks };
+    });
 }
 
 const TYPE_NAMES: Record<string, string> = {

@@ -1,5 +1,5 @@
 /**
- * The resolved configuration, as `loadConfig()` returns it (frozen). Keys are those of DESIGN.md §2;
+ * The resolved configuration, as `loadConfig()` returns it (frozen). Keys are those of DESIGN §2;
  * every duration is a number of milliseconds under the same key name.
  */
 import type { AuthConfig } from "../cloud/auth/kinds.js";
@@ -11,7 +11,7 @@ export type { AuthConfig };
 
 export interface CloudConfig {
   region?: string;
-  /** Always set after load: configured, or derived from region (API.md §3). No trailing slash. */
+  /** Always set after load: configured, or derived from region (API §3). No trailing slash. */
   endpoint: string;
   /** Always set after load. No trailing slash. */
   iamEndpoint: string;
@@ -28,8 +28,13 @@ export interface CloudConfig {
   ca?: string;
 }
 
+/** The name of `cloud:` among the clouds (`clouds:` holds the others). */
+export const DEFAULT_CLOUD = "default";
+
 export interface TargetConfig {
   projectId: string;
+  /** The name of its cloud; absent = `default` (`cloud:`). */
+  cloud?: string;
   serverIds: string[];
   discover: boolean;
   serverName?: string;
@@ -69,18 +74,49 @@ export interface WebhookConfig {
   timeout: number;
   retry: { minDelay: number; maxDelay: number };
   maxAge: number;
+  /**
+   * Digests (DESIGN §10): a newly due event waits up to `wait` (ms) for others, then up to `max` go in one
+   * message. Always set after load (the format's default fills what is not given); absent = the default.
+   */
+  group?: { wait: number; max: number };
+  /**
+   * At most `count` messages per `per` ms; null = no limit (`rateLimit: false` in the file). Always set
+   * after load; absent = the format's default.
+   */
+  rateLimit?: { count: number; per: number } | null;
+  /** `server.externalURL`, copied here at load: chat formats link to the server's page under it. */
+  externalURL?: string;
+}
+
+/** `alertmanagers[]` (DESIGN §13): an Alertmanager that gets the alert set, as from Prometheus. */
+export interface AlertmanagerConfig {
+  name: string;
+  /** Base URL, no trailing slash; alerts go to `{url}/api/v2/alerts`. */
+  url: string;
+  /** How often the whole set is pushed again (ms). */
+  resendEvery: number;
+  /** Timeout of one push (ms). */
+  timeout: number;
+  /** Added to every alert. */
+  labels: Record<string, string>;
+  /** Sent with every push (e.g. Authorization); masked when printed. */
+  headers: Record<string, string>;
 }
 
 export interface Config {
+  /** The cloud named `default`. */
   cloud: CloudConfig;
+  /** Every cloud by name, `default` (the same object as `cloud`) included. */
+  clouds: Readonly<Record<string, CloudConfig>>;
   targets: TargetConfig[];
   schedule: ScheduleConfig;
   stuck: StuckConfig;
   jobs: JobsConfig;
   alerts: { pollFailureThreshold: number };
   webhooks: WebhookConfig[];
+  alertmanagers: AlertmanagerConfig[];
   /** listen is `host:port` as written; host and port are parsed from it. */
-  server: { listen: string; host: string; port: number; bearerToken?: string };
+  server: { listen: string; host: string; port: number; bearerToken?: string; externalURL?: string };
   state: { path: string; retention: number };
   log: {
     level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";

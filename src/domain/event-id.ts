@@ -1,5 +1,5 @@
 /**
- * Content-derived event ids (DESIGN.md §6): `evt_` + 32 hex digits (128 bits) of the SHA-256 of a
+ * Content-derived event ids (DESIGN §6): `evt_` + 32 hex digits (128 bits) of the SHA-256 of a
  * canonical serialisation of what the event is about. The same change always gets the same id — on a
  * retry, after a restart, and on a second replica watching the same server — so the store and receivers
  * can drop duplicates by id.

@@ -1,5 +1,5 @@
 /**
- * Image jobs (API.md §6, DESIGN §11): the typed job and sub-job models the cloud client returns, and
+ * Image jobs (API §6, DESIGN §11): the typed job and sub-job models the cloud client returns, and
  * small pure helpers over them. Statuses outside the documented ones are kept as the API sent them.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Observation (DESIGN.md §1): a pure function from the previous state of one server and what one poll
+ * Observation (DESIGN §1): a pure function from the previous state of one server and what one poll
  * learned about it to the next state and the events to emit. No IO, no clock: `now` comes in the context.
  *
  * Rules, in the order events of one poll are emitted:
@@ -12,7 +12,10 @@
  *    change that answer reports, whose data it already carries.
  * 4. `stuck` — time in the current status above `thresholds[status]`: once per episode, then again each
  *    time another `repeatEvery` has passed (when > 0). Evaluated only on successful polls.
- * A failed poll only counts: `poll_failed` once per failure streak, when it reaches the threshold.
+ * A failed poll only counts: `poll_failed` once per failure streak, when the server's own failures reach
+ * the threshold. Failures while the whole target fails (`ctx.targetFailing`, DESIGN §10) count in
+ * `consecutiveFailures` but are the target's: they emit nothing, and do not count towards a later
+ * `poll_failed` of the server alone (no burst of stale per-server events when the target recovers).
  * A not_found is an answer, not a failure: it ends the streak and sets `lastPollOk`/`lastSuccessAt`.
  *
  * Time in status: on first sight it starts at the API's `update_time` (or `now` when that is missing
@@ -72,6 +75,8 @@ export interface ObserveContext {
   config: ObserveConfig;
   /** The server's latest image job, when one is known: `status_changed` carries it (DESIGN §11). */
   job?: JobRef | undefined;
+  /** True when this tick failed as a whole for the server's target: its failure is the target's. */
+  targetFailing?: boolean;
 }
 
 /** The result of one observation. */
@@ -120,8 +125,9 @@ export function observe(
   }
 
   // An answer (ok or not_found) ends a failure streak.
+  const { targetFailures: _ended, ...rest } = before;
   const answered: ServerState = {
-    ...before,
+    ...rest,
     projectId: ctx.projectId,
     serverId: ctx.serverId,
     lastPollAt: ctx.now,
@@ -154,8 +160,12 @@ export function observe(
   return { state: evaluateStuck(next, ctx, emitter), events };
 }
 
-/** A failed poll: count it; `poll_failed` once per streak when the count reaches the threshold. */
+/**
+ * A failed poll: count it; `poll_failed` once per streak when the server's own failures (those while
+ * its target did not fail as a whole) reach the threshold.
+ */
 function observeFailure(before: ServerState, error: PollError, ctx: ObserveContext, emitter: Emitter) {
+  const targetFailures = (before.targetFailures ?? 0) + (ctx.targetFailing ? 1 : 0);
   const next: ServerState = {
     ...before,
     projectId: ctx.projectId,
@@ -164,9 +174,11 @@ function observeFailure(before: ServerState, error: PollError, ctx: ObserveConte
     lastPollOk: false,
     lastError: error,
     consecutiveFailures: before.consecutiveFailures + 1,
+    ...(targetFailures > 0 ? { targetFailures } : {}),
   };
   const threshold = Math.max(1, ctx.config.pollFailureThreshold);
-  if (!before.pollFailedNotified && next.consecutiveFailures >= threshold) {
+  const own = next.consecutiveFailures - targetFailures;
+  if (!ctx.targetFailing && !before.pollFailedNotified && own >= threshold) {
     next.pollFailedNotified = true;
     emitter.pollFailed(before, next, error);
   }

@@ -1,5 +1,5 @@
 /**
- * Which replica owns which server (DESIGN.md §8): Jump consistent hash of FNV-1a 64 of `server_id`, the
+ * Which replica owns which server (DESIGN §8): Jump consistent hash of FNV-1a 64 of `server_id`, the
  * scheme kube-state-metrics uses (`jump.Hash(fnv64a(uid), totalShards)` with github.com/dgryski/go-jump).
  * All 64-bit arithmetic is exact (BigInt), so a server lands on the same shard as it would in Go.
  */

@@ -1,5 +1,5 @@
 /**
- * Status normalisation (API.md §1): a missing status, an empty one or the literal `"null"` (any case,
+ * Status normalisation (API §1): a missing status, an empty one or the literal `"null"` (any case,
  * surrounding blanks ignored) is `UNKNOWN`; any other string is kept as the API returned it, trimmed.
  * The one implementation: the cloud parser and observe() both use it.
  */

@@ -2,7 +2,7 @@
  * Core data types shared by every part of imagewatch. Pure data: no IO, no imports.
  */
 
-/** The six statuses the Workspace API documents (API.md §1), in the order metrics list them. */
+/** The six statuses the Workspace API documents (the API notes §1), in the order metrics list them. */
 export const KNOWN_STATUSES = ["CREATING", "ACTIVE", "BUILDING", "BUILT", "ERROR", "DELETING"] as const;
 /** One of the six documented statuses. */
 export type KnownStatus = (typeof KNOWN_STATUSES)[number];
@@ -44,7 +44,7 @@ export interface ImageServer {
   raw: Record<string, unknown>;
 }
 
-/** The outcome classes of one API request (DESIGN.md §5 `poll_requests_total{outcome}`). */
+/** The outcome classes of one API request (DESIGN §5 `poll_requests_total{outcome}`). */
 export type RequestOutcome =
   | "success"
   | "not_found"
@@ -56,7 +56,7 @@ export type RequestOutcome =
   | "invalid_response"
   | "auth";
 
-/** A failed poll, as events and the JSON API report it (DESIGN.md §6 `error`). */
+/** A failed poll, as events and the JSON API report it (DESIGN §6 `error`). */
 export interface PollError {
   kind: Exclude<RequestOutcome, "success">;
   http_status?: number;
@@ -93,6 +93,11 @@ export interface ServerState {
   consecutiveFailures: number;
   /** True once poll_failed was emitted for the current failure streak. */
   pollFailedNotified: boolean;
+  /**
+   * How many failures of the current streak happened while the whole target failed (DESIGN §10): they
+   * count in `consecutiveFailures` but not towards this server's own `poll_failed`. Absent = 0.
+   */
+  targetFailures?: number;
   lastPollAt: number | null;
   lastPollOk: boolean | null;
   lastSuccessAt: number | null;
@@ -107,7 +112,7 @@ export interface ServerState {
   generation?: number;
 }
 
-/** Event types (DESIGN.md §6). */
+/** Event types (DESIGN §6). */
 export const EVENT_TYPES = [
   "image_server.status_changed",
   "image_server.stuck",
@@ -116,6 +121,8 @@ export const EVENT_TYPES = [
   "image_server.poll_recovered",
   "image_server.discovered",
   "image_server.disappeared",
+  "target.poll_failed",
+  "target.poll_recovered",
   "image_job.failed",
   "image_job.succeeded",
   "image_job.stuck",
@@ -125,7 +132,7 @@ export type EventType = (typeof EVENT_TYPES)[number];
 
 /**
  * The names the config's `webhooks[].events` list uses: the `image_server.` types without their prefix,
- * the others in full (`image_job.failed`).
+ * the others in full (DESIGN §6).
  */
 export const EVENT_NAMES = [
   "status_changed",
@@ -135,13 +142,18 @@ export const EVENT_NAMES = [
   "poll_recovered",
   "discovered",
   "disappeared",
+  "target.poll_failed",
+  "target.poll_recovered",
   "image_job.failed",
   "image_job.succeeded",
   "image_job.stuck",
 ] as const;
 export type EventName = (typeof EVENT_NAMES)[number];
 
-/** One event. `data` is exactly the webhook payload's `data` object (DESIGN.md §6). */
+/**
+ * One event. `data` is exactly the webhook payload's `data` object (DESIGN §6). Target events
+ * (`target.*`) have `serverId` "" and a data object of their own ({@link TargetEventData}).
+ */
 export interface DomainEvent {
   /** `evt_…`, derived from content: the same change never gets two ids. */
   id: string;
@@ -153,13 +165,16 @@ export interface DomainEvent {
   data: EventData;
 }
 
-/** The payload `data` of an event (DESIGN.md §6). Optional fields appear only on the events that have them. */
+/**
+ * The payload `data` of an event (DESIGN §6). Optional fields appear only on the events that have
+ * them; `server_id`, `name` and `status` are on every image_server event and absent from target events.
+ */
 export interface EventData {
   event_id: string;
   project_id: string;
-  server_id: string;
-  name: string;
-  status: string | null;
+  server_id?: string;
+  name?: string;
+  status?: string | null;
   previous_status?: string | null;
   status_since?: string;
   previous_status_duration_seconds?: number;
@@ -169,4 +184,15 @@ export interface EventData {
   error?: PollError;
   image_server?: Record<string, unknown> | null;
   [extra: string]: unknown;
+}
+
+/** The payload `data` of `target.poll_failed` / `target.poll_recovered` (DESIGN §10). */
+export interface TargetEventData extends EventData {
+  /** The name of the target's cloud ("default" for `cloud:`). */
+  cloud: string;
+  consecutive_failures: number;
+  /** The failure that made the tick fail (poll_failed), or the last one of the streak (poll_recovered). */
+  error: PollError;
+  /** How many servers the target covers. */
+  servers: number;
 }

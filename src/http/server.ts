@@ -1,5 +1,5 @@
 /**
- * The HTTP server (DESIGN.md §4): metrics, health, readiness, reload, the JSON API and a small HTML status
+ * The HTTP server (DESIGN §4): metrics, health, readiness, reload, the JSON API and a small HTML status
  * page, on node:http with no framework. It only reads what its deps hand it: a scrape never calls the cloud.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
@@ -7,6 +7,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { createGzip } from "node:zlib";
 import { type JobRecord, jobView } from "../domain/observe-jobs.js";
+import type { TargetState } from "../domain/target-health.js";
 import type { ServerState } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import { coerceError } from "../lib/errors.js";
@@ -93,6 +94,8 @@ export interface HttpServerDeps {
   getBearerToken(): string | undefined;
   /** The servers currently present, in memory. */
   listServers(): ServerState[];
+  /** The health of every configured target with its cloud's region (none when not given). */
+  listTargets?(): TargetHealthEntry[];
   /** Newest first, each with its deliveries, narrowed by `filter` (the store's `listEvents`). */
   listEvents(limit: number, filter?: EventFilter): EventWithDeliveries[];
   /** One event with its deliveries, or undefined (the store's `getEvent`): checks a `before` cursor. */
@@ -131,6 +134,21 @@ export interface ServerView {
   last_poll_ok: boolean | null;
   consecutive_failures: number;
   last_error: ServerState["lastError"];
+}
+
+/** One target's health as the HTTP server gets it: its state and its cloud's region ("" when none). */
+export type TargetHealthEntry = TargetState & { region: string };
+
+/** The JSON shape of one target in `/api/v1/targets` (DESIGN §4). */
+export interface TargetView {
+  project_id: string;
+  cloud: string;
+  region: string;
+  up: boolean;
+  last_success_at: string | null;
+  consecutive_failures: number;
+  last_error: TargetState["lastError"];
+  servers: number;
 }
 
 /** The JSON shape of one event in `/api/v1/events`. */
@@ -235,6 +253,20 @@ export function toServerView(s: ServerState): ServerView {
     last_poll_ok: s.lastPollOk,
     consecutive_failures: s.consecutiveFailures,
     last_error: s.lastError,
+  };
+}
+
+/** Maps a target's health to its `/api/v1/targets` entry. */
+export function toTargetView(t: TargetHealthEntry): TargetView {
+  return {
+    project_id: t.projectId,
+    cloud: t.cloud,
+    region: t.region,
+    up: t.up,
+    last_success_at: toIsoOrNull(t.lastSuccessAt),
+    consecutive_failures: t.consecutiveFailures,
+    last_error: t.lastError,
+    servers: t.servers,
   };
 }
 
@@ -366,6 +398,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     ["/-/ready", { methods: ["GET"], guarded: false, handler: handleReady }],
     ["/-/reload", { methods: ["POST"], guarded: true, handler: handleReload }],
     ["/api/v1/servers", { methods: ["GET"], guarded: true, handler: handleServers }],
+    ["/api/v1/targets", { methods: ["GET"], guarded: true, handler: handleTargets }],
     ["/api/v1/events", { methods: ["GET"], guarded: true, handler: handleEvents }],
     ["/api/v1/jobs", { methods: ["GET"], guarded: true, handler: handleJobs }],
   ]);
@@ -407,6 +440,10 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
 
   function handleServers({ res }: RequestContext): void {
     sendJson(res, 200, { servers: deps.listServers().map(toServerView) });
+  }
+
+  function handleTargets({ res }: RequestContext): void {
+    sendJson(res, 200, { targets: (deps.listTargets?.() ?? []).map(toTargetView) });
   }
 
   /**
@@ -477,6 +514,7 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   function handleStatusPage({ res }: RequestContext): void {
     const html = renderStatusPage({
       servers: deps.listServers(),
+      targets: deps.listTargets?.() ?? [],
       events: deps.listEvents(20),
       now: deps.clock.now(),
       version: deps.version,

@@ -16,7 +16,15 @@ export const CONFIG_CREDENTIAL_KEYS = [
 ] as const;
 
 /** Every field name whose value is a credential wherever it appears: the config keys, and signatures. */
-export const CREDENTIAL_FIELDS: readonly string[] = [...CONFIG_CREDENTIAL_KEYS, "signature", "authorization"];
+export const CREDENTIAL_FIELDS: readonly string[] = [
+  ...CONFIG_CREDENTIAL_KEYS,
+  "signature",
+  "authorization",
+  // Temporary credentials as the metadata service and IAM answer them (`credential.securitytoken`),
+  // and the metadata service's session token.
+  "securitytoken",
+  "metadataToken",
+];
 
 /** HTTP header names whose values are credentials (lower-case, as undici and node:http report them). */
 export const CREDENTIAL_HEADERS: readonly string[] = [
@@ -24,6 +32,7 @@ export const CREDENTIAL_HEADERS: readonly string[] = [
   "x-auth-token",
   "x-subject-token",
   "x-security-token",
+  "x-metadata-token",
 ];
 
 /** What a masked credential is shown as (`check-config`). */

@@ -1,6 +1,6 @@
 /**
  * The AppError family: every error imagewatch raises on purpose carries a stable string `code`
- * (STYLE.md rule 3), an optional `cause`, and `retryable` where the failure tells.
+ * (STYLE rule 3), an optional `cause`, and `retryable` where the failure tells.
  */
 export type ErrorCode =
   | "CONFIG_INVALID"
@@ -80,5 +80,5 @@ export function coerceError(value: unknown): Error {
   }
 }
 
-/** Process exit codes (DESIGN.md §3). */
+/** Process exit codes (DESIGN §3). */
 export const ExitCode = { ok: 0, failure: 1, usage: 2, config: 78 } as const;

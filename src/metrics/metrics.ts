@@ -1,11 +1,11 @@
 /**
- * Every metric imagewatch exports, named in this one module (DESIGN.md §5, STYLE.md rule 7).
+ * Every metric imagewatch exports, named in this one module (DESIGN §5, our style rule 7).
  *
  * Two halves, rendered into one exposition:
  * - **Per-server series** (`imagewatch_image_server_*`) are kept as ready-made text. `setServer()` rebuilds
  *   the lines of that one server in every family, and each family caches its joined text until a line of
  *   it changes. A scrape of 10,000 servers is then a handful of string joins, not 100,000 prom-client
- *   children rebuilt per scrape (TOOLCHAIN.md measures 0.7 s for that).
+ *   children rebuilt per scrape (a toolchain measurement showed 0.7 s for that).
  * - **Daemon series** (requests, deliveries, queue, auth, transitions, targets, config, build, shard, and
  *   the process defaults) live on a prom-client `Registry` owned by this instance, never the default one.
  *   `configure()` declares the targets and webhooks, so their counters exist at 0 from the start.
@@ -14,9 +14,10 @@
  * `nodejs_heap_size_used_bytes`, …): that is the convention of every Node exporter, so stock dashboards
  * and alerts for Node processes work unchanged. Everything imagewatch itself defines carries the prefix.
  * Three defaults (`nodejs_active_{handles,requests,resources}_total`) are dropped: they are gauges named
- * like counters, and `promtool check metrics` must report nothing on a scrape (DESIGN.md §5).
+ * like counters, and `promtool check metrics` must report nothing on a scrape (DESIGN §5).
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { ALERT_NAMES } from "../alertmanager/alert-set.js";
 import { JOB_TYPES } from "../domain/jobs.js";
 import { KNOWN_STATUSES, type RequestOutcome, type ServerState } from "../domain/types.js";
 import { yieldToLoop } from "../lib/yield.js";
@@ -52,7 +53,9 @@ export const METRIC_NAMES = {
   imageJobs: `${METRIC_PREFIX}image_jobs`,
   imageJobsFinished: `${METRIC_PREFIX}image_jobs_finished_total`,
   imageJobDuration: `${METRIC_PREFIX}image_job_duration_seconds`,
-  /** Not in DESIGN.md §5: issue 4 asks that a failing scheduler tick be counted. */
+  alertmanagerPushes: `${METRIC_PREFIX}alertmanager_pushes_total`,
+  alertsFiring: `${METRIC_PREFIX}alerts_firing`,
+  /** Not in DESIGN §5: issue 4 asks that a failing scheduler tick be counted. */
   pollTickFailures: `${METRIC_PREFIX}poll_tick_failures_total`,
 } as const;
 
@@ -83,7 +86,7 @@ const LINT_FAILING_DEFAULTS = [
   "nodejs_active_resources_total",
 ];
 
-/** Every outcome of `poll_requests_total` (DESIGN.md §5). */
+/** Every outcome of `poll_requests_total` (DESIGN §5). */
 export const REQUEST_OUTCOMES: readonly RequestOutcome[] = [
   "success",
   "not_found",
@@ -96,12 +99,15 @@ export const REQUEST_OUTCOMES: readonly RequestOutcome[] = [
   "auth",
 ];
 
-/** Every outcome of `webhook_deliveries_total` (DESIGN.md §5). */
+/** Every outcome of `alertmanager_pushes_total` (DESIGN §13). */
+export const ALERTMANAGER_PUSH_OUTCOMES = ["success", "failure"] as const;
+
+/** Every outcome of `webhook_deliveries_total` (DESIGN §5). */
 export const DELIVERY_OUTCOMES = ["delivered", "retried", "dead"] as const;
 /** One outcome of a webhook delivery attempt. */
 export type DeliveryOutcome = (typeof DELIVERY_OUTCOMES)[number];
 
-/** Every outcome of `auth_token_refreshes_total` (DESIGN.md §5). */
+/** Every outcome of `auth_token_refreshes_total` (DESIGN §5). */
 export const TOKEN_REFRESH_OUTCOMES = ["success", "failure"] as const;
 
 /** One configured target as the metrics see it (`target_info`). */
@@ -117,6 +123,8 @@ export interface MetricsTarget {
 export interface MetricsConfig {
   targets: readonly MetricsTarget[];
   webhooks: readonly string[];
+  /** The names of `alertmanagers:` (absent = none). */
+  alertmanagers?: readonly string[];
 }
 
 /** The health of one target, for `target_up` and `target_last_success_timestamp_seconds` (DESIGN §10). */
@@ -160,6 +168,10 @@ export interface Metrics {
   recordTokenRefresh(outcome: (typeof TOKEN_REFRESH_OUTCOMES)[number]): void;
   /** Counts a scheduler tick whose poll threw (`poll_tick_failures_total`): a bug or a store failure. */
   recordTickFailure(projectId: string): void;
+  /** Counts one push to an Alertmanager (`alertmanager_pushes_total`). */
+  recordAlertmanagerPush(alertmanager: string, outcome: (typeof ALERTMANAGER_PUSH_OUTCOMES)[number]): void;
+  /** Sets `alerts_firing{alertname}` for each name given. */
+  setAlertsFiring(counts: ReadonlyMap<string, number>): void;
   /** Counts one delivery attempt's outcome (`webhook_deliveries_total`). */
   recordDelivery(webhook: string, outcome: DeliveryOutcome): void;
   /** Sets `webhook_queue_depth` and `webhook_oldest_pending_age_seconds` of one webhook. */
@@ -300,6 +312,18 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     labelNames: ["webhook"] as const,
     registers,
   });
+  const alertmanagerPushes = new Counter({
+    name: METRIC_NAMES.alertmanagerPushes,
+    help: "Pushes of the alert set to an Alertmanager, by alertmanager and outcome.",
+    labelNames: ["alertmanager", "outcome"] as const,
+    registers,
+  });
+  const alertsFiring = new Gauge({
+    name: METRIC_NAMES.alertsFiring,
+    help: "Alerts imagewatch currently sends as firing to its Alertmanagers, by alert name.",
+    labelNames: ["alertname"] as const,
+    registers,
+  });
   const tokenRefreshes = new Counter({
     name: METRIC_NAMES.authTokenRefreshes,
     help: "IAM token requests (the first included), by outcome.",
@@ -389,6 +413,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   // Counters with bounded labels exist from the start at 0, so `increase()` sees the first event
   // (DESIGN §5). Per-target and per-webhook ones are added by `configure`.
   for (const outcome of TOKEN_REFRESH_OUTCOMES) tokenRefreshes.labels({ outcome }).inc(0);
+  for (const alertname of ALERT_NAMES) alertsFiring.set({ alertname }, 0);
   for (const from of KNOWN_STATUSES) {
     for (const to of KNOWN_STATUSES) if (from !== to) transitions.labels({ from, to }).inc(0);
   }
@@ -496,6 +521,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
   /** Configured targets by project id (their `target_info` labels) and configured webhook names. */
   let targets = new Map<string, MetricsTarget>();
   let webhooks = new Set<string>();
+  let alertmanagers = new Set<string>();
   /** Every project and webhook that has series, configured or not (a request racing a reload). */
   const seenProjects = new Set<string>();
   const seenWebhooks = new Set<string>();
@@ -556,6 +582,18 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     }
     targets = nextTargets;
     webhooks = nextWebhooks;
+    const nextAlertmanagers = new Set(config.alertmanagers ?? []);
+    for (const alertmanager of alertmanagers) {
+      if (!nextAlertmanagers.has(alertmanager)) {
+        for (const outcome of ALERTMANAGER_PUSH_OUTCOMES)
+          alertmanagerPushes.remove({ alertmanager, outcome });
+      }
+    }
+    for (const alertmanager of nextAlertmanagers) {
+      for (const outcome of ALERTMANAGER_PUSH_OUTCOMES)
+        alertmanagerPushes.labels({ alertmanager, outcome }).inc(0);
+    }
+    alertmanagers = nextAlertmanagers;
   }
 
   return {
@@ -607,6 +645,12 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     recordTickFailure(projectId) {
       seenProjects.add(projectId);
       tickFailures.inc({ project_id: projectId });
+    },
+    recordAlertmanagerPush(alertmanager, outcome) {
+      if (alertmanagers.has(alertmanager)) alertmanagerPushes.inc({ alertmanager, outcome });
+    },
+    setAlertsFiring(counts) {
+      for (const [alertname, n] of counts) alertsFiring.set({ alertname }, n);
     },
     recordDelivery(webhook, outcome) {
       seenWebhooks.add(webhook);

@@ -1,8 +1,15 @@
 /**
- * The outbox workers (DESIGN.md §1 "deliver", §6, §7): read due deliveries from the store, POST them,
- * and record the outcome. At-least-once, in order per server per webhook, at most `maxInFlight` attempts
- * per webhook at a time. The poller has already committed the events and their delivery rows; this
- * service only reads the outbox and sends.
+ * The outbox workers (DESIGN §1 "deliver", §6, §7, §10): read due deliveries from the store, POST them,
+ * and record the outcome. At-least-once, in order per server per webhook. The poller has already
+ * committed the events and their delivery rows; this service only reads the outbox and sends.
+ *
+ * A webhook whose format builds digests (chat formats, alertmanager) sends one message at a time: a newly
+ * due event waits up to `group.wait` for others, then up to `group.max` (cut to the platform's size) go in
+ * one message, which succeeds or fails as a whole while each row keeps its own attempts. Other webhooks
+ * (`standard`) send one event per request, up to `maxInFlight` at once. Every webhook sends at most
+ * `rateLimit.count` messages per `rateLimit.per` (sliding window, in memory): rows waiting for it stay
+ * pending untouched. A receiver's frequency error (HTTP 429, a platform's rate-limit code) pauses the
+ * whole webhook until the retry time (Retry-After when given); the rows that waited are not charged.
  */
 import { Agent, type Dispatcher } from "undici";
 import type { WebhookConfig } from "../config/types.js";
@@ -10,9 +17,10 @@ import type { Clock } from "../lib/clock.js";
 import { AppError, coerceError } from "../lib/errors.js";
 import type { Logger } from "../lib/logger.js";
 import type { DueDelivery, Store } from "../store/types.js";
+import type { FormatDefaults, WebhookFormatModule } from "./formats/format.js";
 import { webhookFormat } from "./formats/index.js";
-import { buildRequest, type WebhookRequest } from "./payload.js";
-import { decideAfterAttempt } from "./retry-policy.js";
+import { buildMessageRequest, type WebhookRequest } from "./payload.js";
+import { decideAfterDigestAttempt, isFrequencyLimit } from "./retry-policy.js";
 import { sendWebhookRequest } from "./send.js";
 
 /** A delivery's outcome as `imagewatch_webhook_deliveries_total{outcome}` counts it. */
@@ -35,7 +43,7 @@ export interface DeliveryServiceDeps {
   onOutcome?: (webhook: string, outcome: DeliveryOutcome) => void;
   /** Called after each round for every configured webhook (and every webhook with pending rows). */
   onQueue?: (webhook: string, depth: number, oldestAgeSeconds: number) => void;
-  /** Attempts in flight per webhook; default 4. */
+  /** Requests in flight per webhook that sends one event per request; default 4 (a digest webhook: 1). */
   maxInFlight?: number;
   /** The outbox is re-read at least this often (ms), so a replay from another process is picked up; default 1000. */
   pollIntervalMs?: number;
@@ -53,14 +61,63 @@ export interface DeliveryService {
    * the next start. Resolves once nothing in flight can touch the store any more.
    */
   stop(graceMs: number): Promise<void>;
-  /** Attempts in flight right now, per webhook name. */
+  /** Requests (messages) in flight right now, per webhook name. */
   inFlight(): ReadonlyMap<string, number>;
+  /**
+   * Until when `webhook` waits as a whole after its receiver's frequency error (ms), or 0: while it
+   * waits, its due rows stay pending and untouched.
+   */
+  pausedUntil(webhook: string): number;
 }
 
 interface InFlight {
-  eventId: string;
+  /** The events the request carries (one, or a digest's). */
+  eventIds: readonly string[];
   controller: AbortController;
   done: Promise<void>;
+}
+
+/** How one webhook sends right now: its format, digest settings and rate limit (config or format defaults). */
+interface SendPlan {
+  /** Undefined for an unknown format (a config that bypassed the schema): its build dead-letters the rows. */
+  format?: WebhookFormatModule;
+  /** True when events go out as digests (one message at a time). */
+  digest: boolean;
+  group: FormatDefaults["group"];
+  rateLimit: FormatDefaults["rateLimit"];
+}
+
+function planOf(webhook: WebhookConfig): SendPlan {
+  const format = webhookFormat(webhook.format);
+  const group = webhook.group ?? format.defaults.group;
+  const rateLimit = webhook.rateLimit === undefined ? format.defaults.rateLimit : webhook.rateLimit;
+  return { format, digest: format.buildDigest !== undefined && group.max > 1, group, rateLimit };
+}
+
+/**
+ * A sliding-window log of one webhook's sends: at most `count` in any `per` ms. Sends are recorded when a
+ * request starts, whatever its outcome (the receiver counts them too).
+ */
+class SendWindow {
+  private readonly sent: number[] = [];
+
+  /** When the next send is allowed (≤ now: at once), pruning sends older than the window. */
+  freeAt(now: number, limit: { count: number; per: number } | null): number {
+    if (limit === null) return now;
+    while (this.sent.length > 0 && (this.sent[0] as number) <= now - limit.per) this.sent.shift();
+    return this.sent.length < limit.count
+      ? now
+      : (this.sent[this.sent.length - limit.count] as number) + limit.per;
+  }
+
+  /** Sends still allowed at `now` (after `freeAt` pruned). */
+  remaining(limit: { count: number; per: number } | null): number {
+    return limit === null ? Number.POSITIVE_INFINITY : Math.max(0, limit.count - this.sent.length);
+  }
+
+  record(now: number): void {
+    this.sent.push(now);
+  }
 }
 
 const DEFAULT_MAX_IN_FLIGHT = 4;
@@ -84,6 +141,10 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
    * already "due" without being sendable; these times let the timer wake exactly when a retry falls due.
    */
   const scheduledRetries = new Map<string, Set<number>>();
+  /** Messages sent per webhook, for its rate limit. */
+  const windows = new Map<string, SendWindow>();
+  /** Until when a webhook pauses as a whole after its receiver's frequency error (ms). */
+  const backoffUntil = new Map<string, number>();
 
   let started = false;
   let stopped = false;
@@ -121,6 +182,15 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
     timer.unref();
   }
 
+  function windowOf(webhook: string): SendWindow {
+    let w = windows.get(webhook);
+    if (!w) {
+      w = new SendWindow();
+      windows.set(webhook, w);
+    }
+    return w;
+  }
+
   function round(): void {
     if (stopped) return;
     let next = pollIntervalMs;
@@ -128,15 +198,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
       const now = clock.now();
       const webhooks = deps.getWebhooks();
       for (const webhook of webhooks) {
-        const flights = flightsOf(webhook.name);
-        const capacity = maxInFlight - flights.size;
-        if (capacity > 0) {
-          const exclude = new Set(flights.keys());
-          for (const due of store.dueDeliveries(webhook.name, now, capacity, exclude)) {
-            startAttempt(webhook, due);
-          }
-        }
-        next = Math.min(next, nextWakeDelay(webhook.name, now));
+        next = Math.min(next, serve(webhook, now), nextWakeDelay(webhook.name, now));
       }
       reportQueues(webhooks, now);
     } catch (err) {
@@ -144,6 +206,45 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
       log.error({ err: coerceError(err) }, "delivery round failed");
     }
     armTimer(next);
+  }
+
+  /** Starts what `webhook` may send at `now`; returns ms until it may send again (Infinity: on its own). */
+  function serve(webhook: WebhookConfig, now: number): number {
+    let plan: SendPlan;
+    try {
+      plan = planOf(webhook);
+    } catch {
+      plan = { digest: false, group: { wait: 0, max: 1 }, rateLimit: null };
+    }
+    const flights = flightsOf(webhook.name);
+    const window = windowOf(webhook.name);
+    const blockedUntil = Math.max(backoffUntil.get(webhook.name) ?? 0, window.freeAt(now, plan.rateLimit));
+    if (blockedUntil > now) return blockedUntil - now;
+
+    if (!plan.digest) {
+      const capacity = Math.min(maxInFlight - flights.size, window.remaining(plan.rateLimit));
+      if (capacity <= 0) return Number.POSITIVE_INFINITY;
+      const exclude = new Set([...flights.values()].flatMap((f) => f.eventIds));
+      for (const due of store.dueDeliveries(webhook.name, now, capacity, exclude)) {
+        window.record(now);
+        startMessage(webhook, plan, [due], now);
+      }
+      return Number.POSITIVE_INFINITY;
+    }
+
+    // A digest webhook sends one message at a time, so a digest never overtakes the one before it.
+    if (flights.size > 0) return Number.POSITIVE_INFINITY;
+    const rows = store.dueDeliveries(webhook.name, now, plan.group.max);
+    if (rows.length === 0) return Number.POSITIVE_INFINITY;
+    // A new row waits `group.wait` for company; a retried row (or one the limit held back) goes at once.
+    let sendAt = Number.POSITIVE_INFINITY;
+    for (const { delivery: d } of rows) {
+      sendAt = Math.min(sendAt, d.attempts > 0 ? d.nextAttemptAt : d.nextAttemptAt + plan.group.wait);
+    }
+    if (rows.length < plan.group.max && sendAt > now) return sendAt - now;
+    window.record(now);
+    startMessage(webhook, plan, rows, now);
+    return Number.POSITIVE_INFINITY;
   }
 
   /** Milliseconds until this webhook may have something to send (capped by the poll interval by the caller). */
@@ -176,41 +277,76 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
     }
   }
 
-  function startAttempt(webhook: WebhookConfig, due: DueDelivery): void {
+  /**
+   * Builds the request for `rows` (cutting a digest to the platform's size: rows cut stay pending for the
+   * next one) and sends it. A request that cannot be built dead-letters its rows at once.
+   */
+  function startMessage(webhook: WebhookConfig, plan: SendPlan, rows: DueDelivery[], now: number): void {
+    let n = rows.length;
+    let req: WebhookRequest;
+    try {
+      req = buildMessageRequest(
+        rows.map((r) => r.event),
+        webhook,
+        now,
+        deps.version,
+      );
+      const maxBytes = plan.format?.maxBodyBytes;
+      let size = Buffer.byteLength(req.body);
+      while (maxBytes !== undefined && n > 1 && size > maxBytes) {
+        n = Math.max(1, Math.min(n - 1, Math.floor((n * maxBytes) / size)));
+        req = buildMessageRequest(
+          rows.slice(0, n).map((r) => r.event),
+          webhook,
+          now,
+          deps.version,
+        );
+        size = Buffer.byteLength(req.body);
+      }
+    } catch (err) {
+      const e = coerceError(err);
+      const message = e instanceof AppError ? e.message : `cannot build request: ${e.message}`;
+      for (const { event, delivery } of rows.slice(0, n)) {
+        store.markDead(event.id, webhook.name, delivery.attempts + 1, message, now);
+        log.warn(
+          { webhook: webhook.name, eventId: event.id, status: null, reason: message },
+          "webhook delivery dead-lettered",
+        );
+        deps.onOutcome?.(webhook.name, "dead");
+      }
+      return;
+    }
+    const sent = rows.slice(0, n);
     const flights = flightsOf(webhook.name);
+    const key = sent[0]?.event.id as string;
     const controller = new AbortController();
-    const entry: InFlight = { eventId: due.event.id, controller, done: Promise.resolve() };
-    flights.set(due.event.id, entry);
-    entry.done = attempt(webhook, due, controller.signal)
+    const entry: InFlight = { eventIds: sent.map((r) => r.event.id), controller, done: Promise.resolve() };
+    flights.set(key, entry);
+    entry.done = attempt(webhook, sent, req, controller.signal)
       .catch((err) => {
         log.error(
-          { err: coerceError(err), webhook: webhook.name, eventId: due.event.id },
+          { err: coerceError(err), webhook: webhook.name, eventIds: entry.eventIds },
           "delivery attempt failed",
         );
       })
       .finally(() => {
-        flights.delete(due.event.id);
+        flights.delete(key);
         queueRound();
       });
   }
 
-  async function attempt(webhook: WebhookConfig, due: DueDelivery, signal: AbortSignal): Promise<void> {
-    const { event, delivery } = due;
-    const attempts = delivery.attempts + 1;
-    const fields = { webhook: webhook.name, eventId: event.id, attempt: attempts };
-    const startedAt = clock.now();
-
-    let req: WebhookRequest;
-    try {
-      req = buildRequest(event, webhook, startedAt, deps.version);
-    } catch (err) {
-      const e = coerceError(err);
-      const message = e instanceof AppError ? e.message : `cannot build request: ${e.message}`;
-      store.markDead(event.id, webhook.name, attempts, message, clock.now());
-      log.warn({ ...fields, status: null, reason: message }, "webhook delivery dead-lettered");
-      deps.onOutcome?.(webhook.name, "dead");
-      return;
-    }
+  async function attempt(
+    webhook: WebhookConfig,
+    rows: DueDelivery[],
+    req: WebhookRequest,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const first = rows[0] as DueDelivery;
+    // One event: its id and attempt; a digest: how many events and the first one's id.
+    const fields =
+      rows.length === 1
+        ? { webhook: webhook.name, eventId: first.event.id, attempt: first.delivery.attempts + 1 }
+        : { webhook: webhook.name, eventId: first.event.id, events: rows.length };
 
     const result = await sendWebhookRequest(req.url ?? webhook.url, req, {
       dispatcher,
@@ -218,7 +354,7 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
       signal,
     });
     if (result.kind === "aborted") {
-      // Shutdown: record nothing; the row stays pending and is sent again after the restart.
+      // Shutdown: record nothing; the rows stay pending and are sent again after the restart.
       log.info({ ...fields, status: null }, "webhook delivery aborted by shutdown");
       return;
     }
@@ -228,45 +364,69 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
     if (result.kind === "response" && result.status >= 200 && result.status <= 299) {
       result.platformError = webhookFormat(webhook.format).platformError(result.body);
     }
-    const decision = decideAfterAttempt({
+    const decisions = decideAfterDigestAttempt({
       result,
-      attempts,
-      createdAt: delivery.createdAt,
+      rows: rows.map((r) => ({ attempts: r.delivery.attempts + 1, createdAt: r.delivery.createdAt })),
       now,
       webhook,
       random,
     });
-    switch (decision.action) {
-      case "delivered":
-        store.markDelivered(event.id, webhook.name, attempts, now);
-        log.info({ ...fields, status, durationMs: Math.round(result.durationMs) }, "webhook delivered");
-        deps.onOutcome?.(webhook.name, "delivered");
-        return;
-      case "retry": {
-        store.markRetry(event.id, webhook.name, attempts, decision.nextAttemptAt, decision.error, now);
-        let retries = scheduledRetries.get(webhook.name);
-        if (!retries) {
-          retries = new Set();
-          scheduledRetries.set(webhook.name, retries);
+    const outcomes = { delivered: 0, retried: 0, dead: 0 };
+    rows.forEach(({ event, delivery }, i) => {
+      const decision = decisions[i];
+      const attempts = delivery.attempts + 1;
+      if (decision === undefined) return;
+      switch (decision.action) {
+        case "delivered":
+          store.markDelivered(event.id, webhook.name, attempts, now);
+          outcomes.delivered++;
+          deps.onOutcome?.(webhook.name, "delivered");
+          return;
+        case "retry": {
+          store.markRetry(event.id, webhook.name, attempts, decision.nextAttemptAt, decision.error, now);
+          let retries = scheduledRetries.get(webhook.name);
+          if (!retries) {
+            retries = new Set();
+            scheduledRetries.set(webhook.name, retries);
+          }
+          retries.add(decision.nextAttemptAt);
+          outcomes.retried++;
+          deps.onOutcome?.(webhook.name, "retried");
+          return;
         }
-        retries.add(decision.nextAttemptAt);
-        log.warn(
-          {
-            ...fields,
-            status,
-            reason: decision.error,
-            nextAttemptAt: new Date(decision.nextAttemptAt).toISOString(),
-          },
-          "webhook delivery failed, will retry",
-        );
-        deps.onOutcome?.(webhook.name, "retried");
-        return;
+        case "dead":
+          store.markDead(event.id, webhook.name, attempts, decision.error, now);
+          outcomes.dead++;
+          deps.onOutcome?.(webhook.name, "dead");
+          return;
       }
-      case "dead":
-        store.markDead(event.id, webhook.name, attempts, decision.error, now);
-        log.warn({ ...fields, status, reason: decision.error }, "webhook delivery dead-lettered");
-        deps.onOutcome?.(webhook.name, "dead");
-        return;
+    });
+    const [shared] = decisions;
+    if (shared?.action === "retry" && isFrequencyLimit(result)) {
+      // The receiver's own limit: every row of this webhook waits, not only the ones just refused.
+      backoffUntil.set(webhook.name, Math.max(backoffUntil.get(webhook.name) ?? 0, shared.nextAttemptAt));
+    }
+    const durationMs = Math.round(result.durationMs);
+    if (outcomes.delivered > 0) {
+      log.info({ ...fields, status, durationMs }, "webhook delivered");
+    }
+    if (outcomes.retried > 0 && shared?.action === "retry") {
+      log.warn(
+        {
+          ...fields,
+          status,
+          reason: shared.error,
+          nextAttemptAt: new Date(shared.nextAttemptAt).toISOString(),
+        },
+        "webhook delivery failed, will retry",
+      );
+    }
+    if (outcomes.dead > 0) {
+      const dead = decisions.find((d) => d.action === "dead");
+      log.warn(
+        { ...fields, status, reason: dead?.action === "dead" ? dead.error : "" },
+        "webhook delivery dead-lettered",
+      );
     }
   }
 
@@ -306,6 +466,10 @@ export function createDeliveryService(deps: DeliveryServiceDeps): DeliveryServic
       const out = new Map<string, number>();
       for (const [name, m] of inflight) if (m.size > 0) out.set(name, m.size);
       return out;
+    },
+    pausedUntil(webhook) {
+      const until = backoffUntil.get(webhook) ?? 0;
+      return until > deps.clock.now() ? until : 0;
     },
   };
 }

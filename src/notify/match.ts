@@ -36,6 +36,7 @@ const STATUS_FILTERED_TYPES: ReadonlySet<string> = new Set([
  */
 export function matchesWebhook(event: DomainEvent, webhook: WebhookFilter): boolean {
   if (event.type === "imagewatch.test") return true;
+  // image_server events are named without their prefix, the others in full (`target.poll_failed`).
   const name = event.type.startsWith(PREFIX) ? event.type.slice(PREFIX.length) : event.type;
   if (!webhook.events.includes(name)) return false;
   if (webhook.statuses.length > 0 && STATUS_FILTERED_TYPES.has(event.type)) {

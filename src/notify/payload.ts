@@ -5,6 +5,7 @@
  */
 import type { WebhookConfig } from "../config/types.js";
 import type { DomainEvent } from "../domain/types.js";
+import { AppError } from "../lib/errors.js";
 import { webhookFormat } from "./formats/index.js";
 
 /** One HTTP POST to send. `url` is set only when the format signs the URL itself. */
@@ -21,6 +22,24 @@ function staticHeaders(webhook: WebhookConfig): Record<string, string> {
   return out;
 }
 
+function withHeaders(
+  built: { body: string; url?: string; headers?: Record<string, string> },
+  webhook: WebhookConfig,
+  version: string,
+): WebhookRequest {
+  return {
+    body: built.body,
+    ...(built.url !== undefined ? { url: built.url } : {}),
+    headers: {
+      "content-type": "application/json",
+      "user-agent": `imagewatch/${version}`,
+      ...staticHeaders(webhook),
+      // Last, so a static header can never replace the format's own (signature) headers.
+      ...built.headers,
+    },
+  };
+}
+
 /**
  * Builds the request for one attempt at delivering `event` to `webhook`, at `attemptAtMs` (the attempt's
  * time: Standard Webhooks' `webhook-timestamp`, DingTalk's and Feishu's signing time). Throws a
@@ -33,16 +52,23 @@ export function buildRequest(
   attemptAtMs: number,
   version = "dev",
 ): WebhookRequest {
-  const built = webhookFormat(webhook.format).build(event, webhook, attemptAtMs);
-  return {
-    body: built.body,
-    ...(built.url !== undefined ? { url: built.url } : {}),
-    headers: {
-      "content-type": "application/json",
-      "user-agent": `imagewatch/${version}`,
-      ...staticHeaders(webhook),
-      // Last, so a static header can never replace the format's own (signature) headers.
-      ...built.headers,
-    },
-  };
+  return withHeaders(webhookFormat(webhook.format).build(event, webhook, attemptAtMs), webhook, version);
+}
+
+/**
+ * The request of one message carrying `events` (DESIGN §10): a digest when there are several and the format
+ * builds digests, else `buildRequest` of the first. Throws like {@link buildRequest}.
+ */
+export function buildMessageRequest(
+  events: readonly DomainEvent[],
+  webhook: WebhookConfig,
+  attemptAtMs: number,
+  version = "dev",
+): WebhookRequest {
+  const format = webhookFormat(webhook.format);
+  const [first] = events;
+  if (first === undefined) throw new AppError("WEBHOOK_FAILED", "a message needs at least one event");
+  if (events.length === 1 || format.buildDigest === undefined)
+    return buildRequest(first, webhook, attemptAtMs, version);
+  return withHeaders(format.buildDigest(events, webhook, attemptAtMs), webhook, version);
 }

@@ -123,3 +123,39 @@ export function decideAfterAttempt(input: DecisionInput): AttemptDecision {
   }
   return { action: "retry", nextAttemptAt, error };
 }
+
+/**
+ * True when an attempt hit the receiver's own frequency limit (DESIGN §10): HTTP 429, or a chat platform's
+ * rate-limit code in a 2xx body (the only platform errors that are retryable). The whole webhook then
+ * backs off, not just the rows of that message.
+ */
+export function isFrequencyLimit(result: AttemptResult): boolean {
+  return result.kind === "response" && (result.status === 429 || result.platformError?.retryable === true);
+}
+
+/**
+ * Classifies an attempt that carried several delivery rows in one message (a digest, DESIGN §10): it
+ * succeeds or fails as a whole, so every row gets the same outcome and, on a retry, the same next attempt
+ * time (computed from the most attempts among them, so the digest backs off as its most-tried row would).
+ * Each row dead-letters on its own `maxAge`. Returns one decision per row, in order.
+ */
+export function decideAfterDigestAttempt(
+  input: Omit<DecisionInput, "attempts" | "createdAt"> & {
+    rows: ReadonlyArray<{ attempts: number; createdAt: number }>;
+  },
+): AttemptDecision[] {
+  const { rows, ...rest } = input;
+  const attempts = Math.max(1, ...rows.map((r) => r.attempts));
+  // maxAge is judged per row below; the shared decision only picks the outcome and the next attempt time.
+  const shared = decideAfterAttempt({
+    ...rest,
+    attempts,
+    createdAt: rest.now,
+    webhook: { ...rest.webhook, maxAge: Number.POSITIVE_INFINITY },
+  });
+  return rows.map((row): AttemptDecision => {
+    if (shared.action !== "retry" || shared.nextAttemptAt <= row.createdAt + rest.webhook.maxAge)
+      return shared;
+    return { action: "dead", error: `max age exceeded: ${shared.error}` };
+  });
+}

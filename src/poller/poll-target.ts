@@ -14,7 +14,18 @@ import {
   type PlanSettings,
   planTick,
   type TargetMemory,
+  type TickPlan,
 } from "../domain/poll-plan.js";
+import { ownsServer } from "../domain/sharding.js";
+import {
+  DEFAULT_CLOUD,
+  failsAsWhole,
+  initialTargetState,
+  observeTarget,
+  type TargetState,
+  type TickOutcome,
+  tickOutcomeOf,
+} from "../domain/target-health.js";
 import type { DomainEvent, ImageServer, PollError, ServerPollResult, ServerState } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
 import { mapLimit } from "../lib/concurrency.js";
@@ -61,23 +72,45 @@ export class ServerStates {
   }
 }
 
+/** The in-memory view of every target's health, keyed by cloud and project id. Owned by the app. */
+export class TargetStates {
+  readonly #map = new Map<string, TargetState>();
+
+  static key(cloud: string, projectId: string): string {
+    return `${cloud}/${projectId}`;
+  }
+
+  /** The state of a target; a target never ticked is down and never answered. */
+  get(projectId: string, cloud: string = DEFAULT_CLOUD): TargetState {
+    return this.#map.get(TargetStates.key(cloud, projectId)) ?? initialTargetState(projectId, cloud);
+  }
+
+  set(state: TargetState): void {
+    this.#map.set(TargetStates.key(state.cloud, state.projectId), state);
+  }
+}
+
 /** What pollTarget needs; every field is injected by app.ts. */
 export interface PollDeps {
   cloud: CloudClient;
   store: Store;
   states: ServerStates;
+  /** Target health (DESIGN §10), updated after each commit like `states`. */
+  targets: TargetStates;
   clock: Clock;
   logger: Logger;
   config: () => Readonly<Config>;
   memory: Map<string, TargetMemory>;
   /**
    * Called after a successful commit with every state observed (for metrics), the events newly inserted
-   * (for delivery) and the status changes observed, inserted or not (for the transitions counter).
+   * (for delivery), the status changes observed, inserted or not (for the transitions counter), and the
+   * target's health and, when jobs were watched, the job observation.
    */
   onCommitted?: (
     states: readonly ServerState[],
     events: readonly DomainEvent[],
     transitions: ReadonlyArray<Transition>,
+    target: TargetState,
     jobs?: JobObservation,
   ) => void;
   /** Poll even servers that are not yet due (the first poll after start, `once`). */
@@ -143,13 +176,16 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
     memory,
     deps.force ?? false,
   );
+  let list: "ok" | { error: PollError } | undefined;
+  let results = new Map<string, ServerPollResult>();
   const listed: { servers?: readonly ImageServer[] } = {};
-  const results =
-    plan.kind === "list"
-      ? listResults(plan, await listAll(deps, projectId, plan.filter, memory, now, listed))
-      : plan.kind === "get"
-        ? await getAll(deps, projectId, plan.ids, config.schedule.concurrency)
-        : new Map<string, ServerPollResult>();
+  if (plan.kind === "list") {
+    const answer = await listAll(deps, projectId, plan.filter, memory, now, listed);
+    list = "kind" in answer ? { error: answer.error } : "ok";
+    results = listResults(plan, answer);
+  } else if (plan.kind === "get") {
+    results = await getAll(deps, projectId, plan.ids, config.schedule.concurrency);
+  }
   const mode = plan.kind;
   const jobs = await watchJobs(
     target,
@@ -159,10 +195,46 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
     deps,
   );
 
-  // Stopping: answers cut short by our own abort are not failures of the cloud; commit nothing.
-  if ((results.size === 0 && !jobs) || deps.signal?.aborted)
+  // Nothing due and no jobs; or stopping: answers cut short by our own abort are not failures of the cloud.
+  if ((plan.kind === "none" && !jobs) || deps.signal?.aborted)
     return { projectId, observed: 0, events: 0, failed: 0, mode };
-  return await commitResults(projectId, results, deps, config, now, mode, jobs);
+  // A tick that polled no server (only jobs) says nothing about the target's health.
+  const outcome =
+    plan.kind === "none"
+      ? undefined
+      : tickOutcomeOf(results.values(), {
+          ...(list === undefined ? {} : { list }),
+          discover: target.discover,
+          servers: coveredServers(target, plan, results, config),
+        });
+  return await commitResults(
+    projectId,
+    target.cloud ?? DEFAULT_CLOUD,
+    results,
+    outcome,
+    deps,
+    config,
+    now,
+    mode,
+    jobs,
+  );
+}
+
+/**
+ * How many servers a target covers (this shard's share): the configured ids, or in discover mode the
+ * servers of a complete list (the known ones when the list failed).
+ */
+function coveredServers(
+  target: TargetConfig,
+  plan: TickPlan,
+  results: ReadonlyMap<string, ServerPollResult>,
+  config: Readonly<Config>,
+): number {
+  if (!target.discover) return target.serverIds.filter((id) => ownsServer(id, config.sharding)).length;
+  if (plan.kind !== "list") return 0;
+  let n = 0;
+  for (const r of results.values()) if (r.kind !== "not_found") n++;
+  return n;
 }
 
 /**
@@ -276,6 +348,7 @@ export function needsWrite(prev: ServerState | undefined, next: ServerState): bo
     prev.stuckCount !== next.stuckCount ||
     prev.consecutiveFailures !== next.consecutiveFailures ||
     prev.pollFailedNotified !== next.pollFailedNotified ||
+    (prev.targetFailures ?? 0) !== (next.targetFailures ?? 0) ||
     prev.lastPollOk !== next.lastPollOk ||
     prev.generation !== next.generation ||
     !sameJson(prev.lastError, next.lastError)
@@ -303,7 +376,9 @@ function sameRecord(a: Record<string, unknown>, b: Record<string, unknown>): boo
 
 async function commitResults(
   projectId: string,
+  cloud: string,
   results: Map<string, ServerPollResult>,
+  outcome: TickOutcome | undefined,
   deps: PollDeps,
   config: Readonly<Config>,
   now: number,
@@ -317,15 +392,28 @@ async function commitResults(
   };
   const states: ServerState[] = [];
   const toWrite: ServerState[] = [];
-  const events: DomainEvent[] = [];
   const transitions: Transition[] = [];
+  // Target health first: while the whole target fails, its servers' failures are the target's (DESIGN §10).
+  const prevHealth = deps.targets.get(projectId, cloud);
+  const health = outcome
+    ? observeTarget(prevHealth, outcome, { now, threshold: config.alerts.pollFailureThreshold })
+    : { state: prevHealth, events: [] };
+  const targetFailing = outcome ? failsAsWhole(outcome) : false;
+  const events: DomainEvent[] = [...health.events];
   let failed = 0;
   let n = 0;
   for (const [serverId, result] of results) {
     const prev = deps.states.get(projectId, serverId);
     if (result.kind === "failed") failed++;
     const job = jobs?.jobOfServer.get(serverId);
-    const out = observe(prev, result, { projectId, serverId, now, config: observeConfig, job });
+    const out = observe(prev, result, {
+      projectId,
+      serverId,
+      now,
+      config: observeConfig,
+      targetFailing,
+      job,
+    });
     states.push(out.state);
     if (out.events.length > 0 || needsWrite(prev, out.state)) toWrite.push(out.state);
     for (const e of out.events) {
@@ -354,11 +442,13 @@ async function commitResults(
       events,
       deliveries,
       now,
+      targets: outcome ? [health.state] : [],
       jobs: jobs && { cursor: jobs.cursor, records: jobs.records },
     }),
   );
   for (const s of states) deps.states.set(s);
+  if (outcome) deps.targets.set(health.state);
   const newEvents = events.filter((e) => inserted.has(e.id));
-  deps.onCommitted?.(states, newEvents, transitions, jobs);
+  deps.onCommitted?.(states, newEvents, transitions, health.state, jobs);
   return { projectId, observed: states.length, events: newEvents.length, failed, mode };
 }

@@ -1,11 +1,11 @@
 /**
- * The fake Workspace image-server and image-job APIs and the IAM token API (API.md §1, §2, §4, §6):
+ * The fake Workspace image-server and image-job APIs and the IAM token API (API §1, §2, §4, §6):
  * routing, authentication, parameter checks and fault injection. Each request is decided at once (and counted), then the answer
  * is written, after any injected delay.
  */
 import { randomBytes } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { verifySignature } from "../cloud/signer.js";
+import { parseAuthorization, verifySignature } from "../cloud/signer.js";
 import type { Logger } from "../lib/logger.js";
 import { JSON_TYPE, parseJsonBody, type Sleeper } from "./http-util.js";
 import type { JobQuery } from "./jobs.js";
@@ -17,7 +17,7 @@ import {
   type SimRoute,
   SUB_JOB_STATUSES,
 } from "./scenario.js";
-import type { AuthKind, SimulatorState } from "./state.js";
+import type { AuthKind, SimulatorState, TemporaryCredential } from "./state.js";
 import { isoTime } from "./values.js";
 
 /** Error codes the simulator answers with (documented in README.md). */
@@ -129,6 +129,8 @@ type Route =
   | { route: "sub_jobs"; projectId: string }
   | { route: "job"; projectId: string; jobId: string }
   | { route: "token" }
+  | { route: "metadata"; what: "token" | "securitykey" }
+  | { route: "securitytokens" }
   | { route: "other"; reply: "not_found" | "method_not_allowed" | "iam_method_not_allowed" };
 
 function decode(segment: string): string {
@@ -143,6 +145,22 @@ function matchRoute(method: string, pathname: string): Route {
   const parts = pathname.split("/").filter((p) => p !== "");
   if (parts.length === 3 && parts[0] === "v3" && parts[1] === "auth" && parts[2] === "tokens") {
     return method === "POST" ? { route: "token" } : { route: "other", reply: "iam_method_not_allowed" };
+  }
+  const path = parts.join("/");
+  if (path === "meta-data/latest/api/token") {
+    return method === "PUT"
+      ? { route: "metadata", what: "token" }
+      : { route: "other", reply: "iam_method_not_allowed" };
+  }
+  if (path === "openstack/latest/securitykey") {
+    return method === "GET"
+      ? { route: "metadata", what: "securitykey" }
+      : { route: "other", reply: "iam_method_not_allowed" };
+  }
+  if (path === "v3.0/OS-CREDENTIAL/securitytokens") {
+    return method === "POST"
+      ? { route: "securitytokens" }
+      : { route: "other", reply: "iam_method_not_allowed" };
   }
   if ((parts.length === 3 || parts.length === 4) && parts[0] === "v1" && parts[2] === "image-servers") {
     if (method !== "GET") return { route: "other", reply: "method_not_allowed" };
@@ -170,7 +188,7 @@ function authenticate(
   state: SimulatorState,
   req: IncomingMessage,
   body: Buffer,
-  projectId: string,
+  projectId: string | undefined,
   requestId: string,
 ): AuthResult {
   const badAuth = (why: string): AuthResult => ({
@@ -189,10 +207,18 @@ function authenticate(
   }
   if (req.headers.authorization !== undefined) {
     const creds = state.credentials;
+    const named = parseAuthorization(String(req.headers.authorization))?.accessKey;
+    const temp = named === undefined || named === creds.accessKey ? undefined : state.checkTemporary(named);
+    if (temp?.kind === "expired") return badAuth("the temporary access key has expired");
     const verdict = verifySignature(
       { method: req.method ?? "GET", url: req.url ?? "/", headers: req.headers },
       body,
-      (ak) => (ak === creds.accessKey ? creds.secretKey : undefined),
+      (ak) =>
+        ak === creds.accessKey
+          ? creds.secretKey
+          : temp?.kind === "ok"
+            ? temp.credential.secretKey
+            : undefined,
       state.now(),
     );
     if (!verdict.ok) {
@@ -212,8 +238,18 @@ function authenticate(
     const signedProject = verdict.signedHeaders.includes("x-project-id")
       ? req.headers["x-project-id"]
       : undefined;
-    if (signedProject !== undefined && signedProject !== projectId)
+    if (signedProject !== undefined && projectId !== undefined && signedProject !== projectId)
       return badAuth("X-Project-Id does not match");
+    if (temp?.kind === "ok") {
+      // Temporary keys are valid only with their own security token, signed.
+      if (
+        req.headers["x-security-token"] !== temp.credential.securityToken ||
+        !verdict.signedHeaders.includes("x-security-token")
+      ) {
+        return badAuth("security token invalid");
+      }
+      return { kind: "temporary" };
+    }
     if (creds.securityToken !== undefined && req.headers["x-security-token"] !== creds.securityToken) {
       return badAuth("security token invalid");
     }
@@ -355,6 +391,70 @@ function tokenReply(state: SimulatorState, scope: ProjectScope): Reply {
   return json(201, tokenBody, { "X-Subject-Token": issued.token });
 }
 
+/** The 401 body of the metadata service on a node without an agency (the API notes §7). */
+export const NO_AGENCY_BODY = "Please configure Cloud Service Agency first";
+
+/** The answer of IAM and the metadata service: `{credential: {access, secret, securitytoken, expires_at}}`. */
+function credentialBody(c: TemporaryCredential): unknown {
+  return {
+    credential: {
+      access: c.accessKey,
+      secret: c.secretKey,
+      securitytoken: c.securityToken,
+      expires_at: isoTime(c.expiresAt).replace(/Z$/, "000Z"),
+    },
+  };
+}
+
+/** The metadata service: `PUT` a session token, `GET` the security key with it. */
+function serveMetadata(state: SimulatorState, req: IncomingMessage, what: "token" | "securitykey"): Reply {
+  const modes = state.metadataModes();
+  const text = (status: number, body: string): Reply => ({
+    status,
+    headers: { "Content-Type": "text/plain" },
+    body,
+  });
+  if (what === "token") {
+    if (!modes.tokenApi) return text(404, "Not Found");
+    const ttl = Number(req.headers["x-metadata-token-ttl-seconds"]);
+    if (!Number.isInteger(ttl) || ttl < 1 || ttl > 21600) {
+      return text(400, "X-Metadata-Token-Ttl-Seconds must be from 1 to 21600");
+    }
+    return text(200, state.issueMetadataSession(ttl));
+  }
+  if (modes.tokenApi) {
+    const token = req.headers["x-metadata-token"];
+    if (typeof token !== "string" || !state.checkMetadataSession(token)) return text(401, "Unauthorized");
+  }
+  if (!modes.agency) return json(401, { error_msg: NO_AGENCY_BODY });
+  return json(200, credentialBody(state.issueTemporary("metadata")));
+}
+
+/** IAM `securitytokens` with `assume_role`: an agency of the scenario, for 900–86400 s. */
+function serveSecurityTokens(state: SimulatorState, body: Buffer): Reply {
+  let parsed: unknown;
+  try {
+    parsed = parseJsonBody(body);
+  } catch {
+    return iamError(400, "Bad Request", "The request body is not valid JSON.");
+  }
+  const identity = (parsed as { auth?: { identity?: Record<string, unknown> } } | undefined)?.auth?.identity;
+  const role = identity?.assume_role as Record<string, unknown> | undefined;
+  const methods = identity?.methods;
+  if (!Array.isArray(methods) || !methods.includes("assume_role") || typeof role !== "object" || !role) {
+    return iamError(400, "Bad Request", "The request you have made requires an assume_role identity.");
+  }
+  const seconds = role.duration_seconds ?? 900;
+  if (typeof seconds !== "number" || !Number.isInteger(seconds) || seconds < 900 || seconds > 86400) {
+    return iamError(400, "Bad Request", "duration_seconds must be from 900 to 86400.");
+  }
+  const known = state
+    .agencies()
+    .some((a) => a.domainName === role.domain_name && a.agencyName === role.agency_name);
+  if (!known) return iamError(403, "Forbidden", "The agency does not exist or may not be assumed.");
+  return json(201, credentialBody(state.issueTemporary("agency", seconds * 1000)));
+}
+
 function queryRecord(params: URLSearchParams): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   for (const [k, v] of params) {
@@ -414,6 +514,23 @@ export function createApiHandler(deps: ApiHandlerDeps) {
         auth: check.ok ? "password" : "rejected",
         ...(fault ? { fault } : {}),
       };
+    }
+
+    if (match.route === "metadata" || match.route === "securitytokens") {
+      const route = match.route;
+      const authResult =
+        route === "securitytokens"
+          ? authenticate(state, req, body, undefined, requestId)
+          : { kind: "none" as const };
+      const fault = state.takeFault({ route, method });
+      const forced = fault ? faultReply(fault, route, requestId) : undefined;
+      const withFault = fault ? { fault } : {};
+      if (forced) return { reply: forced, route, auth: authResult.kind, ...withFault };
+      if ("error" in authResult && authResult.error)
+        return { reply: authResult.error, route, auth: authResult.kind, ...withFault };
+      const reply =
+        match.route === "metadata" ? serveMetadata(state, req, match.what) : serveSecurityTokens(state, body);
+      return { reply, route, auth: authResult.kind, ...withFault };
     }
 
     const { projectId } = match;
@@ -481,6 +598,10 @@ export function createApiHandler(deps: ApiHandlerDeps) {
     const at = state.now();
     const decided = decide(req, url, body, requestId);
     const { reply, fault } = decided;
+    const signedBy =
+      typeof req.headers.authorization === "string"
+        ? parseAuthorization(req.headers.authorization)?.accessKey
+        : undefined;
     state.record({
       at,
       method: (req.method ?? "GET").toUpperCase(),
@@ -491,6 +612,7 @@ export function createApiHandler(deps: ApiHandlerDeps) {
       status: reply.reset ? 0 : reply.status,
       requestId,
       ...(fault ? { fault } : {}),
+      ...(signedBy === undefined ? {} : { accessKey: signedBy }),
     });
     logger.debug(
       {

@@ -19,7 +19,14 @@ import {
   type JobStatus,
   SUB_JOB_STATUSES,
 } from "./scenario.js";
-import type { ApiServer, IssuedToken, PendingFault, RequestRecord, SimulatorCounts } from "./state.js";
+import type {
+  ApiServer,
+  IssuedToken,
+  PendingFault,
+  RequestRecord,
+  SimulatorCounts,
+  TemporaryCredential,
+} from "./state.js";
 
 /** A server to add: any API fields, `status: null` for none, plus an optional `timeline` and `removed`. */
 export interface ServerInput {
@@ -90,6 +97,12 @@ export interface SimulatorControl {
   revokeTokens(token?: string): number;
   /** Lifetime of tokens issued from now on. */
   setTokenLifetime(ms: number): void;
+  /** The metadata service's modes: `agency: false` = a node without an agency; `tokenApi: false` = no PUT token. */
+  setMetadata(modes: { agency?: boolean; tokenApi?: boolean; lifetimeMs?: number }): void;
+  /** Issues temporary credentials as the metadata service would (without counting a request). */
+  issueTemporaryCredentials(lifetimeMs?: number): TemporaryCredential;
+  /** Every temporary credential issued (metadata and agency), oldest first: what a client may hold. */
+  temporaryCredentials(): TemporaryCredential[];
   counts(): SimulatorCounts;
   /** Recent requests (up to 1000), oldest first. Control requests are not recorded. */
   requests(): RequestRecord[];
@@ -115,6 +128,11 @@ const lifetimeBody = z.union([
   z.strictObject({ lifetimeMs: z.number().positive() }),
   z.strictObject({ lifetime: z.string() }),
 ]);
+const metadataBody = z.strictObject({
+  agency: z.boolean().optional(),
+  tokenApi: z.boolean().optional(),
+  lifetimeMs: z.number().positive().optional(),
+});
 const projectBody = z.strictObject({ id: z.string().min(1) });
 const fieldsBody = z.record(z.string(), z.unknown());
 
@@ -257,6 +275,11 @@ export function createControlHandler(control: SimulatorControl, snapshot: () => 
         if (ms === undefined || ms <= 0) throw new ControlInputError("lifetime must be a positive duration");
         control.setTokenLifetime(ms);
         return reply(200, { lifetimeMs: ms });
+      }
+      if ((method === "PUT" || method === "POST") && a === "metadata" && parts.length === 1) {
+        const input = parse(metadataBody, body);
+        control.setMetadata(input);
+        return reply(200, input);
       }
       if (route === "GET 1:counters") return reply(200, control.counts());
       if (method === "POST" && a === "counters" && b === "reset" && parts.length === 2) {

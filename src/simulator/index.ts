@@ -1,6 +1,6 @@
 /**
- * A faithful local fake of the Workspace image-server and image-job APIs and the IAM token API
- * (API.md), driven by a scenario, an injected clock and a control interface (JS API and `/__sim/`
+ * A faithful local fake of the Workspace image-server and image-job APIs, the IAM token and
+ * securitytokens APIs and the ECS metadata service (the API notes), driven by a scenario, an injected clock and a control interface (JS API and `/__sim/`
  * routes). See README.md.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -24,13 +24,14 @@ import {
 } from "./scenario.js";
 import { createSimulatorState } from "./state.js";
 
-export { SIM_ERROR_CODES } from "./api.js";
+export { NO_AGENCY_BODY, SIM_ERROR_CODES } from "./api.js";
 export type { ServerInput, SimulatorControl } from "./control.js";
 export type { ApiJob, ApiJobSummary, ApiSubJob, JobStatusChange } from "./jobs.js";
 export {
   DEFAULT_CREDENTIALS,
   type DerivedJobOutcome,
   type ExecuteInfo,
+  emptyScenario,
   type FaultSpec,
   JOB_STATUSES,
   JOB_TYPES,
@@ -53,8 +54,9 @@ export type {
   PendingFault,
   RequestRecord,
   SimulatorCounts,
+  TemporaryCredential,
 } from "./state.js";
-export { DEFAULT_TOKEN_LIFETIME_MS } from "./state.js";
+export { DEFAULT_TEMPORARY_LIFETIME_MS, DEFAULT_TOKEN_LIFETIME_MS } from "./state.js";
 
 /** Options of `createSimulator`. */
 export interface SimulatorOptions {
@@ -129,6 +131,15 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
       if (!(ms > 0)) throw new ConfigError([{ path: "lifetimeMs", message: "must be positive" }]);
       state.setTokenLifetime(ms);
     },
+    setMetadata({ lifetimeMs, ...modes }) {
+      if (lifetimeMs !== undefined) {
+        if (!(lifetimeMs > 0)) throw new ConfigError([{ path: "lifetimeMs", message: "must be positive" }]);
+        state.setTemporaryLifetime(lifetimeMs);
+      }
+      state.setMetadataModes(modes);
+    },
+    issueTemporaryCredentials: (lifetimeMs) => state.issueTemporary("metadata", lifetimeMs),
+    temporaryCredentials: () => state.temporaryCredentials(),
     counts: () => state.counts(),
     requests: () => state.requests(),
     resetCounters: () => state.resetCounters(),
@@ -138,6 +149,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
     startedAt: new Date(state.startedAt).toISOString(),
     now: new Date(state.now()).toISOString(),
     tokenLifetimeMs: state.tokenLifetimeMs(),
+    metadata: { ...state.metadataModes(), lifetimeMs: state.temporaryLifetimeMs() },
     projects: state
       .projectIds()
       .map((id) => ({ id, servers: state.listServers(id), jobs: state.listJobs(id) })),

@@ -1,5 +1,5 @@
 /**
- * Image jobs of the simulator (API.md §6, DESIGN §11): the API objects, building them from scenario
+ * Image jobs of the simulator (API §6, DESIGN §11): the API objects, building them from scenario
  * input, status changes, the rules that derive jobs from server status changes, and the job lists.
  * Pure: no clock and no IO; the state passes the moments in.
  */

@@ -1,6 +1,6 @@
 /**
  * Simulator scenarios: what the fake Workspace/IAM API holds and how it changes over time
- * (DESIGN.md §3). A scenario is YAML on disk, validated strictly, and normalised to ms offsets.
+ * (DESIGN §3). A scenario is YAML on disk, validated strictly, and normalised to ms offsets.
  */
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
@@ -21,15 +21,16 @@ export interface ScenarioCredentials {
 
 /**
  * The routes faults and counters distinguish: `get`/`list` image servers, `token`, and the job APIs
- * `jobs` (ListImageJobs), `job` (ShowImageJob) and `sub_jobs` (ListImageSubJobs).
+ * `jobs` (ListImageJobs), `job` (ShowImageJob) and `sub_jobs` (ListImageSubJobs), the metadata service
+ * (`metadata`: session token and security key) and IAM's `securitytokens` (assume an agency).
  */
-export type SimRoute = "get" | "list" | "token" | "jobs" | "job" | "sub_jobs";
+export type SimRoute = "get" | "list" | "token" | "jobs" | "job" | "sub_jobs" | "metadata" | "securitytokens";
 
-/** Image job types (API.md §6). */
+/** Image job types (API §6). */
 export const JOB_TYPES = ["CREATE_SERVER", "CREATE_SERVER_IMAGE", "DELETE_SERVER"] as const;
 /** An image job type. */
 export type JobType = (typeof JOB_TYPES)[number];
-/** Job statuses (API.md §6). */
+/** Job statuses (API §6). */
 export const JOB_STATUSES = ["WAITING", "RUNNING", "SUCCESS", "FAILED"] as const;
 /** A job status. */
 export type JobStatus = (typeof JOB_STATUSES)[number];
@@ -181,7 +182,28 @@ export interface Scenario {
   faults: ScheduledFault[];
   /** Lifetime of issued IAM tokens; default 24 h. */
   tokenLifetimeMs?: number;
+  /** The metadata service of the node the simulator stands for. */
+  metadata: ScenarioMetadata;
+  /** The agencies `securitytokens` may assume. */
+  agencies: ScenarioAgency[];
+  /** Lifetime of the temporary credentials of the metadata service; default 1 h. */
+  temporaryLifetimeMs?: number;
 }
+
+/** The metadata service: `agency: false` is a node without an agency; `tokenApi: false` has no PUT token. */
+export interface ScenarioMetadata {
+  agency: boolean;
+  tokenApi: boolean;
+}
+
+/** An agency that may be assumed: the domain that owns it and its name. */
+export interface ScenarioAgency {
+  domainName: string;
+  agencyName: string;
+}
+
+/** The agency the demo credentials may assume when a scenario names none. */
+export const DEFAULT_AGENCY_NAME = "imagewatch";
 
 /** The demo credentials, used when no scenario is given. */
 export const DEFAULT_CREDENTIALS: ScenarioCredentials = {
@@ -194,7 +216,13 @@ export const DEFAULT_CREDENTIALS: ScenarioCredentials = {
 
 /** A scenario with the demo credentials and no projects. */
 export function emptyScenario(): Scenario {
-  return { credentials: { ...DEFAULT_CREDENTIALS }, projects: [], faults: [] };
+  return {
+    credentials: { ...DEFAULT_CREDENTIALS },
+    projects: [],
+    faults: [],
+    metadata: { agency: true, tokenApi: true },
+    agencies: [{ domainName: DEFAULT_CREDENTIALS.domain, agencyName: DEFAULT_AGENCY_NAME }],
+  };
 }
 
 /** A duration: a string such as `20s`, or a number of milliseconds. */
@@ -208,7 +236,7 @@ const durationSchema = z.union([z.number().nonnegative(), z.string()]).transform
   return ms;
 });
 
-const routeSchema = z.enum(["get", "list", "token", "jobs", "job", "sub_jobs"]);
+const routeSchema = z.enum(["get", "list", "token", "jobs", "job", "sub_jobs", "metadata", "securitytokens"]);
 
 /** Schema of a fault (shared with the control interface). */
 export const faultSpecSchema = z.strictObject({
@@ -328,6 +356,11 @@ const scenarioSchema = z.strictObject({
     .optional(),
   faults: z.array(faultSpecSchema.extend({ after: durationSchema })).optional(),
   tokenLifetime: durationSchema.optional(),
+  metadata: z.strictObject({ agency: z.boolean().optional(), tokenApi: z.boolean().optional() }).optional(),
+  agencies: z
+    .array(z.strictObject({ domainName: z.string().min(1), agencyName: z.string().min(1) }))
+    .optional(),
+  temporaryCredentialLifetime: durationSchema.optional(),
 });
 
 type TimelineStepInput = z.output<typeof timelineStepSchema>;
@@ -412,8 +445,12 @@ export function normaliseScenario(data: unknown): Scenario {
     credentials: { ...input.credentials },
     projects,
     faults: (input.faults ?? []).map(({ after, ...fault }) => ({ afterMs: after, fault })),
+    metadata: { agency: input.metadata?.agency ?? true, tokenApi: input.metadata?.tokenApi ?? true },
+    agencies: input.agencies ?? [{ domainName: input.credentials.domain, agencyName: DEFAULT_AGENCY_NAME }],
   };
   if (input.tokenLifetime !== undefined) scenario.tokenLifetimeMs = input.tokenLifetime;
+  if (input.temporaryCredentialLifetime !== undefined)
+    scenario.temporaryLifetimeMs = input.temporaryCredentialLifetime;
   return scenario;
 }
 

@@ -28,8 +28,10 @@ import type {
   FaultSpec,
   JobStatus,
   Scenario,
+  ScenarioAgency,
   ScenarioCredentials,
   ScenarioJob,
+  ScenarioMetadata,
   ScenarioServer,
   SimRoute,
   TimelineStep,
@@ -39,8 +41,10 @@ import { derivedUuid, isoTime, parseApiTime, resolveTime } from "./values.js";
 /** An image server as the API returns it. */
 export type ApiServer = Record<string, unknown>;
 
-/** How a request authenticated: `password` is the IAM token call; `rejected` means credentials were refused. */
-export type AuthKind = "token" | "aksk" | "password" | "none" | "rejected";
+/**
+ * How a request authenticated: `temporary` is AK/SK signing with temporary keys the simulator issued
+ * (metadata or agency) and their security token; `password` is the IAM token call; `rejected` means credentials were refused. */
+export type AuthKind = "token" | "aksk" | "temporary" | "password" | "none" | "rejected";
 
 /** Counters by route and by auth kind (control routes are not counted). */
 export interface SimulatorCounts {
@@ -63,7 +67,27 @@ export interface RequestRecord {
   requestId: string;
   /** The fault applied, if any. */
   fault?: FaultSpec;
+  /** The access key a signed request named (so tests can tell which keys a client sent). */
+  accessKey?: string;
 }
+
+/** Temporary credentials the simulator issued (metadata service or agency). */
+export interface TemporaryCredential {
+  accessKey: string;
+  secretKey: string;
+  securityToken: string;
+  expiresAt: number;
+  source: "metadata" | "agency";
+}
+
+/** What checking a temporary access key found. */
+export type TemporaryCheck =
+  | { kind: "ok"; credential: TemporaryCredential }
+  | { kind: "expired" }
+  | { kind: "unknown" };
+
+/** Default lifetime of the metadata service's temporary credentials. */
+export const DEFAULT_TEMPORARY_LIFETIME_MS = 3_600_000;
 
 /** Filters of the list call. */
 export interface ListFilter {
@@ -89,7 +113,7 @@ export interface IssuedToken {
   expiresAt: number;
 }
 
-/** Default IAM token lifetime (API.md §4: valid 24 h). */
+/** Default IAM token lifetime (API §4: valid 24 h). */
 export const DEFAULT_TOKEN_LIFETIME_MS = 24 * 3_600_000;
 const MAX_LOG = 1000;
 
@@ -114,7 +138,7 @@ export interface SimulatorStateOptions {
 }
 
 /**
- * Completes a server's API object: every field of API.md §1 in the API's order, generated where missing
+ * Completes a server's API object: every field of API §1 in the API's order, generated where missing
  * (ids derived from `seed`, `create_time` an hour before `base`, `update_time` = `base`, status ACTIVE).
  * A `status` of null leaves the field out.
  */
@@ -257,6 +281,23 @@ export interface SimulatorState {
   revokeTokens(token?: string): number;
   tokenLifetimeMs(): number;
   setTokenLifetime(ms: number): void;
+  /** Issues temporary credentials living `lifetimeMs` (default: the metadata lifetime). */
+  issueTemporary(source: TemporaryCredential["source"], lifetimeMs?: number): TemporaryCredential;
+  /** Every temporary credential issued (and not yet forgotten), oldest first. */
+  temporaryCredentials(): TemporaryCredential[];
+  /** Looks a temporary access key up: valid, expired (it was issued) or unknown. */
+  checkTemporary(accessKey: string): TemporaryCheck;
+  /** Issues a metadata session token valid `ttlSeconds`. */
+  issueMetadataSession(ttlSeconds: number): string;
+  /** True when `token` is a metadata session token still valid. */
+  checkMetadataSession(token: string): boolean;
+  /** The metadata service's modes (agency attached, token API present), current. */
+  metadataModes(): ScenarioMetadata;
+  setMetadataModes(modes: Partial<ScenarioMetadata>): void;
+  /** The agencies `securitytokens` may assume. */
+  agencies(): ScenarioAgency[];
+  temporaryLifetimeMs(): number;
+  setTemporaryLifetime(ms: number): void;
   record(entry: RequestRecord): void;
   counts(): SimulatorCounts;
   requests(): RequestRecord[];
@@ -266,8 +307,18 @@ export interface SimulatorState {
 function zeroCounts(): SimulatorCounts {
   return {
     total: 0,
-    byRoute: { get: 0, list: 0, token: 0, jobs: 0, job: 0, sub_jobs: 0, other: 0 },
-    byAuth: { token: 0, aksk: 0, password: 0, none: 0, rejected: 0 },
+    byRoute: {
+      get: 0,
+      list: 0,
+      token: 0,
+      jobs: 0,
+      job: 0,
+      sub_jobs: 0,
+      metadata: 0,
+      securitytokens: 0,
+      other: 0,
+    },
+    byAuth: { token: 0, aksk: 0, temporary: 0, password: 0, none: 0, rejected: 0 },
   };
 }
 
@@ -286,6 +337,10 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
   let faults: PendingFault[] = [];
   const tokens = new Map<string, { issuedAt: number; expiresAt: number; revoked: boolean }>();
   let lifetimeMs = scenario.tokenLifetimeMs ?? DEFAULT_TOKEN_LIFETIME_MS;
+  const temporary = new Map<string, TemporaryCredential>();
+  const sessions = new Map<string, number>();
+  let metadataModes: ScenarioMetadata = { ...(scenario.metadata ?? { agency: true, tokenApi: true }) };
+  let temporaryLifetime = scenario.temporaryLifetimeMs ?? DEFAULT_TEMPORARY_LIFETIME_MS;
   let counts = zeroCounts();
   let log: RequestRecord[] = [];
 
@@ -594,6 +649,46 @@ export function createSimulatorState(options: SimulatorStateOptions): SimulatorS
     tokenLifetimeMs: () => lifetimeMs,
     setTokenLifetime(ms) {
       lifetimeMs = ms;
+    },
+    issueTemporary(source, ms = temporaryLifetime) {
+      const now = clock.now();
+      // Expired keys are kept a day, so a late use is told "expired", not "unknown".
+      for (const [ak, c] of temporary) if (c.expiresAt + 86_400_000 <= now) temporary.delete(ak);
+      const credential: TemporaryCredential = {
+        accessKey: `TMP${randomBytes(12).toString("hex").toUpperCase()}`,
+        secretKey: randomBytes(30).toString("base64url"),
+        securityToken: `gQ${randomBytes(120).toString("base64url")}`,
+        expiresAt: now + ms,
+        source,
+      };
+      temporary.set(credential.accessKey, credential);
+      return { ...credential };
+    },
+    temporaryCredentials: () => [...temporary.values()].map((c) => ({ ...c })),
+    checkTemporary(accessKey) {
+      const c = temporary.get(accessKey);
+      if (!c) return { kind: "unknown" };
+      return clock.now() >= c.expiresAt ? { kind: "expired" } : { kind: "ok", credential: { ...c } };
+    },
+    issueMetadataSession(ttlSeconds) {
+      const now = clock.now();
+      for (const [t, exp] of sessions) if (exp <= now) sessions.delete(t);
+      const token = `MDS${randomBytes(24).toString("base64url")}`;
+      sessions.set(token, now + ttlSeconds * 1000);
+      return token;
+    },
+    checkMetadataSession(token) {
+      const exp = sessions.get(token);
+      return exp !== undefined && clock.now() < exp;
+    },
+    metadataModes: () => ({ ...metadataModes }),
+    setMetadataModes(modes) {
+      metadataModes = { ...metadataModes, ...modes };
+    },
+    agencies: () => (scenario.agencies ?? []).map((a) => ({ ...a })),
+    temporaryLifetimeMs: () => temporaryLifetime,
+    setTemporaryLifetime(ms) {
+      temporaryLifetime = ms;
     },
     record(entry) {
       counts.total += 1;

@@ -68,7 +68,17 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
-  // 1 → 2: image jobs (DESIGN §11).
+  // 1 → 2: target health (DESIGN §10), restart-safe.
+  `
+  CREATE TABLE targets (
+    project_id TEXT NOT NULL,
+    cloud      TEXT NOT NULL,
+    -- The whole TargetState as JSON: loadTargets returns exactly what commitPoll saved.
+    state      TEXT NOT NULL,
+    PRIMARY KEY (project_id, cloud)
+  ) WITHOUT ROWID;
+  `,
+  // 2 → 3: image jobs (DESIGN §11).
   `
   -- Per project: the job lists' cursor (FAILED counts). No row = the project's first job tick.
   CREATE TABLE job_cursors (

@@ -1,5 +1,5 @@
 /**
- * The SQLite implementation of {@link Store} (DESIGN.md §7), on better-sqlite3 (synchronous, one
+ * The SQLite implementation of {@link Store} (DESIGN §7), on better-sqlite3 (synchronous, one
  * connection per process).
  *
  * Durability: WAL with `synchronous = NORMAL`. A commit is appended to the WAL with write() before
@@ -17,6 +17,7 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import type { JobCursor, JobRecord } from "../domain/observe-jobs.js";
+import type { TargetState } from "../domain/target-health.js";
 import type { DomainEvent, EventType, ServerState } from "../domain/types.js";
 import { type Clock, systemClock } from "../lib/clock.js";
 import { AppError, coerceError } from "../lib/errors.js";
@@ -324,6 +325,13 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
     `INSERT INTO servers (project_id, server_id, state) VALUES (?, ?, ?)
      ON CONFLICT (project_id, server_id) DO UPDATE SET state = excluded.state`,
   );
+  const selectTargets = db.prepare<[], { state: string }>(
+    "SELECT state FROM targets ORDER BY project_id, cloud",
+  );
+  const upsertTarget = db.prepare<[string, string, string]>(
+    `INSERT INTO targets (project_id, cloud, state) VALUES (?, ?, ?)
+     ON CONFLICT (project_id, cloud) DO UPDATE SET state = excluded.state`,
+  );
   const deleteServer = db.prepare<[string, string]>(
     "DELETE FROM servers WHERE project_id = ? AND server_id = ?",
   );
@@ -512,6 +520,9 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
         columnJson(s, { projectId: s.projectId, serverId: s.serverId }),
       );
     }
+    for (const t of commit.targets ?? []) {
+      upsertTarget.run(t.projectId, t.cloud, columnJson(t, { projectId: t.projectId, cloud: t.cloud }));
+    }
     const inserted = new Map<string, { seq: number; projectId: string; serverId: string }>();
     for (const e of commit.events) {
       const info = insertEvent.run(
@@ -604,6 +615,9 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
   return {
     loadServers: () =>
       guard(file, "loadServers", () => selectServers.all().map((r) => JSON.parse(r.state) as ServerState)),
+
+    loadTargets: () =>
+      guard(file, "loadTargets", () => selectTargets.all().map((r) => JSON.parse(r.state) as TargetState)),
 
     commitPoll: (commit) => guard(file, "commitPoll", () => commitTx(commit)),
 

@@ -1,8 +1,9 @@
 /**
- * The durable store's contract (DESIGN.md §7). One implementation today (SQLite); the store test suite
+ * The durable store's contract (DESIGN §7). One implementation today (SQLite); the store test suite
  * is written against this interface so any other runs the same scenarios.
  */
 import type { JobCursor, JobRecord } from "../domain/observe-jobs.js";
+import type { TargetState } from "../domain/target-health.js";
 import type { DomainEvent, ServerState } from "../domain/types.js";
 
 export type DeliveryState = "pending" | "delivered" | "dead";
@@ -77,6 +78,8 @@ export interface PollCommit {
   deliveries: ReadonlyArray<{ eventId: string; webhook: string }>;
   /** Commit time (ms): createdAt and first nextAttemptAt of the new deliveries. */
   now: number;
+  /** Target states to upsert (keyed by projectId + cloud); omitted = none. */
+  targets?: readonly TargetState[];
   /** The tick's image jobs: the project's cursor and the records that changed (absent: none watched). */
   jobs?: { cursor: JobCursor; records: readonly JobRecord[] } | undefined;
 }
@@ -94,6 +97,8 @@ export interface JobFilter {
 export interface Store {
   /** Every persisted server state. */
   loadServers(): ServerState[];
+  /** Every persisted target state (DESIGN §10). */
+  loadTargets(): TargetState[];
   /** Writes servers, events and delivery rows in ONE transaction. Returns the ids of the events newly inserted. */
   commitPoll(commit: PollCommit): string[];
   /**

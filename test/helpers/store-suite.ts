@@ -1,5 +1,5 @@
 /**
- * The one store test suite (STYLE.md rule 10): every scenario is written against the `Store` interface
+ * The one store test suite (STYLE rule 10): every scenario is written against the `Store` interface
  * and runs on every implementation and configuration (`runStoreSuite`).
  */
 import assert from "node:assert/strict";

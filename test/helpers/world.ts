@@ -11,7 +11,7 @@ import type { Config } from "../../src/config/types.js";
 import type { TargetMemory } from "../../src/domain/poll-plan.js";
 import type { DomainEvent } from "../../src/domain/types.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
-import { pollTarget, ServerStates } from "../../src/poller/poll-target.js";
+import { pollTarget, ServerStates, TargetStates } from "../../src/poller/poll-target.js";
 import { createScheduler, type Scheduler } from "../../src/poller/scheduler.js";
 import { createSimulator, type Simulator, type SimulatorOptions } from "../../src/simulator/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
@@ -52,6 +52,8 @@ export interface World {
   config: Readonly<Config>;
   store: Store;
   states: ServerStates;
+  /** Target health, reloaded from the store by `restart`. */
+  targets: TargetStates;
   /** Polls one target (the first by default) once, forced unless told otherwise. */
   poll(force?: boolean, targetIndex?: number): ReturnType<typeof pollTarget>;
   /** A scheduler on the world's clock whose ticks poll the world's targets (the start-up poll forced). */
@@ -60,6 +62,7 @@ export interface World {
   events(): DomainEvent[];
   /** Closes the store and opens it again, with the states reloaded (a daemon restart). */
   restart(): void;
+  /** Closes everything and removes the world's directory. */
   close(): Promise<void>;
 }
 
@@ -82,6 +85,7 @@ export async function createWorld(opts: {
   const cloud = createCloudClient(config.cloud, { clock, logger, sleep: async () => {} });
   let store = openSqliteStore(statePath, { clock, logger });
   let states = new ServerStates();
+  let targets = new TargetStates();
   const memory = new Map<string, TargetMemory>();
   const world: World = {
     clock,
@@ -96,10 +100,23 @@ export async function createWorld(opts: {
     get states() {
       return states;
     },
+    get targets() {
+      return targets;
+    },
     poll(force = true, targetIndex = 0) {
       const target = config.targets[targetIndex];
       if (!target) throw new Error("no target");
-      return pollTarget(target, { cloud, store, states, clock, logger, config: () => config, memory, force });
+      return pollTarget(target, {
+        cloud,
+        store,
+        states,
+        targets,
+        clock,
+        logger,
+        config: () => config,
+        memory,
+        force,
+      });
     },
     scheduler() {
       const { interval, concurrency } = config.schedule;
@@ -110,7 +127,17 @@ export async function createWorld(opts: {
           clock,
           timers: clock,
           poll: (target, force) =>
-            pollTarget(target, { cloud, store, states, clock, logger, config: () => config, memory, force }),
+            pollTarget(target, {
+              cloud,
+              store,
+              states,
+              targets,
+              clock,
+              logger,
+              config: () => config,
+              memory,
+              force,
+            }),
         },
       );
     },
@@ -122,6 +149,8 @@ export async function createWorld(opts: {
       store = openSqliteStore(statePath, { clock, logger });
       states = new ServerStates();
       for (const s of store.loadServers()) states.set(s);
+      targets = new TargetStates();
+      for (const t of store.loadTargets()) targets.set(t);
       memory.clear();
     },
     async close() {

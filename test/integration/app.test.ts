@@ -16,6 +16,7 @@ import { createSimulator } from "../../src/simulator/index.js";
 import { waitFor } from "../helpers/daemon.js";
 import { startProxy } from "../helpers/proxy.js";
 import { startReceiver } from "../helpers/receiver.js";
+import { makeTempDir } from "../helpers/temp-dir.js";
 import { configYaml, PROJECT } from "../helpers/world.js";
 
 const STATUSES = ["CREATING", "ACTIVE", "BUILDING", "BUILT", "ERROR", "DELETING", "null", null, "MIGRATING"];
@@ -32,7 +33,7 @@ describe("the daemon in-process", () => {
         update_time: "-5m",
       });
     }
-    const dir = mkdtempSync(join(tmpdir(), "imagewatch-app-"));
+    const dir = makeTempDir(t, "imagewatch-app-");
     const loaded = parseConfigText(
       configYaml(simUrl, {
         statePath: join(dir, "state.db"),
@@ -89,13 +90,13 @@ describe("the daemon in-process", () => {
     }
   });
 
-  it("forgets a target removed by a reload: its servers leave /api/v1/servers, /metrics and the database", async () => {
+  it("forgets a target removed by a reload: its servers leave /api/v1/servers, /metrics and the database", async (t) => {
     const sim = createSimulator();
     const { url: simUrl } = await sim.start();
     const OTHER = "fedcba9876543210fedcba9876543210";
     sim.addServer(PROJECT, { id: "keep-1", name: "keep", status: "ACTIVE" });
     sim.addServer(OTHER, { id: "drop-1", name: "drop", status: "BUILDING" });
-    const dir = mkdtempSync(join(tmpdir(), "imagewatch-reload-"));
+    const dir = makeTempDir(t, "imagewatch-reload-");
     const path = join(dir, "imagewatch.yaml");
     const write = (targets: string) =>
       writeFileSync(
@@ -176,11 +177,11 @@ describe("the daemon in-process", () => {
     assert.match(text, /^imagewatch_config_last_reload_successful 0$/m);
   });
 
-  it("stops promptly when a poll hangs, aborting it after the grace and committing nothing for it", async () => {
+  it("stops promptly when a poll hangs, aborting it after the grace and committing nothing for it", async (t) => {
     const sim = createSimulator();
     const { url: simUrl } = await sim.start();
     sim.addServer(PROJECT, { id: "slow-1", name: "slow", status: "ACTIVE" });
-    const dir = mkdtempSync(join(tmpdir(), "imagewatch-abort-"));
+    const dir = makeTempDir(t, "imagewatch-abort-");
     const loaded = parseConfigText(
       configYaml(simUrl, {
         statePath: join(dir, "state.db"),
@@ -212,11 +213,11 @@ describe("the daemon in-process", () => {
     store.close();
   });
 
-  it("applies a stuck threshold changed by a reload on the next poll, without a restart", async () => {
+  it("applies a stuck threshold changed by a reload on the next poll, without a restart", async (t) => {
     const sim = createSimulator();
     const { url: simUrl } = await sim.start();
     sim.addServer(PROJECT, { id: "slow-build", name: "slow", status: "BUILDING", update_time: "-10m" });
-    const dir = mkdtempSync(join(tmpdir(), "imagewatch-threshold-"));
+    const dir = makeTempDir(t, "imagewatch-threshold-");
     const path = join(dir, "imagewatch.yaml");
     const write = (building: string) =>
       writeFileSync(
@@ -254,7 +255,7 @@ describe("the daemon in-process", () => {
     const { url: simUrl } = await sim.start();
     t.after(() => sim.stop());
     sim.addServer(PROJECT, { id: "via-proxy", name: "p", status: "ACTIVE" });
-    const dir = mkdtempSync(join(tmpdir(), "imagewatch-proxy-"));
+    const dir = makeTempDir(t, "imagewatch-proxy-");
     const loaded = parseConfigText(
       configYaml(simUrl, {
         statePath: join(dir, "state.db"),

@@ -227,7 +227,7 @@ describe("imagewatch once", () => {
     const { config } = loadConfig(file, ENV);
     const cloud = createCloudClient(config.cloud, { clock: systemClock, logger: createSilentLogger() });
     t.after(() => cloud.close());
-    const result = await pollOnce(config, { cloud, now });
+    const result = await pollOnce(config, { cloudFor: () => cloud, now });
     assert.deepEqual(result.failures, []);
     assert.deepEqual(
       result.rows.map((r) => [r.server_id, r.time_in_status_seconds, r.stuck]),
@@ -294,7 +294,7 @@ describe("imagewatch once", () => {
         });
         t.after(() => cloud.close());
         world.sim.resetCounters();
-        const once = await pollOnce(world.config, { cloud, now: world.clock.now() });
+        const once = await pollOnce(world.config, { cloudFor: () => cloud, now: world.clock.now() });
         const onceCalls = calls();
         assert.deepEqual(once.failures, []);
 

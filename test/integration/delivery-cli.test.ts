@@ -16,6 +16,7 @@ import { webhookCommand } from "../../src/cli/webhook.js";
 import type { WebhookConfig } from "../../src/config/types.js";
 import { systemClock } from "../../src/lib/clock.js";
 import { AppError, UsageError } from "../../src/lib/errors.js";
+import { WEBHOOK_FORMATS, type WebhookFormat } from "../../src/notify/formats/index.js";
 import { sendTestEvent } from "../../src/notify/test-event.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { captureContext } from "../helpers/command-context.js";
@@ -152,6 +153,34 @@ describe("imagewatch webhook test", () => {
     assert.equal(r.requests[0]?.payload?.type, "imagewatch.test");
     assert.ok(!io.stdout().includes(SECRET.slice(6)));
   });
+
+  // One row per registered format (a new format without a row does not compile): what its platform
+  // answers on success. `webhook test` must work for every one of them.
+  const PLATFORM_OK: Record<WebhookFormat, { status: number; body: string }> = {
+    standard: { status: 204, body: "" },
+    slack: { status: 200, body: "ok" },
+    teams: { status: 202, body: "" },
+    feishu: { status: 200, body: '{"code":0,"msg":"success"}' },
+    dingtalk: { status: 200, body: '{"errcode":0,"errmsg":"ok"}' },
+    wecom: { status: 200, body: '{"errcode":0,"errmsg":"ok"}' },
+    alertmanager: { status: 200, body: "" },
+  };
+  for (const format of WEBHOOK_FORMATS) {
+    it(`sends a test message in format ${format} and exits 0 on the platform's success answer`, async () => {
+      const dir = tempDir();
+      const r = await receiverFor({ script: [PLATFORM_OK[format]] });
+      const config = writeConfig(dir, r.url).replace(
+        /( {2}- name: ops\n {4}url: .*\n) {4}format: standard\n {4}secret: \$\{WEBHOOK_SECRET\}\n/,
+        format === "standard" ? "$&" : `$1    format: ${format}\n`,
+      );
+      const io = makeCtx(["test", "ops", "-c", config], dir);
+      assert.equal(await webhookCommand.run(io.ctx), 0, io.stderr());
+      assert.equal(r.requests.length, 1);
+      const body = r.requests[0]?.body ?? "";
+      assert.doesNotThrow(() => JSON.parse(body), `a JSON body for ${format}`);
+      assert.match(body, /imagewatch/i, "the message says where it comes from");
+    });
+  }
 
   it("goes through HTTP_PROXY from its environment, as the daemon's deliveries do", async (t) => {
     const dir = tempDir();

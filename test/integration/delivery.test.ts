@@ -557,7 +557,11 @@ describe("delivery service", () => {
       },
     });
     cleanups.push(() => receiver.close());
-    const h = await setup({ receiver, webhook: { format: "dingtalk", secret: "SECx" } });
+    // One event per request here: this is about classifying each answer (digests: delivery-digest.test.ts).
+    const h = await setup({
+      receiver,
+      webhook: { format: "dingtalk", secret: "SECx", group: { wait: 0, max: 1 } },
+    });
     const now = Date.now();
     commitEvents(
       h.store,

@@ -19,7 +19,7 @@ import { createSilentLogger } from "../../src/lib/logger.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { createDeliveryService } from "../../src/notify/delivery-service.js";
 import { eventSummaryLine } from "../../src/notify/formats/event-line.js";
-import { pollTarget, ServerStates } from "../../src/poller/poll-target.js";
+import { pollTarget, ServerStates, TargetStates } from "../../src/poller/poll-target.js";
 import { parseScenario } from "../../src/simulator/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { startReceiver, waitUntil } from "../helpers/receiver.js";
@@ -53,6 +53,7 @@ function replica(t: TestContext, w: World, name: string, extra: string) {
   const cloud = createCloudClient(config.cloud, { clock: w.clock, logger, sleep: async () => {} });
   const store = openSqliteStore(statePath, { clock: w.clock, logger });
   const states = new ServerStates();
+  const targets = new TargetStates();
   const memory = new Map<string, TargetMemory>();
   t.after(async () => {
     store.close();
@@ -66,6 +67,7 @@ function replica(t: TestContext, w: World, name: string, extra: string) {
         cloud,
         store,
         states,
+        targets,
         clock: w.clock,
         logger,
         config: () => config,
@@ -108,7 +110,7 @@ describe("watching image jobs", () => {
     assert.equal(failures[0]?.error_message, "disk quota exceeded");
     assert.equal(
       eventSummaryLine(e),
-      "build-office-2026: image build FAILED after 23m — WKS.0127 disk quota exceeded",
+      "build-office-2026: image build FAILED after 23m 0s — WKS.0127 disk quota exceeded",
     );
     // The server's own change carries the job and its reason.
     const changed = ofType(w.events(), "image_server.status_changed");
@@ -328,7 +330,7 @@ function pollOnceChild(yaml: string, statePath: string, now: number): string {
 import { createCloudClient } from ${src("src/cloud/client.ts")};
 import { parseConfigText } from ${src("src/config/load.ts")};
 import { createSilentLogger } from ${src("src/lib/logger.ts")};
-import { pollTarget, ServerStates } from ${src("src/poller/poll-target.ts")};
+import { pollTarget, ServerStates, TargetStates } from ${src("src/poller/poll-target.ts")};
 import { openSqliteStore } from ${src("src/store/index.ts")};
 const clock = { now: () => ${now} };
 const { config } = parseConfigText(${JSON.stringify(yaml)}, {}, "child.yaml");
@@ -337,7 +339,7 @@ const cloud = createCloudClient(config.cloud, { clock, logger, sleep: async () =
 const store = openSqliteStore(${JSON.stringify(statePath)}, { clock, logger });
 const states = new ServerStates();
 for (const s of store.loadServers()) states.set(s);
-const summary = await pollTarget(config.targets[0], { cloud, store, states, clock, logger, config: () => config, memory: new Map(), force: true });
+const summary = await pollTarget(config.targets[0], { cloud, store, states, targets: new TargetStates(), clock, logger, config: () => config, memory: new Map(), force: true });
 process.stdout.write("committed " + summary.events + "\\n");
 setInterval(() => {}, 60000);
 setTimeout(() => process.exit(3), 30000);

@@ -105,7 +105,14 @@ describe("POST /v3/auth/tokens", () => {
     const res = await send("GET", `/v1/${P}/image-servers/s1`, { "X-Auth-Token": token });
     assert.equal(res.status, 200);
     assert.equal(res.json.id, "s1");
-    assert.deepEqual(sim.counts().byAuth, { token: 1, aksk: 0, password: 1, none: 0, rejected: 0 });
+    assert.deepEqual(sim.counts().byAuth, {
+      token: 1,
+      aksk: 0,
+      temporary: 0,
+      password: 1,
+      none: 0,
+      rejected: 0,
+    });
   });
 
   it("also answers without ?nocatalog and issues distinct tokens", async () => {
@@ -207,7 +214,14 @@ describe("AK/SK signatures", () => {
     const list = await send("GET", listPath, signed(listPath));
     assert.equal(list.status, 200);
     assert.equal(list.json.count, 0);
-    assert.deepEqual(sim.counts().byAuth, { token: 0, aksk: 2, password: 0, none: 0, rejected: 0 });
+    assert.deepEqual(sim.counts().byAuth, {
+      token: 0,
+      aksk: 2,
+      temporary: 0,
+      password: 0,
+      none: 0,
+      rejected: 0,
+    });
   });
 
   it("accepts a date 14 minutes off either way", async () => {

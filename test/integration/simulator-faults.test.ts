@@ -13,23 +13,34 @@ let token: string;
 const GET_PATH = `/v1/${P}/image-servers/s1`;
 const LIST_PATH = `/v1/${P}/image-servers?limit=100`;
 
-function raw(path: string, opts: { method?: string; headersTimeout?: number; bodyTimeout?: number } = {}) {
-  return request(`${sim.url}${path}`, {
+/** A simulator to send to, and a token it accepts. */
+interface Target {
+  sim: Simulator;
+  token: string;
+}
+
+function raw(
+  path: string,
+  opts: { method?: string; headersTimeout?: number; bodyTimeout?: number } = {},
+  to: Target = { sim, token },
+) {
+  return request(`${to.sim.url}${path}`, {
     method: (opts.method ?? "GET") as "GET",
-    headers: { "X-Auth-Token": token },
+    headers: { "X-Auth-Token": to.token },
     dispatcher: agent,
     ...(opts.headersTimeout === undefined ? {} : { headersTimeout: opts.headersTimeout }),
     ...(opts.bodyTimeout === undefined ? {} : { bodyTimeout: opts.bodyTimeout }),
   });
 }
 
-async function fetchText(path: string) {
-  const res = await raw(path);
+async function fetchText(path: string, to?: Target) {
+  const res = await raw(path, {}, to);
   return { status: res.statusCode, headers: res.headers, text: await res.body.text() };
 }
 
-before(async () => {
-  sim = createSimulator({
+/** Starts a simulator with two servers in project P. */
+async function startSim(): Promise<Target> {
+  const started = createSimulator({
     clock,
     scenario: normaliseScenario({
       credentials: { accessKey: "AK", secretKey: "SK", domain: "d", username: "u", password: "p" },
@@ -44,8 +55,19 @@ before(async () => {
       ],
     }),
   });
-  await sim.start();
-  token = sim.issueToken().token;
+  await started.start();
+  return { sim: started, token: started.issueToken().token };
+}
+
+/** A simulator of one test's own (stopped when it ends), so timing tests can run side by side. */
+async function ownSim(t: { after(fn: () => Promise<void>): void }): Promise<Target> {
+  const target = await startSim();
+  t.after(() => target.sim.stop());
+  return target;
+}
+
+before(async () => {
+  ({ sim, token } = await startSim());
 });
 
 after(async () => {
@@ -119,38 +141,44 @@ describe("status faults", () => {
   });
 });
 
-describe("timing faults", () => {
-  it("delays the headers by delayMs", async () => {
-    sim.injectFault({ delayMs: 300 });
+// Injected delays are real time (the simulator's clock drives only its state). Each test has its own
+// simulator so the four delays run side by side; a timeout against a delay 30× longer is a margin.
+describe("timing faults", { concurrency: true }, () => {
+  it("delays the headers by delayMs", async (t) => {
+    const to = await ownSim(t);
+    to.sim.injectFault({ delayMs: 200 });
     const started = performance.now();
-    const res = await fetchText(GET_PATH);
-    assert.ok(performance.now() - started >= 290, "answered too early");
+    const res = await fetchText(GET_PATH, to);
+    assert.ok(performance.now() - started >= 190, "answered too early");
     assert.equal(res.status, 200);
     assert.equal(JSON.parse(res.text).id, "s1");
   });
 
-  it("makes a client with a shorter headers timeout time out", async () => {
-    sim.injectFault({ delayMs: 5000 });
-    await assert.rejects(raw(GET_PATH, { headersTimeout: 150 }), { code: "UND_ERR_HEADERS_TIMEOUT" });
-    assert.equal(sim.counts().byRoute.get, 1, "the request was seen");
+  it("makes a client with a shorter headers timeout time out", async (t) => {
+    const to = await ownSim(t);
+    to.sim.injectFault({ delayMs: 5000 });
+    await assert.rejects(raw(GET_PATH, { headersTimeout: 150 }, to), { code: "UND_ERR_HEADERS_TIMEOUT" });
+    assert.equal(to.sim.counts().byRoute.get, 1, "the request was seen");
   });
 
-  it("sends the headers, then stalls the body by bodyDelayMs", async () => {
-    sim.injectFault({ bodyDelayMs: 300 });
+  it("sends the headers, then stalls the body by bodyDelayMs", async (t) => {
+    const to = await ownSim(t);
+    to.sim.injectFault({ bodyDelayMs: 200 });
     const started = performance.now();
-    const res = await raw(GET_PATH);
+    const res = await raw(GET_PATH, {}, to);
     const headersAt = performance.now() - started;
     assert.equal(res.statusCode, 200);
     const text = await res.body.text();
     const bodyAt = performance.now() - started;
-    assert.ok(bodyAt >= 290, "body came too early");
-    assert.ok(bodyAt - headersAt >= 200, "headers were not sent before the stall");
+    assert.ok(bodyAt >= 190, "body came too early");
+    assert.ok(bodyAt - headersAt >= 100, "headers were not sent before the stall");
     assert.equal(JSON.parse(text).id, "s1");
   });
 
-  it("makes a client with a shorter body timeout time out", async () => {
-    sim.injectFault({ bodyDelayMs: 5000 });
-    const res = await raw(GET_PATH, { bodyTimeout: 150 });
+  it("makes a client with a shorter body timeout time out", async (t) => {
+    const to = await ownSim(t);
+    to.sim.injectFault({ bodyDelayMs: 5000 });
+    const res = await raw(GET_PATH, { bodyTimeout: 150 }, to);
     assert.equal(res.statusCode, 200);
     await assert.rejects(res.body.text(), { code: "UND_ERR_BODY_TIMEOUT" });
   });

@@ -460,6 +460,8 @@ describe("job routes: authentication, counters and faults", () => {
         jobs: 2,
         job: 1,
         sub_jobs: 1,
+        metadata: 0,
+        securitytokens: 0,
         other: 0,
       });
       assert.deepEqual(

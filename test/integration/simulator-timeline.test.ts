@@ -151,7 +151,7 @@ describe("scenario files", () => {
             ["projects[0].servers[0].timeline[1]", 'Unrecognized key: "colour"'],
             [
               "faults[0].route",
-              'Invalid option: expected one of "get"|"list"|"token"|"jobs"|"job"|"sub_jobs"',
+              'Invalid option: expected one of "get"|"list"|"token"|"jobs"|"job"|"sub_jobs"|"metadata"|"securitytokens"',
             ],
             ["", 'Unrecognized key: "extra"'],
           ],

@@ -276,8 +276,18 @@ describe("request ids and counters", () => {
     await call("GET", "/__sim/state");
     const counts = sim.counts();
     assert.equal(counts.total, 5, "control requests are not counted");
-    assert.deepEqual(counts.byRoute, { get: 1, list: 3, token: 1, jobs: 0, job: 0, sub_jobs: 0, other: 0 });
-    assert.deepEqual(counts.byAuth, { token: 2, aksk: 0, password: 1, none: 1, rejected: 1 });
+    assert.deepEqual(counts.byRoute, {
+      get: 1,
+      list: 3,
+      token: 1,
+      jobs: 0,
+      job: 0,
+      sub_jobs: 0,
+      metadata: 0,
+      securitytokens: 0,
+      other: 0,
+    });
+    assert.deepEqual(counts.byAuth, { token: 2, aksk: 0, temporary: 0, password: 1, none: 1, rejected: 1 });
     const log = sim.requests();
     assert.equal(log.length, 5);
     assert.deepEqual(

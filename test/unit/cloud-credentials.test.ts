@@ -16,6 +16,14 @@ const SAMPLES: Record<AuthConfig["kind"], AuthConfig> = {
   aksk: { kind: "aksk", accessKey: "AK-VALUE-1", secretKey: "SK-VALUE-2", securityToken: "ST-VALUE-3" },
   token: { kind: "token", token: "TOKEN-VALUE-4" },
   password: { kind: "password", domain: "dom", username: "user", password: "PW-VALUE-5" },
+  metadata: { kind: "metadata", endpoint: "http://169.254.169.254" },
+  agency: {
+    kind: "agency",
+    domainName: "dom",
+    agencyName: "ops",
+    duration: "1h" as never,
+    source: { kind: "aksk", accessKey: "AK-VALUE-6", secretKey: "SK-VALUE-7" },
+  },
 };
 
 describe("auth-kind registry", () => {
@@ -23,7 +31,9 @@ describe("auth-kind registry", () => {
     const kinds = AUTH_KINDS.map((m) => m.kind);
     assert.equal(new Set(kinds).size, kinds.length);
     for (const m of AUTH_KINDS) {
-      assert.ok(m.credentialFields.length > 0, `${m.kind} names its credentials`);
+      // metadata holds none in the config; agency's are those of its source.
+      if (m.kind !== "metadata" && m.kind !== "agency")
+        assert.ok(m.credentialFields.length > 0, `${m.kind} names its credentials`);
       for (const f of m.credentialFields) {
         assert.ok(
           (CONFIG_CREDENTIAL_KEYS as readonly string[]).includes(f),
@@ -43,6 +53,10 @@ describe("auth-kind registry", () => {
       assert.equal(authKindOf(sample), m);
       const masked: Record<string, unknown> = { ...m.mask(sample as never) };
       for (const [key, value] of Object.entries(sample)) {
+        if (key === "source") {
+          assert.deepEqual(masked.source, { kind: "aksk", accessKey: MASK, secretKey: MASK });
+          continue;
+        }
         const isCredential = (m.credentialFields as readonly string[]).includes(key);
         assert.equal(masked[key], isCredential ? MASK : value, key);
       }

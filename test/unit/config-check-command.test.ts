@@ -28,6 +28,9 @@ const SECRETS = [
   "FEISHU-URL-LEAKCHECK-0012",
   "LEAKCHECK-not-base64-0013",
   "PASS-LEAKCHECK-0014",
+  "PASS-LEAKCHECK-0015",
+  "AK-LEAKCHECK-0016",
+  "SK-LEAKCHECK-0017",
 ];
 
 interface Run {
@@ -70,6 +73,17 @@ describe("check-config command", () => {
       securityToken: "***",
     });
     assert.equal(doc.cloud.endpoint, "http://***@127.0.0.1:9479");
+    // Every cloud's credentials are masked, an agency's source included (read from its File).
+    assert.deepEqual(doc.clouds.eu.auth, {
+      kind: "agency",
+      domainName: "acme",
+      agencyName: "imagewatch",
+      duration: "1h",
+      source: { kind: "password", domain: "acme", username: "ops", password: "***" },
+    });
+    assert.deepEqual(doc.clouds.node.auth, { kind: "metadata", endpoint: "http://169.254.169.254" });
+    assert.deepEqual(doc.clouds.second.auth, { kind: "aksk", accessKey: "***", secretKey: "***" });
+    assert.equal(doc.targets[1].cloud, "eu");
     assert.equal(doc.cloud.requestTimeout, "10s");
     assert.equal(doc.schedule.interval, "30s");
     assert.equal(doc.stuck.BUILDING, "10s");

@@ -52,6 +52,18 @@ interface InvalidCase {
 /** Each invalid fixture, with the exact path and a fragment of the message it must produce. */
 const INVALID_CASES: InvalidCase[] = [
   {
+    file: "unknown-target-cloud.yaml",
+    path: "targets[0].cloud",
+    message: "unknown cloud europe (known: default, eu)",
+  },
+  { file: "agency-duration-out-of-range.yaml", path: "cloud.auth.duration", message: "from 15m to 24h" },
+  {
+    file: "agency-source-missing-secret.yaml",
+    path: "cloud.auth.source.secretKey",
+    message: "required (or secretKeyFile)",
+  },
+  { file: "clouds-named-default.yaml", path: "clouds.default", message: "is the name of `cloud:`" },
+  {
     file: "yaml-syntax.yaml",
     path: "line 7, column 3",
     message: "YAML: Flow sequence in block collection must be sufficiently indented",
@@ -442,16 +454,18 @@ describe("resolved defaults", () => {
     const { config, warnings, path: from } = loadConfig(path.join(FIXTURES, "valid", "minimal.yaml"), {});
     assert.match(from, /minimal\.yaml$/);
     assert.deepEqual(warnings, []);
+    const cloud = {
+      region: "cn-north-4",
+      endpoint: "https://appstream.cn-north-4.myhuaweicloud.com",
+      iamEndpoint: "https://iam.cn-north-4.myhuaweicloud.com",
+      auth: { kind: "token", token: "t0ken" },
+      requestTimeout: 10_000,
+      maxRequestsPerSecond: 5,
+      retry: { attempts: 4, minDelay: 2_000, maxDelay: 120_000 },
+    };
     assert.deepEqual(config, {
-      cloud: {
-        region: "cn-north-4",
-        endpoint: "https://appstream.cn-north-4.myhuaweicloud.com",
-        iamEndpoint: "https://iam.cn-north-4.myhuaweicloud.com",
-        auth: { kind: "token", token: "t0ken" },
-        requestTimeout: 10_000,
-        maxRequestsPerSecond: 5,
-        retry: { attempts: 4, minDelay: 2_000, maxDelay: 120_000 },
-      },
+      cloud,
+      clouds: { default: cloud },
       targets: [{ projectId: "p1", serverIds: [], discover: true, jobs: true }],
       schedule: { interval: 30_000, steadyInterval: 300_000, concurrency: 4 },
       stuck: {
@@ -461,6 +475,7 @@ describe("resolved defaults", () => {
       jobs: { stuck: { CREATE_SERVER: 3_600_000, CREATE_SERVER_IMAGE: 3_600_000, DELETE_SERVER: 1_200_000 } },
       alerts: { pollFailureThreshold: 3 },
       webhooks: [],
+      alertmanagers: [],
       server: { listen: "0.0.0.0:9478", host: "0.0.0.0", port: 9478 },
       state: { path: "data/imagewatch.db", retention: 14 * 86_400_000 },
       log: { level: "info", format: "json" },
@@ -468,7 +483,7 @@ describe("resolved defaults", () => {
     });
   });
 
-  it("derives endpoints from the region, per API.md §3", () => {
+  it("derives endpoints from the region, per API §3", () => {
     const at = (region: string) => parse(BASE.replace("cn-north-4", region)).config.cloud;
     assert.equal(at("cn-southwest-2").endpoint, "https://appstream.cn-southwest-2.myhuaweicloud.com");
     assert.equal(at("ap-southeast-3").endpoint, "https://workspace.ap-southeast-3.myhuaweicloud.com");
@@ -520,6 +535,8 @@ targets: [{ projectId: p1, serverIds: [s1, s1, s2] }]
       timeout: 10_000,
       retry: { minDelay: 1_000, maxDelay: 300_000 },
       maxAge: 86_400_000,
+      group: { wait: 5_000, max: 50 },
+      rateLimit: { count: 20, per: 60_000 },
     });
     assert.ok(!config.webhooks[0]?.events.includes("discovered"));
     assert.deepEqual(
@@ -689,7 +706,8 @@ sharding: { count: 2, index: 1 }
     assert.equal(doc.stuck?.PENDING, "1h30m");
     assert.deepEqual(doc.server, { listen: "[::]:9000" });
     const again = parse(yaml).config;
-    assert.deepEqual(again, { ...config, cloud: { ...config.cloud, auth: { kind: "token", token: "***" } } });
+    const maskedCloud = { ...config.cloud, auth: { kind: "token", token: "***" } };
+    assert.deepEqual(again, { ...config, cloud: maskedCloud, clouds: { default: maskedCloud } });
   });
 
   it("renders targets[].jobs and jobs.stuck so that they load back the same", () => {

@@ -98,7 +98,11 @@ async function exportedLabels(): Promise<Map<string, Set<string>>> {
       raw: {},
     },
   };
-  m.configure({ targets: [{ projectId: "p1", cloud: "default", region: "r1" }], webhooks: ["ops"] });
+  m.configure({
+    targets: [{ projectId: "p1", cloud: "default", region: "r1" }],
+    webhooks: ["ops"],
+    alertmanagers: ["am"],
+  });
   m.setTargetHealth("p1", { up: true, lastSuccessAt: T0 });
   m.setServer(state);
   m.recordTransition("CREATING", "BUILDING");
@@ -203,7 +207,7 @@ function metricsOf(expr: string): string[] {
   return [...names];
 }
 
-/** Literal values a label may take, where the set is closed (DESIGN.md §5), per metric. */
+/** Literal values a label may take, where the set is closed (DESIGN §5), per metric. */
 const LABEL_VALUES: Record<string, Record<string, readonly string[]>> = {
   [METRIC_NAMES.serverStatus]: { status: KNOWN_STATUSES },
   [METRIC_NAMES.pollRequests]: { outcome: REQUEST_OUTCOMES },

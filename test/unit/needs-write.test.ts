@@ -49,6 +49,7 @@ const changed: { [K in keyof ServerState]-?: ServerState[K] } = {
   stuckCount: 1,
   consecutiveFailures: 1,
   pollFailedNotified: true,
+  targetFailures: 2,
   lastPollAt: 9999,
   lastPollOk: false,
   lastSuccessAt: 9999,

@@ -54,7 +54,7 @@ describe("eventSummaryLine", () => {
         previous_status: "BUILDING",
         previous_status_duration_seconds: 3000,
       }),
-      "build-7 (srv-1): BUILDING → ACTIVE after 50m",
+      "build-7 (srv-1): BUILDING → ACTIVE after 50m 0s",
     ],
     [
       "discovered",
@@ -64,7 +64,7 @@ describe("eventSummaryLine", () => {
     [
       "stuck",
       event("image_server.stuck", { status: "BUILDING", stuck_seconds: 3720, stuck_threshold_seconds: 3600 }),
-      "build-7 (srv-1): stuck in BUILDING for 1h2m (threshold 1h)",
+      "build-7 (srv-1): stuck in BUILDING for 1h 2m (threshold 1h 0m)",
     ],
     [
       "stuck_resolved",
@@ -97,7 +97,7 @@ describe("chat formats", () => {
 
   it("slack: {text}", () => {
     const req = buildRequest(changed, webhook("slack"), AT, "1.0.0");
-    assert.deepEqual(JSON.parse(req.body), { text: "[imagewatch] build-7 (srv-1): BUILDING → ACTIVE" });
+    assert.deepEqual(JSON.parse(req.body), { text: "🔵 [imagewatch] build-7 (srv-1): BUILDING → ACTIVE" });
     assert.equal(req.headers["content-type"], "application/json");
     assert.equal(req.headers["x-extra"], "1");
     assert.equal(req.url, undefined);
@@ -107,7 +107,7 @@ describe("chat formats", () => {
     const req = buildRequest(changed, webhook("wecom"), AT);
     assert.deepEqual(JSON.parse(req.body), {
       msgtype: "text",
-      text: { content: "[imagewatch] build-7 (srv-1): BUILDING → ACTIVE" },
+      text: { content: "🔵 [imagewatch] build-7 (srv-1): BUILDING → ACTIVE" },
     });
   });
 
@@ -132,7 +132,7 @@ describe("chat formats", () => {
     assert.equal(body.timestamp, ts);
     assert.equal(body.sign, createHmac("sha256", `${ts}\nfsecret`).update("").digest("base64"));
     assert.equal(body.msg_type, "text");
-    assert.equal(body.content.text, "[imagewatch] build-7 (srv-1): BUILDING → ACTIVE");
+    assert.equal(body.content.text, "🔵 [imagewatch] build-7 (srv-1): BUILDING → ACTIVE");
     assert.equal(JSON.parse(buildRequest(changed, webhook("feishu"), AT).body).sign, undefined);
   });
 
@@ -247,6 +247,7 @@ describe("platformError of each format", () => {
 const REGISTRY_CASES: Record<WebhookFormat, { secret?: string; ok200: string; refused200?: string }> = {
   standard: { secret: `whsec_${Buffer.alloc(32, 7).toString("base64")}`, ok200: "" },
   slack: { ok200: "ok", refused200: '{"ok":false,"error":"no_service"}' },
+  teams: { ok200: "", refused200: '{"error":{"code":"InvalidRequestContent","message":"bad card"}}' },
   feishu: {
     secret: "fsecret",
     ok200: '{"code":0,"msg":"success"}',
@@ -300,6 +301,7 @@ describe("format registry", () => {
     assert.deepEqual(defaults, {
       standard: { group: { wait: 0, max: 1 }, rateLimit: null },
       slack: { group: digest, rateLimit: { count: 1, per: 1000 } },
+      teams: { group: digest, rateLimit: { count: 4, per: 1000 } },
       feishu: { group: digest, rateLimit: { count: 5, per: 1000 } },
       dingtalk: { group: digest, rateLimit: { count: 20, per: 60_000 } },
       wecom: { group: digest, rateLimit: { count: 20, per: 60_000 } },
@@ -317,7 +319,7 @@ describe("format registry", () => {
     }
     assert.deepEqual(
       WEBHOOK_FORMATS.filter((n) => webhookFormat(n).urlPathIsCredential),
-      ["slack", "feishu"],
+      ["slack", "teams", "feishu"],
     );
   });
 });

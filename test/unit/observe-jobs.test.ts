@@ -278,7 +278,7 @@ describe("job events in every chat format", () => {
       input({ lists: lists([], [failed]), details: new Map([["j1", detail(failed, subs)]]) }),
     ).events;
     assert.ok(event);
-    const line = "build-office-2026: image build FAILED after 23m — WKS.0127 disk quota exceeded";
+    const line = "build-office-2026: image build FAILED after 23m 0s — WKS.0127 disk quota exceeded";
     for (const format of WEBHOOK_FORMATS) {
       const hook: WebhookConfig = {
         name: "chat",

@@ -17,7 +17,7 @@ import {
 const V_NOW = Date.UTC(2006, 0, 2, 15, 4, 5);
 const V_CREDS = { accessKey: "AccessKey", secretKey: "SecretKey" };
 
-describe("signRequest reproduces the published vectors (API.md §4)", () => {
+describe("signRequest reproduces the published vectors (API §4)", () => {
   it("V1: GET with a query, only x-sdk-date signed", () => {
     const headers = signRequest(
       { method: "GET", url: "https://example.huaweicloud.com/path?limit=1", headers: {} },

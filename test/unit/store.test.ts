@@ -3,6 +3,8 @@ import fs from "node:fs";
 import path from "node:path";
 import { after, describe, it } from "node:test";
 import Database from "better-sqlite3";
+import type { JobRecord } from "../../src/domain/observe-jobs.js";
+import { initialTargetState } from "../../src/domain/target-health.js";
 import { AppError } from "../../src/lib/errors.js";
 import { openSqliteStore, SCHEMA_VERSION, withSqliteStore } from "../../src/store/index.js";
 import { DUE_DELIVERIES_SQL } from "../../src/store/sqlite-store.js";
@@ -77,6 +79,55 @@ describe("SQLite store on a file", () => {
       assert.equal(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
     } finally {
       db.close();
+    }
+  });
+
+  it("upgrades a version 2 database (target health, no jobs) to the current schema, keeping its targets", () => {
+    const file = tempDbPath();
+    const target = { ...initialTargetState("p1", "default"), up: true, lastSuccessAt: T0, lastTickAt: T0 };
+    const v3 = openSqliteStore(file);
+    v3.commitPoll({ ...commitOf([], [], T0), targets: [target] });
+    v3.close();
+    // Back to what version 2 wrote: the same schema without the job tables.
+    const db = new Database(file);
+    db.exec("DROP TABLE jobs; DROP TABLE job_cursors;");
+    db.pragma("user_version = 2");
+    db.close();
+
+    const store = openSqliteStore(file);
+    try {
+      assert.deepEqual(store.loadTargets(), [target]);
+      assert.deepEqual(store.loadJobs("p1"), { cursor: undefined, jobs: [] });
+      const job: JobRecord = {
+        projectId: "p1",
+        jobId: "j1",
+        jobType: "CREATE_SERVER_IMAGE",
+        status: "FAILED",
+        beginTime: T0,
+        endTime: T0 + 1000,
+        serverId: "s1",
+        name: "build-one",
+        resources: [],
+        subJobsSeen: true,
+        failures: [],
+        outcomeHandled: true,
+        stuckCount: 0,
+        firstSeenAt: T0,
+      };
+      store.commitPoll({
+        ...commitOf([], [], T0 + 2000),
+        jobs: { cursor: { projectId: "p1", failedCounts: { CREATE_SERVER_IMAGE: 1 } }, records: [job] },
+      });
+      assert.deepEqual(store.listJobs(10, { state: "failed" }), [job]);
+    } finally {
+      store.close();
+    }
+    const check = new Database(file, { readonly: true });
+    try {
+      assert.equal(check.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+      assert.equal(SCHEMA_VERSION, 3);
+    } finally {
+      check.close();
     }
   });
 

@@ -1,5 +1,5 @@
 /**
- * `kind: aksk`: every request signed `SDK-HMAC-SHA256` with the access and secret key (API.md §4), at
+ * `kind: aksk`: every request signed `SDK-HMAC-SHA256` with the access and secret key (API §4), at
  * the injected clock's time; a 401 fails at once (AK/SK lockout after repeated failures).
  */
 import { z } from "zod";
@@ -46,7 +46,7 @@ export const akskAuthKind: AuthKindModule<AkskAuth> = {
             ...(req.body === undefined ? {} : { body: req.body }),
           },
           creds,
-          { now: clock.now(), projectId },
+          { now: clock.now(), ...(projectId === "" ? {} : { projectId }) },
         );
         return { headers, credential: undefined };
       },

@@ -1,5 +1,5 @@
 /**
- * `kind: password`: a password exchanged at IAM for a token scoped to the region's project (API.md §4),
+ * `kind: password`: a password exchanged at IAM for a token scoped to the region's project (API §4),
  * cached, refreshed ahead of expiry with one refresh in flight, and refreshed once on a 401 `APIGW.0301`.
  */
 import { z } from "zod";
@@ -17,7 +17,7 @@ export interface PasswordAuth {
   password: string;
 }
 
-/** Refresh this long before expiry (API.md §4: our choice, 1 h), or at half the life if that is shorter. */
+/** Refresh this long before expiry (API §4: our choice, 1 h), or at half the life if that is shorter. */
 const TOKEN_REFRESH_MARGIN_MS = 3_600_000;
 
 const FIELDS = ["password"] as const;

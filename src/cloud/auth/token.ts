@@ -1,4 +1,4 @@
-/** `kind: token`: a static IAM token sent as `X-Auth-Token` (API.md §4); a 401 fails at once. */
+/** `kind: token`: a static IAM token sent as `X-Auth-Token` (API §4); a 401 fails at once. */
 import { z } from "zod";
 import { type AuthKindModule, maskFields, requiredText } from "./types.js";
 

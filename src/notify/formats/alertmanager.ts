@@ -16,6 +16,8 @@ const ALERT_NAMES: Record<DomainEvent["type"], string> = {
   "image_server.status_changed": "ImageServerStatusChanged",
   "image_server.discovered": "ImageServerDiscovered",
   "image_server.disappeared": "ImageServerDisappeared",
+  "target.poll_failed": "ImagewatchTargetDown",
+  "target.poll_recovered": "ImagewatchTargetDown",
   "image_job.failed": "ImageJobFailed",
   "image_job.succeeded": "ImageJobSucceeded",
   "image_job.stuck": "ImageJobStuck",
@@ -23,10 +25,15 @@ const ALERT_NAMES: Record<DomainEvent["type"], string> = {
 };
 
 /** Events that fire an alert lasting until its resolving event. */
-const FIRING: ReadonlySet<string> = new Set(["image_server.stuck", "image_server.poll_failed"]);
+const FIRING: ReadonlySet<string> = new Set([
+  "image_server.stuck",
+  "image_server.poll_failed",
+  "target.poll_failed",
+]);
 const RESOLVING: ReadonlySet<string> = new Set([
   "image_server.stuck_resolved",
   "image_server.poll_recovered",
+  "target.poll_recovered",
 ]);
 const WARNING: ReadonlySet<string> = new Set([...FIRING, ...RESOLVING, "image_server.disappeared"]);
 /** Alertmanager's "no end" time for a firing alert. */
@@ -43,7 +50,8 @@ function stuckSince(event: DomainEvent): unknown {
     : event.data.status_since;
 }
 
-function buildAlertmanagerBody(event: DomainEvent, receiver: string): string {
+/** One event as an Alertmanager alert. */
+function toAlert(event: DomainEvent) {
   const d = event.data;
   const alertname = ALERT_NAMES[event.type];
   const resolved = RESOLVING.has(event.type);
@@ -64,26 +72,59 @@ function buildAlertmanagerBody(event: DomainEvent, receiver: string): string {
     .digest("hex")
     .slice(0, 16);
   const since = alertname === "ImageServerStuck" ? stuckSince(event) : undefined;
-  const alert = {
+  const annotations: Record<string, string> = {
+    summary: eventSummaryLine(event),
+    event_id: event.id,
+    event_type: event.type,
+  };
+  return {
     status: resolved ? "resolved" : "firing",
     labels,
-    annotations: { summary: eventSummaryLine(event), event_id: event.id, event_type: event.type },
+    annotations,
     startsAt: typeof since === "string" ? since : at,
     endsAt: FIRING.has(event.type) ? NO_END : at,
     generatorURL: "",
     fingerprint,
   };
+}
+
+/** The entries every record shares (Alertmanager's commonLabels / commonAnnotations). */
+function common(records: ReadonlyArray<Record<string, string>>): Record<string, string> {
+  const [first, ...rest] = records;
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(first ?? {})) if (rest.every((r) => r[k] === v)) out[k] = v;
+  return out;
+}
+
+/**
+ * The webhook v4 body of `events` (one, or a digest). Alerts are grouped by alertname, in the order each
+ * alertname first appears; the group labels are `{alertname}` when one alertname covers them all, else `{}`.
+ * The body is firing when any alert fires, as Alertmanager's is.
+ */
+function buildAlertmanagerBody(events: readonly DomainEvent[], receiver: string): string {
+  const byName = new Map<string, ReturnType<typeof toAlert>[]>();
+  for (const event of events) {
+    const alert = toAlert(event);
+    const name = alert.labels.alertname as string;
+    const list = byName.get(name);
+    if (list) list.push(alert);
+    else byName.set(name, [alert]);
+  }
+  const alerts = [...byName.values()].flat();
+  const [only] = byName.keys();
+  const groupLabels: Record<string, string> =
+    byName.size === 1 && only !== undefined ? { alertname: only } : {};
   return JSON.stringify({
     version: "4",
-    groupKey: `imagewatch:${receiver}:${alertname}`,
+    groupKey: `imagewatch:${receiver}:${only !== undefined && byName.size === 1 ? only : "digest"}`,
     truncatedAlerts: 0,
-    status: alert.status,
+    status: alerts.some((a) => a.status === "firing") ? "firing" : "resolved",
     receiver,
-    groupLabels: { alertname },
-    commonLabels: labels,
-    commonAnnotations: alert.annotations,
+    groupLabels,
+    commonLabels: common(alerts.map((a) => a.labels)),
+    commonAnnotations: common(alerts.map((a) => a.annotations)),
     externalURL: "",
-    alerts: [alert],
+    alerts,
   });
 }
 
@@ -91,11 +132,12 @@ function buildAlertmanagerBody(event: DomainEvent, receiver: string): string {
  * Alertmanager webhook v4. Stuck and poll failures are real alerts: `stuck`/`poll_failed` fire,
  * `stuck_resolved`/`poll_recovered` resolve the same alert (same labels and fingerprint). Every other
  * event is a one-off alert (`disappeared`: warning, the rest: info), firing, with `endsAt` = its time so
- * Alertmanager-style receivers expire it.
+ * Alertmanager-style receivers expire it. A digest carries its alerts grouped by alertname.
  */
 export const alertmanagerFormat: WebhookFormatModule<"alertmanager"> = {
   name: "alertmanager",
-  build: (event, webhook) => ({ body: buildAlertmanagerBody(event, webhook.name) }),
+  build: (event, webhook) => ({ body: buildAlertmanagerBody([event], webhook.name) }),
+  buildDigest: (events, webhook) => ({ body: buildAlertmanagerBody(events, webhook.name) }),
   platformError: () => undefined,
   secret: { use: "unused" },
   urlPathIsCredential: false,

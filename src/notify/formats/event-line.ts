@@ -1,13 +1,13 @@
 /** The readable line of an event that the chat formats send and alertmanager puts in its summary. Pure. */
 import type { DomainEvent } from "../../domain/types.js";
-import { formatDuration } from "../../lib/duration.js";
+import { formatHumanDuration } from "../../lib/duration.js";
 
 function str(value: unknown, fallback = "?"): string {
   return typeof value === "string" && value !== "" ? value : fallback;
 }
 
 function seconds(value: unknown): string | undefined {
-  return typeof value === "number" && Number.isFinite(value) ? formatDuration(value * 1000) : undefined;
+  return typeof value === "number" && Number.isFinite(value) ? formatHumanDuration(value * 1000) : undefined;
 }
 
 /** One human-readable line summarising `event`: names before ids, durations for people. */
@@ -40,6 +40,16 @@ export function eventSummaryLine(event: DomainEvent): string {
       return `${who}: polling recovered`;
     case "image_server.disappeared":
       return `${who}: disappeared (last status ${str(d.status)})`;
+    case "target.poll_failed": {
+      const e = d.error;
+      const cause = e
+        ? `${e.kind}${e.http_status ? ` HTTP ${e.http_status}` : ""}${e.error_code ? ` ${e.error_code}` : ""}`
+        : "";
+      const n = typeof d.consecutive_failures === "number" ? ` ${d.consecutive_failures} times in a row` : "";
+      return `project ${event.projectId}: polling failed${n}${cause ? `: ${cause}` : ""}`;
+    }
+    case "target.poll_recovered":
+      return `project ${event.projectId}: polling recovered`;
     case "image_job.failed":
     case "image_job.succeeded":
     case "image_job.stuck":
@@ -74,7 +84,130 @@ function jobLine(event: DomainEvent): string {
   return `${who}: ${what} ${status}${took ? ` after ${took}` : ""}${reason ? ` — ${reason}` : ""}`;
 }
 
+/** The server page of `event` under `externalURL`, or undefined (no base URL, or not a server's event). */
+export function eventLink(event: DomainEvent, externalURL: string | undefined): string | undefined {
+  if (externalURL === undefined || !event.projectId || !event.serverId) return undefined;
+  return `${externalURL}/servers/${encodeURIComponent(event.projectId)}/${encodeURIComponent(event.serverId)}`;
+}
+
+/** How serious an event is, for a platform's colour or emoji. */
+export type EventSeverity = "critical" | "warning" | "ok" | "info";
+
+/** The severity of one event: failures and stuck are warnings, ERROR critical, recoveries ok. */
+export function eventSeverity(event: DomainEvent): EventSeverity {
+  switch (event.type) {
+    case "image_server.stuck":
+    case "image_server.poll_failed":
+    case "image_server.disappeared":
+      return "warning";
+    case "image_server.status_changed":
+      return event.data.status === "ERROR" ? "critical" : "info";
+    case "target.poll_failed":
+      return "critical";
+    case "image_job.failed":
+    case "image_job.stuck":
+      return "warning";
+    case "image_server.stuck_resolved":
+    case "image_server.poll_recovered":
+    case "target.poll_recovered":
+    case "image_job.succeeded":
+      return "ok";
+    default:
+      return "info";
+  }
+}
+
+/** The worst severity of several events. */
+export function worstSeverity(events: readonly DomainEvent[]): EventSeverity {
+  const order: EventSeverity[] = ["critical", "warning", "info", "ok"];
+  const seen = new Set(events.map(eventSeverity));
+  return order.find((s) => seen.has(s)) ?? "info";
+}
+
+/** An emoji per severity, for platforms whose text shows them. */
+export const SEVERITY_EMOJI: Readonly<Record<EventSeverity, string>> = {
+  critical: "🔴",
+  warning: "🟠",
+  ok: "🟢",
+  info: "🔵",
+};
+
 /** The line as every chat format sends it: `[imagewatch] <summary>`. */
 export function chatLine(event: DomainEvent): string {
   return `[imagewatch] ${eventSummaryLine(event)}`;
+}
+
+/** What a digest title calls one event type (DESIGN §10); a type missing here reads as its last segment. */
+const TYPE_TITLES: Readonly<Record<string, string>> = {
+  "image_server.status_changed": "status changed",
+  "image_server.stuck": "stuck",
+  "image_server.stuck_resolved": "no longer stuck",
+  "image_server.poll_failed": "poll failed",
+  "image_server.poll_recovered": "poll recovered",
+  "image_server.discovered": "discovered",
+  "image_server.disappeared": "disappeared",
+  "imagewatch.test": "test events",
+};
+
+/** What a digest title counts, per event-type prefix ("7 image servers: …"). */
+const SUBJECTS: Readonly<Record<string, string>> = {
+  image_server: "image servers",
+  target: "targets",
+  image_job: "image jobs",
+};
+
+/** Whole titles for types that read better as a phrase ("3 builds finished"). */
+const PHRASES: Readonly<Record<string, string>> = {
+  "image_job.succeeded": "builds finished",
+  "image_job.failed": "builds failed",
+};
+
+/** The cause every poll failure of a digest shares ("http_5xx 503 WKS.0003"), or "" when they differ. */
+function commonCause(events: readonly DomainEvent[]): string {
+  const causes = new Set(
+    events.map((e) => {
+      const err = e.data.error;
+      return err ? [err.kind, err.http_status, err.error_code].filter((x) => x).join(" ") : "";
+    }),
+  );
+  const [only] = causes;
+  return causes.size === 1 && only ? only : "";
+}
+
+/**
+ * The title line of a digest of `events` (two or more): their count and, when they share one type, what
+ * happened ("7 image servers: poll failed — http_5xx 503 WKS.0003", "3 builds finished"); else "N events".
+ */
+export function digestTitle(events: readonly DomainEvent[]): string {
+  const n = events.length;
+  const types = new Set(events.map((e) => e.type));
+  const [type] = types;
+  if (types.size !== 1 || type === undefined) return `${n} events`;
+  const phrase = PHRASES[type];
+  if (phrase !== undefined) return `${n} ${phrase}`;
+  const dot = type.indexOf(".");
+  const subject = SUBJECTS[type.slice(0, dot)] ?? "events";
+  const what = TYPE_TITLES[type] ?? type.slice(dot + 1).replace(/_/g, " ");
+  const cause = type.endsWith(".poll_failed") ? commonCause(events) : "";
+  return `${n} ${subject}: ${what}${cause ? ` — ${cause}` : ""}`;
+}
+
+/**
+ * The text every chat format sends for `events`, led by the emoji of the worst severity: one event is
+ * its {@link chatLine}; a digest is the `[imagewatch] <title>` line, then one `• <summary>` line per
+ * event, in order.
+ */
+export function chatText(events: readonly DomainEvent[], externalURL?: string): string {
+  const [first] = events;
+  if (first === undefined) return "";
+  const withLink = (line: string, e: DomainEvent) => {
+    const link = eventLink(e, externalURL);
+    return link === undefined ? line : `${line} ${link}`;
+  };
+  const emoji = SEVERITY_EMOJI[worstSeverity(events)];
+  if (events.length === 1) return `${emoji} ${withLink(chatLine(first), first)}`;
+  return [
+    `${emoji} [imagewatch] ${digestTitle(events)}`,
+    ...events.map((e) => withLink(`• ${eventSummaryLine(e)}`, e)),
+  ].join("\n");
 }

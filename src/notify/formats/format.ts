@@ -48,15 +48,20 @@ export interface WebhookFormatModule<Name extends string = string> {
    * a non-retryable AppError when the request cannot be built (a secret the format cannot use).
    */
   build(event: DomainEvent, webhook: WebhookConfig, attemptAtMs: number): FormatRequest;
+  /**
+   * Formats that send digests (DESIGN §10): the request for several events in one message, in order. Pure,
+   * like `build`; `buildDigest([event])` equals `build(event)`. Without it the format sends one event per
+   * request (`standard`), and its `group` cannot be configured.
+   */
+  buildDigest?(events: readonly DomainEvent[], webhook: WebhookConfig, attemptAtMs: number): FormatRequest;
+  /** The largest body the platform accepts (bytes): a digest is cut to fit. Default: no limit. */
+  readonly maxBodyBytes?: number;
   /** The error a 2xx `body` reports (chat platforms answer 200 with an error code), or undefined for success. */
   platformError(body: string): PlatformError | undefined;
   readonly secret: SecretRules;
   /** True when the URL path beyond its first segment is the credential (masked like a secret). */
   readonly urlPathIsCredential: boolean;
-  /**
-   * The `group` and `rateLimit` defaults of DESIGN §10. Data only for now: the digest and rate-limit feature
-   * reads them when it adds the `group`/`rateLimit` config keys.
-   */
+  /** The `group` and `rateLimit` of a webhook that does not set them (DESIGN §10). */
   readonly defaults: FormatDefaults;
 }
 

@@ -10,11 +10,13 @@ import { feishuFormat } from "./feishu.js";
 import type { WebhookFormatModule } from "./format.js";
 import { slackFormat } from "./slack.js";
 import { standardFormat } from "./standard.js";
+import { teamsFormat } from "./teams.js";
 import { wecomFormat } from "./wecom.js";
 
 const MODULES = [
   standardFormat,
   slackFormat,
+  teamsFormat,
   feishuFormat,
   dingtalkFormat,
   wecomFormat,

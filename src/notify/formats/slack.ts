@@ -1,12 +1,20 @@
 /** `format: slack`: a Slack incoming webhook, `{"text": …}`. */
-
-import { chatLine } from "./event-line.js";
+import type { WebhookConfig } from "../../config/types.js";
+import type { DomainEvent } from "../../domain/types.js";
+import { chatText } from "./event-line.js";
 import { DIGEST_GROUP, jsonObject, type WebhookFormatModule } from "./format.js";
+
+function slackBody(events: readonly DomainEvent[], webhook: WebhookConfig): { body: string } {
+  return { body: JSON.stringify({ text: chatText(events, webhook.externalURL) }) };
+}
 
 /** Slack incoming webhooks (the URL path is the token). */
 export const slackFormat: WebhookFormatModule<"slack"> = {
   name: "slack",
-  build: (event) => ({ body: JSON.stringify({ text: chatLine(event) }) }),
+  build: (event, webhook) => slackBody([event], webhook),
+  buildDigest: slackBody,
+  /** Slack truncates `text` beyond 40,000 characters. */
+  maxBodyBytes: 40_000,
   /**
    * Incoming webhooks answer `ok` (errors are 4xx); Slack's JSON answers (workflow triggers) say
    * `{"ok": false, "error": …}` with a 200. Its rate limit is HTTP 429, or `rate_limited` there.
