@@ -330,3 +330,25 @@ export function verifySignature(
   }
   return { ok: true, accessKey: parsed.accessKey, signedHeaders: normaliseSignedHeaders(signed) };
 }
+
+/**
+ * Signs an outgoing HTTP request of the client with `creds` at `now`: the one place auth kinds turn a
+ * request into signed headers (X-Project-Id only when there is a project: the IAM calls are global).
+ */
+export function signHttpRequest(
+  req: { method: string; url: string | URL; headers: Record<string, string>; body?: string | undefined },
+  creds: SigningCredentials,
+  now: number,
+  projectId: string,
+): Record<string, string> {
+  return signRequest(
+    {
+      method: req.method,
+      url: req.url,
+      headers: req.headers,
+      ...(req.body === undefined ? {} : { body: req.body }),
+    },
+    creds,
+    { now, ...(projectId === "" ? {} : { projectId }) },
+  );
+}

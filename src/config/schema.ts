@@ -68,6 +68,13 @@ function duration(minMs = 0) {
   });
 }
 
+/** A retry block's check: backoff starts at minDelay and doubles up to maxDelay. */
+function minDelayWithinMax(r: { minDelay: number; maxDelay: number }, ctx: z.RefinementCtx): void {
+  if (r.minDelay > r.maxDelay) {
+    ctx.addIssue({ code: "custom", path: ["minDelay"], message: "must not be longer than maxDelay" });
+  }
+}
+
 /** A non-empty string. */
 const text = () => z.string().min(1);
 
@@ -137,11 +144,7 @@ const cloudSchema = z
         minDelay: duration().prefault(CONFIG_DEFAULTS.cloud.retry.minDelay),
         maxDelay: duration().prefault(CONFIG_DEFAULTS.cloud.retry.maxDelay),
       })
-      .superRefine((r, ctx) => {
-        if (r.minDelay > r.maxDelay) {
-          ctx.addIssue({ code: "custom", path: ["minDelay"], message: "must not be longer than maxDelay" });
-        }
-      })
+      .superRefine(minDelayWithinMax)
       .prefault({}),
     caFile: optionalText(),
   })
@@ -324,11 +327,7 @@ const webhookSchema = z
         minDelay: duration().prefault(CONFIG_DEFAULTS.webhook.retry.minDelay),
         maxDelay: duration().prefault(CONFIG_DEFAULTS.webhook.retry.maxDelay),
       })
-      .superRefine((r, ctx) => {
-        if (r.minDelay > r.maxDelay) {
-          ctx.addIssue({ code: "custom", path: ["minDelay"], message: "must not be longer than maxDelay" });
-        }
-      })
+      .superRefine(minDelayWithinMax)
       .prefault({}),
     maxAge: duration(1).prefault(CONFIG_DEFAULTS.webhook.maxAge),
     group: z

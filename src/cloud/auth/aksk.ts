@@ -3,7 +3,7 @@
  * the injected clock's time; a 401 fails at once (AK/SK lockout after repeated failures).
  */
 import { z } from "zod";
-import { signRequest } from "../signer.js";
+import { signHttpRequest } from "../signer.js";
 import { type AuthKindModule, maskFields, optionalText, requiredText } from "./types.js";
 
 /** The resolved `cloud.auth` of kind aksk; `securityToken` only for temporary credentials. */
@@ -38,16 +38,7 @@ export const akskAuthKind: AuthKindModule<AkskAuth> = {
       refreshable: false,
       async authorize(req, projectId) {
         // Signed with the injected clock: the gateway rejects X-Sdk-Date more than 15 min off (APIGW.0303).
-        const headers = signRequest(
-          {
-            method: req.method,
-            url: req.url,
-            headers: req.headers,
-            ...(req.body === undefined ? {} : { body: req.body }),
-          },
-          creds,
-          { now: clock.now(), ...(projectId === "" ? {} : { projectId }) },
-        );
+        const headers = signHttpRequest(req, creds, clock.now(), projectId);
         return { headers, credential: undefined };
       },
       invalidate() {},

@@ -6,7 +6,7 @@
  */
 import { FAILURES } from "../classify.js";
 import { CloudError } from "../errors.js";
-import { signRequest } from "../signer.js";
+import { signHttpRequest } from "../signer.js";
 import type { AuthDeps, AuthProvider } from "./types.js";
 
 /** Temporary credentials as the metadata service and IAM give them. */
@@ -132,16 +132,7 @@ export function createTemporaryProvider(source: TemporarySource, deps: AuthDeps)
     refreshable: true,
     async authorize(req, projectId) {
       const creds = await current();
-      const headers = signRequest(
-        {
-          method: req.method,
-          url: req.url,
-          headers: req.headers,
-          ...(req.body === undefined ? {} : { body: req.body }),
-        },
-        creds,
-        { now: deps.clock.now(), ...(projectId === "" ? {} : { projectId }) },
-      );
+      const headers = signHttpRequest(req, creds, deps.clock.now(), projectId);
       return { headers, credential: creds.accessKey };
     },
     invalidate(credential) {
