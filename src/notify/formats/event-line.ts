@@ -10,6 +10,16 @@ function seconds(value: unknown): string | undefined {
   return typeof value === "number" && Number.isFinite(value) ? formatHumanDuration(value * 1000) : undefined;
 }
 
+/** "polling failed 3 times in a row: http_5xx HTTP 503 WKS.0003", for a server's or a target's failure. */
+function pollFailure(d: DomainEvent["data"]): string {
+  const e = d.error;
+  const cause = e
+    ? `${e.kind}${e.http_status ? ` HTTP ${e.http_status}` : ""}${e.error_code ? ` ${e.error_code}` : ""}`
+    : "";
+  const n = typeof d.consecutive_failures === "number" ? ` ${d.consecutive_failures} times in a row` : "";
+  return `polling failed${n}${cause ? `: ${cause}` : ""}`;
+}
+
 /** One human-readable line summarising `event`: names before ids, durations for people. */
 export function eventSummaryLine(event: DomainEvent): string {
   const d = event.data;
@@ -28,26 +38,14 @@ export function eventSummaryLine(event: DomainEvent): string {
     }
     case "image_server.stuck_resolved":
       return `${who}: no longer stuck in ${str(d.previous_status)}, now ${str(d.status)}`;
-    case "image_server.poll_failed": {
-      const e = d.error;
-      const cause = e
-        ? `${e.kind}${e.http_status ? ` HTTP ${e.http_status}` : ""}${e.error_code ? ` ${e.error_code}` : ""}`
-        : "";
-      const n = typeof d.consecutive_failures === "number" ? ` ${d.consecutive_failures} times in a row` : "";
-      return `${who}: polling failed${n}${cause ? `: ${cause}` : ""}`;
-    }
+    case "image_server.poll_failed":
+      return `${who}: ${pollFailure(d)}`;
     case "image_server.poll_recovered":
       return `${who}: polling recovered`;
     case "image_server.disappeared":
       return `${who}: disappeared (last status ${str(d.status)})`;
-    case "target.poll_failed": {
-      const e = d.error;
-      const cause = e
-        ? `${e.kind}${e.http_status ? ` HTTP ${e.http_status}` : ""}${e.error_code ? ` ${e.error_code}` : ""}`
-        : "";
-      const n = typeof d.consecutive_failures === "number" ? ` ${d.consecutive_failures} times in a row` : "";
-      return `project ${event.projectId}: polling failed${n}${cause ? `: ${cause}` : ""}`;
-    }
+    case "target.poll_failed":
+      return `project ${event.projectId}: ${pollFailure(d)}`;
     case "target.poll_recovered":
       return `project ${event.projectId}: polling recovered`;
     case "image_job.failed":
