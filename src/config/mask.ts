@@ -73,7 +73,11 @@ export function maskConfig(config: Readonly<Config>): Config {
     stuck: { thresholds: { ...config.stuck.thresholds }, repeatEvery: config.stuck.repeatEvery },
     alerts: { ...config.alerts },
     webhooks: config.webhooks.map(maskWebhook),
-    server: { ...server, ...(server.bearerToken !== undefined ? { bearerToken: MASK } : {}) },
+    server: {
+      ...server,
+      ...(server.bearerToken !== undefined ? { bearerToken: MASK } : {}),
+      ...(server.tls ? { tls: { ...server.tls, ...(server.tls.key !== undefined ? { key: MASK } : {}) } } : {}),
+    },
     state: { ...config.state },
     log: { ...config.log },
     sharding: { ...config.sharding },
@@ -136,6 +140,17 @@ export function toConfigDocument(config: Readonly<Config>): Record<string, unkno
     server: {
       listen: config.server.listen,
       ...(config.server.bearerToken !== undefined ? { bearerToken: config.server.bearerToken } : {}),
+      ...(config.server.tls
+        ? {
+            tls: {
+              certFile: config.server.tls.certFile,
+              keyFile: config.server.tls.keyFile,
+              ...(config.server.tls.clientCAFile !== undefined
+                ? { clientCAFile: config.server.tls.clientCAFile }
+                : {}),
+            },
+          }
+        : {}),
     },
     state: { path: config.state.path, retention: d(config.state.retention) },
     log: { ...config.log },

@@ -368,6 +368,9 @@ const serverSchema = z
   .strictObject({
     listen: z.string().prefault(CONFIG_DEFAULTS.server.listen),
     bearerToken: text().optional(),
+    tls: z
+      .strictObject({ certFile: text(), keyFile: text(), clientCAFile: optionalText() })
+      .optional(),
   })
   .transform((s, ctx): Config["server"] => {
     const m = LISTEN.exec(s.listen.trim());
@@ -377,7 +380,8 @@ const serverSchema = z
       return z.NEVER;
     }
     const host = m[1] ?? (m[2] || CONFIG_DEFAULTS.server.host);
-    return compact({ listen: s.listen.trim(), host, port, bearerToken: s.bearerToken });
+    const tls = s.tls ? compact({ ...s.tls }) : undefined;
+    return compact({ listen: s.listen.trim(), host, port, bearerToken: s.bearerToken, tls });
   });
 
 function shardingSchema(context: SchemaContext) {

@@ -29,6 +29,7 @@ import type {
   DueDelivery,
   EventFilter,
   EventWithDeliveries,
+  JobResult,
   PollCommit,
   ReplayedDelivery,
   Store,
@@ -278,6 +279,26 @@ function toEvent(
   };
 }
 
+/** The job result an `image_job.*` event or a status change's `job` field tells; undefined when neither. */
+function toJobResult(row: EventRow): JobResult | undefined {
+  const data = JSON.parse(row.data) as Record<string, unknown>;
+  const str = (v: unknown): string => (typeof v === "string" ? v : "");
+  const base = { projectId: row.project_id, serverId: row.server_id, occurredAt: row.occurred_at };
+  if (row.type.startsWith("image_job.")) {
+    const failures = Array.isArray(data.failures) ? (data.failures as Array<Record<string, unknown>>) : [];
+    const first = failures[0];
+    const reason = first
+      ? [str(first.error_code), str(first.error_message)].filter((x) => x !== "").join(": ")
+      : "";
+    return { ...base, eventType: row.type, jobType: str(data.job_type), status: str(data.status), reason };
+  }
+  const job = data.job;
+  if (typeof job !== "object" || job === null) return undefined;
+  const j = job as Record<string, unknown>;
+  const reason = [str(j.error_code), str(j.error_message)].filter((x) => x !== "").join(": ");
+  return { ...base, eventType: row.type, jobType: str(j.job_type), status: str(j.status), reason };
+}
+
 function toDelivery(r: DeliveryRow): DeliveryRecord {
   return {
     eventId: r.event_id,
@@ -398,6 +419,28 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
   );
   const selectEventById = db.prepare<[string], EventRow>(
     "SELECT seq, id, type, occurred_at, project_id, server_id, data FROM events WHERE id = ?",
+  );
+  const selectStatusChanges = db.prepare<
+    [number],
+    { project_id: string; server_id: string; occurred_at: number; prev: string | null; status: string | null }
+  >(
+    `SELECT project_id, server_id, occurred_at,
+            json_extract(data, '$.previous_status') AS prev, json_extract(data, '$.status') AS status
+       FROM events WHERE occurred_at >= ? AND type = 'image_server.status_changed'
+      ORDER BY occurred_at, seq`,
+  );
+  const selectBuildDurations = db.prepare<[number], { d: number }>(
+    `SELECT json_extract(data, '$.previous_status_duration_seconds') AS d
+       FROM events WHERE occurred_at >= ? AND type = 'image_server.status_changed'
+        AND json_extract(data, '$.previous_status') = 'BUILDING' AND json_extract(data, '$.status') = 'BUILT'
+        AND json_type(data, '$.previous_status_duration_seconds') IN ('integer', 'real')`,
+  );
+  const selectJobEvents = db.prepare<[number], EventRow>(
+    `SELECT seq, id, type, occurred_at, project_id, server_id, data FROM events
+      WHERE occurred_at >= ? AND server_id <> ''
+        AND (substr(type, 1, 10) = 'image_job.'
+             OR (type = 'image_server.status_changed' AND json_type(data, '$.job') = 'object'))
+      ORDER BY seq`,
   );
   const insertReplayDelivery = db.prepare<{ eventId: string; webhook: string; now: number }>(
     `INSERT INTO deliveries
@@ -651,6 +694,30 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
         const params: Record<string, unknown> = { limit };
         for (const [k, v] of Object.entries(filter)) if (v !== undefined) params[k] = v;
         return withDeliveries(listStatement(filter).all(params));
+      }),
+
+    statusChangesSince: (since) =>
+      guard(file, "statusChangesSince", () =>
+        selectStatusChanges.all(since).map((r) => ({
+          projectId: r.project_id,
+          serverId: r.server_id,
+          occurredAt: r.occurred_at,
+          previousStatus: r.prev,
+          status: r.status,
+        })),
+      ),
+
+    buildDurationsSince: (since) =>
+      guard(file, "buildDurationsSince", () => selectBuildDurations.all(since).map((r) => r.d)),
+
+    lastJobResults: (since) =>
+      guard(file, "lastJobResults", () => {
+        const latest = new Map<string, JobResult>();
+        for (const row of selectJobEvents.all(since)) {
+          const result = toJobResult(row);
+          if (result) latest.set(`${row.project_id}\u0000${row.server_id}`, result);
+        }
+        return [...latest.values()];
       }),
 
     getEvent: (eventId) =>
