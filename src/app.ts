@@ -247,6 +247,10 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     listEvents: (limit, filter) => store.listEvents(limit, filter),
     getEvent: (id) => store.getEvent(id),
     stuckThresholdFor: (status) => cfg().stuck.thresholds[status],
+    getTls: () => cfg().server.tls,
+    statusChangesSince: (since) => store.statusChangesSince(since),
+    buildDurationsSince: (since) => store.buildDurationsSince(since),
+    lastJobResults: (since) => store.lastJobResults(since),
     isReady: () => app.isReady(),
     reload: () => app.reload(),
     version: VERSION,
@@ -290,7 +294,10 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   const applyReload = (next: Prepared): void => {
     for (const w of next.loaded.warnings) log.warn({ warning: w }, "config warning");
     if (next.restartNeeded) log.warn("server.listen and state.path changes take effect after a restart");
+    const prevTls = current.config.server.tls;
     current = next.loaded;
+    if (!isDeepStrictEqual(prevTls, current.config.server.tls) && !http.updateTls(current.config.server.tls))
+      log.warn("switching between HTTP, HTTPS and mTLS takes effect after a restart");
     if (next.cloud) {
       const old = cloud;
       cloud = next.cloud;

@@ -238,7 +238,10 @@ function readServerTls(
       leaf = new X509Certificate(blocks[0] as string);
       for (const b of blocks.slice(1)) new X509Certificate(b);
     } catch {
-      issues.push({ path: "server.tls.certFile", message: `${String(tls.certFile)} holds no valid PEM certificate` });
+      issues.push({
+        path: "server.tls.certFile",
+        message: `${String(tls.certFile)} holds no valid PEM certificate`,
+      });
       leaf = undefined;
     }
   }
@@ -246,10 +249,16 @@ function readServerTls(
     try {
       const key = createPrivateKey(keyText);
       if (leaf && !leaf.checkPrivateKey(key)) {
-        issues.push({ path: "server.tls.keyFile", message: "the key does not belong to the certificate of certFile" });
+        issues.push({
+          path: "server.tls.keyFile",
+          message: "the key does not belong to the certificate of certFile",
+        });
       }
     } catch {
-      issues.push({ path: "server.tls.keyFile", message: `${String(tls.keyFile)} holds no valid PEM private key` });
+      issues.push({
+        path: "server.tls.keyFile",
+        message: `${String(tls.keyFile)} holds no valid PEM private key`,
+      });
     }
   }
   if (caText !== undefined) {
@@ -265,7 +274,10 @@ function readServerTls(
     }
   }
   if (issues.length > 0 || certText === undefined || keyText === undefined) return { issues };
-  return { issues, tls: { cert: certText, key: keyText, ...(caText !== undefined ? { clientCA: caText } : {}) } };
+  return {
+    issues,
+    tls: { cert: certText, key: keyText, ...(caText !== undefined ? { clientCA: caText } : {}) },
+  };
 }
 
 /** `ENOENT`-style code of a file-system error, never its full message. */

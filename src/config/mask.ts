@@ -76,7 +76,9 @@ export function maskConfig(config: Readonly<Config>): Config {
     server: {
       ...server,
       ...(server.bearerToken !== undefined ? { bearerToken: MASK } : {}),
-      ...(server.tls ? { tls: { ...server.tls, ...(server.tls.key !== undefined ? { key: MASK } : {}) } } : {}),
+      ...(server.tls
+        ? { tls: { ...server.tls, ...(server.tls.key !== undefined ? { key: MASK } : {}) } }
+        : {}),
     },
     state: { ...config.state },
     log: { ...config.log },

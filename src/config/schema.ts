@@ -368,9 +368,7 @@ const serverSchema = z
   .strictObject({
     listen: z.string().prefault(CONFIG_DEFAULTS.server.listen),
     bearerToken: text().optional(),
-    tls: z
-      .strictObject({ certFile: text(), keyFile: text(), clientCAFile: optionalText() })
-      .optional(),
+    tls: z.strictObject({ certFile: text(), keyFile: text(), clientCAFile: optionalText() }).optional(),
   })
   .transform((s, ctx): Config["server"] => {
     const m = LISTEN.exec(s.listen.trim());
