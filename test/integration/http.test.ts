@@ -483,20 +483,21 @@ describe("http server without a bearer token", () => {
     assert.equal(h.filters.length, 2, "the store is not asked for a bad query");
   });
 
-  it("renders an HTML status page with a row per server, escaped", async () => {
+  it("renders an HTML status page with a row per server, escaped, under a CSP without inline script", async () => {
     const r = await call(base, "/");
     assert.equal(r.status, 200);
     assert.match(String(r.headers["content-type"]), /^text\/html; charset=utf-8/);
-    assert.match(
-      r.body,
-      /<td><code>srv-ok<\/code><\/td><td>build-ok<\/td><td>BUILDING<\/td><td>12m 3s<\/td><td>no<\/td>/,
-    );
-    assert.ok(!r.body.includes("<script>"), "no raw script tag");
-    assert.ok(r.body.includes("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert.match(r.body, /<td>yes \(&gt; 1h 0m\)<\/td>/);
+    assert.match(String(r.headers["content-security-policy"]), /script-src 'self'; style-src 'self'/);
+    assert.doesNotMatch(String(r.headers["content-security-policy"]), /unsafe-inline/);
+    // The failing server first, then the building one; name first.
+    assert.match(r.body, /attn-failing[^]*&lt;script&gt;alert\(1\)&lt;\/script&gt;[^]*attn-transitional[^]*>build-ok</);
+    assert.match(r.body, /<span class="status status-transitional">BUILDING<\/span>/);
+    assert.ok(!r.body.includes("<script>"), "no inline script");
+    assert.ok(!/ style=/.test(r.body), "no inline style attribute");
+    assert.match(r.body, /stuck since <time/);
     assert.match(r.body, /http_5xx 503 APPSTREAM\.5000 busy/);
-    assert.match(r.body, /evt_|status_changed/);
     assert.match(r.body, /image_server\.status_changed/);
+    assert.match(r.body, /class="delivery delivery-dead">ops: dead/);
   });
 
   it("formats human durations", () => {
