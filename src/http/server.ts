@@ -30,7 +30,7 @@ import type {
   StatusChange,
   StoredEvent,
 } from "../store/types.js";
-import { REFRESH_JS, STATUS_CSS } from "./pages/assets.js";
+import { FAVICON_SVG, REFRESH_JS, STATUS_CSS } from "./pages/assets.js";
 import { STRIP_WINDOW_MS, serverKey } from "./pages/common.js";
 import { renderServerPage } from "./pages/server-page.js";
 import { type PageEventFilter, renderStatusPage } from "./status-page.js";
@@ -427,6 +427,10 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     [
       "/static/status.css",
       { methods: ["GET"], guarded: false, handler: staticAsset("text/css", STATUS_CSS) },
+    ],
+    [
+      "/static/favicon.svg",
+      { methods: ["GET"], guarded: false, handler: staticAsset("image/svg+xml", FAVICON_SVG) },
     ],
     [
       "/static/refresh.js",

@@ -216,7 +216,8 @@ export function renderStatusPage(input: StatusPageInput): string {
     (input.statusChanges ?? []).filter((c) => shownKeys.has(serverKey(c.projectId, c.serverId))),
   );
   const jobs = new Map((input.jobs ?? []).map((j) => [serverKey(j.projectId, j.serverId), j]));
-  const downTargets = new Set(targets.filter((t) => !t.up).map((t) => t.projectId));
+  // Servers of a target that fails as a whole point at its banner instead of repeating its error.
+  const downTargets = new Set(targets.filter((t) => !t.up && t.failingAsWhole).map((t) => t.projectId));
   const ctx: RowContext = {
     now,
     root,

@@ -490,7 +490,10 @@ describe("http server without a bearer token", () => {
     assert.match(String(r.headers["content-security-policy"]), /script-src 'self'; style-src 'self'/);
     assert.doesNotMatch(String(r.headers["content-security-policy"]), /unsafe-inline/);
     // The failing server first, then the building one; name first.
-    assert.match(r.body, /attn-failing[^]*&lt;script&gt;alert\(1\)&lt;\/script&gt;[^]*attn-transitional[^]*>build-ok</);
+    assert.match(
+      r.body,
+      /attn-failing[^]*&lt;script&gt;alert\(1\)&lt;\/script&gt;[^]*attn-transitional[^]*>build-ok</,
+    );
     assert.match(r.body, /<span class="status status-transitional">BUILDING<\/span>/);
     assert.ok(!r.body.includes("<script>"), "no inline script");
     assert.ok(!/ style=/.test(r.body), "no inline style attribute");

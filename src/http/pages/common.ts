@@ -157,6 +157,7 @@ export function renderShell(opts: {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(opts.title)}</title><link rel="stylesheet" href="${opts.root}static/status.css">
+<link rel="icon" href="${opts.root}static/favicon.svg" type="image/svg+xml">
 ${opts.refreshSeconds !== undefined ? `<script src="${opts.root}static/refresh.js" defer></script>\n` : ""}</head>
 <body${refresh}>
 ${opts.body}
