@@ -14,6 +14,7 @@
  */
 import { performance } from "node:perf_hooks";
 import { pathToFileURL } from "node:url";
+import { gzipSync } from "node:zlib";
 import type { ServerState } from "../src/domain/types.js";
 import { renderStatusPage, type StatusPageInput } from "../src/http/status-page.js";
 import type { JobResult, StatusChange } from "../src/store/types.js";
@@ -25,6 +26,8 @@ export interface StatusPageBenchResult extends BenchResult {
   servers: number;
   rows: number;
   pageBytes: number;
+  /** The page gzipped (level 6), as a compressing proxy would send it. */
+  pageGzipBytes: number;
   baselineBytes: number;
   steadyPageMedianMs: number;
   steadyPageBytes: number;
@@ -136,6 +139,7 @@ export async function run(): Promise<StatusPageBenchResult> {
     servers: SERVERS,
     rows: page.match(/<tr class="server/g)?.length ?? 0,
     pageBytes: Buffer.byteLength(page),
+    pageGzipBytes: gzipSync(page).length,
     baselineBytes: Buffer.byteLength(json),
     steadyPageMedianMs: round2(median(steadyTimes)),
     steadyPageBytes: Buffer.byteLength(steady),
