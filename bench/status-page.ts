@@ -71,6 +71,7 @@ function makeInput(): StatusPageInput {
         serverId: s.serverId,
         occurredAt: NOW - 20 * 3_600_000,
         previousStatus: "CREATING",
+        previousSince: null,
         status: "BUILDING",
       },
       {
@@ -78,6 +79,7 @@ function makeInput(): StatusPageInput {
         serverId: s.serverId,
         occurredAt: s.statusSince,
         previousStatus: "BUILDING",
+        previousSince: null,
         status: s.status,
       },
     );

@@ -422,10 +422,18 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
   );
   const selectStatusChanges = db.prepare<
     [number],
-    { project_id: string; server_id: string; occurred_at: number; prev: string | null; status: string | null }
+    {
+      project_id: string;
+      server_id: string;
+      occurred_at: number;
+      prev: string | null;
+      prev_s: number | null;
+      status: string | null;
+    }
   >(
     `SELECT project_id, server_id, occurred_at,
-            json_extract(data, '$.previous_status') AS prev, json_extract(data, '$.status') AS status
+            json_extract(data, '$.previous_status') AS prev, json_extract(data, '$.status') AS status,
+            json_extract(data, '$.previous_status_duration_seconds') AS prev_s
        FROM events WHERE occurred_at >= ? AND type = 'image_server.status_changed'
       ORDER BY occurred_at, seq`,
   );
@@ -703,6 +711,7 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
           serverId: r.server_id,
           occurredAt: r.occurred_at,
           previousStatus: r.prev,
+          previousSince: typeof r.prev_s === "number" ? r.occurred_at - r.prev_s * 1000 : null,
           status: r.status,
         })),
       ),

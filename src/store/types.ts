@@ -87,6 +87,8 @@ export interface StatusChange {
   serverId: string;
   occurredAt: number;
   previousStatus: string | null;
+  /** When the previous status began (ms), from `previous_status_duration_seconds`; null when unknown. */
+  previousSince: number | null;
   status: string | null;
 }
 

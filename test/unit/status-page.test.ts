@@ -107,6 +107,7 @@ describe("the 24-hour strip", () => {
         serverId: "s",
         occurredAt: NOW - 6 * 3_600_000,
         previousStatus: "CREATING",
+        previousSince: null,
         status: "BUILDING",
       },
       {
@@ -114,6 +115,7 @@ describe("the 24-hour strip", () => {
         serverId: "s",
         occurredAt: NOW - 3_600_000,
         previousStatus: "BUILDING",
+        previousSince: null,
         status: "ERROR",
       },
     ];
@@ -135,6 +137,29 @@ describe("the 24-hour strip", () => {
       [...svg.matchAll(/class="(seg-[a-z]+)"/g)].map((m) => m[1]),
       ["seg-transitional", "seg-transitional", "seg-error"],
     );
+  });
+
+  it("before the first change, knows the previous status only since it began", () => {
+    const change = {
+      projectId: "p",
+      serverId: "s",
+      occurredAt: NOW - 60_000,
+      previousStatus: "BUILDING",
+      previousSince: NOW - 180_000,
+      status: "ERROR",
+    };
+    const segs = stripSegments({ status: "ERROR", statusSince: NOW - 60_000 }, [change], NOW);
+    assert.deepEqual(
+      segs.map((s) => [s.status, s.to - s.from]),
+      [
+        [null, STRIP_WINDOW_MS - 180_000],
+        ["BUILDING", 120_000],
+        ["ERROR", 60_000],
+      ],
+    );
+    // A few seconds still draw a visible sliver inside the 240-unit box.
+    const last = [...renderStrip(segs, NOW).matchAll(/x="([\d.]+)" y="0" width="([\d.]+)"/g)].at(-1);
+    assert.ok(Number(last?.[1]) + Number(last?.[2]) <= 240.001 && Number(last?.[2]) >= 1.5);
   });
 
   it("without changes shows nothing known before the status began", () => {

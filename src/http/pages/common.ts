@@ -68,8 +68,8 @@ export interface StripSegment {
 
 /**
  * The statuses of a server over `[now - 24h, now]` from its status changes (oldest first): before the
- * first change it was in that change's previous status; with no change, in its current status since
- * `statusSince` (before that: nothing known).
+ * first change it was in that change's previous status (since `previousSince` when known); with no
+ * change, in its current status since `statusSince`. Before that: nothing known (`status` null).
  */
 export function stripSegments(
   server: Pick<ServerState, "status" | "statusSince">,
@@ -80,12 +80,12 @@ export function stripSegments(
   const inWindow = changes.filter((c) => c.occurredAt >= start && c.occurredAt <= now);
   const segments: StripSegment[] = [];
   let from = start;
-  let status: string | null | undefined = inWindow[0]?.previousStatus;
-  if (inWindow.length === 0) {
-    if (server.statusSince > start) segments.push({ from: start, to: server.statusSince, status: null });
-    from = Math.max(start, server.statusSince);
-    status = server.status;
-  }
+  const first = inWindow[0];
+  let status: string | null | undefined = first?.previousStatus;
+  const known = first ? (first.previousSince ?? start) : server.statusSince;
+  if (known > start) segments.push({ from: start, to: Math.min(known, now), status: null });
+  from = Math.min(Math.max(start, known), now);
+  if (!first) status = server.status;
   for (const c of inWindow) {
     if (c.occurredAt > from) segments.push({ from, to: c.occurredAt, status: status ?? null });
     from = c.occurredAt;
@@ -102,8 +102,9 @@ export function renderStrip(segments: readonly StripSegment[], now: number): str
   const rects = segments.map((s) => {
     const family = s.status === null ? "none" : statusFamily(s.status);
     const label = `${s.status ?? "no data"} ${formatHumanDuration(s.to - s.from)}`;
-    const x0 = x(s.from);
-    const w = Math.max(0.5, x(s.to) - x0);
+    // At least 1.5 of 240 units, so a status of a few seconds (the current one, often) stays visible.
+    const w = Math.max(1.5, x(s.to) - x(s.from));
+    const x0 = Math.min(x(s.from), 240 - w);
     return `<rect class="seg-${family}" data-status="${escapeHtml(s.status ?? "")}" x="${x0.toFixed(2)}" y="0" width="${w.toFixed(2)}" height="10"><title>${escapeHtml(label)}</title></rect>`;
   });
   const summary = segments
