@@ -206,8 +206,33 @@ describe("http server with a bearer token", () => {
     ["GET", "/"],
     ["GET", "/api/v1/servers"],
     ["GET", "/api/v1/events"],
+    ["GET", "/servers/0123456789abcdef0123456789abcdef/srv-ok"],
     ["POST", "/-/reload"],
   ];
+  const basic = (user: string, password: string) =>
+    `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+  it("takes the token as the password of HTTP Basic, and challenges a browser for it", async () => {
+    for (const path of ["/", "/api/v1/servers", "/servers/0123456789abcdef0123456789abcdef/srv-ok"]) {
+      const ok = await call(base, path, { headers: { Authorization: basic("anyone", TOKEN) } });
+      assert.equal(ok.status, 200, path);
+    }
+    const wrong = await call(base, "/", {
+      headers: { Authorization: basic("ops", "nope"), Accept: "text/html" },
+    });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.headers["www-authenticate"], 'Basic realm="imagewatch"');
+    const api = await call(base, "/api/v1/servers", { headers: { Authorization: basic("ops", "nope") } });
+    assert.equal(
+      api.headers["www-authenticate"],
+      'Bearer realm="imagewatch"',
+      "API clients are offered Bearer",
+    );
+    // The stylesheet and script hold no data: a browser may fetch them before it has the credentials.
+    for (const path of ["/static/status.css", "/static/refresh.js", "/static/favicon.svg"]) {
+      assert.equal((await call(base, path)).status, 200, path);
+    }
+  });
 
   it("answers 401 with WWW-Authenticate on guarded paths without a token or with a wrong one", async () => {
     for (const [method, path] of guarded) {
@@ -492,7 +517,7 @@ describe("http server without a bearer token", () => {
     // The failing server first, then the building one; name first.
     assert.match(
       r.body,
-      /attn-failing[^]*&lt;script&gt;alert\(1\)&lt;\/script&gt;[^]*attn-transitional[^]*>build-ok</,
+      /attn-failing[\s\S]*&lt;script&gt;alert\(1\)&lt;\/script&gt;[\s\S]*attn-transitional[\s\S]*>build-ok</,
     );
     assert.match(r.body, /<span class="status status-transitional">BUILDING<\/span>/);
     assert.ok(!r.body.includes("<script>"), "no inline script");
