@@ -4,7 +4,8 @@
  * accessibility check run inside the page: text contrast (WCAG AA) in the current colour scheme, form
  * controls with labels, named images and links, the document's language and title, unique ids.
  */
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type BrowserContext, chromium, type Page } from "playwright-core";
@@ -94,6 +95,31 @@ export async function watchPage(page: Page): Promise<PageProblems & { read(): Pr
       return { console: [...problems.console], errors: [...problems.errors], csp: [...problems.csp, ...csp] };
     },
   };
+}
+
+/** The source of axe-core when it is installed (a devDependency), else undefined. */
+function axeSource(): string | undefined {
+  try {
+    return readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * axe-core's serious and critical WCAG 2 A/AA violations of the page as rendered now, or undefined when
+ * axe-core is not installed. It is evaluated through the devtools protocol, which the page's CSP does not
+ * govern, so the page's own policy stays as strict as it is.
+ */
+export async function runAxe(page: Page): Promise<A11yViolation[] | undefined> {
+  const source = axeSource();
+  if (source === undefined) return undefined;
+  await page.evaluate(source);
+  const found = (await page.evaluate(
+    `axe.run(document, { runOnly: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"], resultTypes: ["violations"] })
+       .then((r) => r.violations.flatMap((v) => v.nodes.map((n) => ({ rule: v.id, impact: v.impact, target: n.target.join(" ") }))))`,
+  )) as A11yViolation[];
+  return found.filter((v) => v.impact === "serious" || v.impact === "critical");
 }
 
 /** One accessibility problem found. */

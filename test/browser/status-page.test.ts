@@ -7,7 +7,14 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type { Page } from "playwright-core";
 import { request } from "undici";
-import { checkAccessibility, hasChromium, launchBrowser, type TestBrowser, watchPage } from "./browser.js";
+import {
+  checkAccessibility,
+  hasChromium,
+  launchBrowser,
+  runAxe,
+  type TestBrowser,
+  watchPage,
+} from "./browser.js";
 import { FLEET, type Fleet, startFleet } from "./fleet.js";
 
 const TOKEN = "page-token-0123456789";
@@ -122,6 +129,7 @@ describe("the status page in chromium", { skip, timeout: 300_000 }, () => {
     assert.ok((await page.locator("svg.strip rect.seg-error").count()) === 1);
     assert.match((await page.locator("pre").textContent()) ?? "", /"status": "ERROR"/);
     assert.deepEqual(await checkAccessibility(page), []);
+    assert.deepEqual((await runAxe(page)) ?? [], []);
     await page.goto(fleet.url);
     await page.waitForSelector("tr.server");
   });
@@ -151,6 +159,9 @@ describe("the status page in chromium", { skip, timeout: 300_000 }, () => {
       await page.waitForSelector("tr.server");
       const violations = await checkAccessibility(page);
       assert.deepEqual(violations, [], `${colorScheme}: ${JSON.stringify(violations)}`);
+      // axe-core too, when installed (devDependency); the check above runs either way.
+      const axe = await runAxe(page);
+      if (axe) assert.deepEqual(axe, [], `axe, ${colorScheme}: ${JSON.stringify(axe)}`);
     }
     const dark = await page.$eval("body", (b) => getComputedStyle(b).backgroundColor);
     assert.equal(dark, "rgb(18, 18, 18)", "the dark scheme applies");
