@@ -22,6 +22,7 @@ import {
   parseLimit,
   parseSince,
 } from "../store/event-filter.js";
+import { jobResultOf, statusChangeOf } from "../store/page-data.js";
 import type {
   DeliveryRecord,
   EventFilter,
@@ -581,17 +582,19 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       return;
     }
     const now = deps.clock.now();
-    const key = serverKey(projectId, serverId);
-    const job = deps
-      .lastJobResults?.(now - BUILD_WINDOW_MS)
-      .find((j) => serverKey(j.projectId, j.serverId) === key);
+    // Everything from this server's own events (newest first): no fleet-wide query for one server.
+    const events = deps.listEvents(200, { projectId, serverId });
+    const job = events.map(jobResultOf).find((j) => j !== undefined);
+    const statusChanges = events
+      .filter((e) => e.occurredAt >= now - STRIP_WINDOW_MS)
+      .map(statusChangeOf)
+      .filter((c) => c !== undefined)
+      .reverse();
     const threshold = s.status === null ? undefined : deps.stuckThresholdFor?.(s.status);
     const html = renderServerPage({
       server: s,
-      events: deps.listEvents(100, { projectId, serverId }),
-      statusChanges: (deps.statusChangesSince?.(now - STRIP_WINDOW_MS) ?? []).filter(
-        (c) => c.projectId === projectId && c.serverId === serverId,
-      ),
+      events,
+      statusChanges,
       ...(job ? { job } : {}),
       now,
       ...(threshold !== undefined ? { stuckThreshold: threshold } : {}),

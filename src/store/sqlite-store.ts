@@ -22,6 +22,7 @@ import { type Clock, systemClock } from "../lib/clock.js";
 import { AppError, coerceError } from "../lib/errors.js";
 import { createSilentLogger, type Logger } from "../lib/logger.js";
 import { migrate, readSchemaVersion, SCHEMA_VERSION } from "./migrations.js";
+import { jobResultOf } from "./page-data.js";
 import { toStoredJson } from "./stored-json.js";
 import type {
   DeliveryRecord,
@@ -277,26 +278,6 @@ function toEvent(
     serverId,
     data: JSON.parse(data) as DomainEvent["data"],
   };
-}
-
-/** The job result an `image_job.*` event or a status change's `job` field tells; undefined when neither. */
-function toJobResult(row: EventRow): JobResult | undefined {
-  const data = JSON.parse(row.data) as Record<string, unknown>;
-  const str = (v: unknown): string => (typeof v === "string" ? v : "");
-  const base = { projectId: row.project_id, serverId: row.server_id, occurredAt: row.occurred_at };
-  if (row.type.startsWith("image_job.")) {
-    const failures = Array.isArray(data.failures) ? (data.failures as Array<Record<string, unknown>>) : [];
-    const first = failures[0];
-    const reason = first
-      ? [str(first.error_code), str(first.error_message)].filter((x) => x !== "").join(": ")
-      : "";
-    return { ...base, eventType: row.type, jobType: str(data.job_type), status: str(data.status), reason };
-  }
-  const job = data.job;
-  if (typeof job !== "object" || job === null) return undefined;
-  const j = job as Record<string, unknown>;
-  const reason = [str(j.error_code), str(j.error_message)].filter((x) => x !== "").join(": ");
-  return { ...base, eventType: row.type, jobType: str(j.job_type), status: str(j.status), reason };
 }
 
 function toDelivery(r: DeliveryRow): DeliveryRecord {
@@ -723,7 +704,9 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
       guard(file, "lastJobResults", () => {
         const latest = new Map<string, JobResult>();
         for (const row of selectJobEvents.all(since)) {
-          const result = toJobResult(row);
+          const result = jobResultOf(
+            toEvent(row.seq, row.id, row.type, row.occurred_at, row.project_id, row.server_id, row.data),
+          );
           if (result) latest.set(`${row.project_id}\u0000${row.server_id}`, result);
         }
         return [...latest.values()];

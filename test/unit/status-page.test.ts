@@ -14,6 +14,7 @@ import {
   renderStatusPage,
   SERVERS_PER_PAGE,
 } from "../../src/http/status-page.js";
+import { jobResultOf } from "../../src/store/page-data.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { commitOf, makeEvent, makeServerState } from "../helpers/store-suite.js";
 
@@ -243,6 +244,18 @@ describe("store queries for the page", () => {
         jobs.map((j) => [j.serverId, j.eventType, j.jobType, j.status, j.reason]),
         [["s2", "image_job.failed", "CREATE_SERVER_IMAGE", "FAILED", "WKS.0042: disk full"]],
       );
+      // A status change carrying its job tells the result too (the server page reads it from there).
+      const [olderChange] = store.listEvents(10, { serverId: "s2", type: "image_server.status_changed" });
+      assert.deepEqual(olderChange && jobResultOf(olderChange), {
+        projectId: "proj-1",
+        serverId: "s2",
+        occurredAt: NOW - 7_200_000,
+        eventType: "image_server.status_changed",
+        jobType: "CREATE_SERVER_IMAGE",
+        status: "FAILED",
+        reason: "X: old",
+      });
+      assert.equal(store.listEvents(10, { serverId: "s1" }).map(jobResultOf).filter(Boolean).length, 0);
       const html = renderStatusPage({
         servers: [server("s2", { projectId: "proj-1", status: "ERROR" })],
         events: [],
