@@ -1,6 +1,7 @@
 /**
- * The HTTP server (DESIGN.md §4): metrics, health, readiness, reload, the JSON API and a small HTML status
- * page, on node:http with no framework. It only reads what its deps hand it: a scrape never calls the cloud.
+ * The HTTP server (DESIGN.md §4): metrics, health, readiness, reload, the JSON API and the HTML status and
+ * server pages (§14), on node:http or node:https (`server.tls`, mTLS with a client CA) with no framework.
+ * It only reads what its deps hand it: a scrape never calls the cloud.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";

@@ -13,6 +13,7 @@ import { describe, it } from "node:test";
 import type { TLSSocket } from "node:tls";
 import { type App, createApp } from "../../src/app.js";
 import { loadConfig } from "../../src/config/load.js";
+import { renderConfigYaml } from "../../src/config/mask.js";
 import { ConfigError } from "../../src/lib/errors.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator } from "../../src/simulator/index.js";
@@ -110,6 +111,10 @@ describe("HTTPS (server.tls)", () => {
     const b = readFileSync(join(dir, "b.crt"), "utf8");
     const d = await startApp(dir, "{ certFile: a.crt, keyFile: a.key }");
     t.after(() => d.stop());
+    // check-config shows the file names, never the key.
+    const shown = renderConfigYaml(d.app.config());
+    assert.match(shown, /tls:\n\s+certFile: a\.crt\n\s+keyFile: a\.key/);
+    assert.doesNotMatch(shown, /PRIVATE KEY|BEGIN CERTIFICATE/);
     assert.match(d.url, /^https:\/\/127\.0\.0\.1:\d+$/);
 
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
