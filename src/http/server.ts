@@ -33,7 +33,7 @@ import type {
   StoredEvent,
 } from "../store/types.js";
 import { FAVICON_SVG, REFRESH_JS, STATUS_CSS } from "./pages/assets.js";
-import { STRIP_WINDOW_MS, serverKey } from "./pages/common.js";
+import { STRIP_WINDOW_MS } from "./pages/common.js";
 import { renderServerPage } from "./pages/server-page.js";
 import { type PageEventFilter, renderStatusPage } from "./status-page.js";
 

@@ -4,7 +4,6 @@
  */
 import type { ServerState } from "../../domain/types.js";
 import { formatHumanDuration } from "../../lib/duration.js";
-import { jobResultOf } from "../../store/page-data.js";
 import type { EventWithDeliveries, JobResult, StatusChange } from "../../store/types.js";
 import {
   describeError,
