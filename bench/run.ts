@@ -13,6 +13,7 @@ import { run as runCloudClient } from "./cloud-client.js";
 import { run as runDelivery } from "./delivery.js";
 import { type BenchResult, run as runMetricsScrape } from "./metrics-scrape.js";
 import { run as runPollCycle } from "./poll-cycle.js";
+import { run as runStatusPage } from "./status-page.js";
 
 /** A benchmark's result, possibly with further rows for the summary table. */
 type AnyResult = BenchResult & { moreRows?: BenchResult[] };
@@ -22,6 +23,7 @@ const BENCHES: Array<{ name: string; run: () => Promise<AnyResult> }> = [
   { name: "cloud-client", run: runCloudClient },
   { name: "poll-cycle", run: runPollCycle },
   { name: "delivery", run: runDelivery },
+  { name: "status-page", run: runStatusPage },
 ];
 
 function out(line = ""): void {

@@ -3,6 +3,7 @@
  * config → cloud clients (one per cloud) → poller → store → delivery, metrics and HTTP. `createApp`
  * builds; `start` and `stop` run the lifecycle in order and in reverse.
  */
+import { isDeepStrictEqual } from "node:util";
 import type { JobAlertInput, TargetAlertInput } from "./alertmanager/alert-set.js";
 import { deriveAlerts, failedJobInputs } from "./alertmanager/alert-set.js";
 import { createAlertPusher, type PushResult, postAlerts, testAlert } from "./alertmanager/pusher.js";
@@ -358,6 +359,10 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     listJobs: (limit, filter) => store.listJobs(limit, filter),
     getServer: (projectId, serverId) => states.get(projectId, serverId),
     stuckThresholdFor: (status) => cfg().stuck.thresholds[status],
+    getTls: () => cfg().server.tls,
+    statusChangesSince: (since) => store.statusChangesSince(since),
+    buildDurationsSince: (since) => store.buildDurationsSince(since),
+    lastJobResults: (since) => store.lastJobResults(since),
     isReady: () => app.isReady(),
     reload: () => app.reload(),
     version: VERSION,
@@ -400,7 +405,10 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   const applyReload = (next: Prepared): void => {
     for (const w of next.loaded.warnings) log.warn({ warning: w }, "config warning");
     if (next.restartNeeded) log.warn("server.listen and state.path changes take effect after a restart");
+    const prevTls = current.config.server.tls;
     current = next.loaded;
+    if (!isDeepStrictEqual(prevTls, current.config.server.tls) && !http.updateTls(current.config.server.tls))
+      log.warn("switching between HTTP, HTTPS and mTLS takes effect after a restart");
     const retired = clouds.retiredBy(next.clouds);
     clouds = next.clouds;
     if (retired.length > 0) {

@@ -3,7 +3,7 @@
  * the environment, parse the YAML, read `<key>File` secrets, validate with the schema, and freeze.
  * Every problem is collected and thrown at once as a ConfigError; no message quotes a value.
  */
-import { X509Certificate } from "node:crypto";
+import { createPrivateKey, X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { isAbsolute, resolve as resolvePath } from "node:path";
 import { parseDocument } from "yaml";
@@ -212,6 +212,91 @@ function readCaFile(
   return { ca: blocks.join("\n") };
 }
 
+/** The PEM material of `server.tls`, read at load. */
+interface TlsMaterial {
+  cert: string;
+  key: string;
+  clientCA?: string;
+}
+
+/**
+ * Reads `server.tls` files now (DESIGN §2): the certificate chain must parse, the key must parse and
+ * belong to the first certificate, the client CA must hold certificates. So a bad file is a config problem
+ * at start (exit 78) and a reload that keeps the old certificate. Messages never quote the files.
+ */
+function readServerTls(
+  raw: Record<string, unknown>,
+  readFile: ReadSecretFile,
+  baseDir: string | undefined,
+): { tls?: TlsMaterial; issues: ConfigIssue[] } {
+  const server = isPlainObject(raw.server) ? raw.server : undefined;
+  const tls = server && isPlainObject(server.tls) ? server.tls : undefined;
+  if (!tls) return { issues: [] };
+  const issues: ConfigIssue[] = [];
+  const read = (key: string): string | undefined => {
+    const file = tls[key];
+    if (typeof file !== "string" || file === "") return undefined; // absent, or the schema reports it
+    const full = baseDir !== undefined && !isAbsolute(file) ? resolvePath(baseDir, file) : file;
+    try {
+      return readFile(full);
+    } catch (err) {
+      issues.push({ path: `server.tls.${key}`, message: `cannot read ${file} (${describeFsError(err)})` });
+      return undefined;
+    }
+  };
+  const certText = read("certFile");
+  const keyText = read("keyFile");
+  const caText = read("clientCAFile");
+  let leaf: X509Certificate | undefined;
+  if (certText !== undefined) {
+    const blocks = certText.match(PEM_CERTIFICATE) ?? [];
+    try {
+      if (blocks.length === 0) throw new Error("none");
+      leaf = new X509Certificate(blocks[0] as string);
+      for (const b of blocks.slice(1)) new X509Certificate(b);
+    } catch {
+      issues.push({
+        path: "server.tls.certFile",
+        message: `${String(tls.certFile)} holds no valid PEM certificate`,
+      });
+      leaf = undefined;
+    }
+  }
+  if (keyText !== undefined) {
+    try {
+      const key = createPrivateKey(keyText);
+      if (leaf && !leaf.checkPrivateKey(key)) {
+        issues.push({
+          path: "server.tls.keyFile",
+          message: "the key does not belong to the certificate of certFile",
+        });
+      }
+    } catch {
+      issues.push({
+        path: "server.tls.keyFile",
+        message: `${String(tls.keyFile)} holds no valid PEM private key`,
+      });
+    }
+  }
+  if (caText !== undefined) {
+    const blocks = caText.match(PEM_CERTIFICATE) ?? [];
+    try {
+      if (blocks.length === 0) throw new Error("none");
+      for (const b of blocks) new X509Certificate(b);
+    } catch {
+      issues.push({
+        path: "server.tls.clientCAFile",
+        message: `${String(tls.clientCAFile)} holds no valid PEM certificate`,
+      });
+    }
+  }
+  if (issues.length > 0 || certText === undefined || keyText === undefined) return { issues };
+  return {
+    issues,
+    tls: { cert: certText, key: keyText, ...(caText !== undefined ? { clientCA: caText } : {}) },
+  };
+}
+
 /** `ENOENT`-style code of a file-system error, never its full message. */
 function describeFsError(err: unknown): string {
   const e = coerceError(err) as NodeJS.ErrnoException;
@@ -297,7 +382,8 @@ export function parseConfigText(
     name: path[0] === "cloud" ? DEFAULT_CLOUD : (path[1] as string),
     ...readCaFile(cloud, path, readFile, options.baseDir),
   }));
-  const fileIssues = [...secrets.issues, ...cas.flatMap((c) => (c.issue ? [c.issue] : []))];
+  const tls = readServerTls(raw, readFile, options.baseDir);
+  const fileIssues = [...secrets.issues, ...cas.flatMap((c) => (c.issue ? [c.issue] : [])), ...tls.issues];
   const result = createConfigSchema({ env }).safeParse(raw, { reportInput: true });
   if (!result.success || fileIssues.length > 0) {
     const schemaIssues = result.success ? [] : toConfigIssues(result.error.issues);
@@ -309,6 +395,7 @@ export function parseConfigText(
     // `clouds.default` is `cloud`: one object, so the default cloud's CA lands in both.
     if (c.ca !== undefined && cloud !== undefined) (cloud as CloudConfig).ca = c.ca;
   }
+  if (tls.tls !== undefined && result.data.server.tls) Object.assign(result.data.server.tls, tls.tls);
   const config = deepFreeze(result.data);
   return { config, warnings: collectWarnings(config), path: sourceName };
 }

@@ -115,7 +115,13 @@ export function maskConfig(config: Readonly<Config>): Config {
       labels: { ...a.labels },
       headers: Object.fromEntries(Object.keys(a.headers).map((name) => [name, MASK])),
     })),
-    server: { ...server, ...(server.bearerToken !== undefined ? { bearerToken: MASK } : {}) },
+    server: {
+      ...server,
+      ...(server.bearerToken !== undefined ? { bearerToken: MASK } : {}),
+      ...(server.tls
+        ? { tls: { ...server.tls, ...(server.tls.key !== undefined ? { key: MASK } : {}) } }
+        : {}),
+    },
     state: { ...config.state },
     log: { ...config.log },
     sharding: { ...config.sharding },
@@ -184,6 +190,17 @@ export function toConfigDocument(config: Readonly<Config>): Record<string, unkno
       listen: config.server.listen,
       ...(config.server.bearerToken !== undefined ? { bearerToken: config.server.bearerToken } : {}),
       ...(config.server.externalURL !== undefined ? { externalURL: config.server.externalURL } : {}),
+      ...(config.server.tls
+        ? {
+            tls: {
+              certFile: config.server.tls.certFile,
+              keyFile: config.server.tls.keyFile,
+              ...(config.server.tls.clientCAFile !== undefined
+                ? { clientCAFile: config.server.tls.clientCAFile }
+                : {}),
+            },
+          }
+        : {}),
     },
     state: { path: config.state.path, retention: d(config.state.retention) },
     log: { ...config.log },

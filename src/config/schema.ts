@@ -444,6 +444,7 @@ const serverSchema = z
     listen: z.string().prefault(CONFIG_DEFAULTS.server.listen),
     bearerToken: text().optional(),
     externalURL: optionalText().pipe(z.union([z.undefined(), httpUrl(true)])),
+    tls: z.strictObject({ certFile: text(), keyFile: text(), clientCAFile: optionalText() }).optional(),
   })
   .transform((s, ctx): Config["server"] => {
     const m = LISTEN.exec(s.listen.trim());
@@ -453,12 +454,14 @@ const serverSchema = z
       return z.NEVER;
     }
     const host = m[1] ?? (m[2] || CONFIG_DEFAULTS.server.host);
+    const tls = s.tls ? compact({ ...s.tls }) : undefined;
     return compact({
       listen: s.listen.trim(),
       host,
       port,
       bearerToken: s.bearerToken,
       externalURL: s.externalURL,
+      tls,
     });
   });
 

@@ -116,7 +116,14 @@ export interface Config {
   webhooks: WebhookConfig[];
   alertmanagers: AlertmanagerConfig[];
   /** listen is `host:port` as written; host and port are parsed from it. */
-  server: { listen: string; host: string; port: number; bearerToken?: string; externalURL?: string };
+  server: {
+    listen: string;
+    host: string;
+    port: number;
+    bearerToken?: string;
+    externalURL?: string;
+    tls?: ServerTlsConfig;
+  };
   state: { path: string; retention: number };
   log: {
     level: "trace" | "debug" | "info" | "warn" | "error" | "fatal" | "silent";
@@ -132,4 +139,20 @@ export interface LoadedConfig {
   warnings: string[];
   /** The file it came from. */
   path: string;
+}
+
+/**
+ * `server.tls` (DESIGN §2): HTTPS, and mTLS with `clientCAFile`. The PEM material is read and checked at
+ * load (like `cloud.caFile`), so a reload swaps in only certificates that parse and match their key.
+ */
+export interface ServerTlsConfig {
+  certFile: string;
+  keyFile: string;
+  clientCAFile?: string;
+  /** The PEM text of `certFile` (set at load). */
+  cert?: string;
+  /** The PEM text of `keyFile` (set at load; a secret). */
+  key?: string;
+  /** The PEM text of `clientCAFile` (set at load when it is given). */
+  clientCA?: string;
 }

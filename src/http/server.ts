@@ -1,11 +1,14 @@
 /**
- * The HTTP server (DESIGN §4): metrics, health, readiness, reload, the JSON API and a small HTML status
- * page, on node:http with no framework. It only reads what its deps hand it: a scrape never calls the cloud.
+ * The HTTP server (DESIGN §4): metrics, health, readiness, reload, the JSON API and the HTML status and
+ * server pages (§14), on node:http or node:https (`server.tls`, mTLS with a client CA) with no framework.
+ * It only reads what its deps hand it: a scrape never calls the cloud.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { createGzip } from "node:zlib";
+import type { ServerTlsConfig } from "../config/types.js";
 import { type JobRecord, jobView } from "../domain/observe-jobs.js";
 import type { TargetState } from "../domain/target-health.js";
 import type { ServerState } from "../domain/types.js";
@@ -21,14 +24,20 @@ import {
   parseLimit,
   parseSince,
 } from "../store/event-filter.js";
+import { jobResultOf, statusChangeOf } from "../store/page-data.js";
 import type {
   DeliveryRecord,
   EventFilter,
   EventWithDeliveries,
   JobFilter,
+  JobResult,
+  StatusChange,
   StoredEvent,
 } from "../store/types.js";
-import { renderStatusPage } from "./status-page.js";
+import { FAVICON_SVG, REFRESH_JS, STATUS_CSS } from "./pages/assets.js";
+import { STRIP_WINDOW_MS } from "./pages/common.js";
+import { renderServerPage } from "./pages/server-page.js";
+import { type PageEventFilter, renderStatusPage } from "./status-page.js";
 
 /** Gzips a sequence of chunks as one stream and resolves with the compressed chunks. */
 function gzipChunks(chunks: readonly Buffer[]): Promise<Buffer[]> {
@@ -112,7 +121,22 @@ export interface HttpServerDeps {
   reload(): Promise<{ ok: true } | { ok: false; errors: string[] }>;
   /** imagewatch's version, shown on the status page. */
   version: string;
+  /** `server.tls` with its PEM material, read at `start()`; undefined = plain HTTP. */
+  getTls?(): ServerTlsConfig | undefined;
+  /** Status changes at or after `since` (ms), oldest first (the store's `statusChangesSince`): the strips. */
+  statusChangesSince?(since: number): StatusChange[];
+  /** BUILDING→BUILT durations (s) at or after `since` (the store's `buildDurationsSince`). */
+  buildDurationsSince?(since: number): number[];
+  /** The newest job result per server at or after `since` (the store's `lastJobResults`). */
+  lastJobResults?(since: number): JobResult[];
 }
+
+/** The Content-Security-Policy of the HTML pages: scripts and styles from this origin only, nothing inline. */
+export const PAGE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; " +
+  "form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/** How far back the status page looks for build durations and job results (ms). */
+const BUILD_WINDOW_MS = 7 * 86_400_000;
 
 /** The HTTP server's lifecycle. */
 export interface HttpServer {
@@ -120,6 +144,12 @@ export interface HttpServer {
   start(host: string, port: number): Promise<{ port: number; url: string }>;
   /** Stops accepting, closes idle keep-alive connections, and cuts the rest after a short grace. */
   stop(): Promise<void>;
+  /**
+   * Swaps the certificate of an HTTPS listener (after a reload validated it): connections open keep the
+   * old one, new handshakes get the new one. Returns false (nothing changed) when the switch needs a
+   * restart: HTTP ↔ HTTPS, or mTLS turned on or off (or the listener is stopped).
+   */
+  updateTls(tls: ServerTlsConfig | undefined): boolean;
 }
 
 /** The JSON shape of one server in `/api/v1/servers`. */
@@ -296,12 +326,43 @@ function tokenMatches(presented: string, expected: string): boolean {
   return timingSafeEqual(a, b);
 }
 
-/** The token of an `Authorization: Bearer <token>` header, or undefined. */
-function bearerOf(req: IncomingMessage): string | undefined {
+/**
+ * The token a request presents: `Authorization: Bearer <token>`, or the password of HTTP Basic (any user
+ * name), so a browser can open the status page (DESIGN §4). Undefined when neither.
+ */
+function tokenOf(req: IncomingMessage): string | undefined {
   const h = req.headers.authorization;
   if (!h) return undefined;
-  const m = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(h);
-  return m?.[1];
+  const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(h);
+  if (bearer) return bearer[1];
+  const basic = /^Basic[ \t]+([A-Za-z0-9+/=]+)[ \t]*$/i.exec(h);
+  if (!basic) return undefined;
+  const decoded = Buffer.from(basic[1] as string, "base64").toString("utf8");
+  const colon = decoded.indexOf(":");
+  return colon === -1 ? undefined : decoded.slice(colon + 1);
+}
+
+/** True when the request's `Accept` names text/html (a browser navigating), so a 401 offers Basic. */
+function acceptsHtml(req: IncomingMessage): boolean {
+  return /\btext\/html\b/i.test(req.headers.accept ?? "");
+}
+
+/** The TLS options of `server.tls`: mTLS (a client certificate signed by the CA) when it has a client CA. */
+function tlsOptions(tls: ServerTlsConfig): {
+  cert?: string;
+  key?: string;
+  ca?: string;
+  requestCert: boolean;
+  rejectUnauthorized: boolean;
+} {
+  const mtls = tls.clientCA !== undefined;
+  return {
+    ...(tls.cert !== undefined ? { cert: tls.cert } : {}),
+    ...(tls.key !== undefined ? { key: tls.key } : {}),
+    ...(mtls ? { ca: tls.clientCA } : {}),
+    requestCert: mtls,
+    rejectUnauthorized: mtls,
+  };
 }
 
 /** True when the client accepts gzip (`Accept-Encoding` lists gzip or `*` with a non-zero q). */
@@ -386,7 +447,9 @@ function drainBody(req: IncomingMessage): Promise<boolean> {
 /** Creates the HTTP server. Nothing listens until `start()`. */
 export function createHttpServer(deps: HttpServerDeps): HttpServer {
   const log = deps.logger;
-  let server: Server | null = null;
+  let server: Server | HttpsServer | null = null;
+  let secure = false;
+  let mtls = false;
 
   const routes = new Map<string, Route>([
     ["/", { methods: ["GET"], guarded: true, handler: handleStatusPage }],
@@ -401,8 +464,39 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     ["/api/v1/targets", { methods: ["GET"], guarded: true, handler: handleTargets }],
     ["/api/v1/events", { methods: ["GET"], guarded: true, handler: handleEvents }],
     ["/api/v1/jobs", { methods: ["GET"], guarded: true, handler: handleJobs }],
+    [
+      "/static/status.css",
+      { methods: ["GET"], guarded: false, handler: staticAsset("text/css", STATUS_CSS) },
+    ],
+    [
+      "/static/favicon.svg",
+      { methods: ["GET"], guarded: false, handler: staticAsset("image/svg+xml", FAVICON_SVG) },
+    ],
+    [
+      "/static/refresh.js",
+      { methods: ["GET"], guarded: false, handler: staticAsset("text/javascript", REFRESH_JS) },
+    ],
   ]);
   const serverRoute: Route = { methods: ["GET"], guarded: true, handler: handleServer };
+  const serverPageRoute: Route = { methods: ["GET"], guarded: true, handler: handleServerPage };
+
+  function staticAsset(type: string, text: string): Handler {
+    const body = Buffer.from(text, "utf8");
+    return ({ res }) =>
+      send(res, 200, `${type}; charset=utf-8`, body, {
+        "Cache-Control": "no-cache",
+        "X-Content-Type-Options": "nosniff",
+      });
+  }
+
+  function sendHtml(res: ServerResponse, status: number, html: string): void {
+    send(res, status, "text/html; charset=utf-8", html, {
+      "Cache-Control": "no-store",
+      "X-Content-Type-Options": "nosniff",
+      "Referrer-Policy": "same-origin",
+      "Content-Security-Policy": PAGE_CSP,
+    });
+  }
 
   async function handleMetrics({ req, res }: RequestContext): Promise<void> {
     const { contentType, chunks } = await deps.metrics.renderChunks();
@@ -511,26 +605,92 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     });
   }
 
-  function handleStatusPage({ res }: RequestContext): void {
+  function handleStatusPage({ res, url }: RequestContext): void {
+    const now = deps.clock.now();
+    const q = url.searchParams;
+    const filter: PageEventFilter = {};
+    const storeFilter: EventFilter = {};
+    let filterError: string | undefined;
+    const type = q.get("type") ?? "";
+    if (type !== "") {
+      filter.type = type;
+      const parsed = parseEventType(type);
+      if (parsed.ok) storeFilter.type = parsed.value;
+      else filterError = `type: ${parsed.error}`;
+    }
+    const project = (q.get("project_id") ?? "").trim();
+    if (project !== "") storeFilter.projectId = filter.project_id = project;
+    const serverId = (q.get("server_id") ?? "").trim();
+    if (serverId !== "") storeFilter.serverId = filter.server_id = serverId;
+    const page = Number(q.get("page") ?? "1");
     const html = renderStatusPage({
       servers: deps.listServers(),
       targets: deps.listTargets?.() ?? [],
-      events: deps.listEvents(20),
-      now: deps.clock.now(),
+      events: filterError ? [] : deps.listEvents(50, storeFilter),
+      now,
       version: deps.version,
       ...(deps.stuckThresholdFor ? { stuckThresholdFor: deps.stuckThresholdFor } : {}),
+      statusChanges: deps.statusChangesSince?.(now - STRIP_WINDOW_MS) ?? [],
+      jobs: deps.lastJobResults?.(now - BUILD_WINDOW_MS) ?? [],
+      buildDurations: deps.buildDurationsSince?.(now - BUILD_WINDOW_MS) ?? [],
+      filter,
+      ...(filterError ? { filterError } : {}),
+      view: q.get("view") === "steady" ? "steady" : "attention",
+      page: Number.isInteger(page) && page > 0 ? page : 1,
     });
-    send(res, 200, "text/html; charset=utf-8", html, {
-      "Cache-Control": "no-store",
-      "X-Content-Type-Options": "nosniff",
-      "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'",
+    sendHtml(res, 200, html);
+  }
+
+  /** `/servers/{project_id}/{server_id}`: 404 (HTML) for a server not present. */
+  function handleServerPage({ res, url }: RequestContext): void {
+    const parts = url.pathname.split("/");
+    let projectId = "";
+    let serverId = "";
+    try {
+      projectId = decodeURIComponent(parts[2] ?? "");
+      serverId = decodeURIComponent(parts[3] ?? "");
+    } catch {
+      // a malformed escape: no such server
+    }
+    const s = deps.listServers().find((x) => x.projectId === projectId && x.serverId === serverId);
+    if (!s) {
+      sendHtml(
+        res,
+        404,
+        '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>not found · imagewatch</title></head><body><main><h1>No such server</h1><p><a href="../../">all servers</a></p></main></body></html>\n',
+      );
+      return;
+    }
+    const now = deps.clock.now();
+    // Everything from this server's own events (newest first): no fleet-wide query for one server.
+    const events = deps.listEvents(200, { projectId, serverId });
+    const job = events.map(jobResultOf).find((j) => j !== undefined);
+    const statusChanges = events
+      .filter((e) => e.occurredAt >= now - STRIP_WINDOW_MS)
+      .map(statusChangeOf)
+      .filter((c) => c !== undefined)
+      .reverse();
+    const threshold = s.status === null ? undefined : deps.stuckThresholdFor?.(s.status);
+    const html = renderServerPage({
+      server: s,
+      events,
+      statusChanges,
+      ...(job ? { job } : {}),
+      now,
+      ...(threshold !== undefined ? { stuckThreshold: threshold } : {}),
     });
+    sendHtml(res, 200, html);
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://localhost");
     const route =
-      routes.get(url.pathname) ?? (url.pathname.startsWith(SERVER_PREFIX) ? serverRoute : undefined);
+      routes.get(url.pathname) ??
+      (url.pathname.startsWith(SERVER_PREFIX)
+        ? serverRoute
+        : /^\/servers\/[^/]+\/[^/]+$/.test(url.pathname)
+          ? serverPageRoute
+          : undefined);
     const method = req.method ?? "GET";
 
     if (!(await drainBody(req))) {
@@ -551,15 +711,15 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
     if (route.guarded) {
       const expected = deps.getBearerToken();
       if (expected) {
-        const presented = bearerOf(req);
+        const presented = tokenOf(req);
         if (presented === undefined || !tokenMatches(presented, expected)) {
+          // A browser gets the Basic challenge (it then asks for the token as password); API clients Bearer.
+          const challenge = acceptsHtml(req) ? 'Basic realm="imagewatch"' : 'Bearer realm="imagewatch"';
           sendJson(
             res,
             401,
             { status: "error", errors: ["unauthorized"] },
-            {
-              "WWW-Authenticate": 'Bearer realm="imagewatch"',
-            },
+            { "WWW-Authenticate": challenge },
           );
           return;
         }
@@ -594,7 +754,10 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   return {
     start(host, port) {
       if (server) return Promise.reject(new Error("http server already started"));
-      const srv = createServer(onRequest);
+      const tls = deps.getTls?.();
+      const srv = tls ? createHttpsServer(tlsOptions(tls), onRequest) : createServer(onRequest);
+      secure = tls !== undefined;
+      mtls = tls?.clientCA !== undefined;
       srv.keepAliveTimeout = 15_000;
       srv.headersTimeout = 20_000;
       srv.requestTimeout = 60_000;
@@ -611,9 +774,14 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
           const bound = (srv.address() as AddressInfo).port;
           const shownHost = host.includes(":") ? `[${host}]` : host;
           log.info({ host, port: bound }, "http server listening");
-          resolve({ port: bound, url: `http://${shownHost}:${bound}` });
+          resolve({ port: bound, url: `${secure ? "https" : "http"}://${shownHost}:${bound}` });
         });
       });
+    },
+    updateTls(tls) {
+      if (!server || secure !== (tls !== undefined) || mtls !== (tls?.clientCA !== undefined)) return false;
+      if (tls) (server as HttpsServer).setSecureContext(tlsOptions(tls));
+      return true;
     },
     async stop() {
       const srv = server;

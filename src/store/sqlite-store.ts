@@ -23,6 +23,7 @@ import { type Clock, systemClock } from "../lib/clock.js";
 import { AppError, coerceError } from "../lib/errors.js";
 import { createSilentLogger, type Logger } from "../lib/logger.js";
 import { migrate, readSchemaVersion, SCHEMA_VERSION } from "./migrations.js";
+import { jobResultOf } from "./page-data.js";
 import { toStoredJson } from "./stored-json.js";
 import type {
   DeliveryRecord,
@@ -30,6 +31,7 @@ import type {
   DueDelivery,
   EventFilter,
   EventWithDeliveries,
+  JobResult,
   PollCommit,
   ReplayedDelivery,
   Store,
@@ -400,6 +402,36 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
   const selectEventById = db.prepare<[string], EventRow>(
     "SELECT seq, id, type, occurred_at, project_id, server_id, data FROM events WHERE id = ?",
   );
+  const selectStatusChanges = db.prepare<
+    [number],
+    {
+      project_id: string;
+      server_id: string;
+      occurred_at: number;
+      prev: string | null;
+      prev_s: number | null;
+      status: string | null;
+    }
+  >(
+    `SELECT project_id, server_id, occurred_at,
+            json_extract(data, '$.previous_status') AS prev, json_extract(data, '$.status') AS status,
+            json_extract(data, '$.previous_status_duration_seconds') AS prev_s
+       FROM events WHERE occurred_at >= ? AND type = 'image_server.status_changed'
+      ORDER BY occurred_at, seq`,
+  );
+  const selectBuildDurations = db.prepare<[number], { d: number }>(
+    `SELECT json_extract(data, '$.previous_status_duration_seconds') AS d
+       FROM events WHERE occurred_at >= ? AND type = 'image_server.status_changed'
+        AND json_extract(data, '$.previous_status') = 'BUILDING' AND json_extract(data, '$.status') = 'BUILT'
+        AND json_type(data, '$.previous_status_duration_seconds') IN ('integer', 'real')`,
+  );
+  const selectJobEvents = db.prepare<[number], EventRow>(
+    `SELECT seq, id, type, occurred_at, project_id, server_id, data FROM events
+      WHERE occurred_at >= ? AND server_id <> ''
+        AND (substr(type, 1, 10) = 'image_job.'
+             OR (type = 'image_server.status_changed' AND json_type(data, '$.job') = 'object'))
+      ORDER BY seq`,
+  );
   const insertReplayDelivery = db.prepare<{ eventId: string; webhook: string; now: number }>(
     `INSERT INTO deliveries
        (event_id, webhook, state, attempts, next_attempt_at, last_error, created_at, updated_at,
@@ -720,6 +752,33 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
         const params: Record<string, unknown> = { limit };
         for (const [k, v] of Object.entries(filter)) if (v !== undefined) params[k] = v;
         return withDeliveries(listStatement(filter).all(params));
+      }),
+
+    statusChangesSince: (since) =>
+      guard(file, "statusChangesSince", () =>
+        selectStatusChanges.all(since).map((r) => ({
+          projectId: r.project_id,
+          serverId: r.server_id,
+          occurredAt: r.occurred_at,
+          previousStatus: r.prev,
+          previousSince: typeof r.prev_s === "number" ? r.occurred_at - r.prev_s * 1000 : null,
+          status: r.status,
+        })),
+      ),
+
+    buildDurationsSince: (since) =>
+      guard(file, "buildDurationsSince", () => selectBuildDurations.all(since).map((r) => r.d)),
+
+    lastJobResults: (since) =>
+      guard(file, "lastJobResults", () => {
+        const latest = new Map<string, JobResult>();
+        for (const row of selectJobEvents.all(since)) {
+          const result = jobResultOf(
+            toEvent(row.seq, row.id, row.type, row.occurred_at, row.project_id, row.server_id, row.data),
+          );
+          if (result) latest.set(`${row.project_id}\u0000${row.server_id}`, result);
+        }
+        return [...latest.values()];
       }),
 
     getEvent: (eventId) =>

@@ -94,6 +94,30 @@ export interface JobFilter {
   since?: number;
 }
 
+/** One `image_server.status_changed`, as the status page's strip reads it. */
+export interface StatusChange {
+  projectId: string;
+  serverId: string;
+  occurredAt: number;
+  previousStatus: string | null;
+  /** When the previous status began (ms), from `previous_status_duration_seconds`; null when unknown. */
+  previousSince: number | null;
+  status: string | null;
+}
+
+/** The latest job outcome known for a server: an `image_job.*` event or a status change's `job` field. */
+export interface JobResult {
+  projectId: string;
+  serverId: string;
+  occurredAt: number;
+  /** `image_job.failed`, `image_job.succeeded`, `image_job.stuck`, or `image_server.status_changed`. */
+  eventType: string;
+  jobType: string;
+  status: string;
+  /** The failure reason (`error_code: error_message` of the first failure), "" when none. */
+  reason: string;
+}
+
 export interface Store {
   /** Every persisted server state. */
   loadServers(): ServerState[];
@@ -139,6 +163,12 @@ export interface Store {
   queueStats(): Map<string, { depth: number; oldestCreatedAt: number | null }>;
   /** Newest first (by commit order), at most `limit`, each with all its deliveries, narrowed by `filter`. */
   listEvents(limit: number, filter?: EventFilter): EventWithDeliveries[];
+  /** Every `image_server.status_changed` that occurred at or after `since` (ms), oldest first. */
+  statusChangesSince(since: number): StatusChange[];
+  /** `previous_status_duration_seconds` of every BUILDING→BUILT change at or after `since` (ms). */
+  buildDurationsSince(since: number): number[];
+  /** The newest job result per server among events at or after `since` (ms). */
+  lastJobResults(since: number): JobResult[];
   /** One event with all its deliveries, or undefined when no event has this id. */
   getEvent(eventId: string): EventWithDeliveries | undefined;
   /** Deletes events older than `before` (ms) whose deliveries are all delivered (or that have none). Returns count. */

@@ -206,8 +206,33 @@ describe("http server with a bearer token", () => {
     ["GET", "/"],
     ["GET", "/api/v1/servers"],
     ["GET", "/api/v1/events"],
+    ["GET", "/servers/0123456789abcdef0123456789abcdef/srv-ok"],
     ["POST", "/-/reload"],
   ];
+  const basic = (user: string, password: string) =>
+    `Basic ${Buffer.from(`${user}:${password}`).toString("base64")}`;
+
+  it("takes the token as the password of HTTP Basic, and challenges a browser for it", async () => {
+    for (const path of ["/", "/api/v1/servers", "/servers/0123456789abcdef0123456789abcdef/srv-ok"]) {
+      const ok = await call(base, path, { headers: { Authorization: basic("anyone", TOKEN) } });
+      assert.equal(ok.status, 200, path);
+    }
+    const wrong = await call(base, "/", {
+      headers: { Authorization: basic("ops", "nope"), Accept: "text/html" },
+    });
+    assert.equal(wrong.status, 401);
+    assert.equal(wrong.headers["www-authenticate"], 'Basic realm="imagewatch"');
+    const api = await call(base, "/api/v1/servers", { headers: { Authorization: basic("ops", "nope") } });
+    assert.equal(
+      api.headers["www-authenticate"],
+      'Bearer realm="imagewatch"',
+      "API clients are offered Bearer",
+    );
+    // The stylesheet and script hold no data: a browser may fetch them before it has the credentials.
+    for (const path of ["/static/status.css", "/static/refresh.js", "/static/favicon.svg"]) {
+      assert.equal((await call(base, path)).status, 200, path);
+    }
+  });
 
   it("answers 401 with WWW-Authenticate on guarded paths without a token or with a wrong one", async () => {
     for (const [method, path] of guarded) {
@@ -483,20 +508,24 @@ describe("http server without a bearer token", () => {
     assert.equal(h.filters.length, 2, "the store is not asked for a bad query");
   });
 
-  it("renders an HTML status page with a row per server, escaped", async () => {
+  it("renders an HTML status page with a row per server, escaped, under a CSP without inline script", async () => {
     const r = await call(base, "/");
     assert.equal(r.status, 200);
     assert.match(String(r.headers["content-type"]), /^text\/html; charset=utf-8/);
+    assert.match(String(r.headers["content-security-policy"]), /script-src 'self'; style-src 'self'/);
+    assert.doesNotMatch(String(r.headers["content-security-policy"]), /unsafe-inline/);
+    // The failing server first, then the building one; name first.
     assert.match(
       r.body,
-      /<td><code>srv-ok<\/code><\/td><td>build-ok<\/td><td>BUILDING<\/td><td>12m 3s<\/td><td>no<\/td>/,
+      /attn-failing[\s\S]*&lt;script&gt;alert\(1\)&lt;\/script&gt;[\s\S]*attn-transitional[\s\S]*>build-ok</,
     );
-    assert.ok(!r.body.includes("<script>"), "no raw script tag");
-    assert.ok(r.body.includes("&lt;script&gt;alert(1)&lt;/script&gt;"));
-    assert.match(r.body, /<td>yes \(&gt; 1h 0m\)<\/td>/);
+    assert.match(r.body, /<span class="status status-transitional">BUILDING<\/span>/);
+    assert.ok(!r.body.includes("<script>"), "no inline script");
+    assert.ok(!/ style=/.test(r.body), "no inline style attribute");
+    assert.match(r.body, /stuck since <time/);
     assert.match(r.body, /http_5xx 503 APPSTREAM\.5000 busy/);
-    assert.match(r.body, /evt_|status_changed/);
     assert.match(r.body, /image_server\.status_changed/);
+    assert.match(r.body, /class="delivery delivery-dead">ops: dead/);
   });
 
   it("formats human durations", () => {
