@@ -406,6 +406,36 @@ log: { level: debug }
     assert.match(text, /target_info\{[^}]*cloud="default"/);
   });
 
+  it("a daemon on a node without an agency: the target is down from its first tick, the reason in the API", async (t) => {
+    const a = await startSim();
+    a.sim.setMetadata({ agency: false });
+    const loaded = parseConfigText(
+      `cloud: { region: cn-north-4, endpoint: ${a.url}, iamEndpoint: ${a.url}, auth: { kind: metadata, endpoint: ${a.url} }, retry: { attempts: 1 } }
+targets:
+  - { projectId: ${P}, serverIds: [srv-1, srv-2], jobs: false }
+server: { listen: "127.0.0.1:0" }
+state: { path: ":memory:" }
+log: { level: debug }
+`,
+      {},
+      "no-agency-daemon.yaml",
+    );
+    const app = createApp(loaded, { logger, env: {} });
+    const { url } = await app.start();
+    t.after(() => app.stop());
+    await waitFor(() => app.isReady(), "the first tick");
+    const text = await (await request(`${url}/metrics`)).body.text();
+    assert.match(text, new RegExp(`^imagewatch_target_up\\{project_id="${P}"\\} 0$`, "m"));
+    assert.match(text, /^imagewatch_auth_token_refreshes_total\{outcome="failure"\} [1-9]/m);
+    const targets = (await (await request(`${url}/api/v1/targets`)).body.json()) as {
+      targets: Array<{ up: boolean; last_error: { kind: string; error_msg?: string } | null }>;
+    };
+    assert.equal(targets.targets[0]?.up, false);
+    assert.equal(targets.targets[0]?.last_error?.kind, "auth");
+    assert.equal(targets.targets[0]?.last_error?.error_msg, NO_AGENCY_MESSAGE);
+    errors.push(NO_AGENCY_MESSAGE);
+  });
+
   it("no log line or error message of any of the above holds a credential", () => {
     const secrets = [
       DEFAULT_CREDENTIALS.accessKey,
