@@ -8,6 +8,7 @@ import { Webhook } from "standardwebhooks";
 import { type App, createApp } from "../app.js";
 import { loadConfig } from "../config/load.js";
 import type { Clock, Timers } from "../lib/clock.js";
+import { formatHumanDuration } from "../lib/duration.js";
 import { coerceError, ExitCode } from "../lib/errors.js";
 import { createLogger } from "../lib/logger.js";
 import { createSimulator, loadScenario } from "../simulator/index.js";
@@ -22,8 +23,15 @@ Runs the built-in simulator, the daemon and a webhook receiver that prints every
 Ports: daemon $IMAGEWATCH_DEMO_PORT (9478), simulator $IMAGEWATCH_DEMO_SIM_PORT (9479),
 receiver $IMAGEWATCH_DEMO_RECEIVER_PORT (9480). Stop with Ctrl-C.`;
 
+/** A duration in seconds for people (`2d 0h`, `2m 15s`) between `before` and `after`, or "" when absent. */
+function span(seconds: unknown, before: string, after = ""): string {
+  return typeof seconds === "number" && Number.isFinite(seconds)
+    ? `${before}${formatHumanDuration(seconds * 1000)}${after}`
+    : "";
+}
+
 /** One readable line for a verified webhook body. */
-export function describeEvent(body: {
+export function demoEventLine(body: {
   type?: string;
   timestamp?: string;
   data?: Record<string, unknown>;
@@ -37,13 +45,13 @@ export function describeEvent(body: {
   let what = "";
   switch (body.type) {
     case "image_server.status_changed":
-      what = `${String(d.previous_status)} -> ${String(d.status)} after ${String(d.previous_status_duration_seconds)}s`;
+      what = `${String(d.previous_status)} → ${String(d.status)}${span(d.previous_status_duration_seconds, " after ")}`;
       break;
     case "image_server.discovered":
       what = `first seen in ${String(d.status)}`;
       break;
     case "image_server.stuck":
-      what = `${String(d.status)} for ${String(d.stuck_seconds ?? "?")}s (threshold ${String(d.stuck_threshold_seconds)}s)`;
+      what = `${String(d.status)}${span(d.stuck_seconds, " for ")}${span(d.stuck_threshold_seconds, " (threshold ", ")")}`;
       break;
     case "image_server.stuck_resolved":
       what = `no longer stuck; now ${String(d.status)}`;
@@ -63,7 +71,7 @@ export function describeEvent(body: {
     case "image_job.succeeded":
     case "image_job.stuck": {
       const f = ((d.failures ?? []) as Array<Record<string, unknown>>)[0];
-      const took = typeof d.duration_seconds === "number" ? ` after ${Math.round(d.duration_seconds)}s` : "";
+      const took = span(d.duration_seconds, " after ");
       what = `${String(d.job_type)} ${String(d.status)}${took}${f ? `: ${String(f.error_code)} ${String(f.error_message)}` : ""}`;
       break;
     }
@@ -109,7 +117,7 @@ export async function startReceiver(
           res.writeHead(401).end();
           return;
         }
-        print(describeEvent(JSON.parse(body) as Parameters<typeof describeEvent>[0]));
+        print(demoEventLine(JSON.parse(body) as Parameters<typeof demoEventLine>[0]));
         res.writeHead(204).end();
       },
       () => res.writeHead(400).end(),

@@ -16,11 +16,11 @@ const ROOT = resolve(import.meta.dirname, "../..");
 /** The story of config/demo-scenario.yaml, as the receiver prints it. */
 const STORY = [
   /discovered\s+build-cad-tools/,
-  /status_changed\s+build-office-2026 .* BUILDING -> BUILT/,
+  /status_changed\s+build-office-2026 .* BUILDING → BUILT after 2m 15s/,
   /stuck\s+build-cad-tools .* BUILDING for/,
-  /status_changed\s+build-browser-kiosk .* CREATING -> ACTIVE/,
-  /status_changed\s+build-dev-workstation .* BUILDING -> ERROR/,
-  /image_job\.failed\s+build-dev-workstation .* CREATE_SERVER_IMAGE FAILED after \d+s: WKS\.0127 disk quota exceeded/,
+  /status_changed\s+build-browser-kiosk .* CREATING → ACTIVE/,
+  /status_changed\s+build-dev-workstation .* BUILDING → ERROR/,
+  /image_job\.failed\s+build-dev-workstation .* CREATE_SERVER_IMAGE FAILED after 1m 25s: WKS\.0127 disk quota exceeded/,
   /poll_failed\s+.* http_5xx 503 WKS\.0003/,
   /poll_recovered\s+/,
 ];
