@@ -34,39 +34,56 @@ import { YIELD_EVERY, yieldToLoop } from "../lib/yield.js";
 import { matchesWebhook } from "../notify/match.js";
 import type { Store } from "../store/types.js";
 
-/** The in-memory view of every server's state, keyed by `projectId/serverId`. Owned by the app. */
+/**
+ * The in-memory view of every server's state, indexed by project (a target reads its own servers without
+ * scanning the others). Owned by the app. A state object is replaced whenever anything but its poll
+ * times changes; a steady poll only moves `lastPollAt`/`lastSuccessAt` of the stored object in place
+ * (see `commitResults`), so holders of a state see current poll times and an unchanged identity.
+ */
 export class ServerStates {
-  readonly #map = new Map<string, ServerState>();
+  readonly #byProject = new Map<string, Map<string, ServerState>>();
+  #size = 0;
 
   static key(projectId: string, serverId: string): string {
     return `${projectId}/${serverId}`;
   }
 
   get(projectId: string, serverId: string): ServerState | undefined {
-    return this.#map.get(ServerStates.key(projectId, serverId));
+    return this.#byProject.get(projectId)?.get(serverId);
   }
 
   set(state: ServerState): void {
-    this.#map.set(ServerStates.key(state.projectId, state.serverId), state);
+    let project = this.#byProject.get(state.projectId);
+    if (!project) {
+      project = new Map();
+      this.#byProject.set(state.projectId, project);
+    }
+    const before = project.size;
+    project.set(state.serverId, state);
+    this.#size += project.size - before;
   }
 
   delete(projectId: string, serverId: string): void {
-    this.#map.delete(ServerStates.key(projectId, serverId));
+    const project = this.#byProject.get(projectId);
+    if (!project?.delete(serverId)) return;
+    this.#size--;
+    if (project.size === 0) this.#byProject.delete(projectId);
   }
 
   /** Every state of one project. */
   ofProject(projectId: string): ServerState[] {
-    const out: ServerState[] = [];
-    for (const s of this.#map.values()) if (s.projectId === projectId) out.push(s);
-    return out;
+    const project = this.#byProject.get(projectId);
+    return project ? [...project.values()] : [];
   }
 
   all(): ServerState[] {
-    return [...this.#map.values()];
+    const out: ServerState[] = [];
+    for (const project of this.#byProject.values()) for (const s of project.values()) out.push(s);
+    return out;
   }
 
   get size(): number {
-    return this.#map.size;
+    return this.#size;
   }
 }
 
@@ -303,17 +320,23 @@ export function needsWrite(prev: ServerState | undefined, next: ServerState): bo
   return !sameRecord(prev.server.raw, next.server.raw);
 }
 
-/** Deep equality of JSON values, stringifying only nested objects (the API object is mostly scalars). */
+/** Deep equality of JSON values, field by field (no stringify: a steady poll compares 10,000 of them). */
 function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  return sameRecord(a as Record<string, unknown>, b as Record<string, unknown>);
 }
 
 function sameRecord(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
-  for (const k of keys) if (!sameJson(a[k], b[k])) return false;
+  for (const k of keys) if (!Object.hasOwn(b, k) || !sameJson(a[k], b[k])) return false;
   return true;
 }
 
@@ -343,10 +366,19 @@ async function commitResults(
   const events: DomainEvent[] = [...health.events];
   let failed = 0;
   let n = 0;
+  // Steady servers: only their poll times moved. They keep their stored object (and its API object),
+  // whose poll times are set after the commit, so a steady cycle allocates no new state per server.
+  const touched: ServerState[] = [];
   for (const [serverId, result] of results) {
     const prev = deps.states.get(projectId, serverId);
     if (result.kind === "failed") failed++;
     const out = observe(prev, result, { projectId, serverId, now, config: observeConfig, targetFailing });
+    if (prev && out.events.length === 0 && !needsWrite(prev, out.state)) {
+      states.push(prev);
+      touched.push(out.state);
+      if (++n % YIELD_EVERY === 0) await yieldToLoop();
+      continue;
+    }
     states.push(out.state);
     if (out.events.length > 0 || needsWrite(prev, out.state)) toWrite.push(out.state);
     for (const e of out.events) {
@@ -367,6 +399,12 @@ async function commitResults(
   const inserted = new Set(
     deps.store.commitPoll({ servers: toWrite, events, deliveries, now, targets: [health.state] }),
   );
+  for (const next of touched) {
+    const stored = deps.states.get(next.projectId, next.serverId);
+    if (!stored) continue;
+    stored.lastPollAt = next.lastPollAt;
+    stored.lastSuccessAt = next.lastSuccessAt;
+  }
   for (const s of states) deps.states.set(s);
   deps.targets.set(health.state);
   const newEvents = events.filter((e) => inserted.has(e.id));
