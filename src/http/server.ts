@@ -5,7 +5,6 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createGzip } from "node:zlib";
 import type { TargetState } from "../domain/target-health.js";
 import type { ServerState } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
@@ -23,19 +22,6 @@ import {
 import type { DeliveryRecord, EventFilter, EventWithDeliveries, StoredEvent } from "../store/types.js";
 import { renderStatusPage } from "./status-page.js";
 
-/** Gzips a sequence of chunks as one stream and resolves with the compressed chunks. */
-function gzipChunks(chunks: readonly Buffer[]): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const out: Buffer[] = [];
-    const gz = createGzip({ level: GZIP_LEVEL });
-    gz.on("data", (c: Buffer) => out.push(c));
-    gz.on("end", () => resolve(out));
-    gz.on("error", reject);
-    for (const c of chunks) gz.write(c);
-    gz.end();
-  });
-}
-
 /** Largest request body accepted (no endpoint needs one; this only bounds what a client can push). */
 export const MAX_BODY_BYTES = 64 * 1024;
 /** `limit` of `/api/v1/events` when not given, and its bounds. */
@@ -43,8 +29,6 @@ export const EVENTS_DEFAULT_LIMIT = 100;
 export const EVENTS_MAX_LIMIT = 1000;
 /** How long `stop()` lets requests in flight finish before it cuts the remaining connections. */
 const STOP_GRACE_MS = 2000;
-/** gzip level for /metrics: exposition text compresses well even at low levels, and CPU is the scarce thing. */
-const GZIP_LEVEL = 4;
 
 /** What the HTTP server reads from the rest of the daemon. */
 export interface HttpServerDeps {
@@ -361,15 +345,11 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   ]);
 
   async function handleMetrics({ req, res }: RequestContext): Promise<void> {
-    const { contentType, chunks } = await deps.metrics.renderChunks();
+    const gzip = acceptsGzip(req.headers["accept-encoding"]);
+    // gzip: cached gzip members of the unchanged segments, concatenated (one valid gzip body).
+    const { contentType, chunks: body } = await deps.metrics.renderChunks({ gzip });
     const headers = { Vary: "Accept-Encoding", "Cache-Control": "no-store" };
-    const encoding: Record<string, string> = {};
-    let body = chunks;
-    if (acceptsGzip(req.headers["accept-encoding"])) {
-      // zlib compresses on the libuv thread pool, so megabytes of text do not block the event loop.
-      body = await gzipChunks(chunks);
-      encoding["Content-Encoding"] = "gzip";
-    }
+    const encoding: Record<string, string> = gzip ? { "Content-Encoding": "gzip" } : {};
     // The cached family bytes go out as they are: no concatenation of a multi-megabyte body.
     let length = 0;
     for (const c of body) length += c.length;
