@@ -11,6 +11,7 @@ import type { CloudConfig } from "../config/types.js";
 import type { ImageJob, ImageJobDetail, ImageSubJob, JobType } from "../domain/jobs.js";
 import type { ImageServer, RequestOutcome, ServerPollResult } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
+import { mapLimit } from "../lib/concurrency.js";
 import type { Logger } from "../lib/logger.js";
 import { parseRetryAfter } from "../lib/retry-after.js";
 import { createAuthProvider } from "./auth/kinds.js";
@@ -139,6 +140,8 @@ export interface CloudClientDeps {
 
 /** The list call's page size (the API maximum). */
 export const LIST_LIMIT = 100;
+/** List pages in flight at once once the first page told the count (a restart reads 100 pages). */
+export const LIST_CONCURRENCY = 4;
 /** A listing never reads more pages than this (100,000 servers). */
 const MAX_LIST_PAGES = 1000;
 const REFRESH_CODES = new Set(["APIGW.0301", "APIG.0301"]);
@@ -573,8 +576,50 @@ export async function listAllPages<T extends { id: string } = ImageServer>(
   let restarted = false;
   let firstCount: number | undefined;
   let offset = 0;
-  for (let pages = 0; ; pages++) {
-    if (pages === MAX_LIST_PAGES) {
+  let pages = 0;
+  const first = await fetchPage(0);
+  pages++;
+  for (const item of first.items) byId.set(item.id, item);
+  firstCount = first.count;
+  offset = first.items.length;
+  // Once the first page told the count and the page size, the remaining pages are fetched
+  // LIST_CONCURRENCY at a time. Only an answer consistent with the first page (same count, full pages)
+  // is taken as it is; otherwise the listing goes on one page at a time from the first gap (a short
+  // page) or restarts from 0 (a changed count), as below.
+  const step = first.items.length;
+  if (firstCount !== undefined && step > 0 && offset < firstCount) {
+    const offsets: number[] = [];
+    for (let o = step; o < firstCount; o += step) offsets.push(o);
+    if (offsets.length + 1 > MAX_LIST_PAGES) {
+      throw new CloudError(FAILURES.invalid_response, `list did not end after ${MAX_LIST_PAGES} pages`);
+    }
+    const answers = new Map<number, ListPage<T>>();
+    await mapLimit(offsets, LIST_CONCURRENCY, async (o) => {
+      answers.set(o, await fetchPage(o));
+    });
+    pages += offsets.length;
+    for (const o of offsets) {
+      const page = answers.get(o) as ListPage<T>;
+      for (const item of page.items) byId.set(item.id, item);
+      if (page.count !== firstCount) {
+        // The count moved: items may have shifted past our offsets. Restart (once) from 0.
+        restarted = true;
+        onRestart({ previousCount: firstCount, count: page.count ?? firstCount });
+        firstCount = page.count;
+        offset = 0;
+        break;
+      }
+      offset = o + page.items.length;
+      if (page.items.length < Math.min(step, firstCount - o)) break; // a gap: read on from its end
+    }
+    if (!restarted && firstCount !== undefined && offset >= firstCount) return sortedById(byId);
+  } else if (firstCount === undefined ? step < LIST_LIMIT : offset >= firstCount) {
+    return sortedById(byId);
+  } else if (step === 0) {
+    throw new CloudError(FAILURES.invalid_response, `list ended at ${offset} of ${firstCount} ${noun}`);
+  }
+  for (; ; pages++) {
+    if (pages >= MAX_LIST_PAGES) {
       throw new CloudError(FAILURES.invalid_response, `list did not end after ${MAX_LIST_PAGES} pages`);
     }
     const page = await fetchPage(offset);
@@ -598,5 +643,9 @@ export async function listAllPages<T extends { id: string } = ImageServer>(
       throw new CloudError(FAILURES.invalid_response, `list ended at ${offset} of ${count} ${noun}`);
     }
   }
+  return sortedById(byId);
+}
+
+function sortedById<T extends { id: string }>(byId: ReadonlyMap<string, T>): T[] {
   return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }

@@ -6,7 +6,12 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { describe, it, type TestContext } from "node:test";
 import { Agent } from "undici";
-import { type CloudClient, createCloudClient } from "../../src/cloud/client.js";
+import {
+  type CloudClient,
+  createCloudClient,
+  LIST_CONCURRENCY,
+  listAllPages,
+} from "../../src/cloud/client.js";
 import { CloudError } from "../../src/cloud/errors.js";
 import type { CloudConfig } from "../../src/config/types.js";
 import type { RequestOutcome } from "../../src/domain/types.js";
@@ -228,7 +233,11 @@ describe("short pages while count says more remain", () => {
       items: offset === 100 ? servers(100, 30) : servers(offset, Math.min(100, 250 - offset)),
     }));
     assert.equal((await client.listImageServers(P)).length, 250);
-    assert.deepEqual(offsetsAsked, [0, 100, 130, 230]);
+    // 100 and 200 are fetched together after the first page; the gap 130–230 is read on after them.
+    assert.deepEqual(
+      [...offsetsAsked].sort((a, b) => a - b),
+      [0, 100, 130, 200, 230],
+    );
   });
 
   it("pages that stop while count says more fail CLOUD_INVALID_RESPONSE, never a partial list", async (t) => {
@@ -241,7 +250,30 @@ describe("short pages while count says more remain", () => {
     assert.equal(err.code, "CLOUD_INVALID_RESPONSE");
     assert.equal(err.outcome, "invalid_response");
     assert.match(err.message, /list ended at 130 of 250/);
-    assert.deepEqual(offsetsAsked, [0, 100, 130]);
-    assert.deepEqual(outcomes, ["success", "success", "success"], "each page was a valid answer");
+    assert.deepEqual(
+      [...offsetsAsked].sort((a, b) => a - b),
+      [0, 100, 130, 200],
+    );
+    assert.deepEqual(outcomes, ["success", "success", "success", "success"], "each page was a valid answer");
+  });
+
+  it("after the first page, fetches the remaining pages LIST_CONCURRENCY at a time", async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const asked: number[] = [];
+    const listed = await listAllPages(async (offset) => {
+      asked.push(offset);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      return { count: 1000, items: servers(offset, 100) };
+    });
+    assert.equal(listed.length, 1000);
+    assert.deepEqual(
+      [...asked].sort((a, b) => a - b),
+      [0, 100, 200, 300, 400, 500, 600, 700, 800, 900],
+    );
+    assert.equal(maxInFlight, LIST_CONCURRENCY);
   });
 });
