@@ -36,7 +36,8 @@ export interface DaemonBenchResult extends BenchResult {
   moreRows: BenchResult[];
 }
 
-function freePort(): Promise<number> {
+/** A free TCP port on 127.0.0.1 (closed again before it is returned). */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const s = createServer();
     s.once("error", reject);
@@ -52,7 +53,8 @@ function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-interface Daemon {
+/** A daemon child process, ready. */
+export interface Daemon {
   child: ChildProcess;
   url: string;
   /** ms from spawn to the first /-/ready 200. */
@@ -60,7 +62,8 @@ interface Daemon {
   stop(): Promise<void>;
 }
 
-async function startDaemon(configPath: string, port: number, dispatcher: Agent): Promise<Daemon> {
+/** Spawns `node dist/main.js run --config` and waits for its first `/-/ready` 200. */
+export async function startDaemon(configPath: string, port: number, dispatcher: Agent): Promise<Daemon> {
   const t0 = performance.now();
   const child = spawn(process.execPath, [join(ROOT, "dist/main.js"), "run", "--config", configPath], {
     stdio: ["ignore", "ignore", "inherit"],
@@ -97,7 +100,8 @@ async function startDaemon(configPath: string, port: number, dispatcher: Agent):
   };
 }
 
-function configText(simUrl: string, port: number, statePath: string): string {
+/** The daemon config of these benchmarks: one discover target at interval 1 s; `extra` is appended. */
+export function configText(simUrl: string, port: number, statePath: string, extra = ""): string {
   return `
 cloud:
   region: cn-north-4
@@ -113,7 +117,15 @@ schedule: { interval: 1s, steadyInterval: 1s, concurrency: 4 }
 server: { listen: "127.0.0.1:${port}" }
 state: { path: ${JSON.stringify(statePath)} }
 log: { level: error, format: json }
-`;
+${extra}`;
+}
+
+/** Builds dist/ (tsc -p tsconfig.build.json), so the daemon runs without a TypeScript loader. */
+export function buildDist(): void {
+  execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
+    cwd: ROOT,
+    stdio: "inherit",
+  });
 }
 
 /** Runs the benchmark. */
