@@ -25,8 +25,8 @@ import type { BenchResult } from "./metrics-scrape.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const POLL_SECONDS = Number(process.env.IMAGEWATCH_BENCH_RSS_SECONDS ?? 60);
-const SIZES = [0, 10_000, 50_000];
-const RESTARTS = 3;
+const SIZES = (process.env.IMAGEWATCH_BENCH_SIZES ?? "0,10000,50000").split(",").map(Number);
+const RESTARTS = Number(process.env.IMAGEWATCH_BENCH_RESTARTS ?? 3);
 
 /** This benchmark's result. */
 export interface DaemonBenchResult extends BenchResult {
@@ -122,10 +122,14 @@ ${extra}`;
 
 /** Builds dist/ (tsc -p tsconfig.build.json), so the daemon runs without a TypeScript loader. */
 export function buildDist(): void {
-  execFileSync(process.execPath, [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"], {
-    cwd: ROOT,
-    stdio: "inherit",
-  });
+  execFileSync(
+    process.execPath,
+    [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
+    {
+      cwd: ROOT,
+      stdio: "inherit",
+    },
+  );
 }
 
 /** Runs the benchmark. */

@@ -140,7 +140,8 @@ export async function run(): Promise<LatencyBenchResult> {
     try {
       for (let i = 0; i < CHANGES; i++) {
         const id = ids[(i * 7) % SERVERS] as string;
-        const status = i % 2 === 0 ? "BUILDING" : "ACTIVE";
+        // Each change is a different server, ACTIVE → BUILDING.
+        const status = "BUILDING";
         const key = `${id}/${status}`;
         watching = new Set([...watching, key]);
         await sim.setStatus(PROJECT, [id], status);

@@ -215,36 +215,66 @@ const GZIP_LEVEL = 4;
 /** gzip on the libuv thread pool, so megabytes of text do not block the event loop. */
 const gzipAsync = promisify(gzipCallback);
 
-/** One encoded segment, with its gzip member once a gzip scrape asked for it. */
+/**
+ * One segment of a family: its text (the per-server blocks, or a built string), and its bytes as each
+ * kind of scrape asked for them. The text is kept once: a gzip scrape keeps only the (small) gzip member,
+ * the UTF-8 bytes are kept only once a plain scrape asked for them.
+ */
 interface Segment {
-  raw: Buffer;
+  /** The blocks the segment joins (references to the family's strings, no copy), or one string. */
+  blocks: readonly string[];
+  raw?: Buffer;
   gz?: Promise<Buffer>;
 }
 
-/** The chunks of `segments`, raw or as gzip members (compressed once per segment, then reused). */
-function segmentChunks(segments: readonly Segment[], gzip: boolean): Promise<Buffer[]> {
-  if (!gzip) return Promise.resolve(segments.map((s) => s.raw));
-  return Promise.all(
-    segments.map((s) => {
-      s.gz ??= gzipAsync(s.raw, { level: GZIP_LEVEL });
-      return s.gz;
-    }),
-  );
+const encode = (seg: Segment): Buffer => seg.raw ?? Buffer.from(seg.blocks.join(""), "utf8");
+
+/**
+ * The chunks of `segments`, raw or as gzip members. Bytes are built at most once per segment and kind;
+ * the event loop gets a turn after each segment that had to be built.
+ */
+async function segmentChunks(segments: readonly Segment[], gzip: boolean): Promise<Buffer[]> {
+  const out: Array<Buffer | Promise<Buffer>> = [];
+  for (const seg of segments) {
+    const cached = gzip ? seg.gz : seg.raw;
+    if (cached) {
+      out.push(cached);
+      continue;
+    }
+    if (gzip) {
+      seg.gz = gzipAsync(encode(seg), { level: GZIP_LEVEL });
+      out.push(seg.gz);
+    } else {
+      seg.raw = encode(seg);
+      out.push(seg.raw);
+    }
+    await yieldToLoop();
+  }
+  return await Promise.all(out);
+}
+
+/** Whether two block lists hold the very same strings (a changed server's block is a new string). */
+function sameBlocks(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
- * Segments for `texts`, reusing a previous segment (and its gzip member) whose bytes are the same, so a
- * change to one server recompresses one segment, not the family.
+ * Segments of `SEGMENT_SERVERS` blocks each, reusing a previous segment (and its bytes) that holds the
+ * same blocks, so a change to one server rebuilds one segment, not the family.
  */
-function reuseSegments(texts: readonly string[], previous: readonly Segment[]): Segment[] {
-  return texts.map((text, i) => {
-    const raw = Buffer.from(text, "utf8");
-    const old = previous[i];
-    return old?.raw.equals(raw) ? old : { raw };
-  });
+function reuseSegments(blocks: readonly string[], previous: readonly Segment[], size: number): Segment[] {
+  const out: Segment[] = [];
+  for (let i = 0, k = 0; i < blocks.length; i += size, k++) {
+    const slice = blocks.slice(i, i + size);
+    const old = previous[k];
+    out.push(old && sameBlocks(old.blocks, slice) ? old : { blocks: slice });
+  }
+  return out;
 }
 
-/** One per-server metric family: a cached line block per server, and the encoded text while unchanged. */
+/** One per-server metric family: a cached line block per server, and its segments while unchanged. */
 class ServerFamily {
   private readonly header: Segment;
   private readonly lines = new Map<string, string>();
@@ -257,7 +287,8 @@ class ServerFamily {
     readonly name: string,
     help: string,
   ) {
-    this.header = { raw: Buffer.from(`# HELP ${name} ${help}\n# TYPE ${name} gauge\n`, "utf8") };
+    const text = `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`;
+    this.header = { blocks: [text], raw: Buffer.from(text, "utf8") };
   }
 
   /** Sets (or, with `undefined`, deletes) the lines of one server; marks the family dirty only on change. */
@@ -273,21 +304,17 @@ class ServerFamily {
   }
 
   /**
-   * The family's exposition as chunks: header, then every server's lines. Kept until a line changes,
-   * so an unchanged family costs nothing per scrape. A rebuild works on a snapshot of the blocks and yields
-   * to the event loop between segments of `SEGMENT_SERVERS` servers. An empty family still gets its header.
+   * The family's exposition as chunks: header, then every server's lines. The segments are kept until a
+   * line changes, so an unchanged family costs nothing per scrape; after a change only the segments whose
+   * blocks changed are rebuilt (on a snapshot of the blocks, yielding between segments). An empty family
+   * still gets its header.
    */
   async render(gzip: boolean): Promise<Buffer[]> {
     if (this.encoded === null) {
       const version = this.version;
       // Snapshot first: the map may change while we yield, and a live iteration could see a server twice.
       const blocks = Array.from(this.lines.values());
-      const texts: string[] = [];
-      for (let i = 0; i < blocks.length; i += SEGMENT_SERVERS) {
-        await yieldToLoop();
-        texts.push(blocks.slice(i, i + SEGMENT_SERVERS).join(""));
-      }
-      const segments = [this.header, ...reuseSegments(texts, this.previous.slice(1))];
+      const segments = [this.header, ...reuseSegments(blocks, this.previous.slice(1), SEGMENT_SERVERS)];
       this.previous = segments;
       if (this.version === version) this.encoded = segments;
       return await segmentChunks(segments, gzip);
@@ -311,7 +338,8 @@ class LiveTimestampFamily {
     help: string,
     private readonly sampleOf: (s: ServerState) => number | null,
   ) {
-    this.header = { raw: Buffer.from(`# HELP ${name} ${help}\n# TYPE ${name} gauge\n`, "utf8") };
+    const text = `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`;
+    this.header = { blocks: [text], raw: Buffer.from(text, "utf8") };
   }
 
   /** The state last given for `key` (the same object = only its poll times moved). */
@@ -346,7 +374,15 @@ class LiveTimestampFamily {
       }
       texts.push(text);
     }
-    const segments = [this.header, ...reuseSegments(texts, this.previous.slice(1))];
+    // A segment whose text did not change since the last scrape keeps its bytes.
+    const previous = this.previous;
+    const segments = [
+      this.header,
+      ...texts.map((text, i) => {
+        const old = previous[i + 1];
+        return old?.blocks[0] === text ? old : { blocks: [text] };
+      }),
+    ];
     this.previous = segments;
     return await segmentChunks(segments, gzip);
   }
