@@ -56,7 +56,15 @@ export interface CloudClient {
   listImageServers(
     projectId: string,
     filter?: ListFilter,
-    options?: { signal?: AbortSignal | undefined },
+    options?: {
+      signal?: AbortSignal | undefined;
+      /**
+       * Maps each server as its page arrives (the poller returns the object it already holds when the
+       * answer is field-wise equal), so an unchanged answer's objects die young instead of living until
+       * the whole list is in.
+       */
+      reuse?: (server: ImageServer) => ImageServer;
+    },
   ): Promise<ImageServer[]>;
   /**
    * One page of ListImageJobs (default offset 0, limit 100): the API's total `count` (undefined when it
@@ -444,6 +452,13 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
       const query: Record<string, string> = { limit: String(LIST_LIMIT) };
       if (filter.serverName) query.server_name = filter.serverName;
       if (filter.enterpriseProjectId) query.enterprise_project_id = filter.enterpriseProjectId;
+      const reuse = options?.reuse;
+      const parse = reuse
+        ? (body: unknown): ListPage => {
+            const page = parseListPage(body);
+            return { count: page.count, items: page.items.map(reuse) };
+          }
+        : parseListPage;
       const fetchPage = (offset: number) =>
         call<ListPage>(
           {
@@ -451,7 +466,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
             path: `/v1/${encodeURIComponent(projectId)}/image-servers`,
             query: { ...query, offset: String(offset) },
             call: "list",
-            parse: parseListPage,
+            parse,
           },
           signal,
         );

@@ -234,7 +234,13 @@ async function listAll(
   now: number,
 ): Promise<readonly ImageServer[] | { kind: "failed"; error: PollError }> {
   try {
-    const servers = await deps.cloud.listImageServers(projectId, filter, { signal: deps.signal });
+    const servers = await deps.cloud.listImageServers(projectId, filter, {
+      signal: deps.signal,
+      reuse: (server) => {
+        const held = deps.states.get(projectId, server.id)?.server;
+        return held && sameServer(held, server) ? held : server;
+      },
+    });
     memory.listPages = Math.max(1, Math.ceil(servers.length / LIST_LIMIT));
     memory.lastListAt = now;
     return servers;
@@ -317,7 +323,12 @@ export function needsWrite(prev: ServerState | undefined, next: ServerState): bo
   }
   if (prev.server === next.server) return false;
   if (!prev.server || !next.server) return true;
-  return !sameRecord(prev.server.raw, next.server.raw);
+  return !sameServer(prev.server, next.server);
+}
+
+/** Whether two API objects are field-wise equal (the typed fields are derived from `raw`). */
+function sameServer(a: ImageServer, b: ImageServer): boolean {
+  return a.status === b.status && sameRecord(a.raw, b.raw);
 }
 
 /** Deep equality of JSON values, field by field (no stringify: a steady poll compares 10,000 of them). */
@@ -368,14 +379,19 @@ async function commitResults(
   let n = 0;
   // Steady servers: only their poll times moved. They keep their stored object (and its API object),
   // whose poll times are set after the commit, so a steady cycle allocates no new state per server.
+  // Their new poll times are kept as numbers, so the observed copies die young.
   const touched: ServerState[] = [];
+  const touchedPollAt: Array<number | null> = [];
+  const touchedSuccessAt: Array<number | null> = [];
   for (const [serverId, result] of results) {
     const prev = deps.states.get(projectId, serverId);
     if (result.kind === "failed") failed++;
     const out = observe(prev, result, { projectId, serverId, now, config: observeConfig, targetFailing });
     if (prev && out.events.length === 0 && !needsWrite(prev, out.state)) {
       states.push(prev);
-      touched.push(out.state);
+      touched.push(prev);
+      touchedPollAt.push(out.state.lastPollAt);
+      touchedSuccessAt.push(out.state.lastSuccessAt);
       if (++n % YIELD_EVERY === 0) await yieldToLoop();
       continue;
     }
@@ -399,11 +415,10 @@ async function commitResults(
   const inserted = new Set(
     deps.store.commitPoll({ servers: toWrite, events, deliveries, now, targets: [health.state] }),
   );
-  for (const next of touched) {
-    const stored = deps.states.get(next.projectId, next.serverId);
-    if (!stored) continue;
-    stored.lastPollAt = next.lastPollAt;
-    stored.lastSuccessAt = next.lastSuccessAt;
+  for (let i = 0; i < touched.length; i++) {
+    const stored = touched[i] as ServerState;
+    stored.lastPollAt = touchedPollAt[i] ?? null;
+    stored.lastSuccessAt = touchedSuccessAt[i] ?? null;
   }
   for (const s of states) deps.states.set(s);
   deps.targets.set(health.state);
