@@ -2,8 +2,8 @@
  * Benchmark (not a test): one discover-mode poll cycle of 5,000 image servers through `pollTarget`.
  *
  * - baseline: a bare client fetching the same pages — undici `Pool.request`, AK/SK signing of every
- *   request (`signRequest`), `JSON.parse` of each body; the first page, then the other 49 four at a
- *   time, as the cloud client does. This is the floor any poller pays for the IO.
+ *   request (`signRequest`), `JSON.parse` of each body; the first two pages, then the other 48 four at
+ *   a time, as the cloud client does. This is the floor any poller pays for the IO.
  * - candidate: the full cycle as app.ts runs it — `listImageServers` (the cloud client: signing, rate
  *   limiter, retry, validation), `observe` of every server, ONE SQLite commit (a real file in a temp dir),
  *   then what app.ts's `onCommitted` does (applyPollToMetrics: metrics.setServer for each observed state,
@@ -261,10 +261,12 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
     const bareList = async () => {
       const first = await bareGet(0);
       const offsets: number[] = [];
-      // By the items a page holds, as the client does (the simulator may cap pages below the limit).
+      // By the items a page holds, as the client does (the simulator may cap pages below the limit);
+      // the second page alone, then the rest LIST_CONCURRENCY at a time, as the client does.
       const step = first.items.length;
-      for (let o = step; o < first.count; o += step) offsets.push(o);
       let n = first.items.length;
+      if (step < first.count) n += (await bareGet(step)).items.length;
+      for (let o = 2 * step; o < first.count; o += step) offsets.push(o);
       await mapLimit(offsets, LIST_CONCURRENCY, async (o) => {
         const page = await bareGet(o);
         n += page.items.length;

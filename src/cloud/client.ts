@@ -591,55 +591,51 @@ export async function listAllPages<T extends { id: string } = ImageServer>(
   let restarted = false;
   let firstCount: number | undefined;
   let offset = 0;
-  let pages = 0;
-  const first = await fetchPage(0);
-  pages++;
-  for (const item of first.items) byId.set(item.id, item);
-  firstCount = first.count;
-  offset = first.items.length;
-  // Once the first page told the count and the page size, the remaining pages are fetched
-  // LIST_CONCURRENCY at a time. Only an answer consistent with the first page (same count, full pages)
-  // is taken as it is; otherwise the listing goes on one page at a time from the first gap (a short
-  // page) or restarts from 0 (a changed count), as below.
-  const step = first.items.length;
-  if (firstCount !== undefined && step > 0 && offset < firstCount) {
-    const offsets: number[] = [];
-    for (let o = step; o < firstCount; o += step) offsets.push(o);
-    if (offsets.length + 1 > MAX_LIST_PAGES) {
-      throw new CloudError(FAILURES.invalid_response, `list did not end after ${MAX_LIST_PAGES} pages`);
-    }
-    const answers = new Map<number, ListPage<T>>();
-    await mapLimit(offsets, LIST_CONCURRENCY, async (o) => {
-      answers.set(o, await fetchPage(o));
-    });
-    pages += offsets.length;
-    for (const o of offsets) {
-      const page = answers.get(o) as ListPage<T>;
-      for (const item of page.items) byId.set(item.id, item);
-      if (page.count !== firstCount) {
-        // The count moved: items may have shifted past our offsets. Restart (once) from 0.
-        restarted = true;
-        onRestart({ previousCount: firstCount, count: page.count ?? firstCount });
-        firstCount = page.count;
-        offset = 0;
-        break;
-      }
-      offset = o + page.items.length;
-      if (page.items.length < Math.min(step, firstCount - o)) break; // a gap: read on from its end
-    }
-    if (!restarted && firstCount !== undefined && offset >= firstCount) return sortedById(byId);
-  } else if (firstCount === undefined ? step < LIST_LIMIT : offset >= firstCount) {
-    return sortedById(byId);
-  } else if (step === 0) {
-    throw new CloudError(FAILURES.invalid_response, `list ended at ${offset} of ${firstCount} ${noun}`);
-  }
-  for (; ; pages++) {
+  /** The size of the first page, and whether every page so far was that full under the first count. */
+  let step = 0;
+  let steady = true;
+  for (let pages = 0; ; pages++) {
     if (pages >= MAX_LIST_PAGES) {
       throw new CloudError(FAILURES.invalid_response, `list did not end after ${MAX_LIST_PAGES} pages`);
+    }
+    // Two pages agreed on the count and the page size: the rest is fetched LIST_CONCURRENCY at a time,
+    // then taken in offset order under the same rules as below (a short page or a changed count ends the
+    // batch, and the listing reads on one page at a time from there).
+    if (pages === 2 && steady && !restarted && firstCount !== undefined && offset < firstCount) {
+      const offsets: number[] = [];
+      for (let o = offset; o < firstCount; o += step) offsets.push(o);
+      if (pages + offsets.length > MAX_LIST_PAGES) {
+        throw new CloudError(FAILURES.invalid_response, `list did not end after ${MAX_LIST_PAGES} pages`);
+      }
+      const answers = new Map<number, ListPage<T>>();
+      await mapLimit(offsets, LIST_CONCURRENCY, async (o) => {
+        answers.set(o, await fetchPage(o));
+      });
+      pages += offsets.length;
+      let consistent = true;
+      for (const o of offsets) {
+        const page = answers.get(o) as ListPage<T>;
+        if (page.count !== firstCount) {
+          consistent = false; // the sequential loop below re-reads this offset and restarts
+          break;
+        }
+        for (const item of page.items) byId.set(item.id, item);
+        offset = o + page.items.length;
+        if (page.items.length < step) {
+          consistent = offset >= firstCount; // a short page: read on from its end, one at a time
+          break;
+        }
+      }
+      if (consistent && offset >= firstCount) break;
+      if (pages >= MAX_LIST_PAGES) {
+        throw new CloudError(FAILURES.invalid_response, `list did not end after ${MAX_LIST_PAGES} pages`);
+      }
     }
     const page = await fetchPage(offset);
     for (const item of page.items) byId.set(item.id, item);
     const count = page.count;
+    if (pages === 0) step = page.items.length;
+    else if (page.items.length !== step || count !== firstCount) steady = false;
     if (firstCount === undefined) firstCount = count;
     if (!restarted && count !== undefined && firstCount !== undefined && count !== firstCount) {
       restarted = true;

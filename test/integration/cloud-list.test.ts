@@ -233,11 +233,7 @@ describe("short pages while count says more remain", () => {
       items: offset === 100 ? servers(100, 30) : servers(offset, Math.min(100, 250 - offset)),
     }));
     assert.equal((await client.listImageServers(P)).length, 250);
-    // 100 and 200 are fetched together after the first page; the gap 130–230 is read on after them.
-    assert.deepEqual(
-      [...offsetsAsked].sort((a, b) => a - b),
-      [0, 100, 130, 200, 230],
-    );
+    assert.deepEqual(offsetsAsked, [0, 100, 130, 230]);
   });
 
   it("pages that stop while count says more fail CLOUD_INVALID_RESPONSE, never a partial list", async (t) => {
@@ -250,14 +246,11 @@ describe("short pages while count says more remain", () => {
     assert.equal(err.code, "CLOUD_INVALID_RESPONSE");
     assert.equal(err.outcome, "invalid_response");
     assert.match(err.message, /list ended at 130 of 250/);
-    assert.deepEqual(
-      [...offsetsAsked].sort((a, b) => a - b),
-      [0, 100, 130, 200],
-    );
-    assert.deepEqual(outcomes, ["success", "success", "success", "success"], "each page was a valid answer");
+    assert.deepEqual(offsetsAsked, [0, 100, 130]);
+    assert.deepEqual(outcomes, ["success", "success", "success"], "each page was a valid answer");
   });
 
-  it("after the first page, fetches the remaining pages LIST_CONCURRENCY at a time", async () => {
+  it("once two pages agree on count and size, fetches the remaining pages LIST_CONCURRENCY at a time", async () => {
     let inFlight = 0;
     let maxInFlight = 0;
     const asked: number[] = [];
