@@ -90,6 +90,28 @@ describe("listImageServers", () => {
     );
   });
 
+  it("maps each server through `reuse` as its page arrives: the list holds what it returned", async (t) => {
+    const { client } = await setup(t, 150);
+    const held = new Map((await client.listImageServers(P)).map((s) => [s.id, s]));
+    const seen: string[] = [];
+    const again = await client.listImageServers(
+      P,
+      {},
+      {
+        reuse: (s) => {
+          seen.push(s.id);
+          return s.id === "srv-0007" ? s : (held.get(s.id) ?? s);
+        },
+      },
+    );
+    assert.equal(seen.length, 150);
+    assert.equal(again.length, 150);
+    for (const s of again) {
+      if (s.id === "srv-0007") assert.notEqual(s, held.get(s.id), "a fresh object where reuse gave one");
+      else assert.equal(s, held.get(s.id), `${s.id}: the held object`);
+    }
+  });
+
   it("a full last page ends the listing at the count (200 servers: 2 calls)", async (t) => {
     const { sim, client } = await setup(t, 200);
     assert.equal((await client.listImageServers(P)).length, 200);
