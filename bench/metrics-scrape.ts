@@ -53,7 +53,8 @@ function serverId(i: number): string {
   return `4b1a2c3d-0000-1111-2222-${String(i).padStart(12, "0")}`;
 }
 
-function makeState(i: number, round: number): ServerState {
+/** A state of server `i` in `round` (status, info and timestamps move with the round). */
+export function makeState(i: number, round: number): ServerState {
   const id = serverId(i);
   const status = STATUS_CYCLE[(i + round) % STATUS_CYCLE.length] as string;
   const t = 1_764_237_600_000 + round * 30_000;

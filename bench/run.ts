@@ -10,10 +10,14 @@
 import os from "node:os";
 import { performance } from "node:perf_hooks";
 import { run as runCloudClient } from "./cloud-client.js";
+import { run as runDaemon } from "./daemon.js";
 import { run as runDelivery } from "./delivery.js";
+import { run as runLatency } from "./latency.js";
+import { run as runMetricsHttp } from "./metrics-http.js";
 import { type BenchResult, run as runMetricsScrape } from "./metrics-scrape.js";
 import { run as runPollCycle } from "./poll-cycle.js";
 import { run as runStatusPage } from "./status-page.js";
+import { run as runScheduler } from "./scheduler.js";
 
 /** A benchmark's result, possibly with further rows for the summary table. */
 type AnyResult = BenchResult & { moreRows?: BenchResult[] };
@@ -24,6 +28,10 @@ const BENCHES: Array<{ name: string; run: () => Promise<AnyResult> }> = [
   { name: "poll-cycle", run: runPollCycle },
   { name: "delivery", run: runDelivery },
   { name: "status-page", run: runStatusPage },
+  { name: "metrics-http", run: runMetricsHttp },
+  { name: "scheduler", run: runScheduler },
+  { name: "daemon", run: runDaemon },
+  { name: "latency", run: runLatency },
 ];
 
 function out(line = ""): void {
@@ -43,7 +51,10 @@ function cell(text: string): string {
 async function main(): Promise<void> {
   out(
     `imagewatch benchmarks — node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? "?"}), ` +
-      `${os.platform()} ${os.release()}`,
+      `${os.platform()} ${os.release()}, load average ${os
+        .loadavg()
+        .map((l) => l.toFixed(2))
+        .join(" ")}`,
   );
   const rows: BenchResult[] = [];
   const t0 = performance.now();
@@ -64,7 +75,10 @@ async function main(): Promise<void> {
       const { name: _n, baseline: _b, candidate: _c, ratio: _r, method, ratioNote: _rn, ...details } = main;
       out(`method: ${method}`);
       out(`details: ${JSON.stringify(details)}`);
-      out(`(${bench.name} took ${((performance.now() - started) / 1000).toFixed(1)} s)`);
+      out(
+        `(${bench.name} took ${((performance.now() - started) / 1000).toFixed(1)} s; load average now ` +
+          `${os.loadavg()[0]?.toFixed(2)})`,
+      );
     } catch (err) {
       process.exitCode = 1;
       out(`${bench.name} FAILED: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);

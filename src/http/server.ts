@@ -7,7 +7,6 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
 import type { AddressInfo } from "node:net";
-import { createGzip } from "node:zlib";
 import type { ServerTlsConfig } from "../config/types.js";
 import { type JobRecord, jobView } from "../domain/observe-jobs.js";
 import type { TargetState } from "../domain/target-health.js";
@@ -38,19 +37,6 @@ import { FAVICON_SVG, REFRESH_JS, STATUS_CSS } from "./pages/assets.js";
 import { STRIP_WINDOW_MS } from "./pages/common.js";
 import { renderServerPage } from "./pages/server-page.js";
 import { type PageEventFilter, renderStatusPage } from "./status-page.js";
-
-/** Gzips a sequence of chunks as one stream and resolves with the compressed chunks. */
-function gzipChunks(chunks: readonly Buffer[]): Promise<Buffer[]> {
-  return new Promise((resolve, reject) => {
-    const out: Buffer[] = [];
-    const gz = createGzip({ level: GZIP_LEVEL });
-    gz.on("data", (c: Buffer) => out.push(c));
-    gz.on("end", () => resolve(out));
-    gz.on("error", reject);
-    for (const c of chunks) gz.write(c);
-    gz.end();
-  });
-}
 
 /** Largest request body accepted (no endpoint needs one; this only bounds what a client can push). */
 export const MAX_BODY_BYTES = 64 * 1024;
@@ -90,8 +76,6 @@ export function parseJobsQuery(
 
 /** How long `stop()` lets requests in flight finish before it cuts the remaining connections. */
 const STOP_GRACE_MS = 2000;
-/** gzip level for /metrics: exposition text compresses well even at low levels, and CPU is the scarce thing. */
-const GZIP_LEVEL = 4;
 
 /** What the HTTP server reads from the rest of the daemon. */
 export interface HttpServerDeps {
@@ -499,15 +483,11 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
   }
 
   async function handleMetrics({ req, res }: RequestContext): Promise<void> {
-    const { contentType, chunks } = await deps.metrics.renderChunks();
+    const gzip = acceptsGzip(req.headers["accept-encoding"]);
+    // gzip: cached gzip members of the unchanged segments, concatenated (one valid gzip body).
+    const { contentType, chunks: body } = await deps.metrics.renderChunks({ gzip });
     const headers = { Vary: "Accept-Encoding", "Cache-Control": "no-store" };
-    const encoding: Record<string, string> = {};
-    let body = chunks;
-    if (acceptsGzip(req.headers["accept-encoding"])) {
-      // zlib compresses on the libuv thread pool, so megabytes of text do not block the event loop.
-      body = await gzipChunks(chunks);
-      encoding["Content-Encoding"] = "gzip";
-    }
+    const encoding: Record<string, string> = gzip ? { "Content-Encoding": "gzip" } : {};
     // The cached family bytes go out as they are: no concatenation of a multi-megabyte body.
     let length = 0;
     for (const c of body) length += c.length;
@@ -517,8 +497,11 @@ export function createHttpServer(deps: HttpServerDeps): HttpServer {
       "Content-Type": contentType,
       "Content-Length": String(length),
     });
+    // Corked: the segments go to the socket in one writev, not one syscall each.
+    res.cork();
     for (const c of body) res.write(c);
     res.end();
+    res.uncork();
   }
 
   function handleReady({ res }: RequestContext): void {

@@ -1,5 +1,6 @@
+import { createRequire } from "node:module";
 import { type DestinationStream, type Logger, type LoggerOptions, pino } from "pino";
-import pretty from "pino-pretty";
+import type { PrettyOptions, PrettyStream } from "pino-pretty";
 import { CREDENTIAL_FIELDS, CREDENTIAL_HEADERS } from "./credential-fields.js";
 
 export type { Logger } from "pino";
@@ -36,6 +37,9 @@ export function createLogger(config: LoggerConfig, destination?: DestinationStre
     serializers: { err: pino.stdSerializers.err },
   };
   if (config.format === "pretty") {
+    // Loaded only when asked for (≈ 8 MiB of modules a json-logging daemon never needs). A require, not
+    // `await import()`, so createLogger stays synchronous for its callers.
+    const pretty = createRequire(import.meta.url)("pino-pretty") as (o: PrettyOptions) => PrettyStream;
     const stream = pretty({ sync: true, colorize: false, destination: destination ?? 1 });
     return pino(options, stream);
   }

@@ -16,6 +16,8 @@
  * Three defaults (`nodejs_active_{handles,requests,resources}_total`) are dropped: they are gauges named
  * like counters, and `promtool check metrics` must report nothing on a scrape (DESIGN §5).
  */
+import { promisify } from "node:util";
+import { gzip as gzipCallback } from "node:zlib";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import { ALERT_NAMES } from "../alertmanager/alert-set.js";
 import { JOB_TYPES } from "../domain/jobs.js";
@@ -186,7 +188,17 @@ export interface Metrics {
    * The same exposition as UTF-8 chunks, in order (what the HTTP server sends): unchanged families are
    * served from cached bytes, and the event loop gets a turn between families that had to be rebuilt.
    */
-  renderChunks(): Promise<{ contentType: string; chunks: Buffer[] }>;
+  renderChunks(options?: RenderOptions): Promise<{ contentType: string; chunks: Buffer[] }>;
+}
+
+/** Options of `Metrics.renderChunks`. */
+export interface RenderOptions {
+  /**
+   * Gzip the exposition: each chunk is then one gzip member, and the members concatenated are one valid
+   * gzip body (RFC 1952). Members of unchanged segments are cached, so a scrape recompresses only what
+   * changed (and the poll timestamps, rendered at scrape time).
+   */
+  gzip?: boolean;
 }
 
 /** Options of `createMetrics`. */
@@ -220,11 +232,80 @@ export function formatSampleValue(value: number): string {
 /** Servers per encoded segment of a family: small enough that building one takes a millisecond or two. */
 const SEGMENT_SERVERS = 1000;
 
-/** One per-server metric family: a cached line block per server, and the encoded text while unchanged. */
+/** Servers per segment of a family rendered at scrape time: one number a line, ~0.3 µs each. */
+const LIVE_SEGMENT_SERVERS = 5000;
+
+/** gzip level of /metrics: exposition text compresses well even at low levels, and CPU is the scarce thing. */
+const GZIP_LEVEL = 4;
+
+/** gzip on the libuv thread pool, so megabytes of text do not block the event loop. */
+const gzipAsync = promisify(gzipCallback);
+
+/**
+ * One segment of a family: its text (the per-server blocks, or a built string), and its bytes as each
+ * kind of scrape asked for them. The text is kept once: a gzip scrape keeps only the (small) gzip member,
+ * the UTF-8 bytes are kept only once a plain scrape asked for them.
+ */
+interface Segment {
+  /** The blocks the segment joins (references to the family's strings, no copy), or one string. */
+  blocks: readonly string[];
+  raw?: Buffer;
+  gz?: Promise<Buffer>;
+}
+
+const encode = (seg: Segment): Buffer => seg.raw ?? Buffer.from(seg.blocks.join(""), "utf8");
+
+/**
+ * The chunks of `segments`, raw or as gzip members. Bytes are built at most once per segment and kind;
+ * the event loop gets a turn after each segment that had to be built.
+ */
+async function segmentChunks(segments: readonly Segment[], gzip: boolean): Promise<Buffer[]> {
+  const out: Array<Buffer | Promise<Buffer>> = [];
+  for (const seg of segments) {
+    const cached = gzip ? seg.gz : seg.raw;
+    if (cached) {
+      out.push(cached);
+      continue;
+    }
+    if (gzip) {
+      seg.gz = gzipAsync(encode(seg), { level: GZIP_LEVEL });
+      out.push(seg.gz);
+    } else {
+      seg.raw = encode(seg);
+      out.push(seg.raw);
+    }
+    await yieldToLoop();
+  }
+  return await Promise.all(out);
+}
+
+/** Whether two block lists hold the very same strings (a changed server's block is a new string). */
+function sameBlocks(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Segments of `SEGMENT_SERVERS` blocks each, reusing a previous segment (and its bytes) that holds the
+ * same blocks, so a change to one server rebuilds one segment, not the family.
+ */
+function reuseSegments(blocks: readonly string[], previous: readonly Segment[], size: number): Segment[] {
+  const out: Segment[] = [];
+  for (let i = 0, k = 0; i < blocks.length; i += size, k++) {
+    const slice = blocks.slice(i, i + size);
+    const old = previous[k];
+    out.push(old && sameBlocks(old.blocks, slice) ? old : { blocks: slice });
+  }
+  return out;
+}
+
+/** One per-server metric family: a cached line block per server, and its segments while unchanged. */
 class ServerFamily {
-  private readonly header: Buffer;
+  private readonly header: Segment;
   private readonly lines = new Map<string, string>();
-  private encoded: Buffer[] | null = null;
+  private encoded: Segment[] | null = null;
+  private previous: Segment[] = [];
   /** Bumped on every change, so a rebuild that raced a change is not cached. */
   private version = 0;
 
@@ -232,7 +313,8 @@ class ServerFamily {
     readonly name: string,
     help: string,
   ) {
-    this.header = Buffer.from(`# HELP ${name} ${help}\n# TYPE ${name} gauge\n`, "utf8");
+    const text = `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`;
+    this.header = { blocks: [text], raw: Buffer.from(text, "utf8") };
   }
 
   /** Sets (or, with `undefined`, deletes) the lines of one server; marks the family dirty only on change. */
@@ -248,22 +330,87 @@ class ServerFamily {
   }
 
   /**
-   * The family's exposition as UTF-8 chunks: header, then every server's lines. Kept until a line changes,
-   * so an unchanged family costs nothing per scrape. A rebuild works on a snapshot of the blocks and yields
-   * to the event loop between segments of `SEGMENT_SERVERS` servers. An empty family still gets its header.
+   * The family's exposition as chunks: header, then every server's lines. The segments are kept until a
+   * line changes, so an unchanged family costs nothing per scrape; after a change only the segments whose
+   * blocks changed are rebuilt (on a snapshot of the blocks, yielding between segments). An empty family
+   * still gets its header.
    */
-  async render(): Promise<Buffer[]> {
-    if (this.encoded !== null) return this.encoded;
-    const version = this.version;
-    // Snapshot first: the map may change while we yield, and a live iteration could see a server twice.
-    const blocks = Array.from(this.lines.values());
-    const out: Buffer[] = [this.header];
-    for (let i = 0; i < blocks.length; i += SEGMENT_SERVERS) {
-      await yieldToLoop();
-      out.push(Buffer.from(blocks.slice(i, i + SEGMENT_SERVERS).join(""), "utf8"));
+  async render(gzip: boolean): Promise<Buffer[]> {
+    if (this.encoded === null) {
+      const version = this.version;
+      // Snapshot first: the map may change while we yield, and a live iteration could see a server twice.
+      const blocks = Array.from(this.lines.values());
+      const segments = [this.header, ...reuseSegments(blocks, this.previous.slice(1), SEGMENT_SERVERS)];
+      this.previous = segments;
+      if (this.version === version) this.encoded = segments;
+      return await segmentChunks(segments, gzip);
     }
-    if (this.version === version) this.encoded = out;
-    return out;
+    return await segmentChunks(this.encoded, gzip);
+  }
+}
+
+/**
+ * A per-server family whose value is read from the state at scrape time (`lastSuccessAt`, which a steady
+ * poll moves in place): the text is built per scrape from numbers, never kept per server.
+ */
+class LiveTimestampFamily {
+  private readonly header: Segment;
+  /** Per server: the line up to its value (`name{labels} `) and the state the value is read from. */
+  private readonly servers = new Map<string, { prefix: string; state: ServerState }>();
+  private previous: Segment[] = [];
+
+  constructor(
+    readonly name: string,
+    help: string,
+    private readonly sampleOf: (s: ServerState) => number | null,
+  ) {
+    const text = `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`;
+    this.header = { blocks: [text], raw: Buffer.from(text, "utf8") };
+  }
+
+  /** The state last given for `key` (the same object = only its poll times moved). */
+  stateOf(key: string): ServerState | undefined {
+    return this.servers.get(key)?.state;
+  }
+
+  set(key: string, ids: string, state: ServerState | undefined): void {
+    if (state === undefined) this.servers.delete(key);
+    else this.servers.set(key, { prefix: `${this.name}{${ids}} `, state });
+  }
+
+  async render(gzip: boolean): Promise<Buffer[]> {
+    const entries = Array.from(this.servers.values());
+    const texts: string[] = [];
+    let lastValue: number | null = null;
+    let lastText = "";
+    for (let i = 0; i < entries.length; i += LIVE_SEGMENT_SERVERS) {
+      if (i > 0) await yieldToLoop();
+      let text = "";
+      const end = Math.min(entries.length, i + LIVE_SEGMENT_SERVERS);
+      for (let j = i; j < end; j++) {
+        const e = entries[j] as (typeof entries)[number];
+        const v = this.sampleOf(e.state);
+        if (v === null) continue;
+        // One poll stamps many servers alike: format each distinct value once.
+        if (v !== lastValue) {
+          lastValue = v;
+          lastText = `${formatSampleValue(v / 1000)}\n`;
+        }
+        text += e.prefix + lastText;
+      }
+      texts.push(text);
+    }
+    // A segment whose text did not change since the last scrape keeps its bytes.
+    const previous = this.previous;
+    const segments = [
+      this.header,
+      ...texts.map((text, i) => {
+        const old = previous[i + 1];
+        return old?.blocks[0] === text ? old : { blocks: [text] };
+      }),
+    ];
+    this.previous = segments;
+    return await segmentChunks(segments, gzip);
   }
 }
 
@@ -448,17 +595,20 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     METRIC_NAMES.serverPollSuccess,
     "1 if the last poll of this image server succeeded, 0 if it failed.",
   );
-  const lastPollSuccess = new ServerFamily(
+  const lastPollSuccess = new LiveTimestampFamily(
     METRIC_NAMES.serverLastPollSuccess,
     "When this image server was last polled successfully, in seconds since the epoch.",
+    (s) => s.lastSuccessAt,
   );
   const families = [status, info, statusChanged, created, stuck, pollSuccess, lastPollSuccess];
+  const textFamilies = [status, info, statusChanged, created, stuck, pollSuccess];
 
   const keyOf = (projectId: string, serverId: string): string => `${projectId}\u0000${serverId}`;
 
   function removeServer(projectId: string, serverId: string): void {
     const key = keyOf(projectId, serverId);
-    for (const f of families) f.set(key, undefined);
+    for (const f of textFamilies) f.set(key, undefined);
+    lastPollSuccess.set(key, "", undefined);
   }
 
   function setServer(state: ServerState): void {
@@ -467,6 +617,8 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       return;
     }
     const key = keyOf(state.projectId, state.serverId);
+    // The same object as last time: only its poll times moved (ServerStates), read at scrape time.
+    if (lastPollSuccess.stateOf(key) === state) return;
     const ids = `project_id="${escapeLabelValue(state.projectId)}",server_id="${escapeLabelValue(state.serverId)}"`;
 
     let statusBlock = "";
@@ -501,20 +653,17 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       key,
       state.lastPollOk === null ? undefined : `${pollSuccess.name}{${ids}} ${state.lastPollOk ? 1 : 0}\n`,
     );
-    lastPollSuccess.set(
-      key,
-      state.lastSuccessAt === null
-        ? undefined
-        : `${lastPollSuccess.name}{${ids}} ${formatSampleValue(state.lastSuccessAt / 1000)}\n`,
-    );
+    lastPollSuccess.set(key, ids, state);
   }
 
-  async function renderChunks(): Promise<{ contentType: string; chunks: Buffer[] }> {
+  async function renderChunks(
+    options: RenderOptions = {},
+  ): Promise<{ contentType: string; chunks: Buffer[] }> {
+    const gzip = options.gzip ?? false;
     const daemon = await registry.metrics();
-    const chunks: Buffer[] = [
-      Buffer.from(daemon.endsWith("\n") || daemon === "" ? daemon : `${daemon}\n`, "utf8"),
-    ];
-    for (const f of families) chunks.push(...(await f.render()));
+    const head = Buffer.from(daemon.endsWith("\n") || daemon === "" ? daemon : `${daemon}\n`, "utf8");
+    const chunks: Buffer[] = [gzip ? await gzipAsync(head, { level: GZIP_LEVEL }) : head];
+    for (const f of families) chunks.push(...(await f.render(gzip)));
     return { contentType: registry.contentType, chunks };
   }
 

@@ -36,39 +36,56 @@ import { matchesWebhook } from "../notify/match.js";
 import type { Store } from "../store/types.js";
 import { watchJobs } from "./watch-jobs.js";
 
-/** The in-memory view of every server's state, keyed by `projectId/serverId`. Owned by the app. */
+/**
+ * The in-memory view of every server's state, indexed by project (a target reads its own servers without
+ * scanning the others). Owned by the app. A state object is replaced whenever anything but its poll
+ * times changes; a steady poll only moves `lastPollAt`/`lastSuccessAt` of the stored object in place
+ * (see `commitResults`), so holders of a state see current poll times and an unchanged identity.
+ */
 export class ServerStates {
-  readonly #map = new Map<string, ServerState>();
+  readonly #byProject = new Map<string, Map<string, ServerState>>();
+  #size = 0;
 
   static key(projectId: string, serverId: string): string {
     return `${projectId}/${serverId}`;
   }
 
   get(projectId: string, serverId: string): ServerState | undefined {
-    return this.#map.get(ServerStates.key(projectId, serverId));
+    return this.#byProject.get(projectId)?.get(serverId);
   }
 
   set(state: ServerState): void {
-    this.#map.set(ServerStates.key(state.projectId, state.serverId), state);
+    let project = this.#byProject.get(state.projectId);
+    if (!project) {
+      project = new Map();
+      this.#byProject.set(state.projectId, project);
+    }
+    const before = project.size;
+    project.set(state.serverId, state);
+    this.#size += project.size - before;
   }
 
   delete(projectId: string, serverId: string): void {
-    this.#map.delete(ServerStates.key(projectId, serverId));
+    const project = this.#byProject.get(projectId);
+    if (!project?.delete(serverId)) return;
+    this.#size--;
+    if (project.size === 0) this.#byProject.delete(projectId);
   }
 
   /** Every state of one project. */
   ofProject(projectId: string): ServerState[] {
-    const out: ServerState[] = [];
-    for (const s of this.#map.values()) if (s.projectId === projectId) out.push(s);
-    return out;
+    const project = this.#byProject.get(projectId);
+    return project ? [...project.values()] : [];
   }
 
   all(): ServerState[] {
-    return [...this.#map.values()];
+    const out: ServerState[] = [];
+    for (const project of this.#byProject.values()) for (const s of project.values()) out.push(s);
+    return out;
   }
 
   get size(): number {
-    return this.#map.size;
+    return this.#size;
   }
 }
 
@@ -250,7 +267,13 @@ async function listAll(
   listed: { servers?: readonly ImageServer[] },
 ): Promise<readonly ImageServer[] | { kind: "failed"; error: PollError }> {
   try {
-    const servers = await deps.cloud.listImageServers(projectId, filter, { signal: deps.signal });
+    const servers = await deps.cloud.listImageServers(projectId, filter, {
+      signal: deps.signal,
+      reuse: (server) => {
+        const held = deps.states.get(projectId, server.id)?.server;
+        return held && sameServer(held, server) ? held : server;
+      },
+    });
     listed.servers = servers;
     memory.listPages = Math.max(1, Math.ceil(servers.length / LIST_LIMIT));
     memory.lastListAt = now;
@@ -357,20 +380,31 @@ export function needsWrite(prev: ServerState | undefined, next: ServerState): bo
   }
   if (prev.server === next.server) return false;
   if (!prev.server || !next.server) return true;
-  return !sameRecord(prev.server.raw, next.server.raw);
+  return !sameServer(prev.server, next.server);
 }
 
-/** Deep equality of JSON values, stringifying only nested objects (the API object is mostly scalars). */
+/** Whether two API objects are field-wise equal (the typed fields are derived from `raw`). */
+function sameServer(a: ImageServer, b: ImageServer): boolean {
+  return a.status === b.status && sameRecord(a.raw, b.raw);
+}
+
+/** Deep equality of JSON values, field by field (no stringify: a steady poll compares 10,000 of them). */
 function sameJson(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
-  return JSON.stringify(a) === JSON.stringify(b);
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameJson(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  return sameRecord(a as Record<string, unknown>, b as Record<string, unknown>);
 }
 
 function sameRecord(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
   const keys = Object.keys(a);
   if (keys.length !== Object.keys(b).length) return false;
-  for (const k of keys) if (!sameJson(a[k], b[k])) return false;
+  for (const k of keys) if (!Object.hasOwn(b, k) || !sameJson(a[k], b[k])) return false;
   return true;
 }
 
@@ -402,6 +436,12 @@ async function commitResults(
   const events: DomainEvent[] = [...health.events];
   let failed = 0;
   let n = 0;
+  // Steady servers: only their poll times moved. They keep their stored object (and its API object),
+  // whose poll times are set after the commit, so a steady cycle allocates no new state per server.
+  // Their new poll times are kept as numbers, so the observed copies die young.
+  const touched: ServerState[] = [];
+  const touchedPollAt: Array<number | null> = [];
+  const touchedSuccessAt: Array<number | null> = [];
   for (const [serverId, result] of results) {
     const prev = deps.states.get(projectId, serverId);
     if (result.kind === "failed") failed++;
@@ -414,6 +454,14 @@ async function commitResults(
       targetFailing,
       job,
     });
+    if (prev && out.events.length === 0 && !needsWrite(prev, out.state)) {
+      states.push(prev);
+      touched.push(prev);
+      touchedPollAt.push(out.state.lastPollAt);
+      touchedSuccessAt.push(out.state.lastSuccessAt);
+      if (++n % YIELD_EVERY === 0) await yieldToLoop();
+      continue;
+    }
     states.push(out.state);
     if (out.events.length > 0 || needsWrite(prev, out.state)) toWrite.push(out.state);
     for (const e of out.events) {
@@ -446,6 +494,11 @@ async function commitResults(
       jobs: jobs && { cursor: jobs.cursor, records: jobs.records },
     }),
   );
+  for (let i = 0; i < touched.length; i++) {
+    const stored = touched[i] as ServerState;
+    stored.lastPollAt = touchedPollAt[i] ?? null;
+    stored.lastSuccessAt = touchedSuccessAt[i] ?? null;
+  }
   for (const s of states) deps.states.set(s);
   if (outcome) deps.targets.set(health.state);
   const newEvents = events.filter((e) => inserted.has(e.id));

@@ -1,6 +1,7 @@
 /**
- * The scheduler: one timer per target (never one per server), each target on its own grid of ticks with
- * a deterministic phase offset, no overlapping ticks per target, and a shared limit of
+ * The scheduler: one timer per target (never one per server), each target on its own grid of ticks
+ * (`anchor + k × interval`, the anchor carrying a deterministic phase offset), no overlapping ticks per
+ * target, and a shared limit of
  * `schedule.concurrency` polls in flight. It only schedules: every tick calls `poll(target)`. A failing
  * tick is logged and reported; the loop never dies. Time comes from an injected Clock and Timers, so
  * tests drive it with a manual clock.
@@ -77,9 +78,18 @@ class Semaphore {
       this.#waiters.shift()?.();
     }
   }
+  /** A permit now if one is free (no await, so a tick with a free slot starts at once), else undefined. */
+  tryAcquire(): (() => void) | undefined {
+    if (this.#inUse >= this.#size) return undefined;
+    this.#inUse++;
+    return this.#releaser();
+  }
   async acquire(): Promise<() => void> {
     if (this.#inUse < this.#size) this.#inUse++;
     else await new Promise<void>((resolve) => this.#waiters.push(resolve));
+    return this.#releaser();
+  }
+  #releaser(): () => void {
     let released = false;
     return () => {
       if (released) return;
@@ -96,11 +106,20 @@ export function phaseOffset(target: TargetConfig, interval: number): number {
   return h.readUInt32BE(0) % Math.max(1, interval);
 }
 
+/**
+ * How early (as a share of the interval) the poll plan already counts a server due again (its slack of a
+ * quarter interval, domain/poll-plan): the second poll of a target comes no sooner than this after the
+ * start-up poll began, so it is never a tick with nothing due.
+ */
+const REPOLL_AFTER = 3 / 4;
+
 /** One scheduled target. */
 interface Entry {
   target: TargetConfig;
   interval: number;
-  /** Wall-clock time of its next tick. */
+  /** A point of the target's grid: its ticks fall at `anchor + k × interval`. */
+  anchor: number;
+  /** Wall-clock time of its next tick, a point of the grid. */
   nextDue: number;
   timer?: TimerHandle;
   /** The poll in flight (or waiting for a slot), if any. */
@@ -132,12 +151,14 @@ export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps):
     }
   };
 
-  const newEntry = (target: TargetConfig, interval: number): Entry => ({
-    target,
-    interval,
-    nextDue: clock.now() + phaseOffset(target, interval),
-    firstDone: false,
-  });
+  const newEntry = (target: TargetConfig, interval: number): Entry => {
+    const anchor = clock.now() + phaseOffset(target, interval);
+    return { target, interval, anchor, nextDue: anchor, firstDone: false };
+  };
+
+  /** The first point of the entry's grid at or after `t`, computed from the anchor (no accumulated drift). */
+  const gridPointFrom = (entry: Entry, t: number): number =>
+    entry.anchor + Math.ceil((t - entry.anchor) / entry.interval) * entry.interval;
 
   const runTick = (entry: Entry, first: boolean): void => {
     // No overlap per target: a tick due while the last one runs is skipped, not queued.
@@ -146,11 +167,13 @@ export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps):
       return;
     }
     const run = (async () => {
-      const release = await semaphore.acquire();
+      const release = semaphore.tryAcquire() ?? (await semaphore.acquire());
       const started = clock.now();
       let ok = true;
       try {
         if (!active) return;
+        // Waited for a slot: the second poll moves with the start-up poll.
+        if (first && entries.get(targetKey(entry.target)) === entry) armSecond(entry, started);
         try {
           await deps.poll(entry.target, first);
         } catch (e) {
@@ -175,21 +198,39 @@ export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps):
   const arm = (entry: Entry): void => {
     if (entry.timer !== undefined) timers.clearTimeout(entry.timer);
     const now = clock.now();
-    // A wall clock stepped backwards must not stall a target: never wait longer than one interval.
-    if (entry.nextDue - now > entry.interval) entry.nextDue = now + entry.interval;
-    entry.timer = timers.setTimeout(() => fire(entry), Math.max(0, entry.nextDue - now));
+    // A wall clock stepped backwards must not stall a target: never wait longer than two intervals (the
+    // longest a due time lies ahead: the second poll, up to 1¾ intervals after the start-up poll).
+    const wait = Math.min(Math.max(0, entry.nextDue - now), 2 * entry.interval);
+    entry.timer = timers.setTimeout(() => fire(entry), wait);
+  };
+
+  /**
+   * Arms the second poll of a target whose start-up poll starts at `startedAt`: the first grid point at
+   * which the servers that poll sees are due again, so the start-up poll (however long it waited for a
+   * slot) neither collides with the second nor turns it into a tick with nothing due.
+   */
+  const armSecond = (entry: Entry, startedAt: number): void => {
+    const due = gridPointFrom(entry, startedAt + entry.interval * REPOLL_AFTER);
+    if (entry.timer !== undefined && due === entry.nextDue) return;
+    entry.nextDue = due;
+    arm(entry);
   };
 
   const fire = (entry: Entry): void => {
     entry.timer = undefined;
     if (!active || entries.get(targetKey(entry.target)) !== entry) return;
-    runTick(entry, false);
-    // The next point of the target's grid after now; ticks missed while the clock jumped are dropped.
     const now = clock.now();
-    entry.nextDue += entry.interval;
-    if (entry.nextDue <= now) {
-      entry.nextDue += (Math.floor((now - entry.nextDue) / entry.interval) + 1) * entry.interval;
+    const early = entry.nextDue - now;
+    if (early > 0 && early <= entry.interval / 4) {
+      // The timer fired a little before its grid point by the wall clock (timers and Date.now disagree by a
+      // few ms): wait out the rest, so this tick runs once, on time, and the next is one interval later.
+      entry.timer = timers.setTimeout(() => fire(entry), early);
+      return;
     }
+    runTick(entry, false);
+    // The next grid point after now. Ticks missed while the clock jumped forward are dropped; after a
+    // step backwards the grid goes on from the clock's new time.
+    entry.nextDue = gridPointFrom(entry, now + 1);
     arm(entry);
   };
 
@@ -212,7 +253,7 @@ export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps):
         const entry = newEntry(target, options.interval);
         next.set(key, entry);
         if (active) {
-          arm(entry);
+          armSecond(entry, now);
           runTick(entry, true);
         }
         continue;
@@ -220,8 +261,9 @@ export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps):
       old.target = target;
       if (old.interval !== options.interval) {
         old.interval = options.interval;
-        // Keep a tick that was coming sooner anyway.
-        old.nextDue = Math.min(old.nextDue, now + phaseOffset(target, options.interval));
+        // A new grid; keep a tick that was coming sooner anyway.
+        old.anchor = Math.min(old.nextDue, now + phaseOffset(target, options.interval));
+        old.nextDue = old.anchor;
         if (active) arm(old);
       }
       next.set(key, old);
@@ -238,8 +280,8 @@ export function createScheduler(initial: SchedulerOptions, deps: SchedulerDeps):
       active = true;
       const now = clock.now();
       for (const entry of entries.values()) {
-        entry.nextDue = now + phaseOffset(entry.target, entry.interval);
-        arm(entry);
+        entry.anchor = now + phaseOffset(entry.target, entry.interval);
+        armSecond(entry, now);
         runTick(entry, true);
       }
     },

@@ -6,7 +6,12 @@ import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { describe, it, type TestContext } from "node:test";
 import { Agent } from "undici";
-import { type CloudClient, createCloudClient } from "../../src/cloud/client.js";
+import {
+  type CloudClient,
+  createCloudClient,
+  LIST_CONCURRENCY,
+  listAllPages,
+} from "../../src/cloud/client.js";
 import { CloudError } from "../../src/cloud/errors.js";
 import type { CloudConfig } from "../../src/config/types.js";
 import type { RequestOutcome } from "../../src/domain/types.js";
@@ -83,6 +88,28 @@ describe("listImageServers", () => {
       ids,
       Array.from({ length: 250 }, (_, i) => `srv-${pad(i)}`),
     );
+  });
+
+  it("maps each server through `reuse` as its page arrives: the list holds what it returned", async (t) => {
+    const { client } = await setup(t, 150);
+    const held = new Map((await client.listImageServers(P)).map((s) => [s.id, s]));
+    const seen: string[] = [];
+    const again = await client.listImageServers(
+      P,
+      {},
+      {
+        reuse: (s) => {
+          seen.push(s.id);
+          return s.id === "srv-0007" ? s : (held.get(s.id) ?? s);
+        },
+      },
+    );
+    assert.equal(seen.length, 150);
+    assert.equal(again.length, 150);
+    for (const s of again) {
+      if (s.id === "srv-0007") assert.notEqual(s, held.get(s.id), "a fresh object where reuse gave one");
+      else assert.equal(s, held.get(s.id), `${s.id}: the held object`);
+    }
   });
 
   it("a full last page ends the listing at the count (200 servers: 2 calls)", async (t) => {
@@ -243,5 +270,25 @@ describe("short pages while count says more remain", () => {
     assert.match(err.message, /list ended at 130 of 250/);
     assert.deepEqual(offsetsAsked, [0, 100, 130]);
     assert.deepEqual(outcomes, ["success", "success", "success"], "each page was a valid answer");
+  });
+
+  it("once two pages agree on count and size, fetches the remaining pages LIST_CONCURRENCY at a time", async () => {
+    let inFlight = 0;
+    let maxInFlight = 0;
+    const asked: number[] = [];
+    const listed = await listAllPages(async (offset) => {
+      asked.push(offset);
+      inFlight++;
+      maxInFlight = Math.max(maxInFlight, inFlight);
+      await new Promise((resolve) => setImmediate(resolve));
+      inFlight--;
+      return { count: 1000, items: servers(offset, 100) };
+    });
+    assert.equal(listed.length, 1000);
+    assert.deepEqual(
+      [...asked].sort((a, b) => a - b),
+      [0, 100, 200, 300, 400, 500, 600, 700, 800, 900],
+    );
+    assert.equal(maxInFlight, LIST_CONCURRENCY);
   });
 });

@@ -259,6 +259,49 @@ describe("pollTarget with the simulator and a real SQLite file", () => {
     }
   });
 
+  it("keeps the stored state and API object of a steady server, moving only its poll times", async () => {
+    const w = await createWorld({ target: `{ projectId: ${PROJECT}, serverIds: [${S1}] }` });
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "steady", status: "ACTIVE" });
+      await w.poll();
+      const first = w.states.get(PROJECT, S1);
+      w.clock.advance(300_000);
+      await w.poll();
+      const second = w.states.get(PROJECT, S1);
+      assert.equal(second, first, "the same state object");
+      assert.equal(second?.server, first?.server, "the same API object");
+      assert.equal(second?.lastPollAt, w.clock.now());
+      assert.equal(second?.lastSuccessAt, w.clock.now());
+      // A change replaces the object.
+      w.sim.setStatus(PROJECT, S1, "BUILDING");
+      await w.poll();
+      assert.notEqual(w.states.get(PROJECT, S1), first);
+      assert.equal(w.states.get(PROJECT, S1)?.status, "BUILDING");
+    } finally {
+      await w.close();
+    }
+  });
+
+  it("a discover list keeps the held API object of an unchanged server and replaces a changed one", async () => {
+    const w = await createWorld({ target: `{ projectId: ${PROJECT}, discover: true }` });
+    try {
+      w.sim.addServer(PROJECT, { id: S1, name: "steady", status: "ACTIVE" });
+      w.sim.addServer(PROJECT, { id: S2, name: "moving", status: "ACTIVE" });
+      await w.poll();
+      const [one, two] = [w.states.get(PROJECT, S1), w.states.get(PROJECT, S2)];
+      w.sim.setStatus(PROJECT, S2, "BUILDING");
+      w.clock.advance(300_000);
+      await w.poll();
+      assert.equal(w.states.get(PROJECT, S1), one, "unchanged: the same state object");
+      assert.equal(w.states.get(PROJECT, S1)?.server, one?.server, "unchanged: the same API object");
+      assert.equal(w.states.get(PROJECT, S1)?.lastPollAt, w.clock.now());
+      assert.notEqual(w.states.get(PROJECT, S2)?.server, two?.server);
+      assert.equal(w.states.get(PROJECT, S2)?.status, "BUILDING");
+    } finally {
+      await w.close();
+    }
+  });
+
   it("the scheduler polls a BUILDING server every interval through pollTarget, however often the config is reloaded", async () => {
     const w = await createWorld({
       target: `{ projectId: ${PROJECT}, serverIds: [${S1}], jobs: false }`,

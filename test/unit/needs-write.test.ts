@@ -88,4 +88,20 @@ describe("needsWrite", () => {
       true,
     );
   });
+
+  it("compares API objects field by field: key order does not matter, a nested array element does", () => {
+    const server = base.server as NonNullable<ServerState["server"]>;
+    const reordered = {
+      ...server,
+      raw: { authorize_accounts: [], image_ref: { image_type: "gold", id: "i" }, status: "ACTIVE", id: "s" },
+    };
+    assert.equal(needsWrite(base, { ...base, server: reordered }), false);
+    const accounts = { ...server, raw: { ...server.raw, authorize_accounts: [{ account: "a" }] } };
+    assert.equal(needsWrite(base, { ...base, server: accounts }), true);
+    const extraKey = {
+      ...server,
+      raw: { ...server.raw, image_ref: { id: "i", image_type: "gold", x: undefined } },
+    };
+    assert.equal(needsWrite(base, { ...base, server: extraKey }), true);
+  });
 });
