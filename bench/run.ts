@@ -16,8 +16,8 @@ import { run as runLatency } from "./latency.js";
 import { run as runMetricsHttp } from "./metrics-http.js";
 import { type BenchResult, run as runMetricsScrape } from "./metrics-scrape.js";
 import { run as runPollCycle } from "./poll-cycle.js";
-import { run as runStatusPage } from "./status-page.js";
 import { run as runScheduler } from "./scheduler.js";
+import { run as runStatusPage } from "./status-page.js";
 
 /** A benchmark's result, possibly with further rows for the summary table. */
 type AnyResult = BenchResult & { moreRows?: BenchResult[] };
