@@ -4,9 +4,19 @@
 // them ourselves. The tests (and every process they start) get a temp dir of their own ($TMPDIR), so
 // what is left in it afterwards is theirs, whatever else runs on the machine.
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, statSync, symlinkSync, unlinkSync } from "node:fs";
+import {
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  unlinkSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir, userInfo } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
 
 function findTests(dir) {
   const out = [];
@@ -25,8 +35,22 @@ if (files.length === 0) {
   console.error("run-tests: no test files found");
   process.exit(1);
 }
-const args = ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=2", ...files];
 const tmp = mkdtempSync(join(tmpdir(), "imagewatch-run-tests-"));
+// Unit tests are pure and quick: they share one process (one entry file importing them all), so the
+// suite does not pay a process start and a TypeScript loader per file for them. Integration and browser
+// tests keep a process each (real servers, child processes, signals).
+const units = files.filter((f) => f.startsWith(join("test", "unit")));
+const others = files.filter((f) => !units.includes(f));
+const entries = [...others];
+if (units.length > 0) {
+  const entry = join(tmp, "unit-tests.test.mjs");
+  writeFileSync(
+    entry,
+    units.map((f) => `import ${JSON.stringify(pathToFileURL(resolve(f)).href)};`).join("\n"),
+  );
+  entries.unshift(entry);
+}
+const args = ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=3", ...entries];
 // tsx keeps its compile cache in $TMPDIR/tsx-<uid>: share the usual one, so the runs stay warm.
 const tsxCache = `tsx-${process.geteuid ? process.geteuid() : userInfo().username}`;
 mkdirSync(join(tmpdir(), tsxCache), { recursive: true });
@@ -35,7 +59,7 @@ symlinkSync(join(tmpdir(), tsxCache), join(tmp, tsxCache), "dir");
 /** Lists what the tests left in their temp dir, then removes the dir; 1 when anything was left. */
 function checkLeftovers() {
   unlinkSync(join(tmp, tsxCache));
-  const left = readdirSync(tmp);
+  const left = readdirSync(tmp).filter((name) => name !== "unit-tests.test.mjs");
   rmSync(tmp, { recursive: true, force: true });
   if (left.length === 0) return 0;
   console.error(
