@@ -39,17 +39,22 @@ const tmp = mkdtempSync(join(tmpdir(), "imagewatch-run-tests-"));
 // Unit tests are pure and quick: they share one process (one entry file importing them all), so the
 // suite does not pay a process start and a TypeScript loader per file for them. Integration and browser
 // tests keep a process each (real servers, child processes, signals).
+// Tests that must own their process: real child processes and signals, process-wide hooks, a browser.
+const OWN_PROCESS = /(daemon|demo|cli|jobs|store-crash|alertmanager|chaos|status-page)\.test\.ts$/;
 const units = files.filter((f) => f.startsWith(join("test", "unit")));
-const others = files.filter((f) => !units.includes(f));
-const entries = [...others];
-if (units.length > 0) {
-  const entry = join(tmp, "unit-tests.test.mjs");
+const shared = files.filter((f) => f.startsWith(join("test", "integration")) && !OWN_PROCESS.test(f));
+const entries = files.filter((f) => !units.includes(f) && !shared.includes(f));
+// The shared integration files go in three processes, so the runner still has three lanes to fill.
+const groups = [units, ...[0, 1, 2].map((k) => shared.filter((_, i) => i % 3 === k))];
+groups.forEach((group, g) => {
+  if (group.length === 0) return;
+  const entry = join(tmp, `group-${g}.test.mjs`);
   writeFileSync(
     entry,
-    units.map((f) => `import ${JSON.stringify(pathToFileURL(resolve(f)).href)};`).join("\n"),
+    group.map((f) => `import ${JSON.stringify(pathToFileURL(resolve(f)).href)};`).join("\n"),
   );
   entries.unshift(entry);
-}
+});
 const args = ["--import", "tsx", "--test", "--test-reporter=spec", "--test-concurrency=3", ...entries];
 // tsx keeps its compile cache in $TMPDIR/tsx-<uid>: share the usual one, so the runs stay warm.
 const tsxCache = `tsx-${process.geteuid ? process.geteuid() : userInfo().username}`;
@@ -59,7 +64,7 @@ symlinkSync(join(tmpdir(), tsxCache), join(tmp, tsxCache), "dir");
 /** Lists what the tests left in their temp dir, then removes the dir; 1 when anything was left. */
 function checkLeftovers() {
   unlinkSync(join(tmp, tsxCache));
-  const left = readdirSync(tmp).filter((name) => name !== "unit-tests.test.mjs");
+  const left = readdirSync(tmp).filter((name) => !/^group-\d+\.test\.mjs$/.test(name));
   rmSync(tmp, { recursive: true, force: true });
   if (left.length === 0) return 0;
   console.error(
