@@ -21,6 +21,7 @@ import { withSqliteStore } from "../store/sqlite-store.js";
 import type { DeliveryRecord, EventFilter, EventWithDeliveries, ReplayScope } from "../store/types.js";
 import { loadCommandConfig } from "./config-file.js";
 import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
+import { alignedLine, columnWidths } from "./output.js";
 
 const USAGE = `Usage: imagewatch events list   [-c FILE] [--state pending|delivered|dead] [--webhook NAME]
                                 [--server ID] [--type T] [--since 1h] [--limit N] [--json]
@@ -169,12 +170,8 @@ export function formatTable(events: readonly EventWithDeliveries[]): string {
     e.deliveries.length === 0 ? "-" : e.deliveries.map(deliveryCell).join(", "),
   ]);
   const header = ["TIME", "EVENT", "TYPE", "SERVER", "DELIVERIES (webhook state ×attempts)"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) =>
-    cells
-      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-      .join("  ")
-      .trimEnd();
+  const widths = columnWidths(header, rows);
+  const line = (cells: string[]) => alignedLine(cells, widths);
   const out = [line(header)];
   events.forEach((e, i) => {
     out.push(line(rows[i] ?? []));

@@ -1,10 +1,4 @@
-/**
- * `imagewatch jobs`: asks the cloud API for every target's image jobs now (like `once`: nothing is sent
- * or stored) and prints them, failed ones with the reasons their sub-jobs give.
- */
-import { createCloudForCommand } from "../app.js";
 import type { CloudClient } from "../cloud/client.js";
-import { CloudError } from "../cloud/errors.js";
 import type { Config, TargetConfig } from "../config/types.js";
 import {
   type ImageJob,
@@ -15,11 +9,11 @@ import {
 } from "../domain/jobs.js";
 import { systemClock } from "../lib/clock.js";
 import { formatHumanDuration, parseDuration } from "../lib/duration.js";
-import { coerceError, ExitCode, UsageError } from "../lib/errors.js";
+import { ExitCode, UsageError } from "../lib/errors.js";
 import { toIsoOrNull } from "../lib/iso.js";
-import { createLogger } from "../lib/logger.js";
 import { loadCommandConfig } from "./config-file.js";
 import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
+import { askClouds, describeCallFailure, renderColumns } from "./output.js";
 
 const USAGE = `Usage: imagewatch jobs [-c FILE] [--failed] [--since 24h] [--json]
 
@@ -157,24 +151,11 @@ export function renderJobsTable(rows: readonly JobRow[]): string {
     r.name === "" ? "-" : r.name,
     reasonOf(r),
   ]);
-  const all = [header, ...lines];
-  const widths = header.map((_, i) => Math.max(...all.map((cells) => (cells[i] ?? "").length)));
-  return all
-    .map((cells) =>
-      cells
-        .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  return renderColumns(header, lines);
 }
 
-function describeFailure(f: JobsResult["failures"][number]): string {
-  if (f.error instanceof CloudError) {
-    const rid = f.error.requestId === undefined ? "" : ` (request id ${f.error.requestId})`;
-    return `error: ${f.error.code} project ${f.projectId} (jobs): ${f.error.message}${rid}`;
-  }
-  return `error: project ${f.projectId} (jobs): ${coerceError(f.error).message}`;
+function describeJobsFailure(f: JobsResult["failures"][number]): string {
+  return describeCallFailure(`project ${f.projectId} (jobs)`, f.error);
 }
 
 /** The `jobs` command. */
@@ -201,30 +182,20 @@ export const jobsCommand: Command = {
     if (typeof loaded === "number") return loaded;
     const { config } = loaded;
 
-    const logger = createLogger(config.log, ctx.stderr);
-    const clouds = createCloudForCommand(config, { logger, env: ctx.env });
-    const controller = new AbortController();
-    const offInt = ctx.onSignal("SIGINT", () => controller.abort(new Error("interrupted")));
-    const offTerm = ctx.onSignal("SIGTERM", () => controller.abort(new Error("interrupted")));
-    let result: JobsResult;
-    try {
-      result = await listJobsNow(config, {
-        cloudFor: (target) => clouds.forTarget(target),
+    const { result, aborted } = await askClouds(ctx, config, (cloudFor, signal) =>
+      listJobsNow(config, {
+        cloudFor,
         now: systemClock.now(),
         since,
         failedOnly: values.failed ?? false,
-        signal: controller.signal,
-      });
-    } finally {
-      offInt();
-      offTerm();
-      await clouds.close();
-    }
-    const failed = result.failures.length > 0 || controller.signal.aborted;
+        signal,
+      }),
+    );
+    const failed = result.failures.length > 0 || aborted;
     if (values.json) writeLine(ctx.stdout, JSON.stringify(result.rows, null, 2));
     else if (result.rows.length > 0) writeLine(ctx.stdout, renderJobsTable(result.rows));
     else if (!failed) writeLine(ctx.stderr, values.failed ? "no failed image jobs" : "no image jobs");
-    for (const f of result.failures) writeLine(ctx.stderr, describeFailure(f));
+    for (const f of result.failures) writeLine(ctx.stderr, describeJobsFailure(f));
     return failed ? ExitCode.failure : ExitCode.ok;
   },
 };

@@ -1,10 +1,4 @@
-/**
- * `imagewatch once`: one poll of every target, planned and read as the daemon's first tick, printed as a
- * table or JSON. Sends nothing and stores nothing.
- */
-import { createCloudForCommand } from "../app.js";
 import type { CloudClient, GetServerResult } from "../cloud/client.js";
-import { CloudError } from "../cloud/errors.js";
 import type { Config, TargetConfig } from "../config/types.js";
 import { observe } from "../domain/observe.js";
 import { listResults, planTick } from "../domain/poll-plan.js";
@@ -12,12 +6,12 @@ import type { ImageServer } from "../domain/types.js";
 import { systemClock } from "../lib/clock.js";
 import { mapLimit } from "../lib/concurrency.js";
 import { formatHumanDuration } from "../lib/duration.js";
-import { coerceError, ExitCode } from "../lib/errors.js";
+import { ExitCode } from "../lib/errors.js";
 import { toIsoOrNull } from "../lib/iso.js";
-import { createLogger } from "../lib/logger.js";
 import { planSettings } from "../poller/poll-target.js";
 import { loadCommandConfig } from "./config-file.js";
 import { type Command, type CommandContext, parseCommandArgs, writeLine } from "./context.js";
+import { askClouds, describeCallFailure, renderColumns } from "./output.js";
 
 const USAGE = `Usage: imagewatch once [-c FILE] [--json]
 
@@ -179,16 +173,7 @@ export function renderTable(
     formatHumanDuration(r.time_in_status_seconds * 1000),
     stuck(r),
   ]);
-  const all = [header, ...lines];
-  const widths = header.map((_, i) => Math.max(...all.map((cells) => (cells[i] ?? "").length)));
-  return all
-    .map((cells) =>
-      cells
-        .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i] ?? 0)))
-        .join("  ")
-        .trimEnd(),
-    )
-    .join("\n");
+  return renderColumns(header, lines);
 }
 
 /** The stderr line of a failed poll: code, where, message (with host:port for a connection error), request id. */
@@ -197,12 +182,7 @@ function describeOnceFailure(f: OnceFailure): string {
     f.serverId === undefined
       ? `project ${f.projectId} (list)`
       : `project ${f.projectId} server ${f.serverId}`;
-  if (f.error instanceof CloudError) {
-    const rid = f.error.requestId === undefined ? "" : ` (request id ${f.error.requestId})`;
-    return `error: ${f.error.code} ${where}: ${f.error.message}${rid}`;
-  }
-  const e = coerceError(f.error);
-  return `error: ${where}: ${e.message}`;
+  return describeCallFailure(where, f.error);
 }
 
 /** The `once` command. */
@@ -223,26 +203,11 @@ export const onceCommand: Command = {
     if (typeof loaded === "number") return loaded;
     const { config } = loaded;
 
-    // Logs go to stderr so stdout stays a clean table or JSON document.
-    const logger = createLogger(config.log, ctx.stderr);
-    const clouds = createCloudForCommand(config, { logger, env: ctx.env });
-    const controller = new AbortController();
-    const offInt = ctx.onSignal("SIGINT", () => controller.abort(new Error("interrupted")));
-    const offTerm = ctx.onSignal("SIGTERM", () => controller.abort(new Error("interrupted")));
-    let result: OnceResult;
-    try {
-      result = await pollOnce(config, {
-        cloudFor: (target) => clouds.forTarget(target),
-        now: systemClock.now(),
-        signal: controller.signal,
-      });
-    } finally {
-      offInt();
-      offTerm();
-      await clouds.close();
-    }
+    const { result, aborted } = await askClouds(ctx, config, (cloudFor, signal) =>
+      pollOnce(config, { cloudFor, now: systemClock.now(), signal }),
+    );
 
-    const failed = result.failures.length > 0 || controller.signal.aborted;
+    const failed = result.failures.length > 0 || aborted;
     if (values.json) {
       writeLine(ctx.stdout, JSON.stringify(result.rows, null, 2));
     } else if (result.rows.length > 0) {
