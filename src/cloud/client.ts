@@ -432,6 +432,34 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
     }
   }
 
+  /** Every page of one of the job lists (`limit=100`), with the listing rules of `listAllPages`. */
+  function listAllJobPages<T extends { id: string }>(
+    projectId: string,
+    resource: "image-server-jobs" | "image-server-sub-jobs",
+    query: Record<string, string>,
+    parse: (body: unknown) => ListPage<T>,
+    jobType: string,
+    what: "jobs" | "sub-jobs",
+    signal: AbortSignal | undefined,
+  ): Promise<T[]> {
+    const fetchPage = (offset: number) =>
+      call<ListPage<T>>(
+        {
+          projectId,
+          path: `/v1/${encodeURIComponent(projectId)}/${resource}`,
+          query: { ...query, limit: String(LIST_LIMIT), offset: String(offset) },
+          call: "list",
+          parse,
+        },
+        signal,
+      );
+    return listAllPages(
+      fetchPage,
+      (info) =>
+        logger.info({ ...info, jobType, list: what }, "job count changed during listing, listing again"),
+      what,
+    );
+  }
   return {
     getImageServer(projectId, serverId, options) {
       return call<GetServerResult>(
@@ -493,50 +521,28 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
     },
 
     listAllImageJobs(projectId, filter, options) {
-      const fetchPage = (offset: number) =>
-        call<ListPage<ImageJob>>(
-          {
-            projectId,
-            path: `/v1/${encodeURIComponent(projectId)}/image-server-jobs`,
-            query: { ...jobQuery(filter), limit: String(LIST_LIMIT), offset: String(offset) },
-            call: "list",
-            parse: (body) => parseJobListPage(body, filter.jobType),
-          },
-          options?.signal,
-        );
-      return listAllPages(
-        fetchPage,
-        (info) =>
-          logger.info(
-            { ...info, jobType: filter.jobType },
-            "job count changed during listing, listing again",
-          ),
+      return listAllJobPages(
+        projectId,
+        "image-server-jobs",
+        jobQuery(filter),
+        (body) => parseJobListPage(body, filter.jobType),
+        filter.jobType,
         "jobs",
+        options?.signal,
       );
     },
 
     listImageSubJobs(projectId, filter, options) {
       const query = jobQuery(filter);
       if (filter.jobId) query.job_id = filter.jobId;
-      const fetchPage = (offset: number) =>
-        call<ListPage<ImageSubJob>>(
-          {
-            projectId,
-            path: `/v1/${encodeURIComponent(projectId)}/image-server-sub-jobs`,
-            query: { ...query, limit: String(LIST_LIMIT), offset: String(offset) },
-            call: "list",
-            parse: (body) => parseSubJobListPage(body, filter.jobType),
-          },
-          options?.signal,
-        );
-      return listAllPages(
-        fetchPage,
-        (info) =>
-          logger.info(
-            { ...info, jobType: filter.jobType },
-            "sub-job count changed during listing, listing again",
-          ),
+      return listAllJobPages(
+        projectId,
+        "image-server-sub-jobs",
+        query,
+        (body) => parseSubJobListPage(body, filter.jobType),
+        filter.jobType,
         "sub-jobs",
+        options?.signal,
       );
     },
 
