@@ -201,6 +201,11 @@ function observeNotFound(before: ServerState, answered: ServerState, ctx: Observ
   return gone;
 }
 
+/** `seen` at the start of a status that began at `statusSince`: no stuck episode yet. */
+function inNewStatus(seen: ServerState, statusSince: number): ServerState {
+  return { ...seen, statusSince, stuck: false, stuckNotifiedAt: null, stuckCount: 0 };
+}
+
 /** First sight, or back after disappearing: `discovered`; time in status from `update_time`. */
 function observeAppearance(
   before: ServerState,
@@ -215,7 +220,7 @@ function observeAppearance(
     before.server?.updateTime === server.updateTime;
   // An unchanged object coming back keeps its status start: the status never changed.
   const statusSince = unchanged ? before.statusSince : firstSightStart(server.updateTime, ctx.now);
-  const next: ServerState = { ...seen, statusSince, stuck: false, stuckNotifiedAt: null, stuckCount: 0 };
+  const next = inNewStatus(seen, statusSince);
   emitter.discovered(before, next);
   return next;
 }
@@ -229,7 +234,7 @@ function observeChange(
   emitter: Emitter,
 ): ServerState {
   const statusSince = changeStart(before, server.updateTime, ctx.now);
-  const next: ServerState = { ...seen, statusSince, stuck: false, stuckNotifiedAt: null, stuckCount: 0 };
+  const next = inNewStatus(seen, statusSince);
   if (before.stuck) emitter.stuckResolved(before, next, statusSince);
   emitter.statusChanged(before, next);
   return next;
