@@ -27,10 +27,21 @@ const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const POLL_SECONDS = Number(process.env.IMAGEWATCH_BENCH_RSS_SECONDS ?? 60);
 const SIZES = (process.env.IMAGEWATCH_BENCH_SIZES ?? "0,10000,50000").split(",").map(Number);
 const RESTARTS = Number(process.env.IMAGEWATCH_BENCH_RESTARTS ?? 3);
+/** Node flags for the daemon only (to measure e.g. `--max-old-space-size`), space-separated. */
+const NODE_FLAGS = (process.env.IMAGEWATCH_BENCH_DAEMON_NODE_FLAGS ?? "").split(" ").filter(Boolean);
 
 /** This benchmark's result. */
 export interface DaemonBenchResult extends BenchResult {
-  rssMiB: Array<{ servers: number; afterReadyMiB: number; afterPollingMiB: number; ticks: number }>;
+  rssMiB: Array<{
+    servers: number;
+    afterReadyMiB: number;
+    afterPollingMiB: number;
+    /** The daemon's CPU seconds during the polling window. */
+    pollingCpuSeconds: number;
+    ticks: number;
+  }>;
+  /** IMAGEWATCH_BENCH_DAEMON_NODE_FLAGS, when set. */
+  daemonNodeFlags: string[];
   restartToReadyMs: { servers0: number[]; servers10000: number[] };
   pollSeconds: number;
   moreRows: BenchResult[];
@@ -46,6 +57,12 @@ export function freePort(): Promise<number> {
       s.close(() => resolve(port));
     });
   });
+}
+
+/** The daemon's CPU seconds (user + system) so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 function rssMiB(pid: number): number {
@@ -65,9 +82,13 @@ export interface Daemon {
 /** Spawns `node dist/main.js run --config` and waits for its first `/-/ready` 200. */
 export async function startDaemon(configPath: string, port: number, dispatcher: Agent): Promise<Daemon> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, [join(ROOT, "dist/main.js"), "run", "--config", configPath], {
-    stdio: ["ignore", "ignore", "inherit"],
-  });
+  const child = spawn(
+    process.execPath,
+    [...NODE_FLAGS, join(ROOT, "dist/main.js"), "run", "--config", configPath],
+    {
+      stdio: ["ignore", "ignore", "inherit"],
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   let gone = false;
   child.once("exit", () => {
@@ -157,6 +178,7 @@ export async function run(): Promise<DaemonBenchResult> {
         const d = await startDaemon(configPath, port, dispatcher);
         const pid = d.child.pid as number;
         const afterReady = rssMiB(pid);
+        const cpuAtReady = cpuSeconds(pid);
         let ticks = 0;
         const until = performance.now() + POLL_SECONDS * 1000;
         while (performance.now() < until) {
@@ -173,6 +195,7 @@ export async function run(): Promise<DaemonBenchResult> {
           servers: n,
           afterReadyMiB: round2(afterReady),
           afterPollingMiB: round2(rssMiB(pid)),
+          pollingCpuSeconds: round2(cpuSeconds(pid) - cpuAtReady),
           ticks,
         });
         await d.stop();
@@ -217,6 +240,7 @@ export async function run(): Promise<DaemonBenchResult> {
     rssMiB: rss,
     restartToReadyMs: restart,
     pollSeconds: POLL_SECONDS,
+    daemonNodeFlags: NODE_FLAGS,
   };
 }
 

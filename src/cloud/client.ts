@@ -59,11 +59,10 @@ export interface CloudClient {
     options?: {
       signal?: AbortSignal | undefined;
       /**
-       * Maps each server as its page arrives (the poller returns the object it already holds when the
-       * answer is field-wise equal), so an unchanged answer's objects die young instead of living until
-       * the whole list is in.
+       * The server the caller already holds for an id. An answer field-wise equal to its `raw` is not
+       * parsed: the list holds the held object, so an unchanged answer's objects die young.
        */
-      reuse?: (server: ImageServer) => ImageServer;
+      held?: (id: string) => ImageServer | undefined;
     },
   ): Promise<ImageServer[]>;
   /**
@@ -480,13 +479,8 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
       const query: Record<string, string> = { limit: String(LIST_LIMIT) };
       if (filter.serverName) query.server_name = filter.serverName;
       if (filter.enterpriseProjectId) query.enterprise_project_id = filter.enterpriseProjectId;
-      const reuse = options?.reuse;
-      const parse = reuse
-        ? (body: unknown): ListPage => {
-            const page = parseListPage(body);
-            return { count: page.count, items: page.items.map(reuse) };
-          }
-        : parseListPage;
+      const held = options?.held;
+      const parse = (body: unknown): ListPage => parseListPage(body, held);
       const fetchPage = (offset: number) =>
         call<ListPage>(
           {

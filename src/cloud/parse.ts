@@ -178,9 +178,48 @@ function isCount(value: unknown): value is number {
   return typeof value === "number" && Number.isInteger(value) && value >= 0;
 }
 
-/** Validates a list body `{count, items: [...]}`; every item must be a valid image server. */
-export function parseListPage(value: unknown): ListPage {
-  return parsePage(value, parseImageServer);
+/**
+ * Validates a list body `{count, items: [...]}`; every item must be a valid image server. `held` gives
+ * the server the caller already holds for an id: when an item equals its `raw` field-wise, the held
+ * object is returned as it is, unparsed (it passed OBJECT_BOUNDS, and an equal answer cannot exceed
+ * them); anything new or changed is parsed and bounded.
+ */
+export function parseListPage(value: unknown, held?: (id: string) => ImageServer | undefined): ListPage {
+  if (!held) return parsePage(value, parseImageServer);
+  return parsePage(value, (item) => {
+    if (isRecord(item) && typeof item.id === "string") {
+      const known = held(item.id);
+      if (known && sameRaw(known.raw, item, 0)) return known;
+    }
+    return parseImageServer(item);
+  });
+}
+
+/**
+ * Whether a fresh JSON value `b` equals a held one `a`, field by field. The walk follows `a`, which is
+ * within OBJECT_BOUNDS, and gives up (not equal: `b` is then parsed and bounded) below
+ * OBJECT_BOUNDS.depth levels, so no answer makes it recurse deeper or longer than the held object allows.
+ */
+function sameRaw(a: unknown, b: unknown, depth: number): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== "object" || typeof b !== "object") return false;
+  if (depth >= OBJECT_BOUNDS.depth) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameRaw(a[i], b[i], depth + 1)) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ra = a as Record<string, unknown>;
+  const rb = b as Record<string, unknown>;
+  let n = 0;
+  for (const k in ra) {
+    if (!Object.hasOwn(ra, k)) continue;
+    if (!Object.hasOwn(rb, k) || !sameRaw(ra[k], rb[k], depth + 1)) return false;
+    n++;
+  }
+  for (const k in rb) if (Object.hasOwn(rb, k)) n--;
+  return n === 0;
 }
 
 /** A field that must be a string when present; null and missing are "". */

@@ -269,10 +269,7 @@ async function listAll(
   try {
     const servers = await deps.cloud.listImageServers(projectId, filter, {
       signal: deps.signal,
-      reuse: (server) => {
-        const held = deps.states.get(projectId, server.id)?.server;
-        return held && sameServer(held, server) ? held : server;
-      },
+      held: (id) => deps.states.get(projectId, id)?.server ?? undefined,
     });
     listed.servers = servers;
     memory.listPages = Math.max(1, Math.ceil(servers.length / LIST_LIMIT));

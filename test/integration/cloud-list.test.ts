@@ -90,25 +90,28 @@ describe("listImageServers", () => {
     );
   });
 
-  it("maps each server through `reuse` as its page arrives: the list holds what it returned", async (t) => {
-    const { client } = await setup(t, 150);
+  it("returns the `held` object for a server whose answer is unchanged, parses a changed one", async (t) => {
+    const { sim, client } = await setup(t, 150);
     const held = new Map((await client.listImageServers(P)).map((s) => [s.id, s]));
-    const seen: string[] = [];
+    sim.setStatus(P, "srv-0007", "BUILT");
+    const asked: string[] = [];
     const again = await client.listImageServers(
       P,
       {},
       {
-        reuse: (s) => {
-          seen.push(s.id);
-          return s.id === "srv-0007" ? s : (held.get(s.id) ?? s);
+        held: (id) => {
+          asked.push(id);
+          return held.get(id);
         },
       },
     );
-    assert.equal(seen.length, 150);
+    assert.equal(asked.length, 150);
     assert.equal(again.length, 150);
     for (const s of again) {
-      if (s.id === "srv-0007") assert.notEqual(s, held.get(s.id), "a fresh object where reuse gave one");
-      else assert.equal(s, held.get(s.id), `${s.id}: the held object`);
+      if (s.id === "srv-0007") {
+        assert.notEqual(s, held.get(s.id), "a fresh object for the changed server");
+        assert.equal(s.status, "BUILT");
+      } else assert.equal(s, held.get(s.id), `${s.id}: the held object`);
     }
   });
 

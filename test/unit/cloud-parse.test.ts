@@ -155,6 +155,46 @@ describe("parseListPage", () => {
     assert.throws(() => parseListPage({ count: 2, items: [{ id: "a" }, { name: "b" }] }), ShapeError));
 });
 
+describe("parseListPage with held servers", () => {
+  const nest = (levels: number): unknown => {
+    let v: unknown = 1;
+    for (let i = 0; i < levels; i++) v = [v];
+    return v;
+  };
+  const answer = () => ({
+    id: "a",
+    status: "ACTIVE",
+    update_time: "2022-03-07T10:40:43.858Z",
+    image_ref: { image_type: "gold", tags: [{ k: "x", v: [1, 2] }] },
+  });
+  const heldA = parseImageServer(answer());
+  const page = (...items: unknown[]) =>
+    parseListPage({ count: items.length, items }, (id) => (id === "a" ? heldA : undefined));
+
+  it("returns the held object for an unchanged answer, a new one for a new server", () => {
+    const [a, b] = page(answer(), { id: "b" }).items;
+    assert.equal(a, heldA);
+    assert.equal(b?.id, "b");
+  });
+  it("parses an answer whose nested field changed", () => {
+    const changed = answer();
+    (changed.image_ref.tags[0] as { v: number[] }).v[1] = 3;
+    const [a] = page(changed).items;
+    assert.notEqual(a, heldA);
+    assert.deepEqual(a?.raw.image_ref, changed.image_ref);
+  });
+  it("parses an answer with a field added, removed or of another type", () => {
+    const { status: _, ...removed } = answer();
+    for (const item of [{ ...answer(), extra: 1 }, removed, { ...answer(), image_ref: [] }]) {
+      assert.notEqual(page(item).items[0], heldA, JSON.stringify(item));
+    }
+  });
+  it("still refuses a known server's answer that exceeds the bounds", () => {
+    assert.throws(() => page({ ...answer(), image_ref: nest(100_000) }), /nested deeper than 32 levels/);
+    assert.throws(() => page({ ...answer(), x: "y".repeat(1024 * 1024) }), /more than 1048576 characters/);
+  });
+});
+
 describe("scrubSecrets / excerpt", () => {
   it("removes known secret values and credential-looking fields", () => {
     const text =
