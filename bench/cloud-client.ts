@@ -16,7 +16,6 @@
  * Run alone: `node --import tsx bench/cloud-client.ts`.
  */
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
 import { Pool } from "undici";
 import { createCloudClient } from "../src/cloud/client.js";
 import { parseImageServer } from "../src/cloud/parse.js";
@@ -25,7 +24,7 @@ import { sendHttp } from "../src/cloud/transport.js";
 import { parseConfigText } from "../src/config/load.js";
 import { systemClock } from "../src/lib/clock.js";
 import { createSilentLogger } from "../src/lib/logger.js";
-import { AK, cpuMs, median, PROJECT, round2, SK, startSimChild } from "./helpers.js";
+import { AK, cpuMs, median, PROJECT, round2, runWhenMain, SK, startSimChild } from "./helpers.js";
 import type { BenchResult } from "./metrics-scrape.js";
 
 /** This benchmark's result, with the extra figures it measures. */
@@ -210,14 +209,4 @@ function round4(n: number): number {
   return Math.round(n * 10_000) / 10_000;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    },
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(import.meta.url, run);

@@ -18,9 +18,9 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
-import { AK, median, PROJECT, round2, SK, startSimChild } from "./helpers.js";
+import { AK, median, PROJECT, round2, runWhenMain, SK, startSimChild } from "./helpers.js";
 import type { BenchResult } from "./metrics-scrape.js";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));
@@ -244,12 +244,4 @@ export async function run(): Promise<DaemonBenchResult> {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(import.meta.url, run);

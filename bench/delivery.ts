@@ -18,7 +18,6 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
 import { Agent, request } from "undici";
 import type { WebhookConfig } from "../src/config/types.js";
 import type { DomainEvent } from "../src/domain/types.js";
@@ -26,7 +25,7 @@ import { systemClock } from "../src/lib/clock.js";
 import { createSilentLogger } from "../src/lib/logger.js";
 import { createDeliveryService } from "../src/notify/delivery-service.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
-import { median, round2, serverId } from "./helpers.js";
+import { median, round2, runWhenMain, serverId } from "./helpers.js";
 import type { BenchResult } from "./metrics-scrape.js";
 
 const EVENTS = 10_000;
@@ -285,14 +284,4 @@ export async function run(): Promise<DeliveryBenchResult> {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    },
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(import.meta.url, run);

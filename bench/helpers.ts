@@ -19,6 +19,21 @@ export const AK = "DEMOACCESSKEY0000001";
 /** The simulator's demo secret key (its default scenario). */
 export const SK = "demo-secret-key-0000000000000000000000000";
 
+/**
+ * Runs a benchmark module's `run()` when the module is the script node was started with
+ * (`node --import tsx bench/<name>.ts`), printing its JSON; `bench/run.ts` imports it instead.
+ */
+export function runWhenMain(moduleUrl: string, run: () => Promise<unknown>): void {
+  if (!process.argv[1] || moduleUrl !== pathToFileURL(process.argv[1]).href) return;
+  run().then(
+    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}
+
 /** Median of a non-empty list. */
 export function median(xs: readonly number[]): number {
   const s = [...xs].sort((a, b) => a - b);

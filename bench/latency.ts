@@ -17,10 +17,9 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
 import { Agent, request } from "undici";
 import { buildDist, configText, freePort, startDaemon } from "./daemon.js";
-import { median, PROJECT, round2, startSimChild } from "./helpers.js";
+import { median, PROJECT, round2, runWhenMain, startSimChild } from "./helpers.js";
 import type { BenchResult } from "./metrics-scrape.js";
 
 const SERVERS = 100;
@@ -194,12 +193,4 @@ export async function run(): Promise<LatencyBenchResult> {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(import.meta.url, run);

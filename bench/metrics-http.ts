@@ -15,14 +15,13 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
 import { Agent, request } from "undici";
 import type { ServerState } from "../src/domain/types.js";
 import { createHttpServer } from "../src/http/server.js";
 import { systemClock } from "../src/lib/clock.js";
 import { createSilentLogger } from "../src/lib/logger.js";
 import { createMetrics } from "../src/metrics/metrics.js";
-import { median, round2, withLoopDelay } from "./helpers.js";
+import { median, round2, runWhenMain, withLoopDelay } from "./helpers.js";
 import { type BenchResult, makeState } from "./metrics-scrape.js";
 
 const SERVERS = 10_000;
@@ -151,12 +150,4 @@ export async function run(): Promise<MetricsHttpBenchResult> {
   }
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(import.meta.url, run);

@@ -17,10 +17,10 @@
  * Run alone: `node --import tsx bench/metrics-scrape.ts`.
  */
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
 import { Gauge, Registry } from "prom-client";
 import { KNOWN_STATUSES, type ServerState } from "../src/domain/types.js";
 import { createMetrics, METRIC_NAMES } from "../src/metrics/metrics.js";
+import { runWhenMain } from "./helpers.js";
 
 /** The result every benchmark reports. */
 export interface BenchResult {
@@ -266,14 +266,4 @@ function round2(n: number): number {
   return Math.round(n * 100) / 100;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    },
-    (err: unknown) => {
-      process.stderr.write(`${String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(import.meta.url, run);

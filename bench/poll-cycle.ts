@@ -31,7 +31,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
 import { Pool } from "undici";
 import { type CloudClient, createCloudClient, LIST_CONCURRENCY, LIST_LIMIT } from "../src/cloud/client.js";
 import { signRequest } from "../src/cloud/signer.js";
@@ -53,7 +52,17 @@ import {
 } from "../src/poller/poll-target.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
 import type { Store } from "../src/store/types.js";
-import { AK, cpuMs, median, PROJECT, round2, SK, startSimChild, withLoopDelay } from "./helpers.js";
+import {
+  AK,
+  cpuMs,
+  median,
+  PROJECT,
+  round2,
+  runWhenMain,
+  SK,
+  startSimChild,
+  withLoopDelay,
+} from "./helpers.js";
 import type { BenchResult } from "./metrics-scrape.js";
 
 /** One kind of cycle's medians. */
@@ -541,14 +550,4 @@ async function scaling(
   return points;
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => {
-      process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
-    },
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(import.meta.url, run);

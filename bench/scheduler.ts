@@ -14,7 +14,6 @@
  * Run alone: `node --import tsx bench/scheduler.ts`.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
 import type { CloudClient } from "../src/cloud/client.js";
 import { parseConfigText } from "../src/config/load.js";
 import type { Config, TargetConfig } from "../src/config/types.js";
@@ -28,7 +27,7 @@ import { pollTarget, ServerStates, TargetStates } from "../src/poller/poll-targe
 import { createScheduler } from "../src/poller/scheduler.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
 import { createManualClock } from "../test/helpers/manual-clock.js";
-import { round2, serverId } from "./helpers.js";
+import { round2, runWhenMain, serverId } from "./helpers.js";
 import type { BenchResult } from "./metrics-scrape.js";
 
 const TARGETS = 100;
@@ -221,12 +220,4 @@ export async function run(): Promise<SchedulerBenchResult> {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(import.meta.url, run);

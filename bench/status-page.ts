@@ -13,12 +13,11 @@
  * Run alone: `node --import tsx bench/status-page.ts`.
  */
 import { performance } from "node:perf_hooks";
-import { pathToFileURL } from "node:url";
 import { gzipSync } from "node:zlib";
 import type { ServerState } from "../src/domain/types.js";
 import { renderStatusPage, type StatusPageInput } from "../src/http/status-page.js";
 import type { JobResult, StatusChange } from "../src/store/types.js";
-import { median, PROJECT, round2, serverId } from "./helpers.js";
+import { median, PROJECT, round2, runWhenMain, serverId } from "./helpers.js";
 import type { BenchResult } from "./metrics-scrape.js";
 
 /** This benchmark's result, with the page sizes. */
@@ -148,12 +147,4 @@ export async function run(): Promise<StatusPageBenchResult> {
   };
 }
 
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  run().then(
-    (result) => process.stdout.write(`${JSON.stringify(result, null, 2)}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
-}
+runWhenMain(import.meta.url, run);
