@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createCloudClient } from "../../src/cloud/client.js";
 import { parseConfigText } from "../../src/config/load.js";
-import type { Config } from "../../src/config/types.js";
+import type { Config, TargetConfig } from "../../src/config/types.js";
 import type { TargetMemory } from "../../src/domain/poll-plan.js";
 import type { DomainEvent } from "../../src/domain/types.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
@@ -87,6 +87,19 @@ export async function createWorld(opts: {
   let states = new ServerStates();
   let targets = new TargetStates();
   const memory = new Map<string, TargetMemory>();
+  // One poll of `target` with the world's current store and states (both change at `restart()`).
+  const pollOnce = (target: TargetConfig, force: boolean) =>
+    pollTarget(target, {
+      cloud,
+      store,
+      states,
+      targets,
+      clock,
+      logger,
+      config: () => config,
+      memory,
+      force,
+    });
   const world: World = {
     clock,
     sim,
@@ -106,17 +119,7 @@ export async function createWorld(opts: {
     poll(force = true, targetIndex = 0) {
       const target = config.targets[targetIndex];
       if (!target) throw new Error("no target");
-      return pollTarget(target, {
-        cloud,
-        store,
-        states,
-        targets,
-        clock,
-        logger,
-        config: () => config,
-        memory,
-        force,
-      });
+      return pollOnce(target, force);
     },
     scheduler() {
       const { interval, concurrency } = config.schedule;
@@ -126,18 +129,7 @@ export async function createWorld(opts: {
           logger,
           clock,
           timers: clock,
-          poll: (target, force) =>
-            pollTarget(target, {
-              cloud,
-              store,
-              states,
-              targets,
-              clock,
-              logger,
-              config: () => config,
-              memory,
-              force,
-            }),
+          poll: pollOnce,
         },
       );
     },
