@@ -21,13 +21,35 @@ export interface HttpRequest {
   body?: string;
 }
 
-/** A response with its body read as text. Header names are lower-case. */
+/** A response with its whole body read. Header names are lower-case. */
 export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  text: string;
+  /** The body as received. */
+  bytes: Buffer;
+  /** The body decoded as UTF-8 (decoded once, when first read). */
+  readonly text: string;
   /** `X-Request-Id`, when sent. */
   requestId?: string;
+}
+
+/**
+ * A response whose text is decoded only when read: a caller that recognises the bytes (a list page
+ * seen before) never turns a ~150 KB body into a string.
+ */
+class ReadResponse implements HttpResponse {
+  #text: string | undefined;
+  requestId?: string;
+  constructor(
+    readonly status: number,
+    readonly headers: Record<string, string | string[] | undefined>,
+    readonly bytes: Buffer,
+  ) {}
+
+  get text(): string {
+    this.#text ??= this.bytes.toString("utf8");
+    return this.#text;
+  }
 }
 
 /** How the exchange is bounded. */
@@ -147,11 +169,8 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
       }
       chunks.push(buf);
     }
-    const out: HttpResponse = {
-      status: res.statusCode,
-      headers: res.headers,
-      text: Buffer.concat(chunks).toString("utf8"),
-    };
+    const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+    const out = new ReadResponse(res.statusCode, res.headers, bytes);
     if (requestId !== undefined) out.requestId = requestId;
     return out;
   } catch (err) {

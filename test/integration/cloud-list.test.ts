@@ -105,7 +105,9 @@ describe("listImageServers", () => {
         },
       },
     );
-    assert.equal(asked.length, 150);
+    // Only the page whose body changed is parsed (and asks for held objects); the other is recalled.
+    assert.ok(asked.includes("srv-0007"));
+    assert.ok(asked.length === 100 || asked.length === 50, `asked for ${asked.length}`);
     assert.equal(again.length, 150);
     for (const s of again) {
       if (s.id === "srv-0007") {
@@ -113,6 +115,49 @@ describe("listImageServers", () => {
         assert.equal(s.status, "BUILT");
       } else assert.equal(s, held.get(s.id), `${s.id}: the held object`);
     }
+  });
+
+  it("a page whose body is byte-for-byte the same is not parsed again: the same objects come back", async (t) => {
+    const { client } = await setup(t, 250);
+    const first = await client.listImageServers(P);
+    const second = await client.listImageServers(P);
+    assert.equal(second.length, 250);
+    for (const [i, s] of second.entries())
+      assert.equal(s, first[i], `${s.id}: the object of the first listing`);
+  });
+
+  it("only the page whose body changed is parsed again; the others keep their objects", async (t) => {
+    const { sim, client } = await setup(t, 250);
+    const first = new Map((await client.listImageServers(P)).map((s) => [s.id, s]));
+    const pageOf = new Map<string, number>();
+    // The API's order (create_time): which page each id is on.
+    for (const [i, item] of sim.listServers(P).entries()) pageOf.set(String(item.id), Math.floor(i / 100));
+    sim.setStatus(P, "srv-0007", "BUILT");
+    const changedPage = pageOf.get("srv-0007");
+    const second = await client.listImageServers(P);
+    let reparsed = 0;
+    for (const s of second) {
+      const before = first.get(s.id);
+      if (s.id === "srv-0007") assert.equal(s.status, "BUILT");
+      else assert.deepEqual(s, before, `${s.id}: the same server`);
+      if (pageOf.get(s.id) === changedPage) {
+        assert.notEqual(s, before, `${s.id}: on the changed page, parsed again`);
+        reparsed++;
+      } else assert.equal(s, before, `${s.id}: on an unchanged page, the same object`);
+    }
+    assert.ok(reparsed === 100 || reparsed === 50, `reparsed ${reparsed}`);
+  });
+
+  it("remembers pages per project and filter: a filtered listing is parsed on its own", async (t) => {
+    const { client } = await setup(t, 120);
+    const all = new Map((await client.listImageServers(P)).map((s) => [s.id, s]));
+    const builds = await client.listImageServers(P, { serverName: "build-" });
+    assert.equal(builds.length, 60);
+    for (const s of builds) assert.notEqual(s, all.get(s.id), `${s.id}: parsed from its own page`);
+    const again = await client.listImageServers(P, { serverName: "build-" });
+    for (const [i, s] of again.entries()) assert.equal(s, builds[i]);
+    const allAgain = await client.listImageServers(P);
+    for (const s of allAgain) assert.equal(s, all.get(s.id), `${s.id}: the unfiltered listing kept`);
   });
 
   it("a full last page ends the listing at the count (200 servers: 2 calls)", async (t) => {

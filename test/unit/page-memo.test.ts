@@ -1,0 +1,61 @@
+/** The memo of list pages: recalled only for the same digest at the same offset, kept only when complete. */
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { digestOf, ListingMemo } from "../../src/cloud/page-memo.js";
+
+describe("ListingMemo", () => {
+  it("recalls a page's value only for the same digest at the same offset", () => {
+    const memo = new ListingMemo<string>();
+    const first = memo.begin("q");
+    first.page(0).remember("d0", "page 0");
+    first.page(100).remember("d1", "page 1");
+    first.complete();
+    const second = memo.begin("q");
+    assert.equal(second.page(0).recall("d0"), "page 0");
+    assert.equal(second.page(0).recall("other"), undefined, "a changed body");
+    assert.equal(second.page(100).recall("d0"), undefined, "another offset's digest");
+    assert.equal(memo.begin("other query").page(0).recall("d0"), undefined, "another query");
+  });
+
+  it("a listing that never completes leaves the last complete one in place", () => {
+    const memo = new ListingMemo<string>();
+    const first = memo.begin("q");
+    first.page(0).remember("d0", "page 0");
+    first.complete();
+    const failed = memo.begin("q");
+    failed.page(0).remember("changed", "page 0, changed");
+    // no complete(): the listing failed on a later page
+    assert.equal(memo.begin("q").page(0).recall("d0"), "page 0");
+  });
+
+  it("a completed listing keeps only the pages it read (recalled or parsed)", () => {
+    const memo = new ListingMemo<string>();
+    const first = memo.begin("q");
+    first.page(0).remember("d0", "page 0");
+    first.page(100).remember("d1", "page 1");
+    first.complete();
+    const shorter = memo.begin("q");
+    assert.equal(shorter.page(0).recall("d0"), "page 0");
+    shorter.complete();
+    const third = memo.begin("q");
+    assert.equal(third.page(0).recall("d0"), "page 0", "recalled pages are carried over");
+    assert.equal(third.page(100).recall("d1"), undefined, "a page the last listing did not read is gone");
+  });
+
+  it("forgets the oldest query beyond its bound", () => {
+    const memo = new ListingMemo<string>(2);
+    for (const q of ["a", "b", "c"]) {
+      const round = memo.begin(q);
+      round.page(0).remember("d", q);
+      round.complete();
+    }
+    assert.equal(memo.size, 2);
+    assert.equal(memo.begin("a").page(0).recall("d"), undefined);
+    assert.equal(memo.begin("c").page(0).recall("d"), "c");
+  });
+
+  it("digests bodies by their bytes", () => {
+    assert.equal(digestOf(Buffer.from('{"count":1}')), digestOf(Buffer.from('{"count":1}')));
+    assert.notEqual(digestOf(Buffer.from('{"count":1}')), digestOf(Buffer.from('{"count":2}')));
+  });
+});
