@@ -18,12 +18,10 @@ import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import { fileURLToPath } from "node:url";
 import { Agent, request } from "undici";
-import { AK, median, PROJECT, round2, runWhenMain, SK, startSimChild } from "./helpers.js";
+import { AK, median, PROJECT, ROOT, round2, runWhenMain, SK, startSimChild } from "./helpers.js";
 import type { BenchResult } from "./metrics-scrape.js";
 
-const ROOT = fileURLToPath(new URL("..", import.meta.url));
 const POLL_SECONDS = Number(process.env.IMAGEWATCH_BENCH_RSS_SECONDS ?? 60);
 const SIZES = (process.env.IMAGEWATCH_BENCH_SIZES ?? "0,10000,50000").split(",").map(Number);
 const RESTARTS = Number(process.env.IMAGEWATCH_BENCH_RESTARTS ?? 3);

@@ -100,11 +100,19 @@ export interface SimChild {
 }
 
 const SELF = fileURLToPath(import.meta.url);
+/**
+ * Whether this is the compiled bench (`npm run bench` runs `bench-build/`, compiled by
+ * `tsconfig.bench.json`, so the code measured is what `dist/` ships, without the TypeScript loader and
+ * the helpers it inserts), rather than `node --import tsx bench/<name>.ts`.
+ */
+const COMPILED = SELF.endsWith(".js");
+/** The repository's root directory. */
+export const ROOT = fileURLToPath(new URL(COMPILED ? "../.." : "..", import.meta.url));
 
 /** Forks this file as a simulator child and waits until it listens (at most 30 s). */
 export async function startSimChild(): Promise<SimChild> {
   const child: ChildProcess = fork(SELF, ["sim-child"], {
-    execArgv: ["--import", "tsx"],
+    execArgv: COMPILED ? [] : ["--import", "tsx"],
     stdio: ["ignore", "inherit", "inherit", "ipc"],
   });
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();

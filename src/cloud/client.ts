@@ -202,7 +202,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
   });
   let closed = false;
   /** The pages of the last complete listing of each project and filter (see page-memo.ts). */
-  const listings = new ListingMemo<ListPage>();
+  const listings = new ListingMemo<ListPage, readonly ImageServer[]>();
 
   /** The API error object of a body, if the body is one. */
   function apiErrorOf(res: HttpResponse): ReturnType<typeof readApiError> {
@@ -506,10 +506,18 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
           },
           signal,
         );
-      const servers = await listAllPages(fetchPage, (info) =>
-        logger.info(info, "server count changed during listing, listing again"),
+      // Every page unchanged: the last result, copied (the caller owns what it gets; the memo keeps its own).
+      let kept: readonly ImageServer[] | undefined;
+      const servers = await listAllPages(
+        fetchPage,
+        (info) => logger.info(info, "server count changed during listing, listing again"),
+        "servers",
+        () => {
+          kept = round.unchanged();
+          return kept?.slice();
+        },
       );
-      round.complete();
+      round.complete(kept ?? servers.slice());
       return servers;
     },
 
@@ -596,14 +604,17 @@ function jobQuery(filter: JobFilter): Record<string, string> {
  * nothing. The listing ends when the offset reaches the latest count, or — without a count — at the
  * first short page. A page that brings no items while `count` says more remain is CLOUD_INVALID_RESPONSE
  * ("list ended at N of M"): a partial list would report every later item as gone. At most 1000 pages.
- * Sorted by id.
+ * Sorted by id. `reuse`, asked once the listing is complete, may give the result instead (the previous
+ * listing's, when every page came back unchanged).
  */
 export async function listAllPages<T extends { id: string } = ImageServer>(
   fetchPage: (offset: number) => Promise<ListPage<T>>,
   onRestart: (info: { previousCount: number; count: number }) => void = () => {},
   noun = "servers",
+  reuse?: () => T[] | undefined,
 ): Promise<T[]> {
-  const byId = new Map<string, T>();
+  /** Every page's items, in the order they were taken (a later answer for an id wins). */
+  const taken: T[][] = [];
   let restarted = false;
   let firstCount: number | undefined;
   let offset = 0;
@@ -635,7 +646,7 @@ export async function listAllPages<T extends { id: string } = ImageServer>(
           consistent = false; // the sequential loop below re-reads this offset and restarts
           break;
         }
-        for (const item of page.items) byId.set(item.id, item);
+        taken.push(page.items);
         offset = o + page.items.length;
         if (page.items.length < step) {
           consistent = offset >= firstCount; // a short page: read on from its end, one at a time
@@ -648,7 +659,7 @@ export async function listAllPages<T extends { id: string } = ImageServer>(
       }
     }
     const page = await fetchPage(offset);
-    for (const item of page.items) byId.set(item.id, item);
+    taken.push(page.items);
     const count = page.count;
     if (pages === 0) step = page.items.length;
     else if (page.items.length !== step || count !== firstCount) steady = false;
@@ -670,9 +681,23 @@ export async function listAllPages<T extends { id: string } = ImageServer>(
       throw new CloudError(FAILURES.invalid_response, `list ended at ${offset} of ${count} ${noun}`);
     }
   }
-  return sortedById(byId);
+  return reuse?.() ?? sortedById(taken);
 }
 
-function sortedById<T extends { id: string }>(byId: ReadonlyMap<string, T>): T[] {
-  return [...byId.values()].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+/**
+ * The items of every page, each id once (its last answer), sorted by id. No Map of every item: at
+ * 10,000 servers its table would be a large object, allocated anew on every poll.
+ */
+function sortedById<T extends { id: string }>(pages: readonly T[][]): T[] {
+  const all = pages.flat();
+  // Stable: items of one id stay in the order they were taken, so the last of each run is the latest.
+  all.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  let n = 0;
+  for (let i = 0; i < all.length; i++) {
+    const item = all[i] as T;
+    if (i + 1 < all.length && (all[i + 1] as T).id === item.id) continue;
+    all[n++] = item;
+  }
+  all.length = n;
+  return all;
 }

@@ -19,15 +19,25 @@ export interface PageMemo<T> {
 }
 
 /** One listing in progress: the memo of each page, kept only if the listing completes. */
-export interface ListingRound<T> {
+export interface ListingRound<T, R> {
   page(offset: number): PageMemo<T>;
-  /** The listing completed: what it read replaces what the previous one read. */
-  complete(): void;
+  /**
+   * The previous listing's result when this one read the same pages and every one came back unchanged
+   * (so its result would be the same); undefined otherwise.
+   */
+  unchanged(): R | undefined;
+  /** The listing completed with `result`: what it read replaces what the previous one read. */
+  complete(result: R): void;
 }
 
 interface Remembered<T> {
   digest: string;
   value: T;
+}
+
+interface Listing<T, R> {
+  pages: Map<number, Remembered<T>>;
+  result: R;
 }
 
 /** The SHA-256 of a body (base64). */
@@ -39,30 +49,34 @@ export function digestOf(bytes: Buffer): string {
  * The pages of the last complete listing of up to `maxListings` list queries (a query is a project and
  * its filter; the oldest is forgotten first). A listing that fails leaves the previous one in place.
  */
-export class ListingMemo<T> {
-  readonly #listings = new Map<string, Map<number, Remembered<T>>>();
+export class ListingMemo<T, R> {
+  readonly #listings = new Map<string, Listing<T, R>>();
 
   constructor(private readonly maxListings = 256) {}
 
   /** Starts a listing of the query `key`. */
-  begin(key: string): ListingRound<T> {
+  begin(key: string): ListingRound<T, R> {
     const last = this.#listings.get(key);
     const next = new Map<number, Remembered<T>>();
+    let parsed = false;
     return {
       page: (offset) => ({
         recall: (digest) => {
-          const seen = last?.get(offset);
+          const seen = last?.pages.get(offset);
           if (seen?.digest !== digest) return undefined;
           next.set(offset, seen);
           return seen.value;
         },
         remember: (digest, value) => {
+          parsed = true;
           next.set(offset, { digest, value });
         },
       }),
-      complete: () => {
+      // Only recalled pages were read, and as many as last time: the same offsets, the same bodies.
+      unchanged: () => (last && !parsed && next.size === last.pages.size ? last.result : undefined),
+      complete: (result) => {
         this.#listings.delete(key);
-        this.#listings.set(key, next);
+        this.#listings.set(key, { pages: next, result });
         if (this.#listings.size > this.maxListings) {
           const oldest = this.#listings.keys().next().value;
           if (oldest !== undefined) this.#listings.delete(oldest);

@@ -124,6 +124,14 @@ describe("listImageServers", () => {
     assert.equal(second.length, 250);
     for (const [i, s] of second.entries())
       assert.equal(s, first[i], `${s.id}: the object of the first listing`);
+    // Each caller owns its array: changing one changes no later listing.
+    second.reverse();
+    first.length = 0;
+    const third = await client.listImageServers(P);
+    assert.deepEqual(
+      third.map((s) => s.id),
+      Array.from({ length: 250 }, (_, i) => `srv-${pad(i)}`),
+    );
   });
 
   it("only the page whose body changed is parsed again; the others keep their objects", async (t) => {
