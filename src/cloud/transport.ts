@@ -4,6 +4,7 @@
  * every byte of the body — through one AbortSignal, with undici's own headers/body timeouts as a
  * second line.
  */
+import type { Readable } from "node:stream";
 import { rootCertificates } from "node:tls";
 import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from "undici";
 import type { CloudConfig } from "../config/types.js";
@@ -116,16 +117,27 @@ function classifyTransportError(
  * with the caller's abort reason.
  */
 export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<HttpResponse> {
-  const timeout = new AbortController();
+  // One controller for the timeout and the caller's signal, and one promise that rejects when it
+  // aborts: undici notices an abort only once the connection is up (nodejs/undici#386), so a stalled
+  // connect or TLS handshake would outlive the timeout unless the wait for headers races it.
+  const controller = new AbortController();
+  let stop: (reason: unknown) => void = () => {};
+  const stopped = new Promise<never>((_, reject) => {
+    stop = reject;
+  });
+  stopped.catch(() => {}); // raced below; a stop after the answer is nobody's error
   let timedOut = false;
+  const abort = (reason: unknown) => {
+    controller.abort(reason);
+    stop(reason);
+  };
   const timer = setTimeout(() => {
     timedOut = true;
-    timeout.abort(new Error("request timeout"));
+    abort(new Error("request timeout"));
   }, options.timeoutMs);
-  // One controller for both the timeout and the caller's signal; the listener is removed afterwards so
-  // a long-lived caller signal (the daemon's shutdown signal) does not collect one per request.
-  const signal = timeout.signal;
-  const onCallerAbort = () => timeout.abort(options.signal?.reason);
+  // The listener is removed afterwards, so a long-lived caller signal (the daemon's shutdown signal)
+  // does not collect one per request.
+  const onCallerAbort = () => abort(options.signal?.reason);
   if (options.signal?.aborted) onCallerAbort();
   else options.signal?.addEventListener("abort", onCallerAbort, { once: true });
   let phase: "connect or headers" | "body" = "connect or headers";
@@ -136,13 +148,12 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
       headers: req.headers,
       ...(req.body === undefined ? {} : { body: req.body }),
       dispatcher: options.dispatcher,
-      signal,
+      signal: controller.signal,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,
     });
-    // undici notices an abort only once the connection is up (nodejs/undici#386), so a stalled connect
-    // or TLS handshake would outlive the timeout: race the signal, and clean up what the loser returns.
-    const res = await Promise.race([pending, rejectOnAbort(signal)]).catch((err: unknown) => {
+    const res = await Promise.race([pending, stopped]).catch((err: unknown) => {
+      // The loser may still answer: drain it so its connection is freed.
       pending.then(
         (late) => late.body.dump().catch(() => {}),
         () => {},
@@ -151,25 +162,19 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
     });
     phase = "body";
     requestId = firstHeader(res.headers["x-request-id"]);
-    const chunks: Buffer[] = [];
-    let size = 0;
-    for await (const chunk of res.body) {
-      const buf = chunk as Buffer;
-      size += buf.length;
-      if (size > MAX_BODY_BYTES) {
-        res.body.destroy();
-        throw new CloudError(
+    // Once connected, an abort destroys the body stream, which rejects readBody.
+    const bytes = await readBody(
+      res.body,
+      () =>
+        new CloudError(
           FAILURES.invalid_response,
           `${describeRequest(req)}: response body larger than ${MAX_BODY_BYTES} bytes`,
           {
             httpStatus: res.statusCode,
             ...(requestId === undefined ? {} : { requestId }),
           },
-        );
-      }
-      chunks.push(buf);
-    }
-    const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+        ),
+    );
     const out = new ReadResponse(res.statusCode, res.headers, bytes);
     if (requestId !== undefined) out.requestId = requestId;
     return out;
@@ -182,11 +187,27 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
   }
 }
 
-/** A promise that rejects with the signal's reason once it aborts (and never settles otherwise). */
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise<never>((_, reject) => {
-    if (signal.aborted) reject(signal.reason);
-    else signal.addEventListener("abort", () => reject(signal.reason), { once: true });
+/**
+ * Collects a body's chunks (events, not async iteration: one promise per body, not one per chunk).
+ * Past MAX_BODY_BYTES the stream is destroyed and the promise rejects with `tooLarge()`.
+ */
+function readBody(body: Readable, tooLarge: () => Error): Promise<Buffer> {
+  return new Promise<Buffer>((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    body.on("data", (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > MAX_BODY_BYTES) {
+        reject(tooLarge());
+        body.destroy();
+        return;
+      }
+      chunks.push(chunk);
+    });
+    body.once("error", reject);
+    body.once("end", () => {
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    });
   });
 }
 

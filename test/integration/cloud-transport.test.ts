@@ -163,6 +163,36 @@ describe("network errors", () => {
     assert.equal(h.sim.counts().byRoute.get, 3);
   });
 
+  it("a body larger than 16 MiB is CLOUD_INVALID_RESPONSE, read no further, not retried", async (t) => {
+    let written = 0;
+    let closed = false;
+    const chunk = Buffer.alloc(1024 * 1024, 97);
+    const huge = createHttpServer((_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "x-request-id": "req-huge" });
+      const more = () => {
+        while (!closed && written < 64 * 1024 * 1024) {
+          written += chunk.length;
+          if (!res.write(chunk)) return void res.once("drain", more);
+        }
+        res.end();
+      };
+      res.once("close", () => {
+        closed = true;
+      });
+      more();
+    });
+    await new Promise<void>((resolve) => huge.listen(0, "127.0.0.1", resolve));
+    t.after(() => new Promise<void>((resolve) => huge.close(() => resolve())));
+    const port = (huge.address() as { port: number }).port;
+    const h = await clientFor(t, `http://127.0.0.1:${port}`, {});
+    const err = await rejectsWith(h.client.getImageServer(P, "srv-1"), "CLOUD_INVALID_RESPONSE");
+    assert.match(err.message, /response body larger than 16777216 bytes/);
+    assert.equal(err.requestId, "req-huge");
+    assert.deepEqual(h.outcomes, ["invalid_response"], "one request, not retried");
+    await waitFor(() => closed, "the connection to be dropped");
+    assert.ok(written < 64 * 1024 * 1024, `stopped reading (${written} bytes written)`);
+  });
+
   it("a refused connection is CLOUD_NETWORK", async (t) => {
     const closed = createServer();
     await new Promise<void>((resolve) => closed.listen(0, "127.0.0.1", resolve));
