@@ -20,6 +20,7 @@ import { type Clock, systemClock, systemTimers, type Timers } from "./lib/clock.
 import { ConfigError, coerceError } from "./lib/errors.js";
 import type { Logger } from "./lib/logger.js";
 import { VERSION } from "./lib/version.js";
+import { YIELD_EVERY, yieldToLoop } from "./lib/yield.js";
 import { applyPollToMetrics } from "./metrics/apply-poll.js";
 import { metricsConfigOf } from "./metrics/from-config.js";
 import { createMetrics, type Metrics } from "./metrics/metrics.js";
@@ -160,10 +161,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   metrics.configure(metricsConfigOf(cfg()));
   metrics.setConfigReload(true, clock.now());
 
-  for (const s of store.loadServers()) {
-    states.set(s);
-    if (s.present) metrics.setServer(s);
-  }
+  for (const s of store.loadServers()) states.set(s);
   const targets = new TargetStates();
   for (const t of store.loadTargets()) targets.set(t);
   /** `target_up` and its timestamp from the known health of every configured target (start, reload). */
@@ -286,6 +284,32 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     onFiring: (counts) => metrics.setAlertsFiring(counts),
   });
 
+  /**
+   * The per-server series of the loaded states, built once, in slices, at the first commit or the first
+   * render, whichever comes first. Building them for 10,000 servers costs a few hundred ms that the
+   * first poll (and so readiness) need not wait for; a render waits for them, so no scrape ever sees a
+   * persisted server missing. Each server's current state is used, so a server forgotten or changed in
+   * the meantime is not brought back as it was.
+   */
+  let seeded: Promise<void> | undefined;
+  const seedServerMetrics = (): Promise<void> => {
+    seeded ??= (async () => {
+      let n = 0;
+      for (const known of states.all()) {
+        const s = states.get(known.projectId, known.serverId);
+        if (s?.present) metrics.setServer(s);
+        if (++n % YIELD_EVERY === 0) await yieldToLoop();
+      }
+    })();
+    return seeded;
+  };
+  /** What HTTP and `App.metrics` read: renders wait until the loaded servers' series exist. */
+  const exported: Metrics = {
+    ...metrics,
+    render: () => seedServerMetrics().then(() => metrics.render()),
+    renderChunks: (options) => seedServerMetrics().then(() => metrics.renderChunks(options)),
+  };
+
   const memory = new Map<string, TargetMemory>();
   // Metrics follow commits in order, in slices, so a 10,000-server poll does not block scrapes.
   let metricsChain: Promise<void> = Promise.resolve();
@@ -293,6 +317,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     // At once, not in the chain: target_up turns 0 with the first failing tick's commit.
     metrics.setTargetHealth(target.projectId, { up: target.up, lastSuccessAt: target.lastSuccessAt });
     metricsChain = metricsChain
+      .then(seedServerMetrics)
       .then(() =>
         applyPollToMetrics(
           metrics,
@@ -344,7 +369,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   scheduler.on("tick_error", ({ target }) => metrics.recordTickFailure(target.projectId));
 
   const http = createHttpServer({
-    metrics,
+    metrics: exported,
     logger: log.child({ component: "http" }),
     clock,
     getBearerToken: () => cfg().server.bearerToken,
@@ -443,7 +468,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   };
 
   const app: App = {
-    metrics,
+    metrics: exported,
     store,
     states,
     targets,
@@ -454,8 +479,14 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       const address = await http.start(cfg().server.host, cfg().server.port);
       delivery.start();
       alertPusher.start();
+      // The first prune waits for the first polls: readiness need not wait for it, and what it drops
+      // (old events, servers no target watches, already left out at load) does not change a poll.
+      const afterFirstPolls = scheduler.on("tick", () => {
+        if (!scheduler.firstPollsDone()) return;
+        afterFirstPolls();
+        prune();
+      });
       scheduler.start();
-      prune();
       pruneTimer = setInterval(prune, 3_600_000);
       pruneTimer.unref();
       log.info({ url: address.url, targets: cfg().targets.length, version: VERSION }, "imagewatch started");

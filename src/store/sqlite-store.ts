@@ -41,6 +41,9 @@ import type {
 /** How long a statement waits for another connection's write lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
 
+/** The most of the file `quickCheck` maps (SQLite reads the rest as usual). */
+const QUICK_CHECK_MMAP_BYTES = 1 << 30;
+
 /** What the SQLite store may be given. */
 export interface SqliteStoreDeps {
   /** Stamps the readiness probe's write; defaults to the system clock. */
@@ -145,7 +148,7 @@ function prepareSchema(db: Database.Database, file: string, logger: Logger): voi
     hasTables = db.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' LIMIT 1").get() !== undefined;
     // A damaged file is refused now rather than failing mid-run. quick_check reads every page once
     // but skips the index-content cross-check of integrity_check.
-    const problems = db.pragma("quick_check", { simple: false }) as Array<{ quick_check: string }>;
+    const problems = quickCheck(db);
     const first = problems[0]?.quick_check;
     if (first !== undefined && first !== "ok") throw damagedError(file, first);
   } catch (err) {
@@ -170,6 +173,21 @@ function prepareSchema(db: Database.Database, file: string, logger: Logger): voi
     migrate(db, logger);
   } catch (err) {
     throw storeOpenError(file, err);
+  }
+}
+
+/**
+ * `PRAGMA quick_check` with the file memory-mapped while it runs: the check reads every page (60 MB at
+ * 10,000 servers), and through the map that costs a third of the CPU of one read() per page. The map is
+ * dropped afterwards, so the running daemon reads and writes as before (an I/O error on a mapped page
+ * would be a signal, not an error the store can report).
+ */
+function quickCheck(db: Database.Database): Array<{ quick_check: string }> {
+  db.pragma(`mmap_size = ${QUICK_CHECK_MMAP_BYTES}`);
+  try {
+    return db.pragma("quick_check", { simple: false }) as Array<{ quick_check: string }>;
+  } finally {
+    db.pragma("mmap_size = 0");
   }
 }
 
@@ -646,7 +664,13 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
 
   return {
     loadServers: () =>
-      guard(file, "loadServers", () => selectServers.all().map((r) => JSON.parse(r.state) as ServerState)),
+      guard(file, "loadServers", () => {
+        // Row by row: each row's JSON text dies young once parsed, where `.all()` kept all of them (14 MB
+        // at 10,000 servers) alive at once, to be copied by every scavenge while the states are built.
+        const out: ServerState[] = [];
+        for (const r of selectServers.iterate()) out.push(JSON.parse(r.state) as ServerState);
+        return out;
+      }),
 
     loadTargets: () =>
       guard(file, "loadTargets", () => selectTargets.all().map((r) => JSON.parse(r.state) as TargetState)),
