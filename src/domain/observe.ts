@@ -46,14 +46,15 @@ import { toIsoOrNull } from "../lib/iso.js";
 import { eventId } from "./event-id.js";
 import type { JobRef } from "./observe-jobs.js";
 import { normalizeStatus } from "./status.js";
-import type {
-  DomainEvent,
-  EventData,
-  EventType,
-  ImageServer,
-  PollError,
-  ServerPollResult,
-  ServerState,
+import {
+  type DomainEvent,
+  type EventData,
+  type EventType,
+  type ImageServer,
+  KNOWN_STATUSES,
+  type PollError,
+  type ServerPollResult,
+  type ServerState,
 } from "./types.js";
 
 /** The parts of the config observation needs. All durations in ms. */
@@ -160,6 +161,13 @@ export function observe(
   return { state: evaluateStuck(next, ctx, emitter), events };
 }
 
+/** Statuses `normalizeStatus` keeps as they are, known without calling it (which builds strings). */
+const NORMAL_STATUSES: ReadonlySet<string> = new Set([...KNOWN_STATUSES, "UNKNOWN"]);
+
+function isNormalStatus(status: string): boolean {
+  return NORMAL_STATUSES.has(status) || normalizeStatus(status) === status;
+}
+
 /**
  * True when `observe(prev, { kind: "ok", server }, ctx)` would emit nothing and return `prev` with only
  * `lastPollAt` and `lastSuccessAt` moved to `now`: the server answered with the very API object `prev`
@@ -179,7 +187,7 @@ export function isSteadyAnswer(
     prev.present &&
     prev.status === server.status &&
     prev.name === server.name &&
-    normalizeStatus(server.status) === server.status &&
+    isNormalStatus(server.status) &&
     prev.lastPollOk === true &&
     prev.lastError === null &&
     prev.consecutiveFailures === 0 &&
