@@ -126,8 +126,12 @@ export interface JobObserveInput {
   /** ShowImageJob answers; null = the job does not exist (404). */
   details: ReadonlyMap<string, ImageJobDetail | null>;
   subJobs: ReadonlyMap<string, readonly ImageSubJob[]>;
-  /** Every server known in the project (present or not). */
-  servers: readonly JobServerRef[];
+  /**
+   * Every server known in the project (present or not), or a function giving them: it is called at
+   * most once, and only when a job has to be attached to a server (building the list is a pass over
+   * every server, wasted on the ticks where no job needs it).
+   */
+  servers: readonly JobServerRef[] | (() => readonly JobServerRef[]);
   config: JobObserveConfig;
 }
 
@@ -240,9 +244,15 @@ export function observeJobs(input: JobObserveInput): JobObservation {
   const events: DomainEvent[] = [];
   const finished: JobObservation["finished"] = [];
   const records: JobRecord[] = [];
+  let servers: readonly JobServerRef[] | undefined;
+  const serversOnce = (): readonly JobServerRef[] => {
+    if (servers === undefined)
+      servers = typeof input.servers === "function" ? input.servers() : input.servers;
+    return servers;
+  };
   for (const jobId of touched) {
     const before = input.known.get(jobId);
-    let rec = correlate(next.get(jobId) as JobRecord, input.servers);
+    let rec = correlate(next.get(jobId) as JobRecord, serversOnce);
     const owned = ownsServer(rec.serverId !== "" ? rec.serverId : rec.jobId, config.sharding);
     const emit = (type: EventType, discriminator: string, extra: Partial<EventData>) => {
       if (owned) events.push(jobEvent(type, rec, now, discriminator, extra));
@@ -357,10 +367,10 @@ function withSubJobs(rec: JobRecord, subs: readonly ImageSubJob[]): JobRecord {
 }
 
 /** Attaches the job to the first server one of its resources names (kept once found). */
-function correlate(rec: JobRecord, servers: readonly JobServerRef[]): JobRecord {
+function correlate(rec: JobRecord, serversOf: () => readonly JobServerRef[]): JobRecord {
   if (rec.serverId !== "") return rec;
   for (const r of rec.resources) {
-    const server = servers.find(
+    const server = serversOf().find(
       (s) =>
         (r.id !== "" && (s.id === r.id || (s.imageId !== "" && s.imageId === r.id))) ||
         (r.name !== "" && s.name === r.name),

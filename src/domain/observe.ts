@@ -46,14 +46,15 @@ import { toIsoOrNull } from "../lib/iso.js";
 import { eventId } from "./event-id.js";
 import type { JobRef } from "./observe-jobs.js";
 import { normalizeStatus } from "./status.js";
-import type {
-  DomainEvent,
-  EventData,
-  EventType,
-  ImageServer,
-  PollError,
-  ServerPollResult,
-  ServerState,
+import {
+  type DomainEvent,
+  type EventData,
+  type EventType,
+  type ImageServer,
+  KNOWN_STATUSES,
+  type PollError,
+  type ServerPollResult,
+  type ServerState,
 } from "./types.js";
 
 /** The parts of the config observation needs. All durations in ms. */
@@ -160,6 +161,42 @@ export function observe(
   return { state: evaluateStuck(next, ctx, emitter), events };
 }
 
+/** Statuses `normalizeStatus` keeps as they are, known without calling it (which builds strings). */
+const NORMAL_STATUSES: ReadonlySet<string> = new Set([...KNOWN_STATUSES, "UNKNOWN"]);
+
+function isNormalStatus(status: string): boolean {
+  return NORMAL_STATUSES.has(status) || normalizeStatus(status) === status;
+}
+
+/**
+ * True when `observe(prev, { kind: "ok", server }, ctx)` would emit nothing and return `prev` with only
+ * `lastPollAt` and `lastSuccessAt` moved to `now`: the server answered with the very API object `prev`
+ * holds (the cloud client hands back the held object for an unchanged answer), `prev` is a present,
+ * healthy server (its last poll succeeded, no failure streak), and stuck detection keeps it as it is.
+ * A cheap test for the common case of a steady poll: no state object is built. When it returns false,
+ * call `observe`, which handles every case (including the steady ones this test does not recognise).
+ */
+export function isSteadyAnswer(
+  prev: ServerState,
+  server: ImageServer,
+  now: number,
+  config: ObserveConfig,
+): boolean {
+  return (
+    prev.server === server &&
+    prev.present &&
+    prev.status === server.status &&
+    prev.name === server.name &&
+    isNormalStatus(server.status) &&
+    prev.lastPollOk === true &&
+    prev.lastError === null &&
+    prev.consecutiveFailures === 0 &&
+    !prev.pollFailedNotified &&
+    prev.targetFailures === undefined &&
+    stuckVerdict(prev, now, config) === "keep"
+  );
+}
+
 /**
  * A failed poll: count it; `poll_failed` once per streak when the server's own failures (those while
  * its target did not fail as a whole) reach the threshold.
@@ -242,26 +279,13 @@ function observeChange(
 
 /** Stuck detection on a successful poll of a present server. */
 function evaluateStuck(state: ServerState, ctx: ObserveContext, emitter: Emitter): ServerState {
-  const status = state.status as string;
-  const threshold = thresholdFor(ctx.config.thresholds, status);
-  if (threshold === undefined) {
-    if (!state.stuck) return state;
+  const verdict = stuckVerdict(state, ctx.now, ctx.config);
+  if (verdict === "keep") return state;
+  if (verdict === "resolve") {
     // The threshold was removed (config reload): nothing holds the server stuck any more.
     const next: ServerState = { ...state, stuck: false, stuckNotifiedAt: null, stuckCount: 0 };
     emitter.stuckResolved(state, next, ctx.now);
     return next;
-  }
-  const repeatEvery = ctx.config.repeatEvery;
-  const slot = stuckSlot(ctx.now - state.statusSince, threshold, repeatEvery);
-  if (slot < 0) return state;
-  if (state.stuck) {
-    // Reminder when the clock has entered a later slot than the last notification's. A clock that went
-    // backwards gives an earlier or equal slot: no duplicate.
-    const notifiedSlot =
-      state.stuckNotifiedAt === null
-        ? -1
-        : stuckSlot(state.stuckNotifiedAt - state.statusSince, threshold, repeatEvery);
-    if (slot <= notifiedSlot) return state;
   }
   const next: ServerState = {
     ...state,
@@ -269,8 +293,34 @@ function evaluateStuck(state: ServerState, ctx: ObserveContext, emitter: Emitter
     stuckNotifiedAt: ctx.now,
     stuckCount: state.stuckCount + 1,
   };
-  emitter.stuck(next, threshold, slot);
+  emitter.stuck(next, verdict.threshold, verdict.slot);
   return next;
+}
+
+/**
+ * What stuck detection does to a present server's state at `now`: keep it, resolve its stuck episode
+ * (its status no longer has a threshold), or emit `stuck` (first time, or a reminder) for `slot`.
+ */
+function stuckVerdict(
+  state: ServerState,
+  now: number,
+  config: ObserveConfig,
+): "keep" | "resolve" | { threshold: number; slot: number } {
+  const threshold = thresholdFor(config.thresholds, state.status as string);
+  if (threshold === undefined) return state.stuck ? "resolve" : "keep";
+  const repeatEvery = config.repeatEvery;
+  const slot = stuckSlot(now - state.statusSince, threshold, repeatEvery);
+  if (slot < 0) return "keep";
+  if (state.stuck) {
+    // Reminder when the clock has entered a later slot than the last notification's. A clock that went
+    // backwards gives an earlier or equal slot: no duplicate.
+    const notifiedSlot =
+      state.stuckNotifiedAt === null
+        ? -1
+        : stuckSlot(state.stuckNotifiedAt - state.statusSince, threshold, repeatEvery);
+    if (slot <= notifiedSlot) return "keep";
+  }
+  return { threshold, slot };
 }
 
 /**

@@ -6,7 +6,7 @@
 import { type CloudClient, LIST_LIMIT } from "../cloud/client.js";
 import { toPollError } from "../cloud/errors.js";
 import type { Config, TargetConfig } from "../config/types.js";
-import { observe } from "../domain/observe.js";
+import { isSteadyAnswer, observe } from "../domain/observe.js";
 import type { JobObservation, JobServerRef } from "../domain/observe-jobs.js";
 import {
   type ListFilter,
@@ -441,6 +441,15 @@ async function commitResults(
   const touchedSuccessAt: Array<number | null> = [];
   for (const [serverId, result] of results) {
     const prev = deps.states.get(projectId, serverId);
+    // The common case, recognised without building a state: the held API object came back unchanged.
+    if (prev && result.kind === "ok" && isSteadyAnswer(prev, result.server, now, observeConfig)) {
+      states.push(prev);
+      touched.push(prev);
+      touchedPollAt.push(now);
+      touchedSuccessAt.push(now);
+      if (++n % YIELD_EVERY === 0) await yieldToLoop();
+      continue;
+    }
     if (result.kind === "failed") failed++;
     const job = jobs?.jobOfServer.get(serverId);
     const out = observe(prev, result, {

@@ -46,7 +46,7 @@ export async function watchJobs(
   target: TargetConfig,
   config: Readonly<Config>,
   now: number,
-  /** The servers a job may belong to; asked only when jobs are watched. */
+  /** The servers a job may belong to; asked only when a job has to be attached to a server. */
   servers: () => readonly JobServerRef[],
   deps: JobWatchDeps,
 ): Promise<JobObservation | undefined> {
@@ -90,7 +90,7 @@ export async function watchJobs(
       lists,
       details,
       subJobs,
-      servers: servers(),
+      servers,
       config: {
         stuck: config.jobs.stuck,
         repeatEvery: config.stuck.repeatEvery,

@@ -28,7 +28,34 @@ function placeholder(reason: string, replaced: string[]): { _imagewatch: string;
 /** Serialises `value` for the store; never throws (see the module comment). */
 export function toStoredJson(value: unknown): StoredJson {
   const replaced: string[] = [];
+  // Plain data (every row a poll writes) needs no replacer: the native stringify gives the same text
+  // without calling back into JS for every key.
+  if (isPlainData(value, 1)) return { json: JSON.stringify(value) ?? "null", replaced };
   return { json: stringifyBounded(value, replaced, 0) ?? "null", replaced };
+}
+
+/**
+ * True when the replacer of `stringifyBounded` would return every value of `value` unchanged: no bigint,
+ * no object nested deeper than MAX_STORED_DEPTH (`depth` is the level of `value`, the root's is 1), and
+ * only plain objects and arrays without a `toJSON` (whose result the replacer would see instead). A cycle
+ * ends in the depth limit. False sends the value the slow, careful way.
+ */
+function isPlainData(value: unknown, depth: number): boolean {
+  if (typeof value !== "object" || value === null) return typeof value !== "bigint";
+  if (depth > MAX_STORED_DEPTH) return false;
+  if (Array.isArray(value)) {
+    if (Object.getPrototypeOf(value) !== Array.prototype) return false;
+    for (let i = 0; i < value.length; i++) if (!isPlainData(value[i], depth + 1)) return false;
+    return true;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null) return false;
+  if ("toJSON" in value) return false;
+  for (const k in value) {
+    if (!Object.hasOwn(value, k)) return false;
+    if (!isPlainData((value as Record<string, unknown>)[k], depth + 1)) return false;
+  }
+  return true;
 }
 
 function stringifyBounded(value: unknown, replaced: string[], level: number): string | undefined {

@@ -129,6 +129,34 @@ describe("watching image jobs", () => {
     );
   });
 
+  it("builds the list of servers a job may belong to only on a tick with a job to attach", async (t) => {
+    const w = await world(t);
+    w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "ACTIVE" });
+    w.sim.addServer(PROJECT, { id: S2, name: "build-two", status: "ACTIVE" });
+    await w.poll();
+    // The list of a project's known servers is read by the tick's plan, and by the job list's builder.
+    const ofProject = w.states.ofProject.bind(w.states);
+    let reads = 0;
+    w.states.ofProject = (projectId) => {
+      reads++;
+      return ofProject(projectId);
+    };
+    w.clock.advance(30_000);
+    await w.poll(true);
+    assert.equal(reads, 1, "no job: only the plan reads the servers");
+
+    w.sim.addJob(PROJECT, {
+      job_type: "CREATE_SERVER_IMAGE",
+      sub_jobs: [{ job_resource_info: { resource_id: S2, resource_name: "build-two" } }],
+    });
+    reads = 0;
+    w.clock.advance(30_000);
+    await w.poll(true);
+    assert.equal(reads, 2, "a new job to attach: the job list's builder reads them too");
+    const [rec] = w.store.listJobs(10);
+    assert.equal(rec?.serverId, S2);
+  });
+
   it("a successful build: status_changed to BUILT carries job.status = SUCCESS", async (t) => {
     const w = await world(t);
     w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "BUILDING" });

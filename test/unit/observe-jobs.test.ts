@@ -184,6 +184,33 @@ describe("observeJobs", () => {
     assert.equal(a.events[0]?.id, b.events[0]?.id, "the id is the job's, type and status only");
   });
 
+  it("asks a servers function only when a job needs attaching, at most once, with the same result", () => {
+    const calls: string[] = [];
+    const servers = () => {
+      calls.push("servers");
+      return input({}).servers as ReturnType<Extract<JobObserveInput["servers"], () => unknown>>;
+    };
+    const idle = observeJobs(input({ servers }));
+    assert.deepEqual(idle.records, []);
+    assert.deepEqual(calls, [], "no job: the list of servers is never built");
+
+    const tick = {
+      lists: lists([job("j1", "RUNNING"), job("j2", "RUNNING")]),
+      subJobs: new Map([
+        ["j1", [sub("j1")]],
+        ["j2", [sub("j2")]],
+      ]),
+    };
+    const lazy = observeJobs(input({ ...tick, servers }));
+    assert.deepEqual(calls, ["servers"], "two jobs to attach, one call");
+    assert.deepEqual(lazy, observeJobs(input(tick)));
+    assert.equal(lazy.records[0]?.serverId, "srv-1");
+
+    calls.length = 0;
+    observeJobs(input({ known: known(lazy.records), lists: tick.lists, servers }));
+    assert.deepEqual(calls, [], "jobs already attached: not asked");
+  });
+
   it("a running job whose sub-job is ABNORMAL is reported failed once, not again when it ends", () => {
     const r = observeJobs(
       input({

@@ -7,7 +7,11 @@ import type { JobRecord } from "../../src/domain/observe-jobs.js";
 import { initialTargetState } from "../../src/domain/target-health.js";
 import { AppError } from "../../src/lib/errors.js";
 import { openSqliteStore, SCHEMA_VERSION, withSqliteStore } from "../../src/store/index.js";
-import { DUE_DELIVERIES_SQL } from "../../src/store/sqlite-store.js";
+import {
+  configureConnection,
+  DUE_DELIVERIES_SQL,
+  WAL_AUTOCHECKPOINT_PAGES,
+} from "../../src/store/sqlite-store.js";
 import { commitOf, makeEvent, makeServerState, runStoreSuite } from "../helpers/store-suite.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
@@ -77,6 +81,20 @@ describe("SQLite store on a file", () => {
     try {
       assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
       assert.equal(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+    } finally {
+      db.close();
+    }
+  });
+
+  it("sets a writable connection up: WAL, synchronous NORMAL, foreign keys, a checkpoint every 4,000 pages", () => {
+    const db = new Database(path.join(tmp, "configured.db"));
+    try {
+      configureConnection(db);
+      assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
+      assert.equal(db.pragma("synchronous", { simple: true }), 1); // NORMAL
+      assert.equal(db.pragma("foreign_keys", { simple: true }), 1);
+      assert.equal(WAL_AUTOCHECKPOINT_PAGES, 4000);
+      assert.equal(db.pragma("wal_autocheckpoint", { simple: true }), WAL_AUTOCHECKPOINT_PAGES);
     } finally {
       db.close();
     }
