@@ -256,7 +256,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
   /** Classifies a response: the parsed value (or "not found"), or a thrown CloudError. */
   function interpret<T>(req: HttpRequest, res: HttpResponse, spec: CallSpec<T>): Answer<T> {
     if (res.status < 200 || res.status >= 300) return judgeError(req, res, spec);
-    const digest = spec.memo === undefined ? undefined : digestOf(res.bytes);
+    const digest = spec.memo === undefined ? undefined : digestOf(res.chunks);
     const recalled = digest === undefined ? undefined : spec.memo?.recall(digest);
     if (recalled !== undefined) return { value: recalled, outcome: "success" };
     const invalid = (why: string) =>

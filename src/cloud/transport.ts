@@ -26,8 +26,10 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** The body as received. */
-  bytes: Buffer;
+  /** The body as received, chunk by chunk (joined only if `bytes` or `text` is read). */
+  chunks: readonly Buffer[];
+  /** The body in one buffer. */
+  readonly bytes: Buffer;
   /** The body decoded as UTF-8 (decoded once, when first read). */
   readonly text: string;
   /** `X-Request-Id`, when sent. */
@@ -35,17 +37,23 @@ export interface HttpResponse {
 }
 
 /**
- * A response whose text is decoded only when read: a caller that recognises the bytes (a list page
- * seen before) never turns a ~150 KB body into a string.
+ * A response whose bytes are joined and decoded only when read: a caller that recognises the chunks (a
+ * list page seen before, by its digest) never copies a ~150 KB body nor turns it into a string.
  */
 class ReadResponse implements HttpResponse {
+  #bytes: Buffer | undefined;
   #text: string | undefined;
   requestId?: string;
   constructor(
     readonly status: number,
     readonly headers: Record<string, string | string[] | undefined>,
-    readonly bytes: Buffer,
+    readonly chunks: readonly Buffer[],
   ) {}
+
+  get bytes(): Buffer {
+    this.#bytes ??= this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
+    return this.#bytes;
+  }
 
   get text(): string {
     this.#text ??= this.bytes.toString("utf8");
@@ -163,7 +171,7 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
     phase = "body";
     requestId = firstHeader(res.headers["x-request-id"]);
     // Once connected, an abort destroys the body stream, which rejects readBody.
-    const bytes = await readBody(
+    const chunks = await readBody(
       res.body,
       () =>
         new CloudError(
@@ -175,7 +183,7 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
           },
         ),
     );
-    const out = new ReadResponse(res.statusCode, res.headers, bytes);
+    const out = new ReadResponse(res.statusCode, res.headers, chunks);
     if (requestId !== undefined) out.requestId = requestId;
     return out;
   } catch (err) {
@@ -188,11 +196,12 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
 }
 
 /**
- * Collects a body's chunks (events, not async iteration: one promise per body, not one per chunk).
+ * Collects a body's chunks (events, not async iteration: one promise per body, not one per chunk),
+ * without joining them.
  * Past MAX_BODY_BYTES the stream is destroyed and the promise rejects with `tooLarge()`.
  */
-function readBody(body: Readable, tooLarge: () => Error): Promise<Buffer> {
-  return new Promise<Buffer>((resolve, reject) => {
+function readBody(body: Readable, tooLarge: () => Error): Promise<Buffer[]> {
+  return new Promise<Buffer[]>((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     body.on("data", (chunk: Buffer) => {
@@ -205,9 +214,7 @@ function readBody(body: Readable, tooLarge: () => Error): Promise<Buffer> {
       chunks.push(chunk);
     });
     body.once("error", reject);
-    body.once("end", () => {
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    });
+    body.once("end", () => resolve(chunks));
   });
 }
 
