@@ -9,7 +9,9 @@
  * moved in place, nothing else: the normal case between two polls); medians of the rounds, after a few
  * untimed warm-up rounds of the same kind.
  * Also measured: the longest event-loop block (`monitorEventLoopDelay`, 1 ms resolution) during the
- * scrapes, and during the render after a poll that changed every server (all families dirty, gzip).
+ * scrapes, and during the render after a poll that changed every server (all
+ * families dirty, gzip); and the process CPU time (user + system, all threads) per scrape of each kind,
+ * which other load on the machine moves less than wall time (the client's share is the same in all three).
  *
  * Run alone: `node --import tsx bench/metrics-http.ts`.
  */
@@ -36,7 +38,11 @@ export interface MetricsHttpBenchResult extends BenchResult {
   bodyBytes: number;
   gzipBytes: number;
   gzipMedianMs: number;
-  maxEventLoopDelayMs: { scrapes: number; renderAfterFullChange: number };
+  maxEventLoopDelayMs: {
+    scrapes: number;
+    renderAfterFullChange: number;
+  };
+  cpuMedianMs: { baseline: number; plain: number; gzip: number };
   renderAfterFullChangeMs: number;
   moreRows: BenchResult[];
 }
@@ -81,23 +87,28 @@ export async function run(): Promise<MetricsHttpBenchResult> {
     const base: number[] = [];
     const plain: number[] = [];
     const gz: number[] = [];
+    const cpu = { base: [] as number[], plain: [] as number[], gz: [] as number[] };
     let bodyBytes = 0;
     let gzipBytes = 0;
     let timed = false;
+    /** One scrape of one kind; timed rounds record its wall time and CPU time. */
+    const scrape = async (kind: keyof typeof cpu, target: string, gzip: boolean, into: number[]) => {
+      const c0 = process.cpuUsage();
+      const r = await get(target, dispatcher, gzip);
+      const c = process.cpuUsage(c0);
+      if (timed) {
+        into.push(r.ms);
+        cpu[kind].push((c.user + c.system) / 1000);
+      }
+      return r;
+    };
     const kinds = [
+      () => scrape("base", bareUrl, false, base),
       async () => {
-        const r = await get(bareUrl, dispatcher, false);
-        if (timed) base.push(r.ms);
+        bodyBytes = (await scrape("plain", `${url}/metrics`, false, plain)).bytes;
       },
       async () => {
-        const r = await get(`${url}/metrics`, dispatcher, false);
-        bodyBytes = r.bytes;
-        if (timed) plain.push(r.ms);
-      },
-      async () => {
-        const r = await get(`${url}/metrics`, dispatcher, true);
-        gzipBytes = r.bytes;
-        if (timed) gz.push(r.ms);
+        gzipBytes = (await scrape("gz", `${url}/metrics`, true, gz)).bytes;
       },
     ];
     const rounds = async (n: number): Promise<void> => {
@@ -148,7 +159,15 @@ export async function run(): Promise<MetricsHttpBenchResult> {
       bodyBytes,
       gzipBytes,
       gzipMedianMs: round2(gm),
-      maxEventLoopDelayMs: { scrapes: round2(scrapeDelay), renderAfterFullChange: round2(full.maxDelayMs) },
+      maxEventLoopDelayMs: {
+        scrapes: round2(scrapeDelay),
+        renderAfterFullChange: round2(full.maxDelayMs),
+      },
+      cpuMedianMs: {
+        baseline: round2(median(cpu.base)),
+        plain: round2(median(cpu.plain)),
+        gzip: round2(median(cpu.gz)),
+      },
       renderAfterFullChangeMs: round2(full.value.ms),
     };
   } finally {
