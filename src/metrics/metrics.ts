@@ -279,6 +279,9 @@ function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: numbe
   return n;
 }
 
+/** Staged bytes of a segment beyond which it is rebuilt at once (also at least half the segment). */
+const STAGE_FLUSH_BYTES = 64 * 1024;
+
 /** Where a new block is encoded to be compared with the bytes held, before it is staged. */
 let scratch = Buffer.allocUnsafeSlow(16 * 1024);
 
@@ -384,7 +387,7 @@ class TextSegment {
     const at = this.staged;
     const need = at + 4 + len;
     if (stage === null || stage.length < need) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(need, 4096, (stage?.length ?? 0) * 2));
+      const grown = Buffer.allocUnsafeSlow(Math.max(Math.ceil(need * 1.5), 4096));
       stage?.copy(grown, 0, 0, at);
       this.stage = grown;
     }
@@ -394,6 +397,9 @@ class TextSegment {
     this.staged = need;
     this.pending ??= new Map();
     this.pending.set(j, at);
+    // After a poll that changed most servers, rebuild now rather than hold nearly a second copy of the
+    // segment until the next scrape; the threshold grows with the segment, so filling one costs O(n).
+    if (this.staged > Math.max(this.bytes.length / 2, STAGE_FLUSH_BYTES)) this.flush();
     return true;
   }
 
