@@ -6,9 +6,12 @@
  * - candidate, plain: `GET /metrics` without `Accept-Encoding`.
  * - candidate, gzip: `GET /metrics` with `Accept-Encoding: gzip` (what Prometheus sends).
  * Each round scrapes all three once in a rotating order, after a steady poll (every server's poll times
- * moved in place, nothing else: the normal case between two polls); medians of the rounds.
+ * moved in place, nothing else: the normal case between two polls); medians of the rounds, after a few
+ * untimed warm-up rounds of the same kind.
  * Also measured: the longest event-loop block (`monitorEventLoopDelay`, 1 ms resolution) during the
- * scrapes, and during the render after a poll that changed every server (all families dirty, gzip).
+ * scrapes, and during the render after a poll that changed every server (all
+ * families dirty, gzip); and the process CPU time (user + system, all threads) per scrape of each kind,
+ * which other load on the machine moves less than wall time (the client's share is the same in all three).
  *
  * Run alone: `node --import tsx bench/metrics-http.ts`.
  */
@@ -25,7 +28,9 @@ import { median, round2, runWhenMain, withLoopDelay } from "./helpers.js";
 import { type BenchResult, makeState } from "./metrics-scrape.js";
 
 const SERVERS = 10_000;
-const ROUNDS = 15;
+const ROUNDS = 25;
+/** Untimed rotating rounds first, so every path (baseline included) runs JIT-compiled when timed. */
+const WARMUP_ROUNDS = 3;
 
 /** This benchmark's result, with the extra figures it measures. */
 export interface MetricsHttpBenchResult extends BenchResult {
@@ -33,7 +38,11 @@ export interface MetricsHttpBenchResult extends BenchResult {
   bodyBytes: number;
   gzipBytes: number;
   gzipMedianMs: number;
-  maxEventLoopDelayMs: { scrapes: number; renderAfterFullChange: number };
+  maxEventLoopDelayMs: {
+    scrapes: number;
+    renderAfterFullChange: number;
+  };
+  cpuMedianMs: { baseline: number; plain: number; gzip: number };
   renderAfterFullChangeMs: number;
   moreRows: BenchResult[];
 }
@@ -75,30 +84,35 @@ export async function run(): Promise<MetricsHttpBenchResult> {
   const bareUrl = `http://127.0.0.1:${(bare.address() as AddressInfo).port}/metrics`;
   const dispatcher = new Agent({ connections: 4 });
   try {
-    // Warm-up: caches filled, connections open.
-    await get(`${url}/metrics`, dispatcher, true);
-    await get(`${url}/metrics`, dispatcher, false);
-    await get(bareUrl, dispatcher, false);
     const base: number[] = [];
     const plain: number[] = [];
     const gz: number[] = [];
+    const cpu = { base: [] as number[], plain: [] as number[], gz: [] as number[] };
     let bodyBytes = 0;
     let gzipBytes = 0;
+    let timed = false;
+    /** One scrape of one kind; timed rounds record its wall time and CPU time. */
+    const scrape = async (kind: keyof typeof cpu, target: string, gzip: boolean, into: number[]) => {
+      const c0 = process.cpuUsage();
+      const r = await get(target, dispatcher, gzip);
+      const c = process.cpuUsage(c0);
+      if (timed) {
+        into.push(r.ms);
+        cpu[kind].push((c.user + c.system) / 1000);
+      }
+      return r;
+    };
     const kinds = [
-      async () => base.push((await get(bareUrl, dispatcher, false)).ms),
+      () => scrape("base", bareUrl, false, base),
       async () => {
-        const r = await get(`${url}/metrics`, dispatcher, false);
-        bodyBytes = r.bytes;
-        plain.push(r.ms);
+        bodyBytes = (await scrape("plain", `${url}/metrics`, false, plain)).bytes;
       },
       async () => {
-        const r = await get(`${url}/metrics`, dispatcher, true);
-        gzipBytes = r.bytes;
-        gz.push(r.ms);
+        gzipBytes = (await scrape("gz", `${url}/metrics`, true, gz)).bytes;
       },
     ];
-    const { maxDelayMs: scrapeDelay } = await withLoopDelay(async () => {
-      for (let round = 0; round < ROUNDS; round++) {
+    const rounds = async (n: number): Promise<void> => {
+      for (let round = 0; round < n; round++) {
         // A steady poll: only poll times move, in place.
         const t = Date.now();
         for (const s of states) {
@@ -109,7 +123,11 @@ export async function run(): Promise<MetricsHttpBenchResult> {
         for (let k = 0; k < kinds.length; k++)
           await (kinds[(round + k) % kinds.length] as () => Promise<unknown>)();
       }
-    });
+    };
+    // Warm-up: caches filled, connections open, code optimised.
+    await rounds(WARMUP_ROUNDS);
+    timed = true;
+    const { maxDelayMs: scrapeDelay } = await withLoopDelay(() => rounds(ROUNDS));
     // A poll that changed every server, then a gzip scrape: the render of every dirty family.
     for (let i = 0; i < SERVERS; i++) metrics.setServer(makeState(i, 1));
     const full = await withLoopDelay(() => get(`${url}/metrics`, dispatcher, true));
@@ -118,7 +136,8 @@ export async function run(): Promise<MetricsHttpBenchResult> {
     const gm = median(gz);
     const method =
       `${SERVERS} servers (12 series each), real createHttpServer + createMetrics, undici client in the same ` +
-      `process reading the whole body; ${ROUNDS} rotating rounds, each after a steady poll; medians`;
+      `process reading the whole body; ${ROUNDS} rotating rounds (after ${WARMUP_ROUNDS} untimed), each after a ` +
+      "steady poll; medians";
     return {
       name: "metrics-http plain",
       baseline: { label: "node:http writing one prebuilt Buffer of the same bytes", medianMs: round2(bm) },
@@ -140,7 +159,15 @@ export async function run(): Promise<MetricsHttpBenchResult> {
       bodyBytes,
       gzipBytes,
       gzipMedianMs: round2(gm),
-      maxEventLoopDelayMs: { scrapes: round2(scrapeDelay), renderAfterFullChange: round2(full.maxDelayMs) },
+      maxEventLoopDelayMs: {
+        scrapes: round2(scrapeDelay),
+        renderAfterFullChange: round2(full.maxDelayMs),
+      },
+      cpuMedianMs: {
+        baseline: round2(median(cpu.base)),
+        plain: round2(median(cpu.plain)),
+        gzip: round2(median(cpu.gz)),
+      },
       renderAfterFullChangeMs: round2(full.value.ms),
     };
   } finally {

@@ -17,6 +17,8 @@
  * Run alone: `node --import tsx bench/metrics-scrape.ts`.
  */
 import { monitorEventLoopDelay, performance } from "node:perf_hooks";
+import v8 from "node:v8";
+import { runInNewContext } from "node:vm";
 import { Gauge, Registry } from "prom-client";
 import { KNOWN_STATUSES, type ServerState } from "../src/domain/types.js";
 import { createMetrics, METRIC_NAMES } from "../src/metrics/metrics.js";
@@ -41,6 +43,8 @@ export interface MetricsScrapeBenchResult extends BenchResult {
   typicalCandidateMedianMs: number;
   setServerAllMedianMs: number;
   maxEventLoopDelayMs: { baseline: number; candidate: number };
+  /** What one `createMetrics` holds at SERVERS servers after a plain and a gzip render, after a full GC. */
+  retainedMiB: { heap: number; external: number; total: number };
 }
 
 const SERVERS = 10_000;
@@ -127,6 +131,40 @@ async function measure(
   return { times, maxDelayMs, bytes };
 }
 
+/** A full garbage collection, without needing `--expose-gc` on the command line. */
+function collectGarbage(): void {
+  v8.setFlagsFromString("--expose-gc");
+  const gc = runInNewContext("gc") as () => void;
+  for (let i = 0; i < 3; i++) gc();
+}
+
+/** Heap and external bytes in use after a full GC. */
+function inUse(): { heap: number; external: number } {
+  collectGarbage();
+  return { heap: v8.getHeapStatistics().used_heap_size, external: process.memoryUsage().external };
+}
+
+/**
+ * The memory one `createMetrics` retains for SERVERS servers, after one plain and one gzip render: heap and
+ * external (Buffer) bytes in use after a full GC, minus the same before it was created. The states stay
+ * referenced by the caller throughout, so they count in neither.
+ */
+async function measureRetained(): Promise<{ heap: number; external: number; total: number }> {
+  const states = Array.from({ length: SERVERS }, (_, i) => makeState(i, 0));
+  const before = inUse();
+  const metrics = createMetrics({ version: "bench", collectDefault: false });
+  for (const s of states) metrics.setServer(s);
+  await metrics.renderChunks();
+  await metrics.renderChunks({ gzip: true });
+  const after = inUse();
+  const mib = (n: number) => round2(n / 1048576);
+  const heap = after.heap - before.heap;
+  const external = after.external - before.external;
+  // Keep both alive until measured.
+  if (states.length !== SERVERS || metrics.registry === undefined) throw new Error("unreachable");
+  return { heap: mib(heap), external: mib(external), total: mib(heap + external) };
+}
+
 /** The baseline: the same series as prom-client children on a registry. */
 function createBaseline(): { update(round: number): void; render(): Promise<number> } {
   const registry = new Registry();
@@ -204,6 +242,7 @@ function createBaseline(): { update(round: number): void; render(): Promise<numb
 
 /** Runs the benchmark. */
 export async function run(): Promise<MetricsScrapeBenchResult> {
+  const retainedMiB = await measureRetained();
   // Candidate, worst case: every family dirty before each render.
   const metrics = createMetrics({ version: "bench", collectDefault: false });
   // What the HTTP server does: the exposition as UTF-8 chunks, sent without concatenation.
@@ -259,6 +298,7 @@ export async function run(): Promise<MetricsScrapeBenchResult> {
     typicalCandidateMedianMs: round2(median(typical.times)),
     setServerAllMedianMs: round2(median(setTimes)),
     maxEventLoopDelayMs: { baseline: round2(baseline.maxDelayMs), candidate: round2(candidate.maxDelayMs) },
+    retainedMiB,
   };
 }
 

@@ -2,10 +2,12 @@
  * Every metric imagewatch exports, named in this one module (DESIGN §5, our style rule 7).
  *
  * Two halves, rendered into one exposition:
- * - **Per-server series** (`imagewatch_image_server_*`) are kept as ready-made text. `setServer()` rebuilds
- *   the lines of that one server in every family, and each family caches its joined text until a line of
- *   it changes. A scrape of 10,000 servers is then a handful of string joins, not 100,000 prom-client
- *   children rebuilt per scrape (a toolchain measurement showed 0.7 s for that).
+ * - **Per-server series** (`imagewatch_image_server_*`) are kept as ready-made UTF-8 bytes, held once:
+ *   each family keeps one Buffer per segment of 1,000 servers. `setServer()` rebuilds the lines of that one
+ *   server, and only a segment whose bytes changed is rebuilt (and recompressed) at the next scrape. A
+ *   scrape of 10,000 servers then sends cached Buffers, not 100,000 prom-client children rebuilt per
+ *   scrape (a toolchain measurement showed 0.7 s for that); the poll times, which a steady poll moves in
+ *   place, are patched into a copy of the last bytes.
  * - **Daemon series** (requests, deliveries, queue, auth, transitions, targets, config, build, shard, and
  *   the process defaults) live on a prom-client `Registry` owned by this instance, never the default one.
  *   `configure()` declares the targets and webhooks, so their counters exist at 0 from the start.
@@ -16,6 +18,7 @@
  * Three defaults (`nodejs_active_{handles,requests,resources}_total`) are dropped: they are gauges named
  * like counters, and `promtool check metrics` must report nothing on a scrape (DESIGN §5).
  */
+import { performance } from "node:perf_hooks";
 import { promisify } from "node:util";
 import { gzip as gzipCallback } from "node:zlib";
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
@@ -196,7 +199,7 @@ export interface RenderOptions {
   /**
    * Gzip the exposition: each chunk is then one gzip member, and the members concatenated are one valid
    * gzip body (RFC 1952). Members of unchanged segments are cached, so a scrape recompresses only what
-   * changed (and the poll timestamps, rendered at scrape time).
+   * changed (and the poll-time segments whose values moved).
    */
   gzip?: boolean;
 }
@@ -229,11 +232,11 @@ export function formatSampleValue(value: number): string {
   return String(value);
 }
 
-/** Servers per encoded segment of a family: small enough that building one takes a millisecond or two. */
+/**
+ * Servers per segment of a family: the unit that is rebuilt (and recompressed) when one of its servers
+ * changes, small enough that building one takes well under a millisecond.
+ */
 const SEGMENT_SERVERS = 1000;
-
-/** Servers per segment of a family rendered at scrape time: one number a line, ~0.3 µs each. */
-const LIVE_SEGMENT_SERVERS = 5000;
 
 /** gzip level of /metrics: exposition text compresses well even at low levels, and CPU is the scarce thing. */
 const GZIP_LEVEL = 4;
@@ -241,176 +244,437 @@ const GZIP_LEVEL = 4;
 /** gzip on the libuv thread pool, so megabytes of text do not block the event loop. */
 const gzipAsync = promisify(gzipCallback);
 
-/**
- * One segment of a family: its text (the per-server blocks, or a built string), and its bytes as each
- * kind of scrape asked for them. The text is kept once: a gzip scrape keeps only the (small) gzip member,
- * the UTF-8 bytes are kept only once a plain scrape asked for them.
- */
-interface Segment {
-  /** The blocks the segment joins (references to the family's strings, no copy), or one string. */
-  blocks: readonly string[];
-  raw?: Buffer;
-  gz?: Promise<Buffer>;
-}
+const EMPTY: Buffer = Buffer.alloc(0);
 
-const encode = (seg: Segment): Buffer => seg.raw ?? Buffer.from(seg.blocks.join(""), "utf8");
+/** Synchronous work a render does before it gives the event loop a turn: far below the 50 ms bound. */
+const RENDER_SLICE_MS = 5;
 
 /**
- * The chunks of `segments`, raw or as gzip members. Bytes are built at most once per segment and kind;
- * the event loop gets a turn after each segment that had to be built.
+ * When a render gives the event loop a turn. A text segment rebuilt after a change (a millisecond or so
+ * of work) always yields (`turn`); the poll-time family, patched on every scrape in a fraction of a
+ * millisecond per segment, yields only once `RENDER_SLICE_MS` have passed (`pause`): a turn per segment
+ * would cost every scrape ten loop iterations for nothing.
  */
-async function segmentChunks(segments: readonly Segment[], gzip: boolean): Promise<Buffer[]> {
-  const out: Array<Buffer | Promise<Buffer>> = [];
-  for (const seg of segments) {
-    const cached = gzip ? seg.gz : seg.raw;
-    if (cached) {
-      out.push(cached);
-      continue;
-    }
-    if (gzip) {
-      seg.gz = gzipAsync(encode(seg), { level: GZIP_LEVEL });
-      out.push(seg.gz);
-    } else {
-      seg.raw = encode(seg);
-      out.push(seg.raw);
-    }
+class RenderSlice {
+  private since = performance.now();
+
+  async turn(): Promise<void> {
     await yieldToLoop();
+    this.since = performance.now();
   }
-  return await Promise.all(out);
-}
 
-/** Whether two block lists hold the very same strings (a changed server's block is a new string). */
-function sameBlocks(a: readonly string[], b: readonly string[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
+  async pause(): Promise<void> {
+    if (performance.now() - this.since >= RENDER_SLICE_MS) await this.turn();
+  }
 }
 
 /**
- * Segments of `SEGMENT_SERVERS` blocks each, reusing a previous segment (and its bytes) that holds the
- * same blocks, so a change to one server rebuilds one segment, not the family.
+ * Copies `src[from, to)` to `dst` at `at`; returns the bytes copied. A short run is copied byte by byte:
+ * `Buffer#copy` costs about a microsecond a call whatever the length, and most runs here are one line.
  */
-function reuseSegments(blocks: readonly string[], previous: readonly Segment[], size: number): Segment[] {
-  const out: Segment[] = [];
-  for (let i = 0, k = 0; i < blocks.length; i += size, k++) {
-    const slice = blocks.slice(i, i + size);
-    const old = previous[k];
-    out.push(old && sameBlocks(old.blocks, slice) ? old : { blocks: slice });
-  }
-  return out;
+function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: number): number {
+  const n = to - from;
+  if (n > 512) return src.copy(dst, at, from, to);
+  for (let i = 0; i < n; i++) dst[at + i] = src[from + i] as number;
+  return n;
 }
 
-/** One per-server metric family: a cached line block per server, and its segments while unchanged. */
+/** Staged bytes of a segment beyond which it is rebuilt at once (also at least half the segment). */
+const STAGE_FLUSH_BYTES = 64 * 1024;
+
+/** Where a new block is encoded to be compared with the bytes held, before it is staged. */
+let scratch = Buffer.allocUnsafeSlow(16 * 1024);
+
+/** A family's `# HELP` and `# TYPE` lines, as bytes and as a cached gzip member. */
+class FamilyHeader {
+  readonly bytes: Buffer;
+  private gz: Promise<Buffer> | null = null;
+
+  constructor(name: string, help: string) {
+    this.bytes = Buffer.from(`# HELP ${name} ${help}\n# TYPE ${name} gauge\n`, "utf8");
+  }
+
+  chunk(gzip: boolean): Buffer | Promise<Buffer> {
+    if (!gzip) return this.bytes;
+    this.gz ??= gzipAsync(this.bytes, { level: GZIP_LEVEL });
+    return this.gz;
+  }
+}
+
+/**
+ * Where each server's lines sit in every per-server family: slot `n` is block `n % SEGMENT_SERVERS` of
+ * segment `⌊n / SEGMENT_SERVERS⌋`. Slots are handed out in first-seen order and a removed server's slot
+ * stays empty until `compact()` renumbers the live ones, so families list servers in the order they
+ * arrived (a server removed and seen again goes last). One table for all families: one map entry per
+ * server, not one per server and family.
+ */
+class SlotTable {
+  private readonly slots = new Map<string, number>();
+  /** Slots handed out so far (live and empty). */
+  private next = 0;
+
+  /** The slot of `key`, handing out the next one to a new key. */
+  acquire(key: string): number {
+    let slot = this.slots.get(key);
+    if (slot === undefined) {
+      slot = this.next++;
+      this.slots.set(key, slot);
+    }
+    return slot;
+  }
+
+  /** Frees the slot of `key` (its blocks must be emptied by the caller); undefined for an unknown key. */
+  release(key: string): number | undefined {
+    const slot = this.slots.get(key);
+    if (slot !== undefined) this.slots.delete(key);
+    return slot;
+  }
+
+  /**
+   * When more than half of the slots are empty (and at least a segment's worth): renumbers the live slots
+   * 0…n-1 in their order and returns the old slot of each new one, for the families to move their blocks.
+   * Otherwise null. Without this a daemon whose servers churn would keep growing empty segments.
+   */
+  compact(): number[] | null {
+    const empty = this.next - this.slots.size;
+    if (empty < SEGMENT_SERVERS || empty * 2 <= this.next) return null;
+    // A map lists its entries in insertion order, and slots are handed out in that order: ascending.
+    const order = Array.from(this.slots.values());
+    const renumber = new Map(order.map((old, i) => [old, i]));
+    for (const [key, old] of this.slots) this.slots.set(key, renumber.get(old) as number);
+    this.next = order.length;
+    return order;
+  }
+}
+
+/**
+ * One segment of a text family: the UTF-8 lines of its slots, held once as one exact-size Buffer, and
+ * where each slot's block ends. A changed block is written at once to `stage` (bytes, not a string kept
+ * until the next scrape: after a poll that changed every server that would be megabytes of strings for
+ * the garbage collector to move), and the next render rebuilds `bytes` from the old bytes and the stage.
+ */
+class TextSegment {
+  bytes: Buffer = EMPTY;
+  /** End offset in `bytes` of each slot's block (an empty slot ends where the previous one does). */
+  ends = new Uint32Array(SEGMENT_SERVERS);
+  /** Changed blocks since the last rebuild, each as a 4-byte length and its bytes; null when none. */
+  private stage: Buffer | null = null;
+  private staged = 0;
+  /** Where in `stage` the new block of each changed slot is. */
+  private pending: Map<number, number> | null = null;
+  gz: Promise<Buffer> | null = null;
+
+  start(j: number): number {
+    return j === 0 ? 0 : (this.ends[j - 1] as number);
+  }
+
+  /** Whether a rebuild is due. */
+  get dirty(): boolean {
+    return this.pending !== null;
+  }
+
+  /** Sets the block of slot `j` ("" = no lines); returns false when the segment already holds exactly it. */
+  set(j: number, block: string): boolean {
+    if (scratch.length < block.length * 3) scratch = Buffer.allocUnsafeSlow(block.length * 3);
+    const len = scratch.write(block, 0, "utf8");
+    const queued = this.pending?.get(j);
+    const stage = this.stage;
+    const [cur, s, e] =
+      queued === undefined || stage === null
+        ? [this.bytes, this.start(j), this.ends[j] as number]
+        : [stage, queued + 4, queued + 4 + stage.readUInt32LE(queued)];
+    if (e - s === len && scratch.compare(cur, s, e, 0, len) === 0) return false;
+    const at = this.staged;
+    const need = at + 4 + len;
+    if (stage === null || stage.length < need) {
+      const grown = Buffer.allocUnsafeSlow(Math.max(Math.ceil(need * 1.5), 4096));
+      stage?.copy(grown, 0, 0, at);
+      this.stage = grown;
+    }
+    const into = this.stage as Buffer;
+    into.writeUInt32LE(len, at);
+    copyBytes(scratch, 0, len, into, at + 4);
+    this.staged = need;
+    this.pending ??= new Map();
+    this.pending.set(j, at);
+    // After a poll that changed most servers, rebuild now rather than hold nearly a second copy of the
+    // segment until the next scrape; the threshold grows with the segment, so filling one costs O(n).
+    if (this.staged > Math.max(this.bytes.length / 2, STAGE_FLUSH_BYTES)) this.flush();
+    return true;
+  }
+
+  /** Applies the staged blocks to a new Buffer (the old one may still be going out on a socket: never mutated). */
+  flush(): void {
+    const pending = this.pending;
+    const stage = this.stage;
+    if (pending === null || stage === null) return;
+    const old = this.bytes;
+    const oldEnds = this.ends;
+    const changed = Array.from(pending.keys()).sort((a, b) => a - b);
+    let total = old.length;
+    for (const j of changed) {
+      total += stage.readUInt32LE(pending.get(j) as number) - (oldEnds[j] as number) + this.start(j);
+    }
+    const out = Buffer.allocUnsafeSlow(total);
+    const ends = new Uint32Array(SEGMENT_SERVERS);
+    let src = 0;
+    let dst = 0;
+    let delta = 0;
+    let j0 = 0;
+    for (const j of changed) {
+      const s = j === 0 ? 0 : (oldEnds[j - 1] as number);
+      dst += copyBytes(old, src, s, out, dst);
+      for (let k = j0; k < j; k++) ends[k] = (oldEnds[k] as number) + delta;
+      const at = pending.get(j) as number;
+      dst += copyBytes(stage, at + 4, at + 4 + stage.readUInt32LE(at), out, dst);
+      src = oldEnds[j] as number;
+      delta = dst - src;
+      ends[j] = dst;
+      j0 = j + 1;
+    }
+    copyBytes(old, src, old.length, out, dst);
+    for (let k = j0; k < SEGMENT_SERVERS; k++) ends[k] = (oldEnds[k] as number) + delta;
+    this.bytes = out;
+    this.ends = ends;
+    this.gz = null;
+    this.pending = null;
+    this.stage = null;
+    this.staged = 0;
+  }
+}
+
+/**
+ * The blocks of one family by slot, held only as UTF-8 bytes (no string per server is kept). Setting a
+ * block that equals the held bytes changes nothing, so an unchanged segment keeps its bytes and gzip member.
+ */
+class TextBlocks {
+  private segments: TextSegment[] = [];
+
+  private segmentOf(slot: number): TextSegment {
+    const k = Math.floor(slot / SEGMENT_SERVERS);
+    while (this.segments.length <= k) this.segments.push(new TextSegment());
+    return this.segments[k] as TextSegment;
+  }
+
+  /** Sets the block of `slot` ("" = the server has no line here); returns whether it changed. */
+  set(slot: number, block: string): boolean {
+    return this.segmentOf(slot).set(slot % SEGMENT_SERVERS, block);
+  }
+
+  /** How many segments there are (the last may be partly used). */
+  get length(): number {
+    return this.segments.length;
+  }
+
+  /** Segment `k` with its pending blocks applied, and whether that took a rebuild. */
+  segment(k: number): { seg: TextSegment; rebuilt: boolean } {
+    const seg = this.segments[k] as TextSegment;
+    const rebuilt = seg.dirty;
+    seg.flush();
+    return { seg, rebuilt };
+  }
+
+  /** Moves the blocks to the slots `SlotTable.compact` renumbered: new slot `i` is old slot `order[i]`. */
+  relayout(order: readonly number[]): void {
+    for (const seg of this.segments) seg.flush();
+    const old = this.segments;
+    this.segments = [];
+    for (let base = 0; base < order.length; base += SEGMENT_SERVERS) {
+      const n = Math.min(SEGMENT_SERVERS, order.length - base);
+      let total = 0;
+      for (let i = 0; i < n; i++) {
+        const o = order[base + i] as number;
+        const from = old[Math.floor(o / SEGMENT_SERVERS)] as TextSegment;
+        const j = o % SEGMENT_SERVERS;
+        total += (from.ends[j] as number) - from.start(j);
+      }
+      const seg = new TextSegment();
+      seg.bytes = Buffer.allocUnsafeSlow(total);
+      let pos = 0;
+      for (let i = 0; i < n; i++) {
+        const o = order[base + i] as number;
+        const from = old[Math.floor(o / SEGMENT_SERVERS)] as TextSegment;
+        const j = o % SEGMENT_SERVERS;
+        pos += copyBytes(from.bytes, from.start(j), from.ends[j] as number, seg.bytes, pos);
+        seg.ends[i] = pos;
+      }
+      seg.ends.fill(pos, n);
+      this.segments.push(seg);
+    }
+  }
+}
+
+/** One per-server metric family whose lines are built when a server changes (`setServer`). */
 class ServerFamily {
-  private readonly header: Segment;
-  private readonly lines = new Map<string, string>();
-  private encoded: Segment[] | null = null;
-  private previous: Segment[] = [];
-  /** Bumped on every change, so a rebuild that raced a change is not cached. */
-  private version = 0;
+  private readonly header: FamilyHeader;
+  private readonly blocks = new TextBlocks();
 
   constructor(
     readonly name: string,
     help: string,
   ) {
-    const text = `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`;
-    this.header = { blocks: [text], raw: Buffer.from(text, "utf8") };
+    this.header = new FamilyHeader(name, help);
   }
 
-  /** Sets (or, with `undefined`, deletes) the lines of one server; marks the family dirty only on change. */
-  set(key: string, block: string | undefined): void {
-    if (block === undefined) {
-      if (!this.lines.delete(key)) return;
-    } else {
-      if (this.lines.get(key) === block) return;
-      this.lines.set(key, block);
-    }
-    this.encoded = null;
-    this.version += 1;
+  /** Sets the lines of one slot ("" = none). */
+  set(slot: number, block: string): void {
+    this.blocks.set(slot, block);
+  }
+
+  relayout(order: readonly number[]): void {
+    this.blocks.relayout(order);
   }
 
   /**
-   * The family's exposition as chunks: header, then every server's lines. The segments are kept until a
-   * line changes, so an unchanged family costs nothing per scrape; after a change only the segments whose
-   * blocks changed are rebuilt (on a snapshot of the blocks, yielding between segments). An empty family
-   * still gets its header.
+   * The family's exposition as chunks: header, then every non-empty segment. An unchanged segment costs
+   * nothing (its bytes, or its gzip member, are reused); the event loop gets a turn after each rebuilt
+   * one. An empty family still gets its header.
    */
-  async render(gzip: boolean): Promise<Buffer[]> {
-    if (this.encoded === null) {
-      const version = this.version;
-      // Snapshot first: the map may change while we yield, and a live iteration could see a server twice.
-      const blocks = Array.from(this.lines.values());
-      const segments = [this.header, ...reuseSegments(blocks, this.previous.slice(1), SEGMENT_SERVERS)];
-      this.previous = segments;
-      if (this.version === version) this.encoded = segments;
-      return await segmentChunks(segments, gzip);
+  async render(gzip: boolean, slice: RenderSlice): Promise<Array<Buffer | Promise<Buffer>>> {
+    const out = [this.header.chunk(gzip)];
+    for (let k = 0; k < this.blocks.length; k++) {
+      const { seg, rebuilt } = this.blocks.segment(k);
+      if (seg.bytes.length > 0) {
+        if (gzip) seg.gz ??= gzipAsync(seg.bytes, { level: GZIP_LEVEL });
+        out.push(gzip ? (seg.gz as Promise<Buffer>) : seg.bytes);
+      }
+      if (rebuilt) await slice.turn();
     }
-    return await segmentChunks(this.encoded, gzip);
+    return out;
   }
+}
+
+/** The bytes of one formatted sample value and line feed. */
+function valueBytes(v: number): Buffer {
+  return Buffer.from(`${formatSampleValue(v / 1000)}\n`, "latin1");
+}
+
+/** One segment of the live family: the states its values are read from, and the bytes last built. */
+class LiveSegment {
+  readonly states: Array<ServerState | undefined> = [];
+  /** The value of each slot in `bytes`, and its text (undefined = no line). */
+  values = new Float64Array(SEGMENT_SERVERS);
+  texts: Array<Buffer | undefined> = [];
+  /** Built from this prefix Buffer (a rebuilt prefix segment means a rebuild here too). */
+  prefixes: Buffer | null = null;
+  bytes: Buffer = EMPTY;
+  gz: Promise<Buffer> | null = null;
 }
 
 /**
  * A per-server family whose value is read from the state at scrape time (`lastSuccessAt`, which a steady
- * poll moves in place): the text is built per scrape from numbers, never kept per server.
+ * poll moves in place). Each line's text up to its value (`name{labels} `) is held once as bytes; a
+ * segment whose values did not move since the last scrape keeps its bytes and gzip member, one whose
+ * values moved is rebuilt from those bytes and the few distinct values (one poll stamps many servers alike).
  */
 class LiveTimestampFamily {
-  private readonly header: Segment;
-  /** Per server: the line up to its value (`name{labels} `) and the state the value is read from. */
-  private readonly servers = new Map<string, { prefix: string; state: ServerState }>();
-  private previous: Segment[] = [];
+  private readonly header: FamilyHeader;
+  private readonly prefixes = new TextBlocks();
+  private segments: LiveSegment[] = [];
 
   constructor(
     readonly name: string,
     help: string,
     private readonly sampleOf: (s: ServerState) => number | null,
   ) {
-    const text = `# HELP ${name} ${help}\n# TYPE ${name} gauge\n`;
-    this.header = { blocks: [text], raw: Buffer.from(text, "utf8") };
+    this.header = new FamilyHeader(name, help);
   }
 
-  /** The state last given for `key` (the same object = only its poll times moved). */
-  stateOf(key: string): ServerState | undefined {
-    return this.servers.get(key)?.state;
+  private segmentOf(slot: number): LiveSegment {
+    const k = Math.floor(slot / SEGMENT_SERVERS);
+    while (this.segments.length <= k) this.segments.push(new LiveSegment());
+    return this.segments[k] as LiveSegment;
   }
 
-  set(key: string, ids: string, state: ServerState | undefined): void {
-    if (state === undefined) this.servers.delete(key);
-    else this.servers.set(key, { prefix: `${this.name}{${ids}} `, state });
+  /** The state last given for `slot` (the same object = only its poll times moved). */
+  stateOf(slot: number): ServerState | undefined {
+    return this.segments[Math.floor(slot / SEGMENT_SERVERS)]?.states[slot % SEGMENT_SERVERS];
   }
 
-  async render(gzip: boolean): Promise<Buffer[]> {
-    const entries = Array.from(this.servers.values());
-    const texts: string[] = [];
-    let lastValue: number | null = null;
-    let lastText = "";
-    for (let i = 0; i < entries.length; i += LIVE_SEGMENT_SERVERS) {
-      if (i > 0) await yieldToLoop();
-      let text = "";
-      const end = Math.min(entries.length, i + LIVE_SEGMENT_SERVERS);
-      for (let j = i; j < end; j++) {
-        const e = entries[j] as (typeof entries)[number];
-        const v = this.sampleOf(e.state);
-        if (v === null) continue;
-        // One poll stamps many servers alike: format each distinct value once.
-        if (v !== lastValue) {
-          lastValue = v;
-          lastText = `${formatSampleValue(v / 1000)}\n`;
-        }
-        text += e.prefix + lastText;
+  /** Sets the state of `slot` and its labels (`ids`), or with `undefined` empties the slot. */
+  set(slot: number, ids: string, state: ServerState | undefined): void {
+    this.segmentOf(slot).states[slot % SEGMENT_SERVERS] = state;
+    this.prefixes.set(slot, state === undefined ? "" : `${this.name}{${ids}} `);
+  }
+
+  relayout(order: readonly number[]): void {
+    const states = order.map((o) => this.stateOf(o));
+    this.prefixes.relayout(order);
+    this.segments = [];
+    states.forEach((s, i) => {
+      this.segmentOf(i).states[i % SEGMENT_SERVERS] = s;
+    });
+  }
+
+  /**
+   * Reads the values of segment `k` and rebuilds its bytes if a value or a prefix changed. The usual
+   * change — every poll time moved, each to a text as long as before — patches a copy of the old bytes
+   * (one memcpy, then the value bytes), not a line-by-line rebuild.
+   */
+  private refresh(k: number): boolean {
+    const live = this.segments[k] as LiveSegment;
+    const { seg: pre } = this.prefixes.segment(k);
+    const sameLines = live.prefixes === pre.bytes;
+    // Each slot's value text, formatted once per distinct value (one poll stamps many servers alike).
+    const texts: Array<Buffer | undefined> = new Array(SEGMENT_SERVERS);
+    const values = new Float64Array(SEGMENT_SERVERS);
+    let same = sameLines;
+    let sameLengths = sameLines;
+    let lastValue = Number.NaN;
+    let lastText = EMPTY;
+    let total = 0;
+    for (let j = 0; j < SEGMENT_SERVERS; j++) {
+      const state = live.states[j];
+      const v = state === undefined ? null : this.sampleOf(state);
+      const old = live.texts[j];
+      if (v === null) {
+        values[j] = Number.NaN;
+        if (old !== undefined) same = sameLengths = false;
+        continue;
       }
-      texts.push(text);
+      values[j] = v;
+      if (v !== lastValue) {
+        lastValue = v;
+        lastText = old !== undefined && live.values[j] === v ? old : valueBytes(v);
+      }
+      texts[j] = lastText;
+      total += (pre.ends[j] as number) - pre.start(j) + lastText.length;
+      if (old === undefined || old.length !== lastText.length) same = sameLengths = false;
+      else if (live.values[j] !== v) same = false;
     }
-    // A segment whose text did not change since the last scrape keeps its bytes.
-    const previous = this.previous;
-    const segments = [
-      this.header,
-      ...texts.map((text, i) => {
-        const old = previous[i + 1];
-        return old?.blocks[0] === text ? old : { blocks: [text] };
-      }),
-    ];
-    this.previous = segments;
-    return await segmentChunks(segments, gzip);
+    if (same) return false;
+    const out = Buffer.allocUnsafeSlow(total);
+    if (sameLengths) live.bytes.copy(out);
+    let pos = 0;
+    for (let j = 0; j < SEGMENT_SERVERS; j++) {
+      const text = texts[j];
+      if (text === undefined) continue;
+      const start = pre.start(j);
+      const end = pre.ends[j] as number;
+      if (sameLengths) pos += end - start;
+      else pos += copyBytes(pre.bytes, start, end, out, pos);
+      for (let b = 0; b < text.length; b++) out[pos++] = text[b] as number;
+    }
+    live.values = values;
+    live.texts = texts;
+    live.prefixes = pre.bytes;
+    live.bytes = out;
+    live.gz = null;
+    return true;
+  }
+
+  async render(gzip: boolean, slice: RenderSlice): Promise<Array<Buffer | Promise<Buffer>>> {
+    const out = [this.header.chunk(gzip)];
+    for (let k = 0; k < this.segments.length; k++) {
+      const rebuilt = this.refresh(k);
+      const live = this.segments[k] as LiveSegment;
+      if (live.bytes.length > 0) {
+        if (gzip) live.gz ??= gzipAsync(live.bytes, { level: GZIP_LEVEL });
+        out.push(gzip ? (live.gz as Promise<Buffer>) : live.bytes);
+      }
+      if (rebuilt) await slice.pause();
+    }
+    return out;
   }
 }
 
@@ -605,10 +869,20 @@ export function createMetrics(deps: MetricsDeps): Metrics {
 
   const keyOf = (projectId: string, serverId: string): string => `${projectId}\u0000${serverId}`;
 
+  const slots = new SlotTable();
+  /** The slot each state object was last set in (a stale entry fails the `stateOf` check). */
+  let slotOfState = new WeakMap<ServerState, number>();
+
   function removeServer(projectId: string, serverId: string): void {
-    const key = keyOf(projectId, serverId);
-    for (const f of textFamilies) f.set(key, undefined);
-    lastPollSuccess.set(key, "", undefined);
+    const slot = slots.release(keyOf(projectId, serverId));
+    if (slot === undefined) return;
+    for (const f of textFamilies) f.set(slot, "");
+    lastPollSuccess.set(slot, "", undefined);
+    const order = slots.compact();
+    if (order !== null) {
+      for (const f of families) f.relayout(order);
+      slotOfState = new WeakMap();
+    }
   }
 
   function setServer(state: ServerState): void {
@@ -616,9 +890,13 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       removeServer(state.projectId, state.serverId);
       return;
     }
-    const key = keyOf(state.projectId, state.serverId);
-    // The same object as last time: only its poll times moved (ServerStates), read at scrape time.
-    if (lastPollSuccess.stateOf(key) === state) return;
+    // The same object as last time: only its poll times moved (ServerStates), read at scrape time. Found
+    // by identity first, so a steady poll of 10,000 servers builds no key strings.
+    const seen = slotOfState.get(state);
+    if (seen !== undefined && lastPollSuccess.stateOf(seen) === state) return;
+    const slot = slots.acquire(keyOf(state.projectId, state.serverId));
+    if (lastPollSuccess.stateOf(slot) === state) return;
+    slotOfState.set(state, slot);
     const ids = `project_id="${escapeLabelValue(state.projectId)}",server_id="${escapeLabelValue(state.serverId)}"`;
 
     let statusBlock = "";
@@ -629,7 +907,7 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       statusBlock += `${status.name}{${ids},status="${s}"} ${on ? 1 : 0}\n`;
     }
     if (!known) statusBlock += `${status.name}{${ids},status="${escapeLabelValue(state.status)}"} 1\n`;
-    status.set(key, statusBlock);
+    status.set(slot, statusBlock);
 
     const srv = state.server;
     const infoLabels =
@@ -640,20 +918,20 @@ export function createMetrics(deps: MetricsDeps): Metrics {
       `,app_group_id="${escapeLabelValue(srv?.appGroupId ?? "")}"` +
       `,aps_server_id="${escapeLabelValue(srv?.apsServerId ?? "")}"` +
       `,instance_id="${escapeLabelValue(srv?.instanceId ?? "")}"`;
-    info.set(key, `${info.name}{${infoLabels}} 1\n`);
+    info.set(slot, `${info.name}{${infoLabels}} 1\n`);
 
-    statusChanged.set(key, `${statusChanged.name}{${ids}} ${formatSampleValue(state.statusSince / 1000)}\n`);
+    statusChanged.set(slot, `${statusChanged.name}{${ids}} ${formatSampleValue(state.statusSince / 1000)}\n`);
     const createTime = srv?.createTime ?? null;
     created.set(
-      key,
-      createTime === null ? undefined : `${created.name}{${ids}} ${formatSampleValue(createTime / 1000)}\n`,
+      slot,
+      createTime === null ? "" : `${created.name}{${ids}} ${formatSampleValue(createTime / 1000)}\n`,
     );
-    stuck.set(key, `${stuck.name}{${ids}} ${state.stuck ? 1 : 0}\n`);
+    stuck.set(slot, `${stuck.name}{${ids}} ${state.stuck ? 1 : 0}\n`);
     pollSuccess.set(
-      key,
-      state.lastPollOk === null ? undefined : `${pollSuccess.name}{${ids}} ${state.lastPollOk ? 1 : 0}\n`,
+      slot,
+      state.lastPollOk === null ? "" : `${pollSuccess.name}{${ids}} ${state.lastPollOk ? 1 : 0}\n`,
     );
-    lastPollSuccess.set(key, ids, state);
+    lastPollSuccess.set(slot, ids, state);
   }
 
   async function renderChunks(
@@ -663,7 +941,10 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     const daemon = await registry.metrics();
     const head = Buffer.from(daemon.endsWith("\n") || daemon === "" ? daemon : `${daemon}\n`, "utf8");
     const chunks: Buffer[] = [gzip ? await gzipAsync(head, { level: GZIP_LEVEL }) : head];
-    for (const f of families) chunks.push(...(await f.render(gzip)));
+    const pending: Array<Buffer | Promise<Buffer>> = [];
+    const slice = new RenderSlice();
+    for (const f of families) pending.push(...(await f.render(gzip, slice)));
+    for (const c of await Promise.all(pending)) chunks.push(c);
     return { contentType: registry.contentType, chunks };
   }
 

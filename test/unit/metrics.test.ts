@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { gunzipSync } from "node:zlib";
 import { type ImageServer, KNOWN_STATUSES, type ServerState } from "../../src/domain/types.js";
 import { metricsConfigOf } from "../../src/metrics/from-config.js";
 import {
@@ -355,6 +356,84 @@ describe("metrics: rendering", () => {
     );
     assert.equal(find(afterwards, "imagewatch_image_server_info", { server_id: "s-8" }).length, 0);
     assert.equal(find(afterwards, "imagewatch_image_server_info").length, 2999);
+  });
+
+  it("renders exactly what a fresh instance fed the same servers renders, after changes, removals and re-adds", async () => {
+    // The per-server text is held as bytes per segment of 1,000 servers and patched in place of the old
+    // bytes: any slip in offsets would show as a difference from an instance that built everything once.
+    const a = createMetrics({ version: "1.2.3", collectDefault: false });
+    const srv = (i: number, over: Partial<ServerState> = {}, s: Partial<ImageServer> = {}) =>
+      state({ serverId: `s-${i}`, ...over }, { id: `s-${i}`, name: `b-${i}`, ...s });
+    for (let i = 0; i < 2500; i++) a.setServer(srv(i));
+    await a.render();
+    await a.renderChunks({ gzip: true });
+    // Longer and shorter blocks (multi-byte names, an unexpected status), across segment boundaries.
+    a.setServer(srv(999, {}, { name: "ünïcödé ☃ a much longer name than before" }));
+    a.setServer(srv(1000, { status: "WEIRD" }));
+    a.setServer(srv(1001, { lastPollOk: null }, { createTime: null }));
+    a.setServer(srv(1002, {}, { name: "x" }));
+    a.setServer(srv(1002, {}, { name: "back and forth" }));
+    a.setServer(srv(1002, {}, { name: "b-1002" }));
+    a.setServer(srv(2499, { lastSuccessAt: null }));
+    a.setServer(srv(1500, { status: "ACTIVE" })); // a block of the same length, other bytes
+    a.removeServer(P, "s-5");
+    a.setServer(srv(5));
+    const expected = (): ServerState[] => {
+      const out: ServerState[] = [];
+      for (let i = 0; i < 2500; i++) {
+        if (i === 5) continue;
+        if (i === 999) out.push(srv(999, {}, { name: "ünïcödé ☃ a much longer name than before" }));
+        else if (i === 1000) out.push(srv(1000, { status: "WEIRD" }));
+        else if (i === 1001) out.push(srv(1001, { lastPollOk: null }, { createTime: null }));
+        else if (i === 2499) out.push(srv(2499, { lastSuccessAt: null }));
+        else if (i === 1500) out.push(srv(1500, { status: "ACTIVE" }));
+        else out.push(srv(i));
+      }
+      out.push(srv(5)); // removed and seen again: last, as when it was first seen
+      return out;
+    };
+    const b = createMetrics({ version: "1.2.3", collectDefault: false });
+    for (const s of expected()) b.setServer(s);
+    assert.equal((await a.render()).body, (await b.render()).body);
+
+    // Removing most servers compacts the layout; the rest keep their order, and new ones go last.
+    for (let i = 0; i < 2000; i++) a.removeServer(P, `s-${i}`);
+    a.setServer(srv(9000));
+    const c = createMetrics({ version: "1.2.3", collectDefault: false });
+    for (const s of expected().filter((x) => Number(x.serverId.slice(2)) >= 2000)) c.setServer(s);
+    c.setServer(srv(9000));
+    assert.equal((await a.render()).body, (await c.render()).body);
+    const gz = await a.renderChunks({ gzip: true });
+    assert.equal(gunzipSync(Buffer.concat(gz.chunks)).toString("utf8"), (await c.render()).body);
+  });
+
+  it("moves every poll time of a steady poll (the same state objects, times changed in place)", async () => {
+    const m = createMetrics({ version: "1.2.3", collectDefault: false });
+    const states = Array.from({ length: 1500 }, (_, i) =>
+      state({ serverId: `s-${i}` }, { id: `s-${i}`, name: `b-${i}` }),
+    );
+    for (const s of states) m.setServer(s);
+    const name = "imagewatch_image_server_last_poll_success_timestamp_seconds";
+    await m.render();
+    // Same text length (patched in place of the old bytes), then a shorter one, then one server's only.
+    for (const at of [T0 + 61_000, T0 + 70_000, T0 + 70_000]) {
+      for (const s of states) {
+        s.lastSuccessAt = at;
+        m.setServer(s);
+      }
+      (states[3] as ServerState).lastSuccessAt = at + 1;
+      const e = await scrape(m);
+      const values = find(e, name).map((x) => x.value);
+      assert.equal(values.length, 1500);
+      assert.deepEqual(
+        values.filter((v) => v !== at / 1000),
+        [(at + 1) / 1000],
+      );
+      assert.equal(one(e, name, { server_id: "s-3" }).value, (at + 1) / 1000);
+    }
+    (states[7] as ServerState).lastSuccessAt = null;
+    assert.equal(find(await scrape(m), name, { server_id: "s-7" }).length, 0);
+    assert.equal(find(await scrape(m), name).length, 1499);
   });
 
   it("renders the same bytes as chunks and as a string", async () => {
