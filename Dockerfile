@@ -14,8 +14,9 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
 COPY tsconfig.json tsconfig.build.json ./
+COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
-# `npm ci` runs `prepare` (tsc → dist/); then drop the dev dependencies and better-sqlite3's build residue
+# `npm ci` runs `prepare` (tsc, then the bundle dist/main.js); then drop the dev dependencies and better-sqlite3's build residue
 # (object files, the bundled SQLite sources: ~25 MB), keeping only the addon it loads.
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund \
@@ -35,7 +36,7 @@ ENV IMAGEWATCH_CONFIG=/etc/imagewatch/imagewatch.yaml
 ENV IMAGEWATCH_DEMO_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist ./dist
+COPY --from=build /app/dist/main.js /app/dist/main.js.map /app/dist/main.js.LEGAL.txt ./dist/
 COPY package.json ./
 # config/ holds the demo's config and scenario (`demo` reads them relative to /app) and the example.
 COPY config ./config

@@ -1,6 +1,6 @@
 /**
- * Benchmark (not a test): the daemon as a process — `node dist/main.js run` (built first with
- * `tsc -p tsconfig.build.json`, so no TypeScript loader sits in its memory) against the simulator in
+ * Benchmark (not a test): the daemon as a process — `node dist/main.js run` (built first as
+ * `npm run build` does: the bundle, so no TypeScript loader sits in its memory) against the simulator in
  * another child process.
  *
  * - RSS: 0, 10,000 and 50,000 servers in one discover target, `schedule.interval` and `steadyInterval`
@@ -84,7 +84,7 @@ export async function startDaemon(configPath: string, port: number, dispatcher: 
     process.execPath,
     [...NODE_FLAGS, join(ROOT, "dist/main.js"), "run", "--config", configPath],
     {
-      stdio: ["ignore", "ignore", "inherit"],
+      stdio: ["ignore", process.env.DAEMON_STDOUT ? "inherit" : "ignore", "inherit"],
     },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -139,28 +139,23 @@ log: { level: error, format: json }
 ${extra}`;
 }
 
-/** Builds dist/ (tsc -p tsconfig.build.json), so the daemon runs without a TypeScript loader. */
+/**
+ * Builds dist/ as `npm run build` does (tsc, then the bundle dist/main.js), so the daemon runs as
+ * shipped, without a TypeScript loader.
+ */
 export function buildDist(): void {
+  const opts = { cwd: ROOT, stdio: "inherit" } as const;
   execFileSync(
     process.execPath,
     [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
-    {
-      cwd: ROOT,
-      stdio: "inherit",
-    },
+    opts,
   );
+  execFileSync(process.execPath, [join(ROOT, "scripts/bundle.mjs")], opts);
 }
 
 /** Runs the benchmark. */
 export async function run(): Promise<DaemonBenchResult> {
-  execFileSync(
-    process.execPath,
-    [join(ROOT, "node_modules/typescript/bin/tsc"), "-p", "tsconfig.build.json"],
-    {
-      cwd: ROOT,
-      stdio: "inherit",
-    },
-  );
+  buildDist();
   const dispatcher = new Agent({ connections: 2 });
   const rss: DaemonBenchResult["rssMiB"] = [];
   const restart: DaemonBenchResult["restartToReadyMs"] = { servers0: [], servers10000: [] };

@@ -44,6 +44,18 @@ grep -q 'cn-north-4' <<<"$out" || { echo "check-pack: check-config printed no re
 if grep -q 'SK-FOR-CHECK-PACK' <<<"$out"; then echo "check-pack: check-config printed a secret" >&2; exit 1; fi
 echo "check-pack: check-config ok"
 
+# The bundle's poll path, end to end: the installed simulator, and `once` against it with the demo config.
+"$bin" simulate --port 0 --scenario "$pkgdir/config/demo-scenario.yaml" >"$tmp/sim.out" 2>&1 &
+sim_pid=$!
+trap 'kill "$sim_pid" 2>/dev/null || true; rm -rf "$tmp"' EXIT
+for _ in $(seq 1 100); do grep -q 'listening on' "$tmp/sim.out" && break; sleep 0.1; done
+sim_port=$(grep -o 'http://127.0.0.1:[0-9]*' "$tmp/sim.out" | head -n 1 | sed 's/.*://')
+[ -n "$sim_port" ] || { echo "check-pack: the simulator did not start" >&2; cat "$tmp/sim.out" >&2; exit 1; }
+out=$(cd "$pkgdir" && IMAGEWATCH_DEMO_SIM_PORT="$sim_port" "$bin" once -c config/demo.yaml)
+grep -q 'build-office-2026' <<<"$out" || { echo "check-pack: once printed no demo server" >&2; echo "$out" >&2; exit 1; }
+kill "$sim_pid"
+echo "check-pack: once against the installed simulator ok"
+
 (cd "$pkgdir" && node -e 'const D = require("better-sqlite3"); const db = new D(":memory:"); db.exec("create table t(x)"); db.close()')
 echo "check-pack: better-sqlite3 loads in the installed package"
 [ ! -e "$pkgdir/node_modules/typescript" ] || { echo "check-pack: dev dependencies were installed" >&2; exit 1; }

@@ -4,6 +4,9 @@ import type { CommandContext, SignalName } from "./cli/context.js";
  * The process shell: argv → command, exit codes, signals. Everything else lives in commands and app.ts.
  */
 import { runCli } from "./cli/index.js";
+import { tuneHeap } from "./lib/heap.js";
+
+tuneHeap(process.execArgv, process.env.NODE_OPTIONS);
 
 const ctx: CommandContext = {
   args: process.argv.slice(2),

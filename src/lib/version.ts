@@ -1,15 +1,20 @@
 import { readFileSync } from "node:fs";
 
 /**
- * The package version, read once from package.json (one level above both `src/` and `dist/`).
+ * The package version, read once from imagewatch's package.json: the nearest one above this module
+ * (`src/lib/`, `dist/lib/`, or the bundle `dist/main.js`).
  */
 export const VERSION: string = (() => {
-  try {
-    const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
-      version?: string;
-    };
-    return pkg.version ?? "0.0.0";
-  } catch {
-    return "0.0.0";
+  for (const up of ["../package.json", "../../package.json"]) {
+    try {
+      const pkg = JSON.parse(readFileSync(new URL(up, import.meta.url), "utf8")) as {
+        name?: string;
+        version?: string;
+      };
+      if (pkg.name === "imagewatch") return pkg.version ?? "0.0.0";
+    } catch {
+      // not there: look one level higher
+    }
   }
+  return "0.0.0";
 })();

@@ -3,6 +3,7 @@ import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { formatDuration, formatHumanDuration, parseDuration } from "../../src/lib/duration.js";
 import { AppError, ConfigError, coerceError, formatIssuePath } from "../../src/lib/errors.js";
+import { HEAP_GROWING_PERCENT, heapFlag } from "../../src/lib/heap.js";
 import { toIsoOrNull } from "../../src/lib/iso.js";
 import { createLogger } from "../../src/lib/logger.js";
 
@@ -123,5 +124,14 @@ describe("logger", () => {
       assert.match(out, /\[redacted\]/);
       assert.match(out, /json/, "non-secret fields are kept");
     }
+  });
+});
+
+describe("heapFlag", () => {
+  it("sets V8's heap growing factor unless the operator chose one", () => {
+    assert.equal(heapFlag([], undefined), `--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
+    assert.equal(heapFlag(["--max-old-space-size=512"], "--enable-source-maps"), "--heap-growing-percent=30");
+    assert.equal(heapFlag(["--heap-growing-percent=50"], undefined), undefined);
+    assert.equal(heapFlag([], "--enable-source-maps --heap_growing_percent=10"), undefined);
   });
 });
