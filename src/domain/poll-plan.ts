@@ -31,6 +31,15 @@ export interface TargetMemory {
   listPages?: number;
   /** When the last complete list succeeded (discover mode's steady refresh). */
   lastListAt?: number;
+  /** The last complete list's plan, answer and results, for `reusableResults`. */
+  listed?: ListedResults;
+}
+
+/** What a complete list produced: its plan, the servers it answered, and `listResults` of the two. */
+export interface ListedResults {
+  plan: Extract<TickPlan, { kind: "list" }>;
+  servers: readonly ImageServer[];
+  results: ReadonlyMap<string, ServerPollResult>;
 }
 
 /** The list call's filter: `server_name` (partial match) and `enterprise_project_id`. */
@@ -150,6 +159,37 @@ export function planTick(
     };
   }
   return { kind: "get", ids: due };
+}
+
+/**
+ * The results of the last list, when this plan and answer are the same as its own: the same ids, the
+ * same shard and mode, and the very same server objects in the same order (the cloud client hands back
+ * the objects it gave last time for an unchanged answer). Undefined otherwise. A steady poll of 10,000
+ * servers then builds no map of every server (a large object, allocated anew each poll).
+ */
+export function reusableResults(
+  last: ListedResults | undefined,
+  plan: Extract<TickPlan, { kind: "list" }>,
+  outcome: readonly ImageServer[] | { kind: "failed"; error: PollError },
+): ReadonlyMap<string, ServerPollResult> | undefined {
+  if (!last || "kind" in outcome) return undefined;
+  const before = last.plan;
+  if (
+    before.discover !== plan.discover ||
+    before.sharding.count !== plan.sharding.count ||
+    before.sharding.index !== plan.sharding.index ||
+    !sameItems(before.ids, plan.ids) ||
+    !sameItems(last.servers, outcome)
+  ) {
+    return undefined;
+  }
+  return last.results;
+}
+
+function sameItems<T>(a: readonly T[], b: readonly T[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**

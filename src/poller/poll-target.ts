@@ -13,6 +13,7 @@ import {
   listResults,
   type PlanSettings,
   planTick,
+  reusableResults,
   type TargetMemory,
   type TickPlan,
 } from "../domain/poll-plan.js";
@@ -194,12 +195,13 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
     deps.force ?? false,
   );
   let list: "ok" | { error: PollError } | undefined;
-  let results = new Map<string, ServerPollResult>();
+  let results: ReadonlyMap<string, ServerPollResult> = new Map();
   const listed: { servers?: readonly ImageServer[] } = {};
   if (plan.kind === "list") {
     const answer = await listAll(deps, projectId, plan.filter, memory, now, listed);
     list = "kind" in answer ? { error: answer.error } : "ok";
-    results = listResults(plan, answer);
+    results = reusableResults(memory.listed, plan, answer) ?? listResults(plan, answer);
+    memory.listed = "kind" in answer ? undefined : { plan, servers: answer, results };
   } else if (plan.kind === "get") {
     results = await getAll(deps, projectId, plan.ids, config.schedule.concurrency);
   }
@@ -408,7 +410,7 @@ function sameRecord(a: Record<string, unknown>, b: Record<string, unknown>): boo
 async function commitResults(
   projectId: string,
   cloud: string,
-  results: Map<string, ServerPollResult>,
+  results: ReadonlyMap<string, ServerPollResult>,
   outcome: TickOutcome | undefined,
   deps: PollDeps,
   config: Readonly<Config>,
@@ -437,6 +439,8 @@ async function commitResults(
   // whose poll times are set after the commit, so a steady cycle allocates no new state per server.
   // Their new poll times are kept as numbers, so the observed copies die young.
   const touched: ServerState[] = [];
+  /** New state objects (the others are the stored ones, already in `deps.states`). */
+  const fresh: ServerState[] = [];
   const touchedPollAt: Array<number | null> = [];
   const touchedSuccessAt: Array<number | null> = [];
   for (const [serverId, result] of results) {
@@ -469,6 +473,7 @@ async function commitResults(
       continue;
     }
     states.push(out.state);
+    fresh.push(out.state);
     if (out.events.length > 0 || needsWrite(prev, out.state)) toWrite.push(out.state);
     for (const e of out.events) {
       events.push(e);
@@ -505,7 +510,7 @@ async function commitResults(
     stored.lastPollAt = touchedPollAt[i] ?? null;
     stored.lastSuccessAt = touchedSuccessAt[i] ?? null;
   }
-  for (const s of states) deps.states.set(s);
+  for (const s of fresh) deps.states.set(s);
   if (outcome) deps.targets.set(health.state);
   const newEvents = events.filter((e) => inserted.has(e.id));
   deps.onCommitted?.(states, newEvents, transitions, health.state, jobs);

@@ -6,6 +6,7 @@ import {
   type PlanSettings,
   type PlanTarget,
   planTick,
+  reusableResults,
   type TargetMemory,
   type TickPlan,
 } from "../../src/domain/poll-plan.js";
@@ -346,5 +347,37 @@ describe("matchesTargetFilter", () => {
     const inEp = (ep: string) => known("a", "ACTIVE", 0, { ...named, server: inEnterpriseProject("a", ep) });
     assert.equal(matchesTargetFilter(t, inEp("ep-1")), true);
     assert.equal(matchesTargetFilter(t, inEp("ep-2")), false);
+  });
+});
+
+describe("reusableResults", () => {
+  const plan = () => {
+    const p = planTick(discover(), [known(MINE1, "ACTIVE", 0)], NOW, SETTINGS, {}, true);
+    assert.equal(p.kind, "list");
+    return p as Extract<TickPlan, { kind: "list" }>;
+  };
+  const a = imageServer("ACTIVE", NOW, {}, MINE1);
+  const b = imageServer("BUILDING", NOW, {}, MINE2);
+
+  it("gives the last results back for the same plan and the very same server objects", () => {
+    const first = plan();
+    const results = listResults(first, [a, b]);
+    const last = { plan: first, servers: [a, b], results };
+    assert.equal(reusableResults(last, plan(), [a, b]), results, "a new array of the same objects");
+  });
+
+  it("builds anew when anything differs: an object, the order, the ids, the shard, or a failed list", () => {
+    const first = plan();
+    const last = { plan: first, servers: [a, b], results: listResults(first, [a, b]) };
+    const equalButNew = imageServer("BUILDING", NOW, {}, MINE2);
+    assert.equal(reusableResults(last, plan(), [a, equalButNew]), undefined, "an equal but other object");
+    assert.equal(reusableResults(last, plan(), [b, a]), undefined, "another order");
+    assert.equal(reusableResults(last, plan(), [a]), undefined, "a server fewer");
+    assert.equal(reusableResults(last, { ...plan(), ids: [] }, [a, b]), undefined, "other known ids");
+    const sharded = { ...plan(), sharding: { count: 2, index: 1 } };
+    assert.equal(reusableResults(last, sharded, [a, b]), undefined, "another shard");
+    const error: PollError = { kind: "http_5xx", http_status: 503 };
+    assert.equal(reusableResults(last, plan(), { kind: "failed", error }), undefined);
+    assert.equal(reusableResults(undefined, plan(), [a, b]), undefined, "nothing listed before");
   });
 });
