@@ -160,7 +160,9 @@ function checkChat(bodies: Received["bodies"]): { perMessage: number[] } {
     const lines = String((JSON.parse(body) as { text: { content: string } }).text.content).split("\n");
     const items = lines.length === 1 ? lines : lines.slice(1);
     const title = lines[0] ?? "";
-    if (lines.length > 1 && !title.startsWith(`[imagewatch] ${items.length} image servers`)) {
+    // The title may begin with the digest's severity emoji.
+    const counted = /^(?:\S+ )?\[imagewatch\] (\d+) image servers/.exec(title)?.[1];
+    if (lines.length > 1 && counted !== String(items.length)) {
       throw new Error(`title does not count its events: ${title}`);
     }
     for (const line of items) {

@@ -13,3 +13,14 @@ export async function mapLimit<T>(
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
 }
+
+/**
+ * Like `Promise.all`, but waits for every promise to settle before rejecting (with the first rejection,
+ * in the given order): nothing is left running behind a failure (a request still in flight after its
+ * poll gave up would be sent, and counted, in the next poll's time).
+ */
+export async function settleAll<T>(promises: readonly Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(promises);
+  for (const s of settled) if (s.status === "rejected") throw s.reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}

@@ -1,6 +1,7 @@
 /**
  * One target's image-job watch (DESIGN §11), the IO half of domain/observe-jobs: per job type, the
- * WAITING and RUNNING lists and the first FAILED page (every FAILED page only when its `count` moved),
+ * WAITING and RUNNING lists and the first FAILED page, all at once (every FAILED page only when its
+ * `count` moved),
  * then the look-ups the plan asks for (ShowImageJob, ListImageSubJobs), then the pure observation. Its
  * result is committed by pollTarget with the rest of the tick.
  */
@@ -18,6 +19,7 @@ import {
   observeJobs,
   planJobFetches,
 } from "../domain/observe-jobs.js";
+import { settleAll } from "../lib/concurrency.js";
 import type { Logger } from "../lib/logger.js";
 import type { Store } from "../store/types.js";
 
@@ -56,22 +58,27 @@ export async function watchJobs(
   try {
     const stored = deps.store.loadJobs(projectId);
     const known = new Map<string, JobRecord>(stored.jobs.map((j) => [j.jobId, j]));
-    const lists: JobTypeLists[] = [];
-    for (const jobType of JOB_TYPES) {
-      const waiting = await deps.cloud.listAllImageJobs(projectId, { jobType, status: "WAITING" }, opts);
-      const running = await deps.cloud.listAllImageJobs(projectId, { jobType, status: "RUNNING" }, opts);
-      const first = await deps.cloud.listImageJobs(
-        projectId,
-        { jobType, status: "FAILED", offset: 0, limit: JOB_PAGE },
-        opts,
-      );
-      const more = first.count === undefined || first.count > first.items.length;
-      const failed: readonly ImageJob[] =
-        more && failedCountMoved(stored.cursor, jobType, first.count)
-          ? await deps.cloud.listAllImageJobs(projectId, { jobType, status: "FAILED" }, opts)
-          : first.items;
-      lists.push({ jobType, active: [...waiting, ...running], failed, failedCount: first.count });
-    }
+    // The nine lists at once (in JOB_TYPES order in the result): one after another they put nine round
+    // trips between a server's new status and its commit, which a webhook then waits for.
+    const lists: JobTypeLists[] = await settleAll(
+      JOB_TYPES.map(async (jobType): Promise<JobTypeLists> => {
+        const waitingJobs = deps.cloud.listAllImageJobs(projectId, { jobType, status: "WAITING" }, opts);
+        const runningJobs = deps.cloud.listAllImageJobs(projectId, { jobType, status: "RUNNING" }, opts);
+        const firstFailed = deps.cloud.listImageJobs(
+          projectId,
+          { jobType, status: "FAILED", offset: 0, limit: JOB_PAGE },
+          opts,
+        );
+        await settleAll<unknown>([waitingJobs, runningJobs, firstFailed]);
+        const [waiting, running, first] = [await waitingJobs, await runningJobs, await firstFailed];
+        const more = first.count === undefined || first.count > first.items.length;
+        const failed: readonly ImageJob[] =
+          more && failedCountMoved(stored.cursor, jobType, first.count)
+            ? await deps.cloud.listAllImageJobs(projectId, { jobType, status: "FAILED" }, opts)
+            : first.items;
+        return { jobType, active: [...waiting, ...running], failed, failedCount: first.count };
+      }),
+    );
     const plan = planJobFetches(known, stored.cursor, lists);
     const subJobs = new Map<string, readonly ImageSubJob[]>();
     for (const { jobId, jobType } of plan.subJobs) {

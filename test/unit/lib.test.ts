@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
+import { settleAll } from "../../src/lib/concurrency.js";
 import { formatDuration, formatHumanDuration, parseDuration } from "../../src/lib/duration.js";
 import { AppError, ConfigError, coerceError, formatIssuePath } from "../../src/lib/errors.js";
 import { HEAP_GROWING_PERCENT, heapFlag } from "../../src/lib/heap.js";
@@ -133,5 +134,36 @@ describe("heapFlag", () => {
     assert.equal(heapFlag(["--max-old-space-size=512"], "--enable-source-maps"), "--heap-growing-percent=30");
     assert.equal(heapFlag(["--heap-growing-percent=50"], undefined), undefined);
     assert.equal(heapFlag([], "--enable-source-maps --heap_growing_percent=10"), undefined);
+  });
+});
+
+describe("settleAll", () => {
+  it("gives every value in order", async () => {
+    assert.deepEqual(await settleAll([Promise.resolve(1), Promise.resolve(2)]), [1, 2]);
+  });
+
+  it("rejects with the first rejection only after every promise settled", async () => {
+    let lateDone = false;
+    let release: () => void = () => {};
+    const late = new Promise<number>((resolve) => {
+      release = () => {
+        lateDone = true;
+        resolve(3);
+      };
+    });
+    const all = settleAll<number>([
+      Promise.reject(new Error("first")),
+      late,
+      Promise.reject(new Error("second")),
+    ]);
+    let settled = false;
+    all.catch(() => {
+      settled = true;
+    });
+    await new Promise((r) => setImmediate(r));
+    assert.equal(settled, false, "still waiting for the one in flight");
+    release();
+    await assert.rejects(all, /first/);
+    assert.ok(lateDone);
   });
 });
