@@ -35,7 +35,7 @@ import type { Logger } from "../lib/logger.js";
 import { YIELD_EVERY, yieldToLoop } from "../lib/yield.js";
 import { matchesWebhook } from "../notify/match.js";
 import type { Store } from "../store/types.js";
-import { watchJobs } from "./watch-jobs.js";
+import { fetchJobs } from "./watch-jobs.js";
 
 /**
  * The in-memory view of every server's state, indexed by project (a target reads its own servers without
@@ -194,6 +194,9 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
     memory,
     deps.force ?? false,
   );
+  // Jobs are fetched while the servers are listed (neither needs the other's answers); only their
+  // observation waits for the servers, to attach each job to one.
+  const jobsFetched = fetchJobs(target, config, now, deps);
   let list: "ok" | { error: PollError } | undefined;
   let results: ReadonlyMap<string, ServerPollResult> = new Map();
   const listed: { servers?: readonly ImageServer[] } = {};
@@ -206,13 +209,8 @@ export async function pollTarget(target: TargetConfig, deps: PollDeps): Promise<
     results = await getAll(deps, projectId, plan.ids, config.schedule.concurrency);
   }
   const mode = plan.kind;
-  const jobs = await watchJobs(
-    target,
-    config,
-    now,
-    () => jobServers(target, deps.states, results, listed),
-    deps,
-  );
+  const observeJobs = await jobsFetched;
+  const jobs = observeJobs?.(() => jobServers(target, deps.states, results, listed));
 
   // Nothing due and no jobs; or stopping: answers cut short by our own abort are not failures of the cloud.
   if ((plan.kind === "none" && !jobs) || deps.signal?.aborted)

@@ -40,18 +40,21 @@ export interface JobWatchDeps {
  */
 const pauses = new WeakMap<TargetConfig, Readonly<Config>>();
 
+/** The observation of fetched jobs, given the servers a job may belong to (asked only if needed). */
+export type ObserveFetchedJobs = (servers: () => readonly JobServerRef[]) => JobObservation;
+
 /**
- * Watches one target's jobs once. Undefined when it does not (jobs: false, paused after a 403, or a
- * job request failed: then nothing is committed and the next tick tries again).
+ * Fetches one target's jobs once (everything the observation needs but the servers, so it can run while
+ * the servers are listed) and gives the observation to finish with. Undefined when it does not watch
+ * (jobs: false, paused after a 403, or a job request failed: then nothing is committed and the next tick
+ * tries again).
  */
-export async function watchJobs(
+export async function fetchJobs(
   target: TargetConfig,
   config: Readonly<Config>,
   now: number,
-  /** The servers a job may belong to; asked only when a job has to be attached to a server. */
-  servers: () => readonly JobServerRef[],
   deps: JobWatchDeps,
-): Promise<JobObservation | undefined> {
+): Promise<ObserveFetchedJobs | undefined> {
   if (!target.jobs || pauses.get(target) === config) return undefined;
   const { projectId } = target;
   const opts = { signal: deps.signal };
@@ -89,21 +92,22 @@ export async function watchJobs(
       const r = await deps.cloud.showImageJob(projectId, jobId, opts);
       details.set(jobId, r.kind === "ok" ? r.job : null);
     }
-    return observeJobs({
-      projectId,
-      now,
-      cursor: stored.cursor,
-      known,
-      lists,
-      details,
-      subJobs,
-      servers,
-      config: {
-        stuck: config.jobs.stuck,
-        repeatEvery: config.stuck.repeatEvery,
-        sharding: config.sharding,
-      },
-    });
+    return (servers) =>
+      observeJobs({
+        projectId,
+        now,
+        cursor: stored.cursor,
+        known,
+        lists,
+        details,
+        subJobs,
+        servers,
+        config: {
+          stuck: config.jobs.stuck,
+          repeatEvery: config.stuck.repeatEvery,
+          sharding: config.sharding,
+        },
+      });
   } catch (err) {
     if (deps.signal?.aborted) return undefined;
     const e = toPollError(err);
