@@ -26,10 +26,8 @@ export interface HttpRequest {
 export interface HttpResponse {
   status: number;
   headers: Record<string, string | string[] | undefined>;
-  /** The body as received, chunk by chunk (joined only if `bytes` or `text` is read). */
+  /** The body as received, chunk by chunk (joined only if `text` is read). */
   chunks: readonly Buffer[];
-  /** The body in one buffer. */
-  readonly bytes: Buffer;
   /** The body decoded as UTF-8 (decoded once, when first read). */
   readonly text: string;
   /** `X-Request-Id`, when sent. */
@@ -37,11 +35,10 @@ export interface HttpResponse {
 }
 
 /**
- * A response whose bytes are joined and decoded only when read: a caller that recognises the chunks (a
- * list page seen before, by its digest) never copies a ~150 KB body nor turns it into a string.
+ * A response whose chunks are joined and decoded only when read: a caller that recognises them (a list
+ * page seen before, by its digest) never copies a ~150 KB body nor turns it into a string.
  */
 class ReadResponse implements HttpResponse {
-  #bytes: Buffer | undefined;
   #text: string | undefined;
   requestId?: string;
   constructor(
@@ -50,13 +47,10 @@ class ReadResponse implements HttpResponse {
     readonly chunks: readonly Buffer[],
   ) {}
 
-  get bytes(): Buffer {
-    this.#bytes ??= this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks);
-    return this.#bytes;
-  }
-
   get text(): string {
-    this.#text ??= this.bytes.toString("utf8");
+    this.#text ??= (
+      this.chunks.length === 1 ? (this.chunks[0] as Buffer) : Buffer.concat(this.chunks)
+    ).toString("utf8");
     return this.#text;
   }
 }
