@@ -279,26 +279,35 @@ function copyBytes(src: Buffer, from: number, to: number, dst: Buffer, at: numbe
   return n;
 }
 
+/** The segment that holds `slot`, adding empty segments (`make`) up to it. */
+function segmentFor<S>(segments: S[], slot: number, make: () => S): S {
+  const k = Math.floor(slot / SEGMENT_SERVERS);
+  while (segments.length <= k) segments.push(make());
+  return segments[k] as S;
+}
+
 /** Staged bytes of a segment beyond which it is rebuilt at once (also at least half the segment). */
 const STAGE_FLUSH_BYTES = 64 * 1024;
 
 /** Where a new block is encoded to be compared with the bytes held, before it is staged. */
 let scratch = Buffer.allocUnsafeSlow(16 * 1024);
 
-/** A family's `# HELP` and `# TYPE` lines, as bytes and as a cached gzip member. */
-class FamilyHeader {
-  readonly bytes: Buffer;
-  private gz: Promise<Buffer> | null = null;
+/** Bytes sent as one chunk, with their gzip member once a gzip scrape asked for it (null until then). */
+interface Chunked {
+  bytes: Buffer;
+  gz: Promise<Buffer> | null;
+}
 
-  constructor(name: string, help: string) {
-    this.bytes = Buffer.from(`# HELP ${name} ${help}\n# TYPE ${name} gauge\n`, "utf8");
-  }
+/** The chunk of `c` for a scrape: its bytes, or its gzip member (compressed once, kept with the bytes). */
+function chunkOf(c: Chunked, gzip: boolean): Buffer | Promise<Buffer> {
+  if (!gzip) return c.bytes;
+  c.gz ??= gzipAsync(c.bytes, { level: GZIP_LEVEL });
+  return c.gz;
+}
 
-  chunk(gzip: boolean): Buffer | Promise<Buffer> {
-    if (!gzip) return this.bytes;
-    this.gz ??= gzipAsync(this.bytes, { level: GZIP_LEVEL });
-    return this.gz;
-  }
+/** A family's `# HELP` and `# TYPE` lines. */
+function familyHeader(name: string, help: string): Chunked {
+  return { bytes: Buffer.from(`# HELP ${name} ${help}\n# TYPE ${name} gauge\n`, "utf8"), gz: null };
 }
 
 /**
@@ -353,7 +362,7 @@ class SlotTable {
  * until the next scrape: after a poll that changed every server that would be megabytes of strings for
  * the garbage collector to move), and the next render rebuilds `bytes` from the old bytes and the stage.
  */
-class TextSegment {
+class TextSegment implements Chunked {
   bytes: Buffer = EMPTY;
   /** End offset in `bytes` of each slot's block (an empty slot ends where the previous one does). */
   ends = new Uint32Array(SEGMENT_SERVERS);
@@ -451,9 +460,7 @@ class TextBlocks {
   private segments: TextSegment[] = [];
 
   private segmentOf(slot: number): TextSegment {
-    const k = Math.floor(slot / SEGMENT_SERVERS);
-    while (this.segments.length <= k) this.segments.push(new TextSegment());
-    return this.segments[k] as TextSegment;
+    return segmentFor(this.segments, slot, () => new TextSegment());
   }
 
   /** Sets the block of `slot` ("" = the server has no line here); returns whether it changed. */
@@ -506,14 +513,14 @@ class TextBlocks {
 
 /** One per-server metric family whose lines are built when a server changes (`setServer`). */
 class ServerFamily {
-  private readonly header: FamilyHeader;
+  private readonly header: Chunked;
   private readonly blocks = new TextBlocks();
 
   constructor(
     readonly name: string,
     help: string,
   ) {
-    this.header = new FamilyHeader(name, help);
+    this.header = familyHeader(name, help);
   }
 
   /** Sets the lines of one slot ("" = none). */
@@ -531,13 +538,10 @@ class ServerFamily {
    * one. An empty family still gets its header.
    */
   async render(gzip: boolean, slice: RenderSlice): Promise<Array<Buffer | Promise<Buffer>>> {
-    const out = [this.header.chunk(gzip)];
+    const out = [chunkOf(this.header, gzip)];
     for (let k = 0; k < this.blocks.length; k++) {
       const { seg, rebuilt } = this.blocks.segment(k);
-      if (seg.bytes.length > 0) {
-        if (gzip) seg.gz ??= gzipAsync(seg.bytes, { level: GZIP_LEVEL });
-        out.push(gzip ? (seg.gz as Promise<Buffer>) : seg.bytes);
-      }
+      if (seg.bytes.length > 0) out.push(chunkOf(seg, gzip));
       if (rebuilt) await slice.turn();
     }
     return out;
@@ -550,7 +554,7 @@ function valueBytes(v: number): Buffer {
 }
 
 /** One segment of the live family: the states its values are read from, and the bytes last built. */
-class LiveSegment {
+class LiveSegment implements Chunked {
   readonly states: Array<ServerState | undefined> = [];
   /** The value of each slot in `bytes`, and its text (undefined = no line). */
   values = new Float64Array(SEGMENT_SERVERS);
@@ -568,7 +572,7 @@ class LiveSegment {
  * values moved is rebuilt from those bytes and the few distinct values (one poll stamps many servers alike).
  */
 class LiveTimestampFamily {
-  private readonly header: FamilyHeader;
+  private readonly header: Chunked;
   private readonly prefixes = new TextBlocks();
   private segments: LiveSegment[] = [];
 
@@ -577,13 +581,11 @@ class LiveTimestampFamily {
     help: string,
     private readonly sampleOf: (s: ServerState) => number | null,
   ) {
-    this.header = new FamilyHeader(name, help);
+    this.header = familyHeader(name, help);
   }
 
   private segmentOf(slot: number): LiveSegment {
-    const k = Math.floor(slot / SEGMENT_SERVERS);
-    while (this.segments.length <= k) this.segments.push(new LiveSegment());
-    return this.segments[k] as LiveSegment;
+    return segmentFor(this.segments, slot, () => new LiveSegment());
   }
 
   /** The state last given for `slot` (the same object = only its poll times moved). */
@@ -664,14 +666,11 @@ class LiveTimestampFamily {
   }
 
   async render(gzip: boolean, slice: RenderSlice): Promise<Array<Buffer | Promise<Buffer>>> {
-    const out = [this.header.chunk(gzip)];
+    const out = [chunkOf(this.header, gzip)];
     for (let k = 0; k < this.segments.length; k++) {
       const rebuilt = this.refresh(k);
       const live = this.segments[k] as LiveSegment;
-      if (live.bytes.length > 0) {
-        if (gzip) live.gz ??= gzipAsync(live.bytes, { level: GZIP_LEVEL });
-        out.push(gzip ? (live.gz as Promise<Buffer>) : live.bytes);
-      }
+      if (live.bytes.length > 0) out.push(chunkOf(live, gzip));
       if (rebuilt) await slice.pause();
     }
     return out;
@@ -895,8 +894,10 @@ export function createMetrics(deps: MetricsDeps): Metrics {
     const seen = slotOfState.get(state);
     if (seen !== undefined && lastPollSuccess.stateOf(seen) === state) return;
     const slot = slots.acquire(keyOf(state.projectId, state.serverId));
-    if (lastPollSuccess.stateOf(slot) === state) return;
+    // Recorded before the check below, so a state found by key (after a compaction renumbered the slots)
+    // is found by identity from the next poll on.
     slotOfState.set(state, slot);
+    if (lastPollSuccess.stateOf(slot) === state) return;
     const ids = `project_id="${escapeLabelValue(state.projectId)}",server_id="${escapeLabelValue(state.serverId)}"`;
 
     let statusBlock = "";
