@@ -499,6 +499,8 @@ async function scaling(
         listAllImageJobs: () => Promise.reject(new Error("not used")),
         listImageSubJobs: () => Promise.reject(new Error("not used")),
         showImageJob: () => Promise.reject(new Error("not used")),
+        exportListings: () => ({ v: 1, listings: [] }),
+        seedListings: () => {},
         close: async () => {},
       };
       const states = new ServerStates();

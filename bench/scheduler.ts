@@ -101,6 +101,8 @@ state: { path: ":memory:" }
     listAllImageJobs: () => Promise.reject(new Error("not used")),
     listImageSubJobs: () => Promise.reject(new Error("not used")),
     showImageJob: () => Promise.reject(new Error("not used")),
+    exportListings: () => ({ v: 1, listings: [] }),
+    seedListings: () => {},
     close: async () => {},
   };
   const logger = createSilentLogger();

@@ -162,6 +162,8 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   metrics.setConfigReload(true, clock.now());
 
   for (const s of store.loadServers()) states.set(s);
+  // Taken before anything writes the servers table (which drops them), used once the clients exist.
+  const warm = store.takeWarmListings();
   const targets = new TargetStates();
   for (const t of store.loadTargets()) targets.set(t);
   /** `target_up` and its timestamp from the known health of every configured target (start, reload). */
@@ -221,6 +223,23 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       previous,
     );
   let clouds = makeClouds(cfg());
+  /** The API object held for a server (what warm listings name). */
+  const held = (projectId: string, serverId: string) => states.get(projectId, serverId)?.server ?? undefined;
+  for (const [name, client] of clouds.byName()) {
+    const listings = warm.get(name);
+    if (listings !== undefined) client.seedListings(listings, held);
+  }
+  /** Leaves the clients' listings for the next start (after the last commit: any later write drops them). */
+  const saveWarmListings = () => {
+    try {
+      const byCloud = new Map<string, unknown>();
+      for (const [name, client] of clouds.byName()) byCloud.set(name, client.exportListings(held));
+      store.saveWarmListings(byCloud);
+    } catch (e) {
+      // Only the next start's speed depends on it.
+      log.warn({ err: coerceError(e) }, "saving the warm listings failed; the next start lists cold");
+    }
+  };
 
   // Webhooks honour HTTPS_PROXY / HTTP_PROXY / NO_PROXY like the cloud client does.
   const webhookDispatcher = createWebhookDispatcher(deps.env);
@@ -526,6 +545,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       await delivery.stop(3000); // grace for deliveries in flight (ms)
       await webhookDispatcher.close();
       await http.stop();
+      saveWarmListings();
       await clouds.close();
       store.close();
       log.info("imagewatch stopped");

@@ -38,6 +38,7 @@ import {
   type HttpResponse,
   sendHttp,
 } from "./transport.js";
+import { exportWarmListings, type HeldServer, seedWarmListings, type WarmListings } from "./warm-listings.js";
 
 /** The answer of the single GET: the server, or that it does not exist (a 404 is an answer). */
 export type GetServerResult = Exclude<ServerPollResult, { kind: "failed" }>;
@@ -98,6 +99,17 @@ export interface CloudClient {
     jobId: string,
     options?: { signal?: AbortSignal | undefined },
   ): Promise<ShowJobResult>;
+  /**
+   * What this client remembers of its server listings, for the next process (warm-listings.ts): the
+   * pages whose every server is, now, the very object `held` gives for its id.
+   */
+  exportListings(held: HeldServer): WarmListings;
+  /**
+   * Remembers the pages of listings a previous process exported (`exportListings`): their servers are
+   * the held objects of their ids; a page naming a server not held, or a value this code did not write,
+   * is ignored.
+   */
+  seedListings(warm: unknown, held: HeldServer): void;
   /** Closes the dispatcher if the client created it. */
   close(): Promise<void>;
 }
@@ -173,6 +185,8 @@ interface CallSpec<T> {
 interface Answer<T> {
   value: T;
   outcome: "success" | "not_found";
+  /** The body was byte-for-byte the remembered one (page-memo.ts): not parsed. */
+  unchanged?: true;
 }
 
 /** Creates a client. The caller owns an injected dispatcher; a default one is closed by `close()`. */
@@ -258,7 +272,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
     if (res.status < 200 || res.status >= 300) return judgeError(req, res, spec);
     const digest = spec.memo === undefined ? undefined : digestOf(res.chunks);
     const recalled = digest === undefined ? undefined : spec.memo?.recall(digest);
-    if (recalled !== undefined) return { value: recalled, outcome: "success" };
+    if (recalled !== undefined) return { value: recalled, outcome: "success", unchanged: true };
     const invalid = (why: string) =>
       new CloudError(
         FAILURES.invalid_response,
@@ -303,6 +317,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
     let outcome: RequestOutcome | undefined;
     let status: number | undefined;
     let requestId: string | undefined;
+    let unchanged = false;
     try {
       const res = await sendHttp(req, {
         dispatcher,
@@ -313,6 +328,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
       requestId = res.requestId;
       const answer = interpret(req, res, spec);
       outcome = answer.outcome;
+      unchanged = answer.unchanged === true;
       return answer.value;
     } catch (err) {
       if (err instanceof CloudError) {
@@ -333,6 +349,7 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
           requestId,
           attempt,
           durationMs: Math.round(durationSeconds * 1000),
+          ...(unchanged ? { unchanged } : {}),
         },
         "cloud request",
       );
@@ -577,6 +594,10 @@ export function createCloudClient(config: CloudConfig, deps: CloudClientDeps): C
         options?.signal,
       );
     },
+
+    exportListings: (held) => exportWarmListings(listings, held),
+
+    seedListings: (warm, held) => seedWarmListings(listings, warm, held),
 
     async close() {
       if (closed) return;

@@ -11,6 +11,8 @@ import type { CloudClient } from "./client.js";
 export interface CloudClients {
   /** The client of a target's cloud (`default` when it names none). */
   forTarget(target: { readonly projectId: string; readonly cloud?: string | undefined }): CloudClient;
+  /** Every client, by cloud name. */
+  byName(): ReadonlyMap<string, CloudClient>;
   /** The clients of this set that `next` does not use (to close once polls in flight are done). */
   retiredBy(next: CloudClients): CloudClient[];
   /** Closes every client. */
@@ -49,6 +51,9 @@ export function createCloudClients(
       // The config schema checks every target's cloud, so this is a bug, not a config problem.
       if (entry === undefined) throw new Error(`no cloud named ${name}`);
       return entry.client;
+    },
+    byName() {
+      return new Map([...entries].map(([name, e]) => [name, e.client]));
     },
     retiredBy(next) {
       const used = new Set([...(entriesOf.get(next)?.values() ?? [])].map((e) => e.client));

@@ -37,7 +37,21 @@ interface Remembered<T> {
 
 interface Listing<T, R> {
   pages: Map<number, Remembered<T>>;
-  result: R;
+  /** Undefined for a listing seeded from a snapshot: its pages are recalled, its result is rebuilt. */
+  result: R | undefined;
+}
+
+/** One remembered page as a snapshot: its offset, its body's digest and a description of its value. */
+export interface PageSnapshot<S> {
+  offset: number;
+  digest: string;
+  page: S;
+}
+
+/** One remembered listing as a snapshot. */
+export interface ListingSnapshot<S> {
+  key: string;
+  pages: Array<PageSnapshot<S>>;
 }
 
 /** The SHA-256 of a body given as its chunks (base64): the chunks need not be joined first. */
@@ -85,6 +99,42 @@ export class ListingMemo<T, R> {
         }
       },
     };
+  }
+
+  /**
+   * The remembered pages, each described by `describe` (undefined leaves that page out), oldest listing
+   * first; listings left with no page are left out.
+   */
+  snapshot<S>(describe: (key: string, value: T) => S | undefined): Array<ListingSnapshot<S>> {
+    const out: Array<ListingSnapshot<S>> = [];
+    for (const [key, listing] of this.#listings) {
+      const pages: Array<PageSnapshot<S>> = [];
+      for (const [offset, { digest, value }] of listing.pages) {
+        const page = describe(key, value);
+        if (page !== undefined) pages.push({ offset, digest, page });
+      }
+      if (pages.length > 0) out.push({ key, pages });
+    }
+    return out;
+  }
+
+  /**
+   * Remembers the pages of `snapshots` (as `snapshot` gave them, from a previous process), each value
+   * rebuilt by `revive` (undefined leaves that page out). A listing already remembered is kept as it is.
+   */
+  seed<S>(
+    snapshots: ReadonlyArray<ListingSnapshot<S>>,
+    revive: (key: string, page: S) => T | undefined,
+  ): void {
+    for (const { key, pages } of snapshots) {
+      if (this.#listings.has(key) || this.#listings.size >= this.maxListings) continue;
+      const kept = new Map<number, Remembered<T>>();
+      for (const { offset, digest, page } of pages) {
+        const value = revive(key, page);
+        if (value !== undefined) kept.set(offset, { digest, value });
+      }
+      if (kept.size > 0) this.#listings.set(key, { pages: kept, result: undefined });
+    }
   }
 
   /** How many list queries are remembered. */

@@ -100,6 +100,30 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX jobs_begin ON jobs (begin_time);
   CREATE INDEX jobs_server ON jobs (project_id, server_id);
   `,
+  // 3 → 4: servers as a rowid table, and the list pages a stopping daemon leaves for a warm start.
+  `
+  -- A state row (~1.4 KB at 10,000 servers) spilled into an overflow page in the WITHOUT ROWID table
+  -- (whose cells hold ~1 KB of a 4 KB page): every changed server wrote two pages, and loading them read
+  -- two. A rowid table keeps a row in its leaf; the primary key becomes an index beside it.
+  CREATE TABLE servers_v4 (
+    project_id TEXT NOT NULL,
+    server_id  TEXT NOT NULL,
+    state      TEXT NOT NULL,
+    PRIMARY KEY (project_id, server_id)
+  );
+  INSERT INTO servers_v4 (project_id, server_id, state)
+    SELECT project_id, server_id, state FROM servers ORDER BY project_id, server_id;
+  DROP TABLE servers;
+  ALTER TABLE servers_v4 RENAME TO servers;
+
+  -- Per cloud client: the pages of its last complete listings (digest, count, server ids), written by a
+  -- daemon as it stops and taken (read and deleted) by the next one as it starts. Any write of the
+  -- servers table deletes them, so they never outlive the states they name.
+  CREATE TABLE warm_listings (
+    cloud TEXT PRIMARY KEY,
+    data  TEXT NOT NULL
+  ) WITHOUT ROWID;
+  `,
 ];
 
 /** The schema version this code writes and understands. */

@@ -376,7 +376,22 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
   const deleteServer = db.prepare<[string, string]>(
     "DELETE FROM servers WHERE project_id = ? AND server_id = ?",
   );
+  const selectWarm = db.prepare<[], { cloud: string; data: string }>("SELECT cloud, data FROM warm_listings");
+  const insertWarm = db.prepare<[string, string]>("INSERT INTO warm_listings (cloud, data) VALUES (?, ?)");
+  // Run by every transaction that writes or deletes server rows (a no-op on the empty table while a
+  // daemon runs): warm listings name server states and are only true of the states they were saved with.
+  const dropWarm = db.prepare("DELETE FROM warm_listings");
+  const saveWarmTx = db.transaction((byCloud: ReadonlyMap<string, unknown>) => {
+    dropWarm.run();
+    for (const [cloud, data] of byCloud) insertWarm.run(cloud, JSON.stringify(data));
+  });
+  const takeWarmTx = db.transaction(() => {
+    const rows = selectWarm.all();
+    dropWarm.run();
+    return rows;
+  });
   const deleteServersTx = db.transaction((keys: ReadonlyArray<{ projectId: string; serverId: string }>) => {
+    dropWarm.run();
     let n = 0;
     for (const k of keys) n += deleteServer.run(k.projectId, k.serverId).changes;
     return n;
@@ -585,6 +600,7 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
 
   const commitTx = db.transaction((commit: PollCommit): string[] => {
     if (commit.jobs) commitJobs(commit.jobs);
+    if (commit.servers.length > 0) dropWarm.run();
     for (const s of commit.servers) {
       upsertServer.run(
         s.projectId,
@@ -722,6 +738,21 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
       ),
 
     deleteServers: (keys) => guard(file, "deleteServers", () => deleteServersTx(keys)),
+
+    saveWarmListings: (byCloud) => guard(file, "saveWarmListings", () => saveWarmTx(byCloud)),
+
+    takeWarmListings: () =>
+      guard(file, "takeWarmListings", () => {
+        const out = new Map<string, unknown>();
+        for (const r of takeWarmTx.immediate()) {
+          try {
+            out.set(r.cloud, JSON.parse(r.data));
+          } catch {
+            // Unreadable: that cloud starts cold, as after a crash.
+          }
+        }
+        return out;
+      }),
 
     dueDeliveries: (webhook, now, limit, exclude) =>
       guard(file, "dueDeliveries", () => {

@@ -131,6 +131,17 @@ export interface Store {
    */
   deleteServers(keys: ReadonlyArray<{ projectId: string; serverId: string }>): number;
   /**
+   * Replaces the warm listings (per cloud name, opaque JSON: what a cloud client exports of the list
+   * pages it remembers) left for the next start. Written by a stopping daemon after its last commit.
+   */
+  saveWarmListings(byCloud: ReadonlyMap<string, unknown>): void;
+  /**
+   * The warm listings left by the last daemon, deleted as they are read (they are good for one start).
+   * Empty when none were left, or when the servers table was written since: any server write or delete
+   * drops them, so they never describe states other than the stored ones.
+   */
+  takeWarmListings(): Map<string, unknown>;
+  /**
    * Pending deliveries of `webhook` that are due at `now`, oldest first, at most `limit`. A delivery is not
    * returned while an earlier pending delivery (lower seq) of the same server for the same webhook exists:
    * per-server order. `exclude` lists event ids already in flight.

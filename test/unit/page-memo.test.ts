@@ -79,3 +79,64 @@ describe("ListingMemo", () => {
     assert.notEqual(digestOf([Buffer.from('{"count":2}')]), whole);
   });
 });
+
+describe("ListingMemo snapshots (warm start)", () => {
+  it("a snapshot seeds another memo: the same digests recall the revived values", () => {
+    const memo = new ListingMemo<string, string>();
+    const round = memo.begin("q");
+    round.page(0).remember("d0", "page 0");
+    round.page(100).remember("d1", "page 1");
+    round.complete("result");
+    const snap = memo.snapshot((key, value) => `${key}:${value}`);
+    assert.deepEqual(snap, [
+      {
+        key: "q",
+        pages: [
+          { offset: 0, digest: "d0", page: "q:page 0" },
+          { offset: 100, digest: "d1", page: "q:page 1" },
+        ],
+      },
+    ]);
+    const next = new ListingMemo<string, string>();
+    next.seed(snap, (_key, page) => `revived ${page}`);
+    const first = next.begin("q");
+    assert.equal(first.page(0).recall("d0"), "revived q:page 0");
+    assert.equal(first.page(100).recall("changed"), undefined, "a changed body is parsed");
+    // A seeded listing has no result of its own: even all-recalled, the listing is merged afresh.
+    const again = next.begin("q");
+    again.page(0).recall("d0");
+    again.page(100).recall("d1");
+    assert.equal(again.unchanged(), undefined);
+  });
+
+  it("leaves out the pages describe or revive refuses, and listings left empty", () => {
+    const memo = new ListingMemo<string, string>();
+    for (const key of ["a", "b"]) {
+      const round = memo.begin(key);
+      round.page(0).remember("d0", "keep");
+      round.page(100).remember("d1", key === "a" ? "drop" : "keep");
+      round.complete("r");
+    }
+    const snap = memo.snapshot((_key, value) => (value === "drop" ? undefined : value));
+    assert.deepEqual(
+      snap.map((l) => [l.key, l.pages.map((p) => p.offset)]),
+      [
+        ["a", [0]],
+        ["b", [0, 100]],
+      ],
+    );
+    const next = new ListingMemo<string, string>();
+    next.seed(snap, (key, page) => (key === "b" ? undefined : page));
+    assert.equal(next.size, 1, "b revived no page");
+    assert.equal(next.begin("a").page(0).recall("d0"), "keep");
+  });
+
+  it("seeding never replaces a listing this memo already remembers", () => {
+    const memo = new ListingMemo<string, string>();
+    const round = memo.begin("q");
+    round.page(0).remember("d0", "live");
+    round.complete("r");
+    memo.seed([{ key: "q", pages: [{ offset: 0, digest: "d0", page: "old" }] }], (_k, p) => p);
+    assert.equal(memo.begin("q").page(0).recall("d0"), "live");
+  });
+});

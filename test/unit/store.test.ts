@@ -106,9 +106,9 @@ describe("SQLite store on a file", () => {
     const v3 = openSqliteStore(file);
     v3.commitPoll({ ...commitOf([], [], T0), targets: [target] });
     v3.close();
-    // Back to what version 2 wrote: the same schema without the job tables.
+    // Back to what version 2 wrote: the same schema without the job tables (and version 4's table).
     const db = new Database(file);
-    db.exec("DROP TABLE jobs; DROP TABLE job_cursors;");
+    db.exec("DROP TABLE jobs; DROP TABLE job_cursors; DROP TABLE warm_listings;");
     db.pragma("user_version = 2");
     db.close();
 
@@ -143,9 +143,82 @@ describe("SQLite store on a file", () => {
     const check = new Database(file, { readonly: true });
     try {
       assert.equal(check.pragma("user_version", { simple: true }), SCHEMA_VERSION);
-      assert.equal(SCHEMA_VERSION, 3);
+      assert.equal(SCHEMA_VERSION, 4);
     } finally {
       check.close();
+    }
+  });
+
+  it("upgrades a version 3 database: the same server states, in a rowid table", () => {
+    const file = tempDbPath();
+    const servers = [makeServerState({ serverId: "a" }), makeServerState({ serverId: "b", status: "ERROR" })];
+    const v4 = openSqliteStore(file);
+    v4.commitPoll(commitOf([], [], T0, servers));
+    v4.close();
+    // Back to what version 3 wrote: servers WITHOUT ROWID, no warm listings.
+    const db = new Database(file);
+    db.exec(`
+      CREATE TABLE servers_v3 (project_id TEXT NOT NULL, server_id TEXT NOT NULL, state TEXT NOT NULL,
+        PRIMARY KEY (project_id, server_id)) WITHOUT ROWID;
+      INSERT INTO servers_v3 SELECT project_id, server_id, state FROM servers;
+      DROP TABLE servers; ALTER TABLE servers_v3 RENAME TO servers; DROP TABLE warm_listings;`);
+    db.pragma("user_version = 3");
+    db.close();
+
+    const store = openSqliteStore(file);
+    try {
+      assert.deepEqual(store.loadServers(), servers);
+      store.saveWarmListings(new Map([["default", { v: 1 }]]));
+      assert.deepEqual(store.takeWarmListings(), new Map([["default", { v: 1 }]]));
+    } finally {
+      store.close();
+    }
+    const check = new Database(file, { readonly: true });
+    try {
+      assert.equal(check.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+      assert.equal(SCHEMA_VERSION, 4);
+      const sql = (
+        check.prepare("SELECT sql FROM sqlite_schema WHERE name = 'servers'").get() as { sql: string }
+      ).sql;
+      assert.doesNotMatch(sql, /WITHOUT ROWID/);
+    } finally {
+      check.close();
+    }
+  });
+
+  it("keeps warm listings for one start only, and drops them on any write of the servers table", () => {
+    const file = tempDbPath();
+    const warm = new Map<string, unknown>([
+      ["default", { v: 1, listings: [] }],
+      ["other", { v: 1, listings: [{ key: "k", pages: [] }] }],
+    ]);
+    const store = openSqliteStore(file);
+    try {
+      assert.deepEqual(store.takeWarmListings(), new Map(), "none left yet");
+      store.saveWarmListings(warm);
+      store.close();
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+    const reopened = openSqliteStore(file);
+    try {
+      assert.deepEqual(reopened.takeWarmListings(), warm, "they survive a close");
+      assert.deepEqual(reopened.takeWarmListings(), new Map(), "taken once");
+
+      reopened.saveWarmListings(warm);
+      reopened.commitPoll(commitOf([makeEvent("e1", "a")], ["w1"], T0));
+      assert.deepEqual(reopened.takeWarmListings(), warm, "a commit without server rows keeps them");
+
+      reopened.saveWarmListings(warm);
+      reopened.commitPoll(commitOf([], [], T0, [makeServerState({ serverId: "a" })]));
+      assert.deepEqual(reopened.takeWarmListings(), new Map(), "a server write drops them");
+
+      reopened.saveWarmListings(warm);
+      reopened.deleteServers([{ projectId: "p1", serverId: "nobody" }]);
+      assert.deepEqual(reopened.takeWarmListings(), new Map(), "a delete drops them");
+    } finally {
+      reopened.close();
     }
   });
 
