@@ -110,7 +110,7 @@ export interface ScalingPoint {
 const SERVERS = 5_000;
 const SCALING_SIZES = [1_250, 2_500, 5_000];
 const SCALING_ROUNDS = 3;
-const ROUNDS = 5;
+const ROUNDS = 11;
 const CHANGED_FRACTION_EVERY = 10; // every 10th server changes in a "changed" cycle
 
 interface Sample {
