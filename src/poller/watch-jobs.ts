@@ -19,12 +19,14 @@ import {
   observeJobs,
   planJobFetches,
 } from "../domain/observe-jobs.js";
-import { settleAll } from "../lib/concurrency.js";
+import { settleAll, settleLimit } from "../lib/concurrency.js";
 import type { Logger } from "../lib/logger.js";
 import type { Store } from "../store/types.js";
 
 /** Jobs per page of the job lists (the API's maximum). */
 const JOB_PAGE = 100;
+/** Sub-job lists and job look-ups in flight at once in one tick (as many as list pages). */
+const JOB_DETAIL_CONCURRENCY = 4;
 
 /** What watching jobs needs (a subset of pollTarget's deps). */
 export interface JobWatchDeps {
@@ -83,15 +85,23 @@ export async function fetchJobs(
       }),
     );
     const plan = planJobFetches(known, stored.cursor, lists);
-    const subJobs = new Map<string, readonly ImageSubJob[]>();
-    for (const { jobId, jobType } of plan.subJobs) {
-      subJobs.set(jobId, await deps.cloud.listImageSubJobs(projectId, { jobType, jobId }, opts));
-    }
-    const details = new Map<string, ImageJobDetail | null>();
-    for (const jobId of plan.show) {
-      const r = await deps.cloud.showImageJob(projectId, jobId, opts);
-      details.set(jobId, r.kind === "ok" ? r.job : null);
-    }
+    // A few at a time, not one after another: builds that start or end together would otherwise put one
+    // round trip each between their servers' new status and its commit. The maps keep the plan's order.
+    const subJobLists = await settleLimit(plan.subJobs, JOB_DETAIL_CONCURRENCY, ({ jobId, jobType }) =>
+      deps.cloud.listImageSubJobs(projectId, { jobType, jobId }, opts),
+    );
+    const subJobs = new Map<string, readonly ImageSubJob[]>(
+      plan.subJobs.map(({ jobId }, i) => [jobId, subJobLists[i] as readonly ImageSubJob[]]),
+    );
+    const shown = await settleLimit(plan.show, JOB_DETAIL_CONCURRENCY, (jobId) =>
+      deps.cloud.showImageJob(projectId, jobId, opts),
+    );
+    const details = new Map<string, ImageJobDetail | null>(
+      plan.show.map((jobId, i) => {
+        const r = shown[i];
+        return [jobId, r?.kind === "ok" ? r.job : null];
+      }),
+    );
     return (servers) =>
       observeJobs({
         projectId,

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
-import { settleAll } from "../../src/lib/concurrency.js";
+import { settleAll, settleLimit } from "../../src/lib/concurrency.js";
 import { formatDuration, formatHumanDuration, parseDuration } from "../../src/lib/duration.js";
 import { AppError, ConfigError, coerceError, formatIssuePath } from "../../src/lib/errors.js";
 import { HEAP_GROWING_PERCENT, heapFlag } from "../../src/lib/heap.js";
@@ -165,5 +165,54 @@ describe("settleAll", () => {
     release();
     await assert.rejects(all, /first/);
     assert.ok(lateDone);
+  });
+});
+
+describe("settleLimit", () => {
+  /** A call per item that waits until released; records when each started. */
+  function gated() {
+    const started: number[] = [];
+    const gates = new Map<number, { resolve: (v: string) => void; reject: (e: Error) => void }>();
+    const fn = (item: number) =>
+      new Promise<string>((resolve, reject) => {
+        started.push(item);
+        gates.set(item, { resolve, reject });
+      });
+    const tick = () => new Promise((r) => setImmediate(r));
+    return { started, gates, fn, tick };
+  }
+
+  it("keeps at most `limit` calls in flight and gives the results in the order of the items", async () => {
+    const { started, gates, fn, tick } = gated();
+    const all = settleLimit([1, 2, 3, 4, 5], 2, fn);
+    await tick();
+    assert.deepEqual(started, [1, 2]);
+    gates.get(2)?.resolve("two");
+    await tick();
+    assert.deepEqual(started, [1, 2, 3], "one ended, one more began");
+    for (const i of [1, 3]) gates.get(i)?.resolve(String(i));
+    await tick();
+    for (const i of [4, 5]) gates.get(i)?.resolve(String(i));
+    assert.deepEqual(await all, ["1", "two", "3", "4", "5"]);
+  });
+
+  it("after a failure starts nothing new, waits for the calls in flight, then throws the first failure", async () => {
+    const { started, gates, fn, tick } = gated();
+    const all = settleLimit([1, 2, 3, 4], 2, fn);
+    let settled = false;
+    all.catch(() => {
+      settled = true;
+    });
+    await tick();
+    gates.get(2)?.reject(new Error("two failed"));
+    await tick();
+    assert.deepEqual(started, [1, 2], "nothing started after the failure");
+    assert.equal(settled, false, "still waiting for 1, in flight");
+    gates.get(1)?.reject(new Error("one failed"));
+    await assert.rejects(all, /one failed/, "the first in item order");
+  });
+
+  it("with no items gives none", async () => {
+    assert.deepEqual(await settleLimit([], 4, async () => 1), []);
   });
 });
