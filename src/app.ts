@@ -163,7 +163,13 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
 
   for (const s of store.loadServers()) states.set(s);
   // Taken before anything writes the servers table (which drops them), used once the clients exist.
-  const warm = store.takeWarmListings();
+  // Only the first poll's speed depends on them: a failure to read them starts cold.
+  let warm = new Map<string, unknown>();
+  try {
+    warm = store.takeWarmListings();
+  } catch (e) {
+    log.warn({ err: coerceError(e) }, "reading the warm listings failed; the first poll lists cold");
+  }
   const targets = new TargetStates();
   for (const t of store.loadTargets()) targets.set(t);
   /** `target_up` and its timestamp from the known health of every configured target (start, reload). */
