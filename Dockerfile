@@ -16,7 +16,7 @@ COPY package.json package-lock.json .npmrc ./
 COPY tsconfig.json tsconfig.build.json ./
 COPY scripts/bundle.mjs ./scripts/
 COPY src ./src
-# `npm ci` runs `prepare` (tsc, then the bundle dist/imagewatch.cjs and its entry dist/main.js); then drop the dev dependencies and better-sqlite3's build residue
+# `npm ci` runs `prepare` (tsc, then the bundle dist/main.js); then drop the dev dependencies and better-sqlite3's build residue
 # (object files, the bundled SQLite sources: ~25 MB), keeping only the addon it loads.
 RUN npm ci --no-audit --no-fund \
  && npm prune --omit=dev --no-audit --no-fund \
@@ -36,8 +36,7 @@ ENV IMAGEWATCH_CONFIG=/etc/imagewatch/imagewatch.yaml
 ENV IMAGEWATCH_DEMO_HOST=0.0.0.0
 WORKDIR /app
 COPY --from=build /app/node_modules ./node_modules
-COPY --from=build /app/dist/main.js /app/dist/main.js.map /app/dist/imagewatch.cjs /app/dist/imagewatch.cjs.map \
-  /app/dist/imagewatch.cjs.LEGAL.txt ./dist/
+COPY --from=build /app/dist/main.js /app/dist/main.js.map /app/dist/main.js.LEGAL.txt ./dist/
 COPY package.json ./
 # config/ holds the demo's config and scenario (`demo` reads them relative to /app) and the example.
 COPY config ./config
@@ -46,10 +45,6 @@ COPY config/imagewatch.yaml /etc/imagewatch/imagewatch.yaml
 # state.path defaults to data/imagewatch.db, relative to /app: a volume writable by the `node` user (uid 1000).
 RUN mkdir -p /app/data && chown node:node /app/data && chmod 0700 /app/data
 VOLUME ["/app/data"]
-# V8's code cache of the bundle (docs/operations.md, "Restarts"): written by the first start, used by the
-# next ones while the container's file system lasts. Nothing breaks where it cannot be written.
-ENV IMAGEWATCH_CODE_CACHE_DIR=/app/cache
-RUN mkdir -p /app/cache && chown node:node /app/cache && chmod 0700 /app/cache
 USER node
 EXPOSE 9478
 # node is PID 1: imagewatch handles SIGTERM, SIGINT and SIGHUP itself and starts no child processes, so no

@@ -9,14 +9,11 @@
  * - Restart to ready: the 10,000-server daemon is stopped (SIGTERM) and started again on the same
  *   state file; the time from spawn to the first `/-/ready` 200 (polled every 10 ms). Its baseline is
  *   the same daemon with 0 servers (the process's own start: imports, config, database, listen).
- *   Every daemon gets a private code cache directory (IMAGEWATCH_CODE_CACHE_DIR), as the systemd unit and
- *   the container image give it: the first daemon writes the cache 10 s after its start, the restarts
- *   use it. Each restart after the first also uses the warm listings its predecessor left.
  *
  * Run alone: `node --import tsx bench/daemon.ts`.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -81,19 +78,13 @@ export interface Daemon {
 }
 
 /** Spawns `node dist/main.js run --config` and waits for its first `/-/ready` 200. */
-export async function startDaemon(
-  configPath: string,
-  port: number,
-  dispatcher: Agent,
-  env: Record<string, string> = {},
-): Promise<Daemon> {
+export async function startDaemon(configPath: string, port: number, dispatcher: Agent): Promise<Daemon> {
   const t0 = performance.now();
   const child = spawn(
     process.execPath,
     [...NODE_FLAGS, join(ROOT, "dist/main.js"), "run", "--config", configPath],
     {
       stdio: ["ignore", process.env.DAEMON_STDOUT ? "inherit" : "ignore", "inherit"],
-      env: { ...process.env, ...env },
     },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -177,10 +168,7 @@ export async function run(): Promise<DaemonBenchResult> {
         const port = await freePort();
         const configPath = join(dir, "imagewatch.yaml");
         writeFileSync(configPath, configText(sim.url, port, join(dir, "state.db")));
-        // A private code cache directory, as the systemd unit and the container image give the daemon.
-        const codeCache = { IMAGEWATCH_CODE_CACHE_DIR: join(dir, "code-cache") };
-        mkdirSync(codeCache.IMAGEWATCH_CODE_CACHE_DIR, { mode: 0o700 });
-        const d = await startDaemon(configPath, port, dispatcher, codeCache);
+        const d = await startDaemon(configPath, port, dispatcher);
         const pid = d.child.pid as number;
         const afterReady = rssMiB(pid);
         const cpuAtReady = cpuSeconds(pid);
@@ -206,7 +194,7 @@ export async function run(): Promise<DaemonBenchResult> {
         await d.stop();
         if (n === 0 || n === 10_000) {
           for (let i = 0; i < RESTARTS; i++) {
-            const again = await startDaemon(configPath, port, dispatcher, codeCache);
+            const again = await startDaemon(configPath, port, dispatcher);
             (n === 0 ? restart.servers0 : restart.servers10000).push(round2(again.readyMs));
             await again.stop();
           }
@@ -231,7 +219,7 @@ export async function run(): Promise<DaemonBenchResult> {
     },
     ratio: round2(r10 / r0),
     ratioNote: "candidate / baseline (cost factor)",
-    method: `node dist/main.js run with a code cache directory, spawn → first /-/ready 200 (10 ms polling), median of ${RESTARTS} restarts`,
+    method: `node dist/main.js run, spawn → first /-/ready 200 (10 ms polling), median of ${RESTARTS} restarts`,
     moreRows: [
       {
         name: "daemon RSS after polling",

@@ -12,7 +12,7 @@ version=$(node -p 'require("./package.json").version')
 tarball=$(npm pack --silent --pack-destination "$tmp" | tail -n 1)
 echo "check-pack: packed $tarball"
 listing=$(tar -tzf "$tmp/$tarball")
-for f in package/package.json package/dist/main.js package/dist/imagewatch.cjs package/config/imagewatch.yaml package/deploy/systemd/imagewatch.service; do
+for f in package/package.json package/dist/main.js package/config/imagewatch.yaml package/deploy/systemd/imagewatch.service; do
   grep -qx "$f" <<<"$listing" || { echo "check-pack: $f missing from the tarball" >&2; exit 1; }
 done
 if grep -q '^package/src/\|^package/test/\|^package/node_modules/' <<<"$listing"; then
@@ -30,15 +30,6 @@ pkgdir="$prefix/lib/node_modules/imagewatch"
 got=$("$bin" --version)
 [[ "$got" == *"$version"* ]] || { echo "check-pack: --version printed '$got', want $version" >&2; exit 1; }
 echo "check-pack: imagewatch --version → $got"
-
-# The code cache: the first run writes one into a private directory, the next runs with it.
-cache="$tmp/code-cache"
-install -d -m 0700 "$cache"
-IMAGEWATCH_CODE_CACHE_DIR="$cache" "$bin" --version >/dev/null
-ls "$cache"/imagewatch-*.cache >/dev/null 2>&1 || { echo "check-pack: no code cache written in $cache" >&2; exit 1; }
-got=$(IMAGEWATCH_CODE_CACHE_DIR="$cache" "$bin" --version)
-[[ "$got" == *"$version"* ]] || { echo "check-pack: --version with a code cache printed '$got'" >&2; exit 1; }
-echo "check-pack: code cache written; a run with it works"
 
 cat >"$tmp/imagewatch.yaml" <<'YAML'
 cloud:
