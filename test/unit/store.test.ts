@@ -34,6 +34,16 @@ function tempDbPathOpened(): string {
 runStoreSuite("SQLite on a temp file", () => openSqliteStore(tempDbPath()));
 runStoreSuite("SQLite in memory", () => openSqliteStore(":memory:"));
 
+/** Runs `fn` on `file` opened read-only, and closes it. */
+function inspect(file: string, fn: (db: Database.Database) => void): void {
+  const db = new Database(file, { readonly: true });
+  try {
+    fn(db);
+  } finally {
+    db.close();
+  }
+}
+
 function assertAppError(fn: () => unknown, code: string, messageIncludes: string[]): void {
   assert.throws(fn, (err: unknown) => {
     assert.ok(err instanceof AppError, `expected an AppError, got ${String(err)}`);
@@ -77,13 +87,10 @@ describe("SQLite store on a file", () => {
   it("creates parent directories, uses WAL, and records the schema version", () => {
     const file = tempDbPath();
     openSqliteStore(file).close();
-    const db = new Database(file, { readonly: true });
-    try {
+    inspect(file, (db) => {
       assert.equal(db.pragma("journal_mode", { simple: true }), "wal");
       assert.equal(db.pragma("user_version", { simple: true }), SCHEMA_VERSION);
-    } finally {
-      db.close();
-    }
+    });
   });
 
   it("sets a writable connection up: WAL, synchronous NORMAL, foreign keys, a checkpoint every 4,000 pages", () => {
@@ -140,13 +147,10 @@ describe("SQLite store on a file", () => {
     } finally {
       store.close();
     }
-    const check = new Database(file, { readonly: true });
-    try {
+    inspect(file, (check) => {
       assert.equal(check.pragma("user_version", { simple: true }), SCHEMA_VERSION);
       assert.equal(SCHEMA_VERSION, 4);
-    } finally {
-      check.close();
-    }
+    });
   });
 
   it("upgrades a version 3 database: the same server states, in a rowid table", () => {
@@ -173,17 +177,14 @@ describe("SQLite store on a file", () => {
     } finally {
       store.close();
     }
-    const check = new Database(file, { readonly: true });
-    try {
+    inspect(file, (check) => {
       assert.equal(check.pragma("user_version", { simple: true }), SCHEMA_VERSION);
       assert.equal(SCHEMA_VERSION, 4);
       const sql = (
         check.prepare("SELECT sql FROM sqlite_schema WHERE name = 'servers'").get() as { sql: string }
       ).sql;
       assert.doesNotMatch(sql, /WITHOUT ROWID/);
-    } finally {
-      check.close();
-    }
+    });
   });
 
   it("keeps warm listings for one start only, and drops them on any write of the servers table", () => {
