@@ -1,12 +1,11 @@
 #!/usr/bin/env node
-import type { CommandContext, SignalName } from "./cli/context.js";
 /**
  * The process shell: argv → command, exit codes, signals. Everything else lives in commands and app.ts.
  */
+// First: the heap tuning must apply before the other modules load.
+import "./tune-heap.js";
+import type { CommandContext, SignalName } from "./cli/context.js";
 import { runCli } from "./cli/index.js";
-import { tuneHeap } from "./lib/heap.js";
-
-tuneHeap(process.execArgv, process.env.NODE_OPTIONS);
 
 const ctx: CommandContext = {
   args: process.argv.slice(2),

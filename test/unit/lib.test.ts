@@ -4,7 +4,7 @@ import { describe, it } from "node:test";
 import { settleAll, settleLimit } from "../../src/lib/concurrency.js";
 import { formatDuration, formatHumanDuration, parseDuration } from "../../src/lib/duration.js";
 import { AppError, ConfigError, coerceError, formatIssuePath } from "../../src/lib/errors.js";
-import { HEAP_GROWING_PERCENT, heapFlag } from "../../src/lib/heap.js";
+import { HEAP_GROWING_PERCENT, heapFlags, SEMI_SPACE_GROWTH_FACTOR } from "../../src/lib/heap.js";
 import { toIsoOrNull } from "../../src/lib/iso.js";
 import { createLogger } from "../../src/lib/logger.js";
 
@@ -128,12 +128,25 @@ describe("logger", () => {
   });
 });
 
-describe("heapFlag", () => {
-  it("sets V8's heap growing factor unless the operator chose one", () => {
-    assert.equal(heapFlag([], undefined), `--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
-    assert.equal(heapFlag(["--max-old-space-size=512"], "--enable-source-maps"), "--heap-growing-percent=30");
-    assert.equal(heapFlag(["--heap-growing-percent=50"], undefined), undefined);
-    assert.equal(heapFlag([], "--enable-source-maps --heap_growing_percent=10"), undefined);
+describe("heapFlags", () => {
+  const growing = `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
+  const semi = `--semi-space-growth-factor=${SEMI_SPACE_GROWTH_FACTOR}`;
+  it("sets V8's old-space growing factor and young-space growth factor unless the operator chose them", () => {
+    assert.deepEqual(heapFlags([], undefined), [growing, semi]);
+    assert.deepEqual(heapFlags(["--max-old-space-size=512"], "--enable-source-maps"), [growing, semi]);
+    assert.deepEqual(heapFlags(["--heap-growing-percent=50"], undefined), [semi]);
+    assert.deepEqual(heapFlags([], "--enable-source-maps --heap_growing_percent=10"), [semi]);
+  });
+
+  it("leaves the young generation alone when any semi-space flag was given", () => {
+    for (const own of [
+      "--max-semi-space-size=8",
+      "--min_semi_space_size=2",
+      "--semi-space-growth-factor=2",
+    ]) {
+      assert.deepEqual(heapFlags([own], undefined), [growing], own);
+      assert.deepEqual(heapFlags([], own), [growing], own);
+    }
   });
 });
 

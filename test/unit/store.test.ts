@@ -10,6 +10,7 @@ import { openSqliteStore, SCHEMA_VERSION, withSqliteStore } from "../../src/stor
 import {
   configureConnection,
   DUE_DELIVERIES_SQL,
+  PAGE_CACHE_KIB,
   WAL_AUTOCHECKPOINT_PAGES,
 } from "../../src/store/sqlite-store.js";
 import { commitOf, makeEvent, makeServerState, runStoreSuite } from "../helpers/store-suite.js";
@@ -93,7 +94,7 @@ describe("SQLite store on a file", () => {
     });
   });
 
-  it("sets a writable connection up: WAL, synchronous NORMAL, foreign keys, a checkpoint every 4,000 pages", () => {
+  it("sets a writable connection up: WAL, synchronous NORMAL, foreign keys, a checkpoint every 4,000 pages, a 4 MiB page cache", () => {
     const db = new Database(path.join(tmp, "configured.db"));
     try {
       configureConnection(db);
@@ -102,6 +103,12 @@ describe("SQLite store on a file", () => {
       assert.equal(db.pragma("foreign_keys", { simple: true }), 1);
       assert.equal(WAL_AUTOCHECKPOINT_PAGES, 4000);
       assert.equal(db.pragma("wal_autocheckpoint", { simple: true }), WAL_AUTOCHECKPOINT_PAGES);
+      assert.equal(PAGE_CACHE_KIB, 4096);
+      assert.equal(
+        db.pragma("cache_size", { simple: true }),
+        -PAGE_CACHE_KIB,
+        "KiB, not better-sqlite3's 16 MiB",
+      );
     } finally {
       db.close();
     }
