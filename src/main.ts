@@ -3,7 +3,7 @@
  * The process shell: argv → command, exit codes, signals. Everything else lives in commands and app.ts.
  */
 // First: the heap tuning must apply before the other modules load.
-import "./tune-heap.js";
+import "./lib/tune-heap.js";
 import type { CommandContext, SignalName } from "./cli/context.js";
 import { runCli } from "./cli/index.js";
 
