@@ -6,7 +6,7 @@
  */
 import type { Readable } from "node:stream";
 import { rootCertificates } from "node:tls";
-import { Agent, type Dispatcher, EnvHttpProxyAgent, request } from "undici";
+import { Agent, type Dispatcher, EnvHttpProxyAgent } from "undici";
 import type { CloudConfig } from "../config/types.js";
 import { FAILURES } from "./classify.js";
 import { CloudError } from "./errors.js";
@@ -145,11 +145,12 @@ export async function sendHttp(req: HttpRequest, options: SendOptions): Promise<
   let phase: "connect or headers" | "body" = "connect or headers";
   let requestId: string | undefined;
   try {
-    const pending = request(req.url, {
+    const pending = options.dispatcher.request({
+      origin: req.url.origin,
+      path: `${req.url.pathname}${req.url.search}`,
       method: req.method,
       headers: req.headers,
       ...(req.body === undefined ? {} : { body: req.body }),
-      dispatcher: options.dispatcher,
       signal: controller.signal,
       headersTimeout: options.timeoutMs,
       bodyTimeout: options.timeoutMs,

@@ -4,7 +4,7 @@
  * the resolved `Config`; `toConfigIssues()` turns zod's issues into `{path, message}` pairs whose messages
  * never quote a value (a value may be a secret).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { AUTH_KINDS, authKindOf } from "../cloud/auth/kinds.js";
 import { EVENT_NAMES, type EventName } from "../domain/types.js";
 import { CONFIG_CREDENTIAL_KEYS } from "../lib/credential-fields.js";

@@ -2,7 +2,7 @@
  * One HTTP POST of a webhook request through an injected undici dispatcher. Failures are results
  * (data), not exceptions: the caller classifies them with the retry policy.
  */
-import { type Dispatcher, request } from "undici";
+import type { Dispatcher } from "undici";
 import { coerceError } from "../lib/errors.js";
 import type { AttemptResult } from "./retry-policy.js";
 
@@ -47,11 +47,13 @@ export async function sendWebhookRequest(
   options.signal?.addEventListener("abort", onOuterAbort, { once: true });
   const timer = setTimeout(() => controller.abort(TIMEOUT), options.timeoutMs);
   try {
-    const res = await request(url, {
+    const target = new URL(url);
+    const res = await options.dispatcher.request({
+      origin: target.origin,
+      path: `${target.pathname}${target.search}`,
       method: "POST",
       body: req.body,
       headers: req.headers,
-      dispatcher: options.dispatcher,
       signal: controller.signal,
     });
     const chunks: Buffer[] = [];

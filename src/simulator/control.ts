@@ -4,7 +4,7 @@
  * simulator is a local test tool.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { z } from "zod";
+import * as z from "zod";
 import { parseDuration } from "../lib/duration.js";
 import { AppError, ConfigError } from "../lib/errors.js";
 import { parseJsonBody, sendJson } from "./http-util.js";

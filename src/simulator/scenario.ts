@@ -4,7 +4,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseDocument } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { parseDuration } from "../lib/duration.js";
 import { ConfigError, type ConfigIssue, formatIssuePath } from "../lib/errors.js";
 

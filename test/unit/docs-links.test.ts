@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import path from "node:path";
 import { describe, it } from "node:test";
-import type { z } from "zod";
+import type * as z from "zod";
 import { createConfigSchema } from "../../src/config/schema.js";
 import { EVENT_TYPES } from "../../src/domain/types.js";
 import { METRIC_NAMES } from "../../src/metrics/metrics.js";

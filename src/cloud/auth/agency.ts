@@ -4,7 +4,7 @@
  * authenticates the call), and signs API calls with the temporary AK/SK and security token it returns,
  * refreshed before they expire (temporary.ts).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { parseDuration } from "../../lib/duration.js";
 import { CloudError, excerpt } from "../errors.js";
 import { type HttpRequest, type HttpResponse, sendHttp } from "../transport.js";

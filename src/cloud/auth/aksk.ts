@@ -2,7 +2,7 @@
  * `kind: aksk`: every request signed `SDK-HMAC-SHA256` with the access and secret key (API §4), at
  * the injected clock's time; a 401 fails at once (AK/SK lockout after repeated failures).
  */
-import { z } from "zod";
+import * as z from "zod";
 import { signHttpRequest } from "../signer.js";
 import { type AuthKindModule, maskFields, optionalText, requiredText } from "./types.js";
 

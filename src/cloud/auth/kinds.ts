@@ -5,7 +5,7 @@
  * To add an auth kind: write one module in this folder exporting an `AuthKindModule`, and add it to
  * BASE_KINDS below. Nothing else changes. `agency` wraps any base kind as its `source:`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { type AgencyAuth, createAgencyAuthKind } from "./agency.js";
 import { akskAuthKind } from "./aksk.js";
 import { metadataAuthKind } from "./metadata.js";

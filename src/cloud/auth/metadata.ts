@@ -4,7 +4,7 @@
  * /meta-data/latest/api/token`), then `GET /openstack/latest/securitykey` with it. Refreshed before
  * `expires_at` (temporary.ts). No agency on the node is a configuration problem, said in plain words.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { CloudError } from "../errors.js";
 import { type HttpResponse, sendHttp } from "../transport.js";
 import { authError, createTemporaryProvider, readCredentialBody } from "./temporary.js";

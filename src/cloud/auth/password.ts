@@ -2,7 +2,7 @@
  * `kind: password`: a password exchanged at IAM for a token scoped to the region's project (API §4),
  * cached, refreshed ahead of expiry with one refresh in flight, and refreshed once on a 401 `APIGW.0301`.
  */
-import { z } from "zod";
+import * as z from "zod";
 import { classifyStatus, FAILURES } from "../classify.js";
 import { CloudError, excerpt } from "../errors.js";
 import { readApiError } from "../parse.js";

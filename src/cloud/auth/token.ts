@@ -1,5 +1,5 @@
 /** `kind: token`: a static IAM token sent as `X-Auth-Token` (API §4); a 401 fails at once. */
-import { z } from "zod";
+import * as z from "zod";
 import { type AuthKindModule, maskFields, requiredText } from "./types.js";
 
 /** The resolved `cloud.auth` of kind token. */

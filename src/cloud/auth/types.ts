@@ -3,7 +3,7 @@
  * schema, its credential fields, masking, and the provider that attaches credentials to requests.
  */
 import type { Dispatcher } from "undici";
-import { z } from "zod";
+import * as z from "zod";
 import type { Clock } from "../../lib/clock.js";
 import { MASK } from "../../lib/credential-fields.js";
 import type { Logger } from "../../lib/logger.js";
