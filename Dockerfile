@@ -32,6 +32,9 @@ RUN npm ci --no-audit --no-fund \
 FROM node:20-bookworm-slim
 ENV NODE_ENV=production
 ENV IMAGEWATCH_CONFIG=/etc/imagewatch/imagewatch.yaml
+# One malloc arena for all threads: ~15 MiB less RSS at 10,000 servers, no CPU cost measured
+# (docs/operations.md, "Memory").
+ENV MALLOC_ARENA_MAX=1
 # `demo` serves its daemon on this address (config/demo.yaml), so it can be reached from outside.
 ENV IMAGEWATCH_DEMO_HOST=0.0.0.0
 WORKDIR /app

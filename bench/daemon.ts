@@ -10,6 +10,8 @@
  *   state file; the time from spawn to the first `/-/ready` 200 (polled every 10 ms). Its baseline is
  *   the same daemon with 0 servers (the process's own start: imports, config, database, listen).
  *
+ * The daemon runs with the environment the shipped systemd unit sets (`daemonEnv`), as in production.
+ *
  * Run alone: `node --import tsx bench/daemon.ts`.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
@@ -27,6 +29,32 @@ const SIZES = (process.env.IMAGEWATCH_BENCH_SIZES ?? "0,10000,50000").split(",")
 const RESTARTS = Number(process.env.IMAGEWATCH_BENCH_RESTARTS ?? 3);
 /** Node flags for the daemon only (to measure e.g. `--max-old-space-size`), space-separated. */
 const NODE_FLAGS = (process.env.IMAGEWATCH_BENCH_DAEMON_NODE_FLAGS ?? "").split(" ").filter(Boolean);
+/** The unit whose `Environment=` lines the daemon runs with: the service as it is shipped. */
+const UNIT = join(ROOT, "deploy/systemd/imagewatch.service");
+
+/**
+ * The daemon's environment: this process's, plus the `Environment=` lines of the shipped systemd unit
+ * (the Dockerfile sets the same), plus `IMAGEWATCH_BENCH_DAEMON_ENV` (`NAME=value …`, space-separated;
+ * `NAME=` removes one, to measure without it).
+ */
+export function daemonEnv(): { env: NodeJS.ProcessEnv; set: Record<string, string> } {
+  const set: Record<string, string> = {};
+  for (const line of readFileSync(UNIT, "utf8").split("\n")) {
+    const m = /^Environment=([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());
+    if (m) set[m[1] as string] = m[2] as string;
+  }
+  for (const pair of (process.env.IMAGEWATCH_BENCH_DAEMON_ENV ?? "").split(" ").filter(Boolean)) {
+    const at = pair.indexOf("=");
+    set[pair.slice(0, at)] = pair.slice(at + 1);
+  }
+  const env = { ...process.env };
+  for (const [k, v] of Object.entries(set)) {
+    if (v === "") delete env[k];
+    else env[k] = v;
+  }
+  return { env, set };
+}
+const DAEMON_ENV = daemonEnv();
 
 /** This benchmark's result. */
 export interface DaemonBenchResult extends BenchResult {
@@ -40,6 +68,8 @@ export interface DaemonBenchResult extends BenchResult {
   }>;
   /** IMAGEWATCH_BENCH_DAEMON_NODE_FLAGS, when set. */
   daemonNodeFlags: string[];
+  /** What the daemon's environment adds to this process's (the unit's lines, then the override). */
+  daemonEnv: Record<string, string>;
   restartToReadyMs: { servers0: number[]; servers10000: number[] };
   pollSeconds: number;
   moreRows: BenchResult[];
@@ -85,6 +115,7 @@ export async function startDaemon(configPath: string, port: number, dispatcher: 
     [...NODE_FLAGS, join(ROOT, "dist/main.js"), "run", "--config", configPath],
     {
       stdio: ["ignore", process.env.DAEMON_STDOUT ? "inherit" : "ignore", "inherit"],
+      env: DAEMON_ENV.env,
     },
   );
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -227,13 +258,14 @@ export async function run(): Promise<DaemonBenchResult> {
         candidate: { label: "10,000 servers (MiB, not ms)", medianMs: at(10_000) },
         ratio: round2(at(10_000) / at(0)),
         ratioNote: "candidate / baseline (memory factor)",
-        method: `VmRSS after ${POLL_SECONDS} s of polling at 1 s and one gzip scrape a second`,
+        method: `VmRSS after ${POLL_SECONDS} s of polling at 1 s and one gzip scrape a second; environment of the systemd unit: ${JSON.stringify(DAEMON_ENV.set)}`,
       },
     ],
     rssMiB: rss,
     restartToReadyMs: restart,
     pollSeconds: POLL_SECONDS,
     daemonNodeFlags: NODE_FLAGS,
+    daemonEnv: DAEMON_ENV.set,
   };
 }
 

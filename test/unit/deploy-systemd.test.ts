@@ -79,6 +79,17 @@ describe("deploy/systemd/imagewatch.service", () => {
     }
   });
 
+  it("limits glibc to one malloc arena, as the container image does and docs/operations.md says", () => {
+    assert.deepEqual(
+      value("Environment").filter((e) => e.startsWith("MALLOC_")),
+      ["MALLOC_ARENA_MAX=1"],
+    );
+    const dockerfile = readFileSync(path.join(ROOT, "Dockerfile"), "utf8");
+    const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
+    assert.deepEqual([...runtime.matchAll(/^ENV (MALLOC_\S+)$/gm)].map((m) => m[1]), ["MALLOC_ARENA_MAX=1"]);
+    assert.match(readFileSync(OPERATIONS, "utf8"), /MALLOC_ARENA_MAX=1/);
+  });
+
   it("starts node and the package where the install guide puts them", () => {
     const [exec] = value("ExecStart");
     assert.ok(exec, "no ExecStart");
