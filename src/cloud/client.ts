@@ -11,7 +11,7 @@ import type { CloudConfig } from "../config/types.js";
 import type { ImageJob, ImageJobDetail, ImageSubJob, JobType } from "../domain/jobs.js";
 import type { ImageServer, RequestOutcome, ServerPollResult } from "../domain/types.js";
 import type { Clock } from "../lib/clock.js";
-import { mapLimit } from "../lib/concurrency.js";
+import { settleLimit } from "../lib/concurrency.js";
 import type { Logger } from "../lib/logger.js";
 import { parseRetryAfter } from "../lib/retry-after.js";
 import { createAuthProvider } from "./auth/kinds.js";
@@ -655,14 +655,13 @@ export async function listAllPages<T extends { id: string } = ImageServer>(
       if (pages + offsets.length > MAX_LIST_PAGES) {
         throw new CloudError(FAILURES.invalid_response, `list did not end after ${MAX_LIST_PAGES} pages`);
       }
-      const answers = new Map<number, ListPage<T>>();
-      await mapLimit(offsets, LIST_CONCURRENCY, async (o) => {
-        answers.set(o, await fetchPage(o));
-      });
+      // A failed page fails the listing, and no further page is asked for: the ones in flight are
+      // waited for, so none is still being sent (and counted) when the next poll starts.
+      const answers = await settleLimit(offsets, LIST_CONCURRENCY, fetchPage);
       pages += offsets.length;
       let consistent = true;
-      for (const o of offsets) {
-        const page = answers.get(o) as ListPage<T>;
+      for (const [i, o] of offsets.entries()) {
+        const page = answers[i] as ListPage<T>;
         if (page.count !== firstCount) {
           consistent = false; // the sequential loop below re-reads this offset and restarts
           break;

@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { LIST_LIMIT, listAllPages } from "../../src/cloud/client.js";
+import { LIST_CONCURRENCY, LIST_LIMIT, listAllPages } from "../../src/cloud/client.js";
 import { CloudError } from "../../src/cloud/errors.js";
-import { parseImageServer } from "../../src/cloud/parse.js";
+import { type ListPage, parseImageServer } from "../../src/cloud/parse.js";
 import { createRateLimiter } from "../../src/cloud/rate-limiter.js";
 import { cloudRetryDelay } from "../../src/cloud/retry-policy.js";
 import { parseRetryAfter } from "../../src/lib/retry-after.js";
@@ -131,6 +131,39 @@ const ids = (prefix: string, from: number, n: number) =>
   Array.from({ length: n }, (_, k) => `${prefix}${String(from + k).padStart(4, "0")}`);
 
 describe("listAllPages", () => {
+  it("asks for no further page once one failed, and fails only when those in flight have settled", async () => {
+    // 1,000 servers in pages of 100: 0 and 100 one after the other, then 200…900 LIST_CONCURRENCY at a
+    // time, those answered by hand.
+    const page = (offset: number): ListPage => ({
+      count: 1000,
+      items: ids(`p${offset}-`, 0, 100).map((id) => parseImageServer({ id })),
+    });
+    const asked: number[] = [];
+    const held = new Map<number, { resolve: (p: ListPage) => void; reject: (e: Error) => void }>();
+    const listing = listAllPages((offset) => {
+      asked.push(offset);
+      if (offset < 200) return Promise.resolve(page(offset));
+      return new Promise<ListPage>((resolve, reject) => held.set(offset, { resolve, reject }));
+    });
+    let settled = false;
+    listing.then(
+      () => (settled = true),
+      () => (settled = true),
+    );
+    const turns = async (n: number) => {
+      for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+    };
+    while (held.size < LIST_CONCURRENCY) await turns(1);
+    const batch = [0, 100, 200, 300, 400, 500];
+    assert.deepEqual(asked, batch);
+    held.get(300)?.reject(new Error("page 300 failed"));
+    await turns(5);
+    assert.equal(settled, false, "the listing waits for the pages still in flight");
+    for (const o of [200, 400, 500]) held.get(o)?.resolve(page(o));
+    await assert.rejects(listing, /page 300 failed/);
+    assert.deepEqual(asked, batch, "no page is asked for after a failure");
+  });
+
   it("reads 250 servers in exactly 3 pages and sorts them by id", async () => {
     const all = ids("s", 0, 250).reverse();
     const { fetchPage, offsets } = pager([
