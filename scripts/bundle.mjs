@@ -6,7 +6,8 @@
 // resolved from node_modules at run time. What the bundle holds is what every start compiles and
 // evaluates, so it leaves out what the daemon never runs: undici's fetch/WebSocket/cache half (the lean
 // entry below) and zod's locales and JSON Schema code (biome.json insists on `import * as z`, which lets
-// esbuild drop them): 2.06 → 1.28 MB, `node dist/main.js --version` ~45–75 ms sooner (medians of alternating runs).
+// esbuild drop them): 2.06 → 1.28 MB, and `node dist/main.js --version` ~45–75 ms sooner (medians of
+// alternating runs, BENCHMARKS.md).
 import { fileURLToPath } from "node:url";
 import { build } from "esbuild";
 

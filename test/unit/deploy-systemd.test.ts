@@ -86,7 +86,10 @@ describe("deploy/systemd/imagewatch.service", () => {
     );
     const dockerfile = readFileSync(path.join(ROOT, "Dockerfile"), "utf8");
     const runtime = dockerfile.slice(dockerfile.lastIndexOf("\nFROM "));
-    assert.deepEqual([...runtime.matchAll(/^ENV (MALLOC_\S+)$/gm)].map((m) => m[1]), ["MALLOC_ARENA_MAX=1"]);
+    assert.deepEqual(
+      [...runtime.matchAll(/^ENV (MALLOC_\S+)$/gm)].map((m) => m[1]),
+      ["MALLOC_ARENA_MAX=1"],
+    );
     assert.match(readFileSync(OPERATIONS, "utf8"), /MALLOC_ARENA_MAX=1/);
   });
 
