@@ -14,7 +14,7 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json .npmrc ./
 COPY tsconfig.json tsconfig.build.json ./
-COPY scripts/bundle.mjs ./scripts/
+COPY scripts/bundle.mjs scripts/undici-lean.mjs ./scripts/
 COPY src ./src
 # `npm ci` runs `prepare` (tsc, then the bundle dist/main.js); then drop the dev dependencies and better-sqlite3's build residue
 # (object files, the bundled SQLite sources: ~25 MB), keeping only the addon it loads.

@@ -575,3 +575,33 @@ describe("deploy/compose", () => {
     assert.match(r.stdout, new RegExp(`SUCCESS: ${alertRules().length} rules found`));
   });
 });
+
+describe("Dockerfile", () => {
+  it("copies every script `npm run build` reads into its build stage, past .dockerignore", () => {
+    const dockerfile = readFileSync(path.join(ROOT, "Dockerfile"), "utf8");
+    const build = dockerfile.slice(0, dockerfile.lastIndexOf("\nFROM "));
+    const ignore = readFileSync(path.join(ROOT, ".dockerignore"), "utf8").split("\n");
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as {
+      scripts: Record<string, string>;
+    };
+    const entry = /node (scripts\/\S+\.mjs)/.exec(pkg.scripts.build ?? "")?.[1];
+    assert.ok(entry, "the build script runs no scripts/*.mjs");
+    // The entry and the files it opens next to itself (`new URL("x.mjs", import.meta.url)`).
+    const siblings = [
+      ...readFileSync(path.join(ROOT, entry), "utf8").matchAll(
+        /new URL\("([\w-]+\.mjs)", import\.meta\.url\)/g,
+      ),
+    ]
+      .map((m) => `scripts/${m[1]}`)
+      .filter((f) => existsSync(path.join(ROOT, f)));
+    assert.ok(
+      siblings.includes("scripts/undici-lean.mjs"),
+      "the bundle no longer names its lean undici entry",
+    );
+    const copied = [...build.matchAll(/^COPY (.+) \S+$/gm)].flatMap((m) => (m[1] as string).split(/\s+/));
+    for (const f of [entry, ...siblings]) {
+      assert.ok(copied.includes(f), `the build stage does not COPY ${f}`);
+      assert.ok(ignore.includes(`!${f}`), `.dockerignore does not let ${f} through`);
+    }
+  });
+});
