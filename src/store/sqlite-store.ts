@@ -43,8 +43,8 @@ import type {
 /** How long a statement waits for another connection's write lock before failing with SQLITE_BUSY. */
 export const BUSY_TIMEOUT_MS = 5000;
 
-/** The most of the file `quickCheck` maps (SQLite reads the rest as usual). */
-const QUICK_CHECK_MMAP_BYTES = 1 << 30;
+/** The most of the file `whileMapped` maps (SQLite reads the rest as usual). */
+const SCAN_MMAP_BYTES = 1 << 30;
 
 /** What the SQLite store may be given. */
 export interface SqliteStoreDeps {
@@ -177,18 +177,26 @@ function prepareSchema(db: Database.Database, file: string, logger: Logger): voi
 }
 
 /**
- * `PRAGMA quick_check` with the file memory-mapped while it runs: the check reads every page (60 MB at
- * 10,000 servers), and through the map that costs a third of the CPU of one read() per page. The map is
- * dropped afterwards, so the running daemon reads and writes as before (an I/O error on a mapped page
- * would be a signal, not an error the store can report).
+ * Runs a scan of many pages with the file memory-mapped: through the map a page costs a fraction of the
+ * read() it would otherwise be (the 4 MiB page cache holds few of them). The map is dropped afterwards,
+ * so its pages leave the daemon's RSS and the running daemon reads and writes as before. Only for the
+ * start-up scans: an I/O error on a mapped page would be a signal, not an error the store can report.
  */
-function quickCheck(db: Database.Database): Array<{ quick_check: string }> {
-  db.pragma(`mmap_size = ${QUICK_CHECK_MMAP_BYTES}`);
+function whileMapped<T>(db: Database.Database, scan: () => T): T {
+  db.pragma(`mmap_size = ${SCAN_MMAP_BYTES}`);
   try {
-    return db.pragma("quick_check", { simple: false }) as Array<{ quick_check: string }>;
+    return scan();
   } finally {
     db.pragma("mmap_size = 0");
   }
+}
+
+/**
+ * `PRAGMA quick_check`, mapped: the check reads every page (60 MB at 10,000 servers), and through the
+ * map that costs a third of the CPU of one read() per page.
+ */
+function quickCheck(db: Database.Database): Array<{ quick_check: string }> {
+  return whileMapped(db, () => db.pragma("quick_check", { simple: false }) as Array<{ quick_check: string }>);
 }
 
 /**
@@ -716,9 +724,12 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
       guard(file, "loadServers", () => {
         // Row by row: each row's JSON text dies young once parsed, where `.all()` kept all of them (14 MB
         // at 10,000 servers) alive at once, to be copied by every scavenge while the states are built.
-        const out: ServerState[] = [];
-        for (const r of selectServers.iterate()) out.push(JSON.parse(r.state) as ServerState);
-        return out;
+        // Mapped: at 10,000 servers ~5,000 pages, 30–60 ms sooner than one read() each.
+        return whileMapped(db, () => {
+          const out: ServerState[] = [];
+          for (const r of selectServers.iterate()) out.push(JSON.parse(r.state) as ServerState);
+          return out;
+        });
       }),
 
     loadTargets: () =>

@@ -114,6 +114,28 @@ describe("SQLite store on a file", () => {
     }
   });
 
+  it("maps the file only while it scans it at start (quick_check, loading the servers), then unmaps it", (t) => {
+    if (!fs.existsSync("/proc/self/maps")) return t.skip("no /proc/self/maps");
+    const file = tempDbPath();
+    const servers = Array.from({ length: 50 }, (_, i) => makeServerState({ serverId: `s-${i}` }));
+    const mapped = () =>
+      fs
+        .readFileSync("/proc/self/maps", "utf8")
+        .split("\n")
+        .some((line) => line.endsWith(` ${file}`));
+    const writer = openSqliteStore(file);
+    writer.commitPoll(commitOf([], [], T0, servers));
+    writer.close();
+    const store = openSqliteStore(file);
+    try {
+      assert.equal(mapped(), false, "still mapped after the quick_check");
+      assert.equal(store.loadServers().length, 50);
+      assert.equal(mapped(), false, "still mapped after loading the servers");
+    } finally {
+      store.close();
+    }
+  });
+
   it("upgrades a version 2 database (target health, no jobs) to the current schema, keeping its targets", () => {
     const file = tempDbPath();
     const target = { ...initialTargetState("p1", "default"), up: true, lastSuccessAt: T0, lastTickAt: T0 };
