@@ -37,7 +37,7 @@ const UNIT = join(ROOT, "deploy/systemd/imagewatch.service");
  * (the Dockerfile sets the same), plus `IMAGEWATCH_BENCH_DAEMON_ENV` (`NAME=value …`, space-separated;
  * `NAME=` removes one, to measure without it).
  */
-export function daemonEnv(): { env: NodeJS.ProcessEnv; set: Record<string, string> } {
+function daemonEnv(): { env: NodeJS.ProcessEnv; set: Record<string, string> } {
   const set: Record<string, string> = {};
   for (const line of readFileSync(UNIT, "utf8").split("\n")) {
     const m = /^Environment=([A-Z_][A-Z0-9_]*)=(.*)$/.exec(line.trim());

@@ -12,4 +12,4 @@ import EnvHttpProxyAgent from "undici/lib/dispatcher/env-http-proxy-agent.js";
 
 Object.assign(Dispatcher.prototype, api);
 
-export { Agent, Dispatcher, EnvHttpProxyAgent };
+export { Agent, EnvHttpProxyAgent };
