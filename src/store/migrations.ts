@@ -124,6 +124,43 @@ export const MIGRATIONS: readonly string[] = [
     data  TEXT NOT NULL
   ) WITHOUT ROWID;
   `,
+  // 4 → 5: deliveries keyed by (event_seq, webhook).
+  `
+  -- Keyed by (event_id, webhook), a new delivery went to a random leaf of a table that keeps every
+  -- delivered row until it is pruned, and its foreign key looked up a random event id: at 500 changed
+  -- servers a commit wrote hundreds of scattered pages. event_seq grows with every commit, so a new row is
+  -- appended to the last leaf, and the key to events is their rowid. event_id stays as a column (a copy,
+  -- like project_id and server_id) for the rows a query returns.
+  CREATE TABLE deliveries_v5 (
+    event_seq       INTEGER NOT NULL REFERENCES events (seq) ON DELETE CASCADE,
+    webhook         TEXT NOT NULL,
+    event_id        TEXT NOT NULL,
+    state           TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')),
+    attempts        INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    last_error      TEXT,
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL,
+    project_id      TEXT NOT NULL,
+    server_id       TEXT NOT NULL,
+    PRIMARY KEY (event_seq, webhook)
+  ) WITHOUT ROWID;
+  INSERT INTO deliveries_v5
+      (event_seq, webhook, event_id, state, attempts, next_attempt_at, last_error, created_at, updated_at,
+       project_id, server_id)
+    SELECT event_seq, webhook, event_id, state, attempts, next_attempt_at, last_error, created_at, updated_at,
+           project_id, server_id
+      FROM deliveries ORDER BY event_seq, webhook;
+  DROP TABLE deliveries;
+  ALTER TABLE deliveries_v5 RENAME TO deliveries;
+  -- The indexes of version 1, dropped with the old table:
+  CREATE INDEX deliveries_pending_seq ON deliveries (webhook, event_seq) WHERE state = 'pending';
+  CREATE INDEX deliveries_pending_server ON deliveries (webhook, project_id, server_id, event_seq)
+    WHERE state = 'pending';
+  CREATE INDEX deliveries_pending_due ON deliveries (webhook, next_attempt_at, created_at)
+    WHERE state = 'pending';
+  CREATE INDEX deliveries_webhook ON deliveries (webhook);
+  `,
 ];
 
 /** The schema version this code writes and understands. */

@@ -365,7 +365,7 @@ export const DUE_DELIVERIES_SQL = `SELECT ${DELIVERY_COLUMNS},
             e.seq AS e_seq, e.type AS e_type, e.occurred_at AS e_occurred_at,
             e.project_id AS e_project_id, e.server_id AS e_server_id, e.data AS e_data
        FROM deliveries d INDEXED BY deliveries_pending_seq
-       JOIN events e ON e.id = d.event_id
+       JOIN events e ON e.seq = d.event_seq
       WHERE d.webhook = @webhook AND d.state = 'pending' AND d.next_attempt_at <= @now
         AND d.event_id NOT IN (SELECT value FROM json_each(@exclude))
         AND NOT EXISTS (
@@ -427,7 +427,7 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
        (event_id, webhook, state, attempts, next_attempt_at, last_error, created_at, updated_at,
         event_seq, project_id, server_id)
      VALUES (?, ?, 'pending', 0, ?, NULL, ?, ?, ?, ?, ?)
-     ON CONFLICT (event_id, webhook) DO NOTHING`,
+     ON CONFLICT (event_seq, webhook) DO NOTHING`,
   );
   const selectDue = db.prepare<{ webhook: string; now: number; exclude: string; limit: number }, DueRow>(
     DUE_DELIVERIES_SQL,
@@ -437,15 +437,15 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
   );
   const updateDelivered = db.prepare<[number, number, string, string]>(
     `UPDATE deliveries SET state = 'delivered', attempts = ?, updated_at = ?
-      WHERE event_id = ? AND webhook = ?`,
+      WHERE event_seq = (SELECT seq FROM events WHERE id = ?) AND webhook = ?`,
   );
   const updateRetry = db.prepare<[number, number, string, number, string, string]>(
     `UPDATE deliveries SET state = 'pending', attempts = ?, next_attempt_at = ?, last_error = ?, updated_at = ?
-      WHERE event_id = ? AND webhook = ?`,
+      WHERE event_seq = (SELECT seq FROM events WHERE id = ?) AND webhook = ?`,
   );
   const updateDead = db.prepare<[number, string, number, string, string]>(
     `UPDATE deliveries SET state = 'dead', attempts = ?, last_error = ?, updated_at = ?
-      WHERE event_id = ? AND webhook = ?`,
+      WHERE event_seq = (SELECT seq FROM events WHERE id = ?) AND webhook = ?`,
   );
   // A replayed delivery re-enters the queue as new: attempts, error and createdAt restart, so the
   // worker's maxAge and the queue-age metric count from the replay, not from the original event.
@@ -453,12 +453,12 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
     `UPDATE deliveries
         SET state = 'pending', attempts = 0, last_error = NULL, next_attempt_at = @now,
             created_at = @now, updated_at = @now
-      WHERE event_id = @eventId AND webhook = @webhook AND state IN ('dead', 'delivered')`,
+      WHERE event_seq = (SELECT seq FROM events WHERE id = @eventId) AND webhook = @webhook AND state IN ('dead', 'delivered')`,
   );
   // A pending delivery is already queued: it only becomes due now, keeping its attempts and age.
   const requeuePending = db.prepare<{ eventId: string; webhook: string; now: number }>(
     `UPDATE deliveries SET next_attempt_at = @now, updated_at = @now
-      WHERE event_id = @eventId AND webhook = @webhook AND state = 'pending'`,
+      WHERE event_seq = (SELECT seq FROM events WHERE id = @eventId) AND webhook = @webhook AND state = 'pending'`,
   );
   const selectPendingStats = db.prepare<[], { webhook: string; depth: number; oldest: number | null }>(
     `SELECT webhook, COUNT(*) AS depth, MIN(created_at) AS oldest
@@ -511,7 +511,7 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
         event_seq, project_id, server_id)
      SELECT id, @webhook, 'pending', 0, @now, NULL, @now, @now, seq, project_id, server_id
        FROM events WHERE id = @eventId
-     ON CONFLICT (event_id, webhook) DO NOTHING`,
+     ON CONFLICT (event_seq, webhook) DO NOTHING`,
   );
   // One statement per combination of filters (at most 2^7), so each uses the indexes its WHERE allows
   // instead of one catch-all `(@x IS NULL OR …)` statement that can use none.
@@ -525,7 +525,7 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
     // An unknown cursor makes the comparison NULL: no rows, never "from the top" again.
     if (filter.before !== undefined) where.push("e.seq < (SELECT seq FROM events WHERE id = @before)");
     if (filter.state !== undefined || filter.webhook !== undefined) {
-      const d = ["d.event_id = e.id"];
+      const d = ["d.event_seq = e.seq"];
       if (filter.webhook !== undefined) d.push("d.webhook = @webhook");
       if (filter.state !== undefined) d.push("d.state = @state");
       where.push(`EXISTS (SELECT 1 FROM deliveries d WHERE ${d.join(" AND ")})`);
@@ -542,12 +542,13 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
   };
   const selectDeliveriesOf = db.prepare<[string], DeliveryRow>(
     `SELECT ${DELIVERY_COLUMNS} FROM deliveries d
-      WHERE d.event_id IN (SELECT value FROM json_each(?)) ORDER BY d.event_id, d.webhook`,
+      WHERE d.event_seq IN (SELECT seq FROM events WHERE id IN (SELECT value FROM json_each(?)))
+      ORDER BY d.event_id, d.webhook`,
   );
   const prunableWhere = `occurred_at < @before AND NOT EXISTS (
-      SELECT 1 FROM deliveries d WHERE d.event_id = events.id AND d.state <> 'delivered')`;
+      SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.state <> 'delivered')`;
   const deletePrunedDeliveries = db.prepare<{ before: number }>(
-    `DELETE FROM deliveries WHERE event_id IN (SELECT id FROM events WHERE ${prunableWhere})`,
+    `DELETE FROM deliveries WHERE event_seq IN (SELECT seq FROM events WHERE ${prunableWhere})`,
   );
   const deletePrunedEvents = db.prepare<{ before: number }>(`DELETE FROM events WHERE ${prunableWhere}`);
   const writeProbe = db.prepare<[string]>(

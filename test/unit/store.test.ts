@@ -66,13 +66,14 @@ describe("SQLite store on a file", () => {
         .all({ webhook: "w1", now: T0, exclude: "[]", limit: 100 })
         .map((r) => r.detail);
       // Each table is reached by a seek on the index meant for it ("SEARCH x USING [COVERING] INDEX i").
+      // The event is reached by its rowid, the delivery's event_seq ("SEARCH e USING INTEGER PRIMARY KEY").
       const seeks = plan.flatMap((d) => {
-        const m = /^SEARCH (d|p|e) USING (?:COVERING )?INDEX (\w+)/.exec(d);
-        return m ? [`${m[1]}: ${m[2]}`] : [];
+        const m = /^SEARCH (d|p|e) USING (?:COVERING )?(?:INDEX (\w+)|(INTEGER PRIMARY KEY))/.exec(d);
+        return m ? [`${m[1]}: ${m[2] ?? m[3]}`] : [];
       });
       assert.deepEqual(
         seeks,
-        ["d: deliveries_pending_seq", "p: deliveries_pending_server", "e: sqlite_autoindex_events_1"],
+        ["d: deliveries_pending_seq", "p: deliveries_pending_server", "e: INTEGER PRIMARY KEY"],
         plan.join("\n"),
       );
       // The only scan is of the (small) list of in-flight ids.
@@ -178,7 +179,7 @@ describe("SQLite store on a file", () => {
     }
     inspect(file, (check) => {
       assert.equal(check.pragma("user_version", { simple: true }), SCHEMA_VERSION);
-      assert.equal(SCHEMA_VERSION, 4);
+      assert.equal(SCHEMA_VERSION, 5);
     });
   });
 
@@ -208,11 +209,93 @@ describe("SQLite store on a file", () => {
     }
     inspect(file, (check) => {
       assert.equal(check.pragma("user_version", { simple: true }), SCHEMA_VERSION);
-      assert.equal(SCHEMA_VERSION, 4);
+      assert.equal(SCHEMA_VERSION, 5);
       const sql = (
         check.prepare("SELECT sql FROM sqlite_schema WHERE name = 'servers'").get() as { sql: string }
       ).sql;
       assert.doesNotMatch(sql, /WITHOUT ROWID/);
+    });
+  });
+
+  it("keys deliveries by (event_seq, webhook), so a commit appends them, and finds their events by rowid", () => {
+    inspect(tempDbPathOpened(), (db) => {
+      const key = (db.pragma("table_info(deliveries)") as Array<{ name: string; pk: number }>)
+        .filter((c) => c.pk > 0)
+        .sort((a, b) => a.pk - b.pk)
+        .map((c) => c.name);
+      assert.deepEqual(key, ["event_seq", "webhook"]);
+      const fks = db.pragma("foreign_key_list(deliveries)") as Array<{
+        table: string;
+        from: string;
+        to: string;
+      }>;
+      assert.deepEqual(
+        fks.map((f) => `${f.from} -> ${f.table}.${f.to}`),
+        ["event_seq -> events.seq"],
+      );
+    });
+  });
+
+  it("upgrades a version 4 database: every delivery kept, with its state, attempts and error", () => {
+    const file = tempDbPath();
+    const v4 = openSqliteStore(file);
+    v4.commitPoll(
+      commitOf([makeEvent("e1", "a"), makeEvent("e2", "a"), makeEvent("e3", "b")], ["w1", "w2"], T0),
+    );
+    v4.markDelivered("e1", "w1", 1, T0 + 1);
+    v4.markDead("e1", "w2", 3, "HTTP 400", T0 + 2);
+    v4.markRetry("e2", "w1", 2, T0 + 60_000, "timeout", T0 + 3);
+    const before = v4.listEvents(10);
+    v4.close();
+    // Back to what version 4 wrote: deliveries keyed by (event_id, webhook), referencing events (id).
+    const db = new Database(file);
+    db.exec(`
+      CREATE TABLE deliveries_v4 (
+        event_id TEXT NOT NULL REFERENCES events (id) ON DELETE CASCADE, webhook TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'dead')), attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL, last_error TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL,
+        event_seq INTEGER NOT NULL, project_id TEXT NOT NULL, server_id TEXT NOT NULL,
+        PRIMARY KEY (event_id, webhook)) WITHOUT ROWID;
+      INSERT INTO deliveries_v4 SELECT event_id, webhook, state, attempts, next_attempt_at, last_error,
+        created_at, updated_at, event_seq, project_id, server_id FROM deliveries;
+      DROP TABLE deliveries; ALTER TABLE deliveries_v4 RENAME TO deliveries;
+      CREATE INDEX deliveries_pending_seq ON deliveries (webhook, event_seq) WHERE state = 'pending';
+      CREATE INDEX deliveries_pending_server ON deliveries (webhook, project_id, server_id, event_seq)
+        WHERE state = 'pending';
+      CREATE INDEX deliveries_pending_due ON deliveries (webhook, next_attempt_at, created_at)
+        WHERE state = 'pending';
+      CREATE INDEX deliveries_webhook ON deliveries (webhook);`);
+    db.pragma("user_version = 4");
+    db.close();
+
+    const store = openSqliteStore(file);
+    try {
+      assert.deepEqual(store.listEvents(10), before);
+      // The queue works on the upgraded rows: e2 waits for its retry time, e3 is due, e2 blocks nothing
+      // of b; e1 is finished for both webhooks.
+      assert.deepEqual(
+        store.dueDeliveries("w1", T0 + 10, 10).map((d) => d.event.id),
+        ["e3"],
+      );
+      assert.deepEqual(
+        store.dueDeliveries("w2", T0 + 10, 10).map((d) => d.event.id),
+        ["e2", "e3"],
+      );
+      store.markDelivered("e3", "w1", 1, T0 + 20);
+      assert.equal(store.getEvent("e3")?.deliveries.find((d) => d.webhook === "w1")?.state, "delivered");
+      assert.deepEqual(
+        store.queueStats(),
+        new Map([
+          ["w1", { depth: 1, oldestCreatedAt: T0 }],
+          ["w2", { depth: 2, oldestCreatedAt: T0 }],
+        ]),
+      );
+    } finally {
+      store.close();
+    }
+    inspect(file, (check) => {
+      assert.equal(check.pragma("user_version", { simple: true }), SCHEMA_VERSION);
+      assert.deepEqual(check.pragma("foreign_key_check"), []);
     });
   });
 
