@@ -18,6 +18,7 @@ import { type BenchResult, run as runMetricsScrape } from "./metrics-scrape.js";
 import { run as runPollCycle } from "./poll-cycle.js";
 import { run as runScheduler } from "./scheduler.js";
 import { run as runStatusPage } from "./status-page.js";
+import { run as runStoreHistory } from "./store-history.js";
 
 /** A benchmark's result, possibly with further rows for the summary table. */
 type AnyResult = BenchResult & { moreRows?: BenchResult[] };
@@ -26,6 +27,7 @@ const BENCHES: Array<{ name: string; run: () => Promise<AnyResult> }> = [
   { name: "metrics-scrape", run: runMetricsScrape },
   { name: "cloud-client", run: runCloudClient },
   { name: "poll-cycle", run: runPollCycle },
+  { name: "store-history", run: runStoreHistory },
   { name: "delivery", run: runDelivery },
   { name: "status-page", run: runStatusPage },
   { name: "metrics-http", run: runMetricsHttp },
