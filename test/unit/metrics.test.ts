@@ -143,6 +143,52 @@ function state(over: Partial<ServerState> = {}, srv: Partial<ImageServer> = {}):
 const ids = { project_id: P, server_id: "srv-1" };
 
 describe("metrics: per-server series", () => {
+  it("after any one input of a server's series changes, exports exactly what a fresh instance exports for the new state", async () => {
+    // setServer rebuilds only the families whose inputs moved: each step changes one input, and the
+    // incremental exposition must equal one built from scratch.
+    const srv = (s: ServerState, over: Partial<ImageServer>): ServerState => ({
+      ...s,
+      server: { ...(s.server ?? server()), ...over },
+    });
+    // Each step changes one thing of the state before it.
+    const steps: Array<[string, (s: ServerState) => ServerState]> = [
+      ["status", (s) => ({ ...s, status: "ACTIVE" })],
+      ["unknown status", (s) => ({ ...s, status: "FROZEN" })],
+      ["known again", (s) => ({ ...s, status: "BUILT" })],
+      ["status since", (s) => ({ ...s, statusSince: T0 + 5_000 })],
+      ["name", (s) => srv(s, { name: "renamed" })],
+      ["image id", (s) => srv(s, { imageId: "img-2" })],
+      ["image type", (s) => srv(s, { imageType: "gold" })],
+      ["server group", (s) => srv(s, { serverGroupId: "sg-2" })],
+      ["app group", (s) => srv(s, { appGroupId: "ag-2" })],
+      ["aps server", (s) => srv(s, { apsServerId: "aps-2" })],
+      ["instance", (s) => srv(s, { instanceId: "ecs-2" })],
+      ["create time", (s) => srv(s, { createTime: T0 - 60_000 })],
+      ["no create time", (s) => srv(s, { createTime: null })],
+      ["stuck", (s) => ({ ...s, stuck: true })],
+      ["not stuck", (s) => ({ ...s, stuck: false })],
+      ["poll failed", (s) => ({ ...s, lastPollOk: false })],
+      ["never polled", (s) => ({ ...s, lastPollOk: null, lastSuccessAt: null })],
+      ["poll ok", (s) => ({ ...s, lastPollOk: true, lastSuccessAt: T0 + 90_000 })],
+      ["no API object", (s) => ({ ...s, name: "from-state", server: null })],
+      ["its name without an API object", (s) => ({ ...s, name: "other" })],
+      ["API object again", (s) => srv(s, {})],
+      ["the same fields in a new object", (s) => srv(s, {})],
+    ];
+    const m = createMetrics({ version: "1.2.3", collectDefault: false });
+    let next = state();
+    m.setServer(next);
+    for (const [what, change] of steps) {
+      next = change(next);
+      m.setServer(next);
+      const fresh = createMetrics({ version: "1.2.3", collectDefault: false });
+      fresh.setServer(next);
+      const perServer = (e: Exposition) =>
+        e.samples.filter((x) => x.labels.server_id === "srv-1").map((x) => JSON.stringify(x));
+      assert.deepEqual(perServer(await scrape(m)), perServer(await scrape(fresh)), `after: ${what}`);
+    }
+  });
+
   it("exports the status state set: 1 for the current known status, 0 for the other five", async () => {
     const m = createMetrics({ version: "1.2.3", collectDefault: false });
     m.setServer(state({ status: "ACTIVE" }, { status: "ACTIVE" }));
