@@ -145,12 +145,15 @@ export const MIGRATIONS: readonly string[] = [
     server_id       TEXT NOT NULL,
     PRIMARY KEY (event_seq, webhook)
   ) WITHOUT ROWID;
+  -- The seq is taken from the event itself, through its id (the old key): a delivery whose event is gone
+  -- (possible only by an edit made with foreign keys off) is left behind instead of failing the upgrade.
   INSERT INTO deliveries_v5
       (event_seq, webhook, event_id, state, attempts, next_attempt_at, last_error, created_at, updated_at,
        project_id, server_id)
-    SELECT event_seq, webhook, event_id, state, attempts, next_attempt_at, last_error, created_at, updated_at,
-           project_id, server_id
-      FROM deliveries ORDER BY event_seq, webhook;
+    SELECT e.seq, d.webhook, d.event_id, d.state, d.attempts, d.next_attempt_at, d.last_error, d.created_at,
+           d.updated_at, d.project_id, d.server_id
+      FROM deliveries d JOIN events e ON e.id = d.event_id
+     ORDER BY e.seq, d.webhook;
   DROP TABLE deliveries;
   ALTER TABLE deliveries_v5 RENAME TO deliveries;
   -- The indexes of version 1, dropped with the old table:

@@ -266,6 +266,13 @@ describe("SQLite store on a file", () => {
         WHERE state = 'pending';
       CREATE INDEX deliveries_webhook ON deliveries (webhook);`);
     db.pragma("user_version = 4");
+    // Made with foreign keys off, as an outside edit could: a delivery whose event is gone, and one whose
+    // copied event_seq disagrees with its event's.
+    db.pragma("foreign_keys = OFF");
+    db.exec(
+      `INSERT INTO deliveries VALUES ('gone', 'w1', 'pending', 0, ${T0}, NULL, ${T0}, ${T0}, 999, 'proj-1', 'z')`,
+    );
+    db.exec("UPDATE deliveries SET event_seq = event_seq + 100 WHERE event_id = 'e3' AND webhook = 'w2'");
     db.close();
 
     const store = openSqliteStore(file);
