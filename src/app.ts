@@ -47,7 +47,16 @@ export interface AppDeps {
   deliveryPollIntervalMs?: number;
   /** Grace for polls in flight at stop before they are aborted (ms). */
   pollStopGraceMs?: number;
+  /** Events deleted per transaction when pruning (default PRUNE_BATCH). */
+  pruneBatch?: number;
 }
+
+/**
+ * Events deleted per transaction when pruning. Measured, 50,000 old events with their deliveries: one
+ * transaction held the loop 0.56 s; batches of 1,000 take ~12 ms each (0.62–0.65 s in all), the longest
+ * 75–79 ms when a batch also runs a WAL checkpoint.
+ */
+export const PRUNE_BATCH = 1_000;
 
 export interface App {
   readonly metrics: Metrics;
@@ -419,14 +428,36 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   });
 
   let pruneTimer: NodeJS.Timeout | undefined;
-  const prune = () => {
-    try {
-      const n = store.prune(clock.now() - cfg().state.retention);
-      if (n > 0) log.info({ pruned: n }, "old events pruned");
-      forgetUnwatched();
-    } catch (e) {
-      log.error({ err: coerceError(e) }, "prune failed");
-    }
+  let pruning: Promise<void> | undefined;
+  let stopping = false;
+  /**
+   * Deletes old events in batches of PRUNE_BATCH, one transaction each, letting the loop turn before each:
+   * a daemon back after weeks away may have hundreds of thousands to drop, which in one go would hold
+   * scrapes and probes for seconds. One run at a time; the first begins only after the tick that made
+   * the daemon ready.
+   */
+  const prune = (): Promise<void> => {
+    pruning ??= (async () => {
+      try {
+        const before = clock.now() - cfg().state.retention;
+        const batch = Math.max(1, deps.pruneBatch ?? PRUNE_BATCH);
+        let total = 0;
+        for (;;) {
+          await yieldToLoop();
+          if (stopping) return; // the rest waits for the next start
+          const n = store.prune(before, batch);
+          total += n;
+          if (n < batch) break;
+        }
+        if (total > 0) log.info({ pruned: total }, "old events pruned");
+        forgetUnwatched();
+      } catch (e) {
+        log.error({ err: coerceError(e) }, "prune failed");
+      } finally {
+        pruning = undefined;
+      }
+    })();
+    return pruning;
   };
 
   /** Builds what a new config needs (may throw; nothing of the running daemon is touched). */
@@ -509,10 +540,10 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       const afterFirstPolls = scheduler.on("tick", () => {
         if (!scheduler.firstPollsDone()) return;
         afterFirstPolls();
-        prune();
+        void prune();
       });
       scheduler.start();
-      pruneTimer = setInterval(prune, 3_600_000);
+      pruneTimer = setInterval(() => void prune(), 3_600_000);
       pruneTimer.unref();
       log.info({ url: address.url, targets: cfg().targets.length, version: VERSION }, "imagewatch started");
       return address;
@@ -539,6 +570,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       return scheduler.firstPollsDone() && store.isWritable();
     },
     async stop() {
+      stopping = true;
       if (pruneTimer) clearInterval(pruneTimer);
       const abortTimer = setTimeout(
         () => pollAbort.abort(new Error("imagewatch is stopping")),
@@ -547,6 +579,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
       await scheduler.stop();
       clearTimeout(abortTimer);
       await metricsChain;
+      await pruning;
       await alertPusher.stop();
       await delivery.stop(3000); // grace for deliveries in flight (ms)
       await webhookDispatcher.close();

@@ -545,12 +545,19 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
       WHERE d.event_seq IN (SELECT seq FROM events WHERE id IN (SELECT value FROM json_each(?)))
       ORDER BY d.event_id, d.webhook`,
   );
-  const prunableWhere = `occurred_at < @before AND NOT EXISTS (
-      SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.state <> 'delivered')`;
-  const deletePrunedDeliveries = db.prepare<{ before: number }>(
-    `DELETE FROM deliveries WHERE event_seq IN (SELECT seq FROM events WHERE ${prunableWhere})`,
+  // The oldest prunable events (LIMIT -1: all), by the occurred_at index; their deliveries are all delivered.
+  const selectPrunable = db.prepare<{ before: number; limit: number }, { seq: number }>(
+    `SELECT seq FROM events
+      WHERE occurred_at < @before AND NOT EXISTS (
+            SELECT 1 FROM deliveries d WHERE d.event_seq = events.seq AND d.state <> 'delivered')
+      ORDER BY occurred_at, seq LIMIT @limit`,
   );
-  const deletePrunedEvents = db.prepare<{ before: number }>(`DELETE FROM events WHERE ${prunableWhere}`);
+  const deletePrunedDeliveries = db.prepare<[string]>(
+    "DELETE FROM deliveries WHERE event_seq IN (SELECT value FROM json_each(?))",
+  );
+  const deletePrunedEvents = db.prepare<[string]>(
+    "DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?))",
+  );
   const writeProbe = db.prepare<[string]>(
     "INSERT INTO meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   );
@@ -713,9 +720,10 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
     },
   );
 
-  const pruneTx = db.transaction((before: number): number => {
-    deletePrunedDeliveries.run({ before });
-    return deletePrunedEvents.run({ before }).changes;
+  const pruneTx = db.transaction((before: number, limit: number): number => {
+    const seqs = JSON.stringify(selectPrunable.all({ before, limit }).map((r) => r.seq));
+    deletePrunedDeliveries.run(seqs);
+    return deletePrunedEvents.run(seqs).changes;
   });
 
   let closed = false;
@@ -887,7 +895,8 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
         return row === undefined ? undefined : withDeliveries([row])[0];
       }),
 
-    prune: (before) => guard(file, "prune", () => pruneTx(before)),
+    prune: (before, limit) =>
+      guard(file, "prune", () => pruneTx(before, limit === undefined ? -1 : Math.max(0, Math.floor(limit)))),
 
     isWritable: () => {
       if (closed) return false;

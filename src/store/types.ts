@@ -182,8 +182,12 @@ export interface Store {
   lastJobResults(since: number): JobResult[];
   /** One event with all its deliveries, or undefined when no event has this id. */
   getEvent(eventId: string): EventWithDeliveries | undefined;
-  /** Deletes events older than `before` (ms) whose deliveries are all delivered (or that have none). Returns count. */
-  prune(before: number): number;
+  /**
+   * Deletes events older than `before` (ms) whose deliveries are all delivered (or that have none), with
+   * their deliveries, oldest first: at most `limit` of them in one transaction (all when omitted). Returns
+   * how many it deleted.
+   */
+  prune(before: number, limit?: number): number;
   /** One project's job cursor (undefined before its first job tick) and every job record of it. */
   loadJobs(projectId: string): { cursor: JobCursor | undefined; jobs: JobRecord[] };
   /** Job records, newest begin time first, at most `limit`, narrowed by `filter`. */

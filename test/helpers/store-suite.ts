@@ -597,6 +597,33 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
       assert.equal(store.prune(cut), 0);
     });
 
+    it("prune with a limit deletes at most that many per call, the oldest first, skipping what must stay", () => {
+      const day = 86_400_000;
+      const cut = T0 - 14 * day;
+      const ids = ["d20", "d19", "pending18", "d17", "d16", "d15"];
+      store.commitPoll(
+        commitOf(
+          ids.map((id, i) => makeEvent(id, `s${i}`, { occurredAt: T0 - (20 - i) * day })),
+          ["w1"],
+        ),
+      );
+      for (const id of ids) if (id !== "pending18") store.markDelivered(id, "w1", 1, T0);
+      const left = () =>
+        store
+          .listEvents(100)
+          .map((e) => e.id)
+          .reverse();
+      assert.equal(store.prune(cut, 2), 2);
+      assert.deepEqual(left(), ["pending18", "d17", "d16", "d15"]);
+      assert.equal(store.prune(cut, 2), 2);
+      assert.deepEqual(left(), ["pending18", "d15"]);
+      assert.equal(store.prune(cut, 2), 1);
+      assert.equal(store.prune(cut, 2), 0);
+      assert.deepEqual(left(), ["pending18"]);
+      assert.equal(store.prune(cut, 0), 0, "a limit of 0 deletes nothing");
+      assert.equal(store.queueStats().get("w1")?.depth, 1, "the pending delivery stays");
+    });
+
     it("isWritable is true while open and false once closed", () => {
       assert.equal(store.isWritable(), true);
       store.close();

@@ -11,11 +11,13 @@ import { describe, it } from "node:test";
 import { request } from "undici";
 import { createApp } from "../../src/app.js";
 import { loadConfig, parseConfigText } from "../../src/config/load.js";
-import { createSilentLogger } from "../../src/lib/logger.js";
+import { createLogger, createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator } from "../../src/simulator/index.js";
+import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { waitFor } from "../helpers/daemon.js";
 import { startProxy } from "../helpers/proxy.js";
 import { startReceiver } from "../helpers/receiver.js";
+import { makeEvent } from "../helpers/store-suite.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { configYaml, PROJECT } from "../helpers/world.js";
 
@@ -270,6 +272,57 @@ describe("the daemon in-process", () => {
     try {
       await waitFor(() => receiver.accepted().length === 1, "the delivery");
       assert.ok(proxy.targets.includes(new URL(receiver.url).host), `tunnels: ${proxy.targets.join(", ")}`);
+    } finally {
+      await app.stop();
+    }
+  });
+
+  it("prunes old delivered events after the first polls, in batches until none is left, keeping pending ones", async (t) => {
+    const sim = createSimulator();
+    const { url: simUrl } = await sim.start();
+    t.after(() => sim.stop());
+    sim.addServer(PROJECT, { id: "kept", name: "k", status: "ACTIVE" });
+    const dir = makeTempDir(t, "imagewatch-prune-");
+    const statePath = join(dir, "state.db");
+    // What a daemon left behind 20 days ago: five delivered events and one still pending.
+    const old = Date.now() - 20 * 86_400_000;
+    const before = openSqliteStore(statePath);
+    const ids = ["o1", "o2", "o3", "o4", "o5", "pending"];
+    before.commitPoll({
+      servers: [],
+      events: ids.map((id, i) => makeEvent(id, "gone", { projectId: PROJECT, occurredAt: old + i })),
+      deliveries: ids.map((eventId) => ({ eventId, webhook: "ops" })),
+      now: old,
+    });
+    for (const id of ids.slice(0, 5)) before.markDelivered(id, "ops", 1, old);
+    before.close();
+
+    const lines: Array<Record<string, unknown>> = [];
+    const logger = createLogger(
+      { level: "info", format: "json" },
+      { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    );
+    const loaded = parseConfigText(
+      configYaml(simUrl, {
+        statePath,
+        target: `{ projectId: ${PROJECT}, serverIds: [kept], jobs: false }`,
+        extra: 'server: { listen: "127.0.0.1:0" }',
+      }),
+      {},
+      "prune.yaml",
+    );
+    const app = createApp(loaded, { logger, env: {}, pruneBatch: 2 });
+    await app.start();
+    try {
+      const pruned = await waitFor(() => lines.find((l) => l.msg === "old events pruned"), "the prune");
+      assert.equal(pruned.pruned, 5, "three batches of at most 2, counted together");
+      assert.deepEqual(
+        app.store
+          .listEvents(10)
+          .map((e) => e.id)
+          .filter((id) => ids.includes(id)),
+        ["pending"],
+      );
     } finally {
       await app.stop();
     }
