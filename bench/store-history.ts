@@ -15,12 +15,17 @@
  * of the machine; the ratio is the median of the per-round ratios (candidate / baseline: ~1 means the
  * cost does not grow with history).
  *
+ * Then the aged database is copied twice and every one of its events pruned: in one transaction
+ * (`store.prune(before)`, the baseline) and as the daemon does it, PRUNE_BATCH events per transaction
+ * (the candidate). The figure is the longest the loop is held: the one call, or the slowest batch.
+ *
  * Run alone: `node --import tsx bench/store-history.ts`.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { copyFileSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { PRUNE_BATCH } from "../src/app.js";
 import { parseImageServer } from "../src/cloud/parse.js";
 import { type ObserveConfig, observe } from "../src/domain/observe.js";
 import type { DomainEvent, ServerState } from "../src/domain/types.js";
@@ -42,6 +47,32 @@ const CONFIG: ObserveConfig = { thresholds: {}, repeatEvery: 0, pollFailureThres
 export interface StoreHistoryBenchResult extends BenchResult {
   historyEvents: number;
   eventsPerCommit: number;
+  prune: {
+    batches: number;
+    oneTransactionMs: number;
+    batchesTotalMs: number;
+    medianBatchMs: number;
+    longestBatchMs: number;
+  };
+  moreRows: BenchResult[];
+}
+
+/** Prunes every event of a copy of `file`, in one call or in batches; returns each call's wall ms. */
+function pruneCopy(dir: string, file: string, name: string, limit?: number): number[] {
+  const copy = join(dir, `${name}.db`);
+  copyFileSync(file, copy);
+  const store = openSqliteStore(copy);
+  const times: number[] = [];
+  try {
+    for (;;) {
+      const started = performance.now();
+      const n = store.prune(Number.MAX_SAFE_INTEGER, limit);
+      times.push(performance.now() - started);
+      if (limit === undefined || n < limit) return times;
+    }
+  } finally {
+    store.close();
+  }
 }
 
 /** One database and the servers it holds, with the time of its next commit. */
@@ -143,7 +174,16 @@ export async function run(): Promise<StoreHistoryBenchResult> {
       ratios.push(a / f);
     }
     const historyEvents = SERVERS + old.round * perCommit;
-    old.store.close();
+    old.store.close(); // a clean close checkpoints the WAL into the file the copies take
+    const whole = pruneCopy(dir, join(dir, "history.db"), "prune-whole");
+    const batched = pruneCopy(dir, join(dir, "history.db"), "prune-batched", PRUNE_BATCH);
+    const prune = {
+      batches: batched.length,
+      oneTransactionMs: round2(whole[0] as number),
+      batchesTotalMs: round2(batched.reduce((a, b) => a + b, 0)),
+      medianBatchMs: round2(median(batched)),
+      longestBatchMs: round2(Math.max(...batched)),
+    };
     return {
       name: "commit with history",
       baseline: {
@@ -162,6 +202,25 @@ export async function run(): Promise<StoreHistoryBenchResult> {
         "and the aged one; ratio = median of the per-round ratios",
       historyEvents,
       eventsPerCommit: perCommit,
+      prune,
+      moreRows: [
+        {
+          name: "prune, longest loop block",
+          baseline: {
+            label: `every one of ${historyEvents} events pruned in one transaction, wall ms`,
+            medianMs: prune.oneTransactionMs,
+          },
+          candidate: {
+            label: `the same in ${prune.batches} batches of ${PRUNE_BATCH} (as the daemon), slowest batch, wall ms`,
+            medianMs: prune.longestBatchMs,
+          },
+          ratio: round2(prune.longestBatchMs / prune.oneTransactionMs),
+          ratioNote: "candidate / baseline (longest block)",
+          method:
+            "two copies of the aged database; each pruned once (one run, not a median); the batches took " +
+            `${prune.batchesTotalMs} ms in all, ${prune.medianBatchMs} ms the median batch`,
+        },
+      ],
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

@@ -52,11 +52,13 @@ export interface AppDeps {
 }
 
 /**
- * Events deleted per transaction when pruning. Measured, 50,000 old events with their deliveries: one
- * transaction held the loop 0.56 s; batches of 1,000 take ~12 ms each (0.62–0.65 s in all), the longest
- * 75–79 ms when a batch also runs a WAL checkpoint.
+ * Events deleted per transaction when pruning. Measured with bench/store-history.ts's aged database (about
+ * 50,000 events with their deliveries): in one transaction the loop was held 1.2 s; in batches of 500 a
+ * batch took 12 ms (median), the slowest ~80 ms (one that runs a WAL checkpoint), 2.2 s in all. Batches
+ * of 1,000 took 26 ms each, of 250 7 ms but 2.7 s in all: every batch rewrites the pages of the events'
+ * id and per-server indexes it touches.
  */
-export const PRUNE_BATCH = 1_000;
+export const PRUNE_BATCH = 500;
 
 export interface App {
   readonly metrics: Metrics;
