@@ -168,45 +168,49 @@ export async function startDemo(options: DemoOptions): Promise<Demo> {
     ...(options.clock ? { clock: options.clock } : {}),
   });
   const sim = await simulator.start();
-  const env = { ...baseEnv, IMAGEWATCH_DEMO_SIM_PORT: String(sim.port) };
-  const first = loadConfig(configPath, env);
-  const hook = first.config.webhooks[0];
-  if (!hook?.secret) throw new Error("the demo config needs one webhook with a secret");
-  const receiver = await startReceiver(
-    hook.secret,
-    "127.0.0.1",
-    port("IMAGEWATCH_DEMO_RECEIVER_PORT", 9480),
-    print,
-  );
-  const loaded = loadConfig(configPath, { ...env, IMAGEWATCH_DEMO_RECEIVER_PORT: String(receiver.port) });
-  // The daemon's own log goes to stderr at warn, so the event lines stand out on stdout.
-  const logger = createLogger(
-    { level: baseEnv.IMAGEWATCH_DEMO_LOG_LEVEL ?? "warn", format: "pretty" },
-    options.logStream,
-  );
-  const app = createApp(loaded, {
-    logger,
-    env,
-    deliveryPollIntervalMs: 500,
-    ...(options.clock ? { clock: options.clock } : {}),
-    ...(options.timers ? { timers: options.timers } : {}),
-  });
-  const address = await app.start();
-  return {
-    app,
-    simUrl: sim.url,
-    daemonUrl: address.url,
-    receiverPort: receiver.port,
-    async stop() {
-      try {
-        await app.stop();
-      } finally {
-        receiver.server.closeAllConnections();
-        await new Promise<void>((r) => receiver.server.close(() => r()));
-        await simulator.stop();
-      }
-    },
+  // Each part started is stopped again, last first: by `stop()`, or when a later step fails (a bad config,
+  // a port in use), so the command exits with its error instead of hanging on open servers.
+  const started: Array<() => Promise<void>> = [() => simulator.stop()];
+  const stopAll = async () => {
+    let first: unknown;
+    for (const stop of [...started].reverse()) await stop().catch((e: unknown) => (first ??= e));
+    if (first !== undefined) throw first;
   };
+  try {
+    const env = { ...baseEnv, IMAGEWATCH_DEMO_SIM_PORT: String(sim.port) };
+    const first = loadConfig(configPath, env);
+    const hook = first.config.webhooks[0];
+    if (!hook?.secret) throw new Error("the demo config needs one webhook with a secret");
+    const receiver = await startReceiver(
+      hook.secret,
+      "127.0.0.1",
+      port("IMAGEWATCH_DEMO_RECEIVER_PORT", 9480),
+      print,
+    );
+    started.push(async () => {
+      receiver.server.closeAllConnections();
+      await new Promise<void>((r) => receiver.server.close(() => r()));
+    });
+    const loaded = loadConfig(configPath, { ...env, IMAGEWATCH_DEMO_RECEIVER_PORT: String(receiver.port) });
+    // The daemon's own log goes to stderr at warn, so the event lines stand out on stdout.
+    const logger = createLogger(
+      { level: baseEnv.IMAGEWATCH_DEMO_LOG_LEVEL ?? "warn", format: "pretty" },
+      options.logStream,
+    );
+    const app = createApp(loaded, {
+      logger,
+      env,
+      deliveryPollIntervalMs: 500,
+      ...(options.clock ? { clock: options.clock } : {}),
+      ...(options.timers ? { timers: options.timers } : {}),
+    });
+    started.push(() => app.stop());
+    const address = await app.start();
+    return { app, simUrl: sim.url, daemonUrl: address.url, receiverPort: receiver.port, stop: stopAll };
+  } catch (e) {
+    await stopAll().catch(() => {}); // the step's own error is the one to report
+    throw e;
+  }
 }
 
 export const demoCommand: Command = {

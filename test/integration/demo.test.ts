@@ -7,7 +7,7 @@ import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { request } from "undici";
 import { startDemo } from "../../src/cli/demo.js";
-import { freePort, waitFor } from "../helpers/daemon.js";
+import { waitFor } from "../helpers/daemon.js";
 import { createManualClock } from "../helpers/manual-clock.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 
@@ -107,14 +107,15 @@ describe("imagewatch demo", () => {
   });
 
   it("as a real process: prints the first discovered line, serves /metrics, and exits 0 on Ctrl-C", async () => {
-    const [daemonPort, simPort, receiverPort] = [await freePort(), await freePort(), await freePort()];
+    // Port 0 for all three: the demo binds what the system gives and prints the daemon's URL, so no other
+    // test can take a port between choosing it and binding it.
     const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "demo"], {
       cwd: ROOT,
       env: {
         ...process.env,
-        IMAGEWATCH_DEMO_PORT: String(daemonPort),
-        IMAGEWATCH_DEMO_SIM_PORT: String(simPort),
-        IMAGEWATCH_DEMO_RECEIVER_PORT: String(receiverPort),
+        IMAGEWATCH_DEMO_PORT: "0",
+        IMAGEWATCH_DEMO_SIM_PORT: "0",
+        IMAGEWATCH_DEMO_RECEIVER_PORT: "0",
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
@@ -127,12 +128,24 @@ describe("imagewatch demo", () => {
       err += c.toString();
     });
     const exited = once(child, "exit");
+    let started = false;
+    const exitedEarly = exited.then(([code, signal]) => {
+      if (!started) throw new Error(`the demo exited (${code ?? signal}) before its first discovered line`);
+    });
     try {
-      await waitFor(
-        () => /discovered\s+build-/.test(out),
-        `the first discovered line (so far:\n${out}\n${err})`,
-      );
-      const res = await request(`http://127.0.0.1:${daemonPort}/metrics`);
+      try {
+        await Promise.race([
+          waitFor(() => /discovered\s+build-/.test(out), "the first discovered line"),
+          exitedEarly,
+        ]);
+        started = true;
+      } catch (e) {
+        throw new Error(`${(e as Error).message}\nstdout:\n${out}\nstderr:\n${err}`);
+      }
+      const daemonUrl = /daemon (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
+      assert.ok(daemonUrl, out);
+      assert.doesNotMatch(daemonUrl, /:0$/, "the banner gives the bound port");
+      const res = await request(`${daemonUrl}/metrics`);
       assert.equal(res.statusCode, 200);
       assert.match(await res.body.text(), /imagewatch_image_server_status\{/);
     } finally {
@@ -141,5 +154,28 @@ describe("imagewatch demo", () => {
     const [code] = await exited;
     assert.equal(code, 0, err);
     assert.match(out, /stopping…/);
+  });
+
+  it("as a real process: exits 78 with the problem when its config is invalid, stopping what it started", {
+    timeout: 60_000,
+  }, async () => {
+    // The simulator starts before the daemon's config is read; before, the process stayed up on it.
+    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "demo"], {
+      cwd: ROOT,
+      env: {
+        ...process.env,
+        IMAGEWATCH_DEMO_PORT: "99999999",
+        IMAGEWATCH_DEMO_SIM_PORT: "0",
+        IMAGEWATCH_DEMO_RECEIVER_PORT: "0",
+      },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let err = "";
+    child.stderr.on("data", (c: Buffer) => {
+      err += c.toString();
+    });
+    const [code] = await once(child, "exit");
+    assert.equal(code, 78, err);
+    assert.match(err, /server\.listen: must be host:port/);
   });
 });
