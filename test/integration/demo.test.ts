@@ -28,6 +28,29 @@ const STORY = [
 const STORY_MS = 60_000;
 const STEP_MS = 500;
 
+/** `imagewatch demo` as a real process (through tsx), the daemon on `daemonPort`, the others on port 0. */
+function spawnDemo(daemonPort: string) {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "demo"], {
+    cwd: ROOT,
+    env: {
+      ...process.env,
+      IMAGEWATCH_DEMO_PORT: daemonPort,
+      IMAGEWATCH_DEMO_SIM_PORT: "0",
+      IMAGEWATCH_DEMO_RECEIVER_PORT: "0",
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  let err = "";
+  child.stdout.on("data", (c: Buffer) => {
+    out += c.toString();
+  });
+  child.stderr.on("data", (c: Buffer) => {
+    err += c.toString();
+  });
+  return { child, exited: once(child, "exit"), out: () => out, err: () => err };
+}
+
 describe("imagewatch demo", () => {
   it("tells a newcomer the whole story (simulator, daemon and receiver on one manual clock) and serves /metrics", async (t) => {
     // Real wall time as the start: the receiver checks webhook timestamps against the real clock (±5 min).
@@ -109,25 +132,8 @@ describe("imagewatch demo", () => {
   it("as a real process: prints the first discovered line, serves /metrics, and exits 0 on Ctrl-C", async () => {
     // Port 0 for all three: the demo binds what the system gives and prints the daemon's URL, so no other
     // test can take a port between choosing it and binding it.
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "demo"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        IMAGEWATCH_DEMO_PORT: "0",
-        IMAGEWATCH_DEMO_SIM_PORT: "0",
-        IMAGEWATCH_DEMO_RECEIVER_PORT: "0",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let out = "";
-    let err = "";
-    child.stdout.on("data", (c: Buffer) => {
-      out += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      err += c.toString();
-    });
-    const exited = once(child, "exit");
+    const demo = spawnDemo("0");
+    const { child, exited } = demo;
     let started = false;
     const exitedEarly = exited.then(([code, signal]) => {
       if (!started) throw new Error(`the demo exited (${code ?? signal}) before its first discovered line`);
@@ -135,15 +141,15 @@ describe("imagewatch demo", () => {
     try {
       try {
         await Promise.race([
-          waitFor(() => /discovered\s+build-/.test(out), "the first discovered line"),
+          waitFor(() => /discovered\s+build-/.test(demo.out()), "the first discovered line"),
           exitedEarly,
         ]);
         started = true;
       } catch (e) {
-        throw new Error(`${(e as Error).message}\nstdout:\n${out}\nstderr:\n${err}`);
+        throw new Error(`${(e as Error).message}\nstdout:\n${demo.out()}\nstderr:\n${demo.err()}`);
       }
-      const daemonUrl = /daemon (http:\/\/127\.0\.0\.1:\d+)/.exec(out)?.[1];
-      assert.ok(daemonUrl, out);
+      const daemonUrl = /daemon (http:\/\/127\.0\.0\.1:\d+)/.exec(demo.out())?.[1];
+      assert.ok(daemonUrl, demo.out());
       assert.doesNotMatch(daemonUrl, /:0$/, "the banner gives the bound port");
       const res = await request(`${daemonUrl}/metrics`);
       assert.equal(res.statusCode, 200);
@@ -152,30 +158,17 @@ describe("imagewatch demo", () => {
       child.kill("SIGINT");
     }
     const [code] = await exited;
-    assert.equal(code, 0, err);
-    assert.match(out, /stopping…/);
+    assert.equal(code, 0, demo.err());
+    assert.match(demo.out(), /stopping…/);
   });
 
   it("as a real process: exits 78 with the problem when its config is invalid, stopping what it started", {
     timeout: 60_000,
   }, async () => {
     // The simulator starts before the daemon's config is read; before, the process stayed up on it.
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "demo"], {
-      cwd: ROOT,
-      env: {
-        ...process.env,
-        IMAGEWATCH_DEMO_PORT: "99999999",
-        IMAGEWATCH_DEMO_SIM_PORT: "0",
-        IMAGEWATCH_DEMO_RECEIVER_PORT: "0",
-      },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let err = "";
-    child.stderr.on("data", (c: Buffer) => {
-      err += c.toString();
-    });
-    const [code] = await once(child, "exit");
-    assert.equal(code, 78, err);
-    assert.match(err, /server\.listen: must be host:port/);
+    const demo = spawnDemo("99999999");
+    const [code] = await demo.exited;
+    assert.equal(code, 78, demo.err());
+    assert.match(demo.err(), /server\.listen: must be host:port/);
   });
 });
