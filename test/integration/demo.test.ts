@@ -141,7 +141,7 @@ describe("imagewatch demo", () => {
     try {
       try {
         await Promise.race([
-          waitFor(() => /discovered\s+build-/.test(demo.out()), "the first discovered line"),
+          waitFor(() => /discovered\s+build-/.test(demo.out()), "the first discovered line", 60_000),
           exitedEarly,
         ]);
         started = true;
