@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
 import { resolve } from "node:path";
 import { describe, it } from "node:test";
 import { COMMANDS, runCli } from "../../src/cli/index.js";
 import { createSimulator, loadScenario } from "../../src/simulator/index.js";
+import { spawnCli } from "../helpers/cli-process.js";
 import { captureContext } from "../helpers/command-context.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -12,24 +12,11 @@ function fakeContext(args: string[], env: Record<string, string> = {}) {
   return captureContext(args, { env, cwd: ROOT });
 }
 
-/** Runs the real CLI (`src/main.ts`) in a child process. */
-function runProcess(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((done) => {
-    const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", ...args], {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (c: Buffer) => {
-      stdout += c.toString();
-    });
-    child.stderr.on("data", (c: Buffer) => {
-      stderr += c.toString();
-    });
-    child.on("exit", (code) => done({ code, stdout, stderr }));
-  });
+/** Runs the real CLI (`src/main.ts`) in a child process to its end. */
+async function runProcess(args: string[], env: Record<string, string> = {}) {
+  const p = spawnCli(args, env);
+  const [code] = await p.exited;
+  return { code, stdout: p.out(), stderr: p.err() };
 }
 
 describe("the CLI shell", () => {

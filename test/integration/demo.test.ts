@@ -1,12 +1,11 @@
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import { request } from "undici";
 import { startDemo } from "../../src/cli/demo.js";
+import { spawnCli } from "../helpers/cli-process.js";
 import { waitFor } from "../helpers/daemon.js";
 import { createManualClock } from "../helpers/manual-clock.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
@@ -28,27 +27,13 @@ const STORY = [
 const STORY_MS = 60_000;
 const STEP_MS = 500;
 
-/** `imagewatch demo` as a real process (through tsx), the daemon on `daemonPort`, the others on port 0. */
+/** `imagewatch demo` as a real process, the daemon on `daemonPort`, the simulator and receiver on port 0. */
 function spawnDemo(daemonPort: string) {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts", "demo"], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      IMAGEWATCH_DEMO_PORT: daemonPort,
-      IMAGEWATCH_DEMO_SIM_PORT: "0",
-      IMAGEWATCH_DEMO_RECEIVER_PORT: "0",
-    },
-    stdio: ["ignore", "pipe", "pipe"],
+  return spawnCli(["demo"], {
+    IMAGEWATCH_DEMO_PORT: daemonPort,
+    IMAGEWATCH_DEMO_SIM_PORT: "0",
+    IMAGEWATCH_DEMO_RECEIVER_PORT: "0",
   });
-  let out = "";
-  let err = "";
-  child.stdout.on("data", (c: Buffer) => {
-    out += c.toString();
-  });
-  child.stderr.on("data", (c: Buffer) => {
-    err += c.toString();
-  });
-  return { child, exited: once(child, "exit"), out: () => out, err: () => err };
 }
 
 describe("imagewatch demo", () => {
