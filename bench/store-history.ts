@@ -27,7 +27,7 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { PRUNE_BATCH } from "../src/app.js";
 import { parseImageServer } from "../src/cloud/parse.js";
-import { type ObserveConfig, observe } from "../src/domain/observe.js";
+import { initialState, type ObserveConfig, observe } from "../src/domain/observe.js";
 import type { DomainEvent, ServerState } from "../src/domain/types.js";
 import { completeServer } from "../src/simulator/state.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
@@ -95,7 +95,7 @@ function observeAll(db: Db, pick: (i: number) => boolean, status: (prev: ServerS
       T0,
     );
     const o = observe(
-      prev.present ? prev : undefined,
+      prev,
       { kind: "ok", server: parseImageServer(raw) },
       {
         projectId: PROJECT,
@@ -127,14 +127,7 @@ function commit(db: Db, pick: (i: number) => boolean, status: (prev: ServerState
 
 /** A database with SERVERS servers discovered (and their discovered events delivered). */
 function openDb(dir: string, name: string): Db {
-  const states = Array.from({ length: SERVERS }, (_, i): ServerState => {
-    const s = observe(
-      undefined,
-      { kind: "not_found" },
-      { projectId: PROJECT, serverId: serverId(i), now: T0, config: CONFIG },
-    );
-    return s.state;
-  });
+  const states = Array.from({ length: SERVERS }, (_, i) => initialState(PROJECT, serverId(i)));
   const db: Db = { store: openSqliteStore(join(dir, `${name}.db`)), states, now: T0, round: 0 };
   commit(
     db,
