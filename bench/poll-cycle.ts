@@ -43,6 +43,7 @@ import { mapLimit } from "../src/lib/concurrency.js";
 import { createSilentLogger } from "../src/lib/logger.js";
 import { applyPollToMetrics } from "../src/metrics/apply-poll.js";
 import { createMetrics, type Metrics } from "../src/metrics/metrics.js";
+import { JobBook } from "../src/poller/job-book.js";
 import {
   type PollDeps,
   type PollSummary,
@@ -170,6 +171,7 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
     const realStore = openSqliteStore(config.state.path, { clock: systemClock, logger });
     store = realStore;
     const states = new ServerStates();
+    const jobBook = new JobBook(realStore);
     const memory = new Map<string, TargetMemory>();
 
     // Phase timers, reset before each cycle.
@@ -240,6 +242,7 @@ state: { path: ${JSON.stringify(join(dir, "state.db"))} }
         store: timedStore,
         states,
         targets: new TargetStates(),
+        jobBook,
         clock: systemClock,
         logger,
         config: () => config,
@@ -504,6 +507,7 @@ async function scaling(
         close: async () => {},
       };
       const states = new ServerStates();
+      const jobBook = new JobBook(store);
       const memory = new Map<string, TargetMemory>();
       const applier = createMetricsApplier(metrics, () => {});
       const cycle = async () => {
@@ -512,6 +516,7 @@ async function scaling(
           store,
           states,
           targets: new TargetStates(),
+          jobBook,
           clock: systemClock,
           logger,
           config: () => config,

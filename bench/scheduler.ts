@@ -23,6 +23,7 @@ import { type Clock, systemClock, type Timers } from "../src/lib/clock.js";
 import { createSilentLogger } from "../src/lib/logger.js";
 import { applyPollToMetrics } from "../src/metrics/apply-poll.js";
 import { createMetrics } from "../src/metrics/metrics.js";
+import { JobBook } from "../src/poller/job-book.js";
 import { pollTarget, ServerStates, TargetStates } from "../src/poller/poll-target.js";
 import { createScheduler } from "../src/poller/scheduler.js";
 import { openSqliteStore } from "../src/store/sqlite-store.js";
@@ -110,6 +111,7 @@ state: { path: ":memory:" }
   const metrics = createMetrics({ version: "bench", collectDefault: false });
   const states = new ServerStates();
   const targets = new TargetStates();
+  const jobBook = new JobBook(store);
   const memory = new Map<string, TargetMemory>();
   const polls = new Map<string, number[]>();
   const poll = async (target: TargetConfig, first: boolean) => {
@@ -122,6 +124,7 @@ state: { path: ":memory:" }
       store,
       states,
       targets,
+      jobBook,
       clock,
       logger,
       config: () => config as Readonly<Config>,

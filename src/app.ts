@@ -27,6 +27,7 @@ import { createMetrics, type Metrics } from "./metrics/metrics.js";
 import { createDeliveryService, type DeliveryService } from "./notify/delivery-service.js";
 import { createWebhookDispatcher } from "./notify/dispatcher.js";
 import { sendTestEvent, type TestEventResult } from "./notify/test-event.js";
+import { JobBook } from "./poller/job-book.js";
 import { type PollDeps, pollTarget, ServerStates, TargetStates } from "./poller/poll-target.js";
 import { createScheduler, type Scheduler } from "./poller/scheduler.js";
 import { openSqliteStore } from "./store/sqlite-store.js";
@@ -183,6 +184,8 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   }
   const targets = new TargetStates();
   for (const t of store.loadTargets()) targets.set(t);
+  // Read per project at its first job tick, not here: restart readiness need not wait for it.
+  const jobBook = new JobBook(store);
   /** `target_up` and its timestamp from the known health of every configured target (start, reload). */
   const setAllTargetHealth = () => {
     for (const t of cfg().targets) {
@@ -390,6 +393,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
           store,
           states,
           targets,
+          jobBook,
           clock,
           logger: pollLog,
           config: cfg,
@@ -433,25 +437,38 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
   let pruning: Promise<void> | undefined;
   let stopping = false;
   /**
-   * Deletes old events in batches of PRUNE_BATCH, one transaction each, letting the loop turn before each:
-   * a daemon back after weeks away may have hundreds of thousands to drop, which in one go would hold
-   * scrapes and probes for seconds. One run at a time; the first begins only after the tick that made
-   * the daemon ready.
+   * Deletes old events, then old finished job records, in batches of PRUNE_BATCH, one transaction each,
+   * letting the loop turn before each: a daemon back after weeks away may have hundreds of thousands to
+   * drop, which in one go would hold scrapes and probes for seconds. One run at a time; the first begins
+   * only after the tick that made the daemon ready.
    */
   const prune = (): Promise<void> => {
     pruning ??= (async () => {
       try {
         const before = clock.now() - cfg().state.retention;
         const batch = Math.max(1, deps.pruneBatch ?? PRUNE_BATCH);
-        let total = 0;
-        for (;;) {
-          await yieldToLoop();
-          if (stopping) return; // the rest waits for the next start
-          const n = store.prune(before, batch);
-          total += n;
-          if (n < batch) break;
-        }
-        if (total > 0) log.info({ pruned: total }, "old events pruned");
+        /** Runs `step` (deletes at most `batch`, returns how many) until a batch comes back short. */
+        const drain = async (step: () => number): Promise<number | undefined> => {
+          let total = 0;
+          for (;;) {
+            await yieldToLoop();
+            if (stopping) return undefined; // the rest waits for the next start
+            const n = step();
+            total += n;
+            if (n < batch) return total;
+          }
+        };
+        const events = await drain(() => store.prune(before, batch));
+        if (events === undefined) return;
+        if (events > 0) log.info({ pruned: events }, "old events pruned");
+        // Finished jobs age out alike (domain/jobs.ts jobRetainedSince); the ticks forget them too.
+        const jobs = await drain(() => {
+          const gone = store.pruneJobs(before, batch);
+          jobBook.forget(gone);
+          return gone.length;
+        });
+        if (jobs === undefined) return;
+        if (jobs > 0) log.info({ jobs }, "old job records pruned");
         forgetUnwatched();
       } catch (e) {
         log.error({ err: coerceError(e) }, "prune failed");

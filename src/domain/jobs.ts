@@ -78,6 +78,17 @@ export function isJobActive(status: JobStatus): boolean {
   return ACTIVE.has(status);
 }
 
+/**
+ * When a job's record starts to age for `state.retention`: its end, or its begin when the API gave no
+ * end. Null while the job is active, and for a job without a begin time: neither is ever pruned. The
+ * store's `pruneJobs` applies the same rule in SQL; {@link observeJobs} uses it to leave pruned jobs
+ * forgotten when a FAILED list shows them again.
+ */
+export function jobRetainedSince(job: Pick<ImageJob, "status" | "beginTime" | "endTime">): number | null {
+  if (isJobActive(job.status) || job.beginTime === null) return null;
+  return job.endTime ?? job.beginTime;
+}
+
 /** The sub-jobs of a job that failed or are failing (FAILED, ABNORMAL, ROLLBACK, ABORTING), in order. */
 export function jobFailures(detail: Pick<ImageJobDetail, "subJobs">): JobFailure[] {
   return detail.subJobs

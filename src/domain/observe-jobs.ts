@@ -16,6 +16,8 @@
  *   resource name = the server's name), else to the project alone (`server_id` ""). Only the shard owning
  *   that server (or, without one, the job id) emits its events; every replica keeps the records.
  * - Ids: job id, event type, job status (and the reminder slot of `stuck`), so replicas agree.
+ * - A finished job whose record was pruned (`forgetBefore`, see `jobRetainedSince`) stays forgotten when a
+ *   FAILED list shows it again: no record, no look-up, no event.
  */
 import { toIsoOrNull } from "../lib/iso.js";
 import { eventId } from "./event-id.js";
@@ -28,6 +30,7 @@ import {
   type JobType,
   jobDurationSeconds,
   jobFailures,
+  jobRetainedSince,
 } from "./jobs.js";
 import { ownsServer, type ShardAssignment } from "./sharding.js";
 import type { DomainEvent, EventData, EventType } from "./types.js";
@@ -113,6 +116,12 @@ export interface JobObserveConfig {
   /** Interval between stuck reminders; 0 = none. */
   repeatEvery: number;
   sharding: ShardAssignment;
+  /**
+   * Finished jobs whose {@link jobRetainedSince} is before this (ms) and that are not known are pruned
+   * history (`state.retention`): a FAILED list that shows them again is ignored for them, so they come
+   * back neither as records nor as new failures. Absent: none is forgotten.
+   */
+  forgetBefore?: number | undefined;
 }
 
 /** The input of {@link observeJobs}. */
@@ -154,6 +163,7 @@ export function planJobFetches(
   known: ReadonlyMap<string, JobRecord>,
   cursor: JobCursor | undefined,
   lists: readonly JobTypeLists[],
+  forgetBefore?: number,
 ): JobFetchPlan {
   const show = new Set<string>();
   const subJobs: JobFetchPlan["subJobs"] = [];
@@ -167,7 +177,7 @@ export function planJobFetches(
   }
   for (const l of lists) {
     for (const job of l.failed) {
-      if (active.has(job.id)) continue;
+      if (active.has(job.id) || isForgotten(job, known, forgetBefore)) continue;
       const rec = known.get(job.id);
       // The first tick learns the history without a look-up per old job.
       if (rec ? !rec.outcomeHandled : cursor !== undefined) show.add(job.id);
@@ -177,6 +187,17 @@ export function planJobFetches(
     if (isJobActive(rec.status) && !active.has(rec.jobId)) show.add(rec.jobId);
   }
   return { show: [...show], subJobs };
+}
+
+/** A listed job that is not known and aged out before `forgetBefore`: pruned history, left alone. */
+function isForgotten(
+  job: ImageJob,
+  known: ReadonlyMap<string, JobRecord>,
+  forgetBefore: number | undefined,
+): boolean {
+  if (forgetBefore === undefined || known.has(job.id)) return false;
+  const since = jobRetainedSince(job);
+  return since !== null && since < forgetBefore;
 }
 
 /** True when the FAILED list must be read past its first page: its count moved (or was never seen). */
@@ -211,7 +232,7 @@ export function observeJobs(input: JobObserveInput): JobObservation {
   const failedCounts: Record<string, number> = { ...input.cursor?.failedCounts };
   for (const l of input.lists) {
     for (const job of l.active) set(fromList(job));
-    for (const job of l.failed) set(fromList(job));
+    for (const job of l.failed) if (!isForgotten(job, input.known, config.forgetBefore)) set(fromList(job));
     if (l.failedCount !== undefined) failedCounts[l.jobType] = l.failedCount;
   }
   for (const [jobId, subs] of input.subJobs) {

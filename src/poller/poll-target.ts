@@ -35,6 +35,7 @@ import type { Logger } from "../lib/logger.js";
 import { YIELD_EVERY, yieldToLoop } from "../lib/yield.js";
 import { matchesWebhook } from "../notify/match.js";
 import type { Store } from "../store/types.js";
+import type { JobBook } from "./job-book.js";
 import { fetchJobs } from "./watch-jobs.js";
 
 /**
@@ -113,6 +114,8 @@ export interface PollDeps {
   cloud: CloudClient;
   store: Store;
   states: ServerStates;
+  /** Image-job records and cursors (DESIGN §11), updated after each commit like `states`. */
+  jobBook: JobBook;
   /** Target health (DESIGN §10), updated after each commit like `states`. */
   targets: TargetStates;
   clock: Clock;
@@ -509,6 +512,7 @@ async function commitResults(
     stored.lastSuccessAt = touchedSuccessAt[i] ?? null;
   }
   for (const s of fresh) deps.states.set(s);
+  if (jobs) deps.jobBook.committed(jobs.cursor, jobs.records);
   if (outcome) deps.targets.set(health.state);
   const newEvents = events.filter((e) => inserted.has(e.id));
   deps.onCommitted?.(states, newEvents, transitions, health.state, jobs);

@@ -13,7 +13,6 @@ import { JOB_TYPES } from "../domain/jobs.js";
 import {
   failedCountMoved,
   type JobObservation,
-  type JobRecord,
   type JobServerRef,
   type JobTypeLists,
   observeJobs,
@@ -21,7 +20,7 @@ import {
 } from "../domain/observe-jobs.js";
 import { settleAll, settleLimit } from "../lib/concurrency.js";
 import type { Logger } from "../lib/logger.js";
-import type { Store } from "../store/types.js";
+import type { JobBook } from "./job-book.js";
 
 /** Jobs per page of the job lists (the API's maximum). */
 const JOB_PAGE = 100;
@@ -31,7 +30,8 @@ const JOB_DETAIL_CONCURRENCY = 4;
 /** What watching jobs needs (a subset of pollTarget's deps). */
 export interface JobWatchDeps {
   cloud: CloudClient;
-  store: Store;
+  /** The projects' job records and cursors (read from the store once, kept up to date by commits). */
+  jobBook: JobBook;
   logger: Logger;
   signal?: AbortSignal | undefined;
 }
@@ -61,8 +61,9 @@ export async function fetchJobs(
   const { projectId } = target;
   const opts = { signal: deps.signal };
   try {
-    const stored = deps.store.loadJobs(projectId);
-    const known = new Map<string, JobRecord>(stored.jobs.map((j) => [j.jobId, j]));
+    const { cursor, jobs: known } = deps.jobBook.of(projectId);
+    // Finished jobs older than the retention were pruned with their events; listed again, they stay so.
+    const forgetBefore = now - config.state.retention;
     // The nine lists at once (in JOB_TYPES order in the result): one after another they put nine round
     // trips between a server's new status and its commit, which a webhook then waits for.
     const lists: JobTypeLists[] = await settleAll(
@@ -78,13 +79,13 @@ export async function fetchJobs(
         const [waiting, running, first] = [await waitingJobs, await runningJobs, await firstFailed];
         const more = first.count === undefined || first.count > first.items.length;
         const failed: readonly ImageJob[] =
-          more && failedCountMoved(stored.cursor, jobType, first.count)
+          more && failedCountMoved(cursor, jobType, first.count)
             ? await deps.cloud.listAllImageJobs(projectId, { jobType, status: "FAILED" }, opts)
             : first.items;
         return { jobType, active: [...waiting, ...running], failed, failedCount: first.count };
       }),
     );
-    const plan = planJobFetches(known, stored.cursor, lists);
+    const plan = planJobFetches(known, cursor, lists, forgetBefore);
     // A few at a time, not one after another: builds that start or end together would otherwise put one
     // round trip each between their servers' new status and its commit. The maps keep the plan's order.
     const subJobLists = await settleLimit(plan.subJobs, JOB_DETAIL_CONCURRENCY, ({ jobId, jobType }) =>
@@ -106,7 +107,7 @@ export async function fetchJobs(
       observeJobs({
         projectId,
         now,
-        cursor: stored.cursor,
+        cursor,
         known,
         lists,
         details,
@@ -116,6 +117,7 @@ export async function fetchJobs(
           stuck: config.jobs.stuck,
           repeatEvery: config.stuck.repeatEvery,
           sharding: config.sharding,
+          forgetBefore,
         },
       });
   } catch (err) {

@@ -558,6 +558,19 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
   const deletePrunedEvents = db.prepare<[string]>(
     "DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?))",
   );
+  // jobRetainedSince (domain/jobs.ts) in SQL; begin_time < @before first, so the jobs_begin index
+  // narrows the rows whose JSON is read (an end is never before its begin).
+  const deletePrunableJobs = db.prepare<
+    { before: number; limit: number },
+    { project_id: string; job_id: string }
+  >(
+    `DELETE FROM jobs WHERE (project_id, job_id) IN (
+       SELECT project_id, job_id FROM jobs
+        WHERE begin_time < @before AND status NOT IN ('WAITING', 'RUNNING')
+          AND COALESCE(json_extract(state, '$.endTime'), begin_time) < @before
+        ORDER BY begin_time LIMIT @limit)
+     RETURNING project_id, job_id`,
+  );
   const writeProbe = db.prepare<[string]>(
     "INSERT INTO meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   );
@@ -897,6 +910,13 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
 
     prune: (before, limit) =>
       guard(file, "prune", () => pruneTx(before, limit === undefined ? -1 : Math.max(0, Math.floor(limit)))),
+
+    pruneJobs: (before, limit) =>
+      guard(file, "pruneJobs", () =>
+        deletePrunableJobs
+          .all({ before, limit: limit === undefined ? -1 : Math.max(0, Math.floor(limit)) })
+          .map((r) => ({ projectId: r.project_id, jobId: r.job_id })),
+      ),
 
     isWritable: () => {
       if (closed) return false;

@@ -188,6 +188,12 @@ export interface Store {
    * how many it deleted.
    */
   prune(before: number, limit?: number): number;
+  /**
+   * Deletes the records of finished jobs that ended (or, without an end, began) before `before` (ms):
+   * the rule of `jobRetainedSince` (domain/jobs.ts); active jobs and jobs without a begin time stay.
+   * Oldest first, at most `limit` in one transaction (all when omitted). Returns the deleted ones.
+   */
+  pruneJobs(before: number, limit?: number): Array<{ projectId: string; jobId: string }>;
   /** One project's job cursor (undefined before its first job tick) and every job record of it. */
   loadJobs(projectId: string): { cursor: JobCursor | undefined; jobs: JobRecord[] };
   /** Job records, newest begin time first, at most `limit`, narrowed by `filter`. */

@@ -4,6 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { afterEach, beforeEach, describe, it } from "node:test";
+import type { JobRecord } from "../../src/domain/observe-jobs.js";
 import type { DomainEvent, EventType, ServerState } from "../../src/domain/types.js";
 import { AppError } from "../../src/lib/errors.js";
 import type { PollCommit, Store } from "../../src/store/types.js";
@@ -83,6 +84,28 @@ export function makeEvent(
       previous_status_duration_seconds: 3000,
       image_server: { id: serverId, nested: { deep: [1, "two"] } },
     },
+  };
+}
+
+/** A job record of project `p1` (a RUNNING build unless overridden; handled once finished). */
+export function makeJobRecord(jobId: string, overrides: Partial<JobRecord> = {}): JobRecord {
+  const status = overrides.status ?? "RUNNING";
+  return {
+    projectId: "p1",
+    jobId,
+    jobType: "CREATE_SERVER_IMAGE",
+    status,
+    beginTime: T0,
+    endTime: null,
+    serverId: "",
+    name: "",
+    resources: [],
+    subJobsSeen: true,
+    failures: [],
+    outcomeHandled: status !== "RUNNING" && status !== "WAITING",
+    stuckCount: 0,
+    firstSeenAt: T0,
+    ...overrides,
   };
 }
 
@@ -622,6 +645,43 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
       assert.deepEqual(left(), ["pending18"]);
       assert.equal(store.prune(cut, 0), 0, "a limit of 0 deletes nothing");
       assert.equal(store.queueStats().get("w1")?.depth, 1, "the pending delivery stays");
+    });
+
+    it("pruneJobs deletes finished jobs that ended before the cut, oldest first, at most `limit` a call", () => {
+      const day = 86_400_000;
+      const cut = T0 - 14 * day;
+      const job = (jobId: string, status: string, beginDaysAgo: number | null, endDaysAgo: number | null) =>
+        makeJobRecord(jobId, {
+          status,
+          beginTime: beginDaysAgo === null ? null : T0 - beginDaysAgo * day,
+          endTime: endDaysAgo === null ? null : T0 - endDaysAgo * day,
+        });
+      const records = [
+        job("failed-20d", "FAILED", 20, 20),
+        job("success-19d", "SUCCESS", 19, 19),
+        job("no-end-18d", "UNKNOWN", 18, null), // gone from the API before its end: ages from its begin
+        job("running-30d", "RUNNING", 30, null), // active: kept however old
+        job("began-16d-ended-10d", "FAILED", 16, 10), // ended inside the retention
+        job("no-begin", "FAILED", null, 20), // no begin time: kept
+        job("recent", "SUCCESS", 1, 1),
+      ];
+      store.commitPoll({
+        ...commitOf([], []),
+        jobs: { cursor: { projectId: "p1", failedCounts: {} }, records },
+      });
+      const ids = (keys: Array<{ projectId: string; jobId: string }>) =>
+        keys.map((k) => `${k.projectId}/${k.jobId}`);
+      assert.deepEqual(ids(store.pruneJobs(cut, 2)), ["p1/failed-20d", "p1/success-19d"]);
+      assert.deepEqual(ids(store.pruneJobs(cut, 2)), ["p1/no-end-18d"]);
+      assert.deepEqual(store.pruneJobs(cut, 2), []);
+      assert.deepEqual(
+        store
+          .loadJobs("p1")
+          .jobs.map((j) => j.jobId)
+          .sort(),
+        ["began-16d-ended-10d", "no-begin", "recent", "running-30d"],
+      );
+      assert.deepEqual(store.pruneJobs(T0, 0), [], "a limit of 0 deletes nothing");
     });
 
     it("isWritable is true while open and false once closed", () => {

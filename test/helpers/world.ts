@@ -11,6 +11,7 @@ import type { Config, TargetConfig } from "../../src/config/types.js";
 import type { TargetMemory } from "../../src/domain/poll-plan.js";
 import type { DomainEvent } from "../../src/domain/types.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
+import { JobBook } from "../../src/poller/job-book.js";
 import { pollTarget, ServerStates, TargetStates } from "../../src/poller/poll-target.js";
 import { createScheduler, type Scheduler } from "../../src/poller/scheduler.js";
 import { createSimulator, type Simulator, type SimulatorOptions } from "../../src/simulator/index.js";
@@ -54,6 +55,8 @@ export interface World {
   states: ServerStates;
   /** Target health, reloaded from the store by `restart`. */
   targets: TargetStates;
+  /** Job records and cursors, read again from the store after `restart`. */
+  jobBook: JobBook;
   /** Polls one target (the first by default) once, forced unless told otherwise. */
   poll(force?: boolean, targetIndex?: number): ReturnType<typeof pollTarget>;
   /** A scheduler on the world's clock whose ticks poll the world's targets (the start-up poll forced). */
@@ -86,6 +89,7 @@ export async function createWorld(opts: {
   let store = openSqliteStore(statePath, { clock, logger });
   let states = new ServerStates();
   let targets = new TargetStates();
+  let jobBook = new JobBook(store);
   const memory = new Map<string, TargetMemory>();
   // One poll of `target` with the world's current store and states (both change at `restart()`).
   const pollOnce = (target: TargetConfig, force: boolean) =>
@@ -94,6 +98,7 @@ export async function createWorld(opts: {
       store,
       states,
       targets,
+      jobBook,
       clock,
       logger,
       config: () => config,
@@ -115,6 +120,9 @@ export async function createWorld(opts: {
     },
     get targets() {
       return targets;
+    },
+    get jobBook() {
+      return jobBook;
     },
     poll(force = true, targetIndex = 0) {
       const target = config.targets[targetIndex];
@@ -143,6 +151,7 @@ export async function createWorld(opts: {
       for (const s of store.loadServers()) states.set(s);
       targets = new TargetStates();
       for (const t of store.loadTargets()) targets.set(t);
+      jobBook = new JobBook(store);
       memory.clear();
     },
     async close() {

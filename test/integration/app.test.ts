@@ -7,17 +7,18 @@ import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { describe, it, type TestContext } from "node:test";
 import { request } from "undici";
-import { createApp } from "../../src/app.js";
+import { type App, createApp } from "../../src/app.js";
 import { loadConfig, parseConfigText } from "../../src/config/load.js";
 import { createLogger, createSilentLogger } from "../../src/lib/logger.js";
-import { createSimulator } from "../../src/simulator/index.js";
+import { createSimulator, type Simulator } from "../../src/simulator/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
+import type { Store } from "../../src/store/types.js";
 import { waitFor } from "../helpers/daemon.js";
 import { startProxy } from "../helpers/proxy.js";
 import { startReceiver } from "../helpers/receiver.js";
-import { makeEvent } from "../helpers/store-suite.js";
+import { makeEvent, makeJobRecord } from "../helpers/store-suite.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
 import { configYaml, PROJECT } from "../helpers/world.js";
 
@@ -278,41 +279,22 @@ describe("the daemon in-process", () => {
   });
 
   it("prunes old delivered events after the first polls, in batches until none is left, keeping pending ones", async (t) => {
-    const sim = createSimulator();
-    const { url: simUrl } = await sim.start();
-    t.after(() => sim.stop());
-    sim.addServer(PROJECT, { id: "kept", name: "k", status: "ACTIVE" });
-    const dir = makeTempDir(t, "imagewatch-prune-");
-    const statePath = join(dir, "state.db");
     // What a daemon left behind 20 days ago: five delivered events and one still pending.
     const old = Date.now() - 20 * 86_400_000;
-    const before = openSqliteStore(statePath);
     const ids = ["o1", "o2", "o3", "o4", "o5", "pending"];
-    before.commitPoll({
-      servers: [],
-      events: ids.map((id, i) => makeEvent(id, "gone", { projectId: PROJECT, occurredAt: old + i })),
-      deliveries: ids.map((eventId) => ({ eventId, webhook: "ops" })),
-      now: old,
-    });
-    for (const id of ids.slice(0, 5)) before.markDelivered(id, "ops", 1, old);
-    before.close();
-
-    const lines: Array<Record<string, unknown>> = [];
-    const logger = createLogger(
-      { level: "info", format: "json" },
-      { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+    const { app, lines } = await startPruningApp(
+      t,
+      `{ projectId: ${PROJECT}, serverIds: [kept], jobs: false }`,
+      (before) => {
+        before.commitPoll({
+          servers: [],
+          events: ids.map((id, i) => makeEvent(id, "gone", { projectId: PROJECT, occurredAt: old + i })),
+          deliveries: ids.map((eventId) => ({ eventId, webhook: "ops" })),
+          now: old,
+        });
+        for (const id of ids.slice(0, 5)) before.markDelivered(id, "ops", 1, old);
+      },
     );
-    const loaded = parseConfigText(
-      configYaml(simUrl, {
-        statePath,
-        target: `{ projectId: ${PROJECT}, serverIds: [kept], jobs: false }`,
-        extra: 'server: { listen: "127.0.0.1:0" }',
-      }),
-      {},
-      "prune.yaml",
-    );
-    const app = createApp(loaded, { logger, env: {}, pruneBatch: 2 });
-    await app.start();
     try {
       const pruned = await waitFor(() => lines.find((l) => l.msg === "old events pruned"), "the prune");
       assert.equal(pruned.pruned, 5, "three batches of at most 2, counted together");
@@ -327,4 +309,88 @@ describe("the daemon in-process", () => {
       await app.stop();
     }
   });
+
+  it("prunes finished job records older than the retention, in batches, and keeps active and recent ones", async (t) => {
+    const day = 86_400_000;
+    const now = Date.now();
+    const record = (jobId: string, status: string, endedDaysAgo: number | null) =>
+      makeJobRecord(jobId, {
+        projectId: PROJECT,
+        status,
+        beginTime: now - 30 * day,
+        endTime: endedDaysAgo === null ? null : now - endedDaysAgo * day,
+      });
+    const running = "100000000000000005";
+    const { app, lines } = await startPruningApp(
+      t,
+      `{ projectId: ${PROJECT}, serverIds: [kept] }`,
+      (before) =>
+        before.commitPoll({
+          servers: [],
+          events: [],
+          deliveries: [],
+          now,
+          jobs: {
+            cursor: { projectId: PROJECT, failedCounts: {} },
+            records: [
+              record("100000000000000001", "FAILED", 20),
+              record("100000000000000002", "SUCCESS", 19),
+              record("100000000000000003", "SUCCESS", 18),
+              record("100000000000000004", "SUCCESS", 1),
+              record(running, "RUNNING", null),
+            ],
+          },
+        }),
+      // The simulator still runs the RUNNING one; the others are no longer listed.
+      (sim) =>
+        sim.addJob(PROJECT, { id: running, job_type: "CREATE_SERVER_IMAGE", begin_time: now - 30 * day }),
+    );
+    try {
+      const pruned = await waitFor(() => lines.find((l) => l.msg === "old job records pruned"), "the prune");
+      assert.equal(pruned.jobs, 3, "two batches of at most 2, counted together");
+      assert.deepEqual(
+        app.store
+          .listJobs(10)
+          .map((j) => j.jobId)
+          .sort(),
+        ["100000000000000004", "100000000000000005"],
+      );
+    } finally {
+      await app.stop();
+    }
+  });
 });
+
+/**
+ * A daemon in-process (prune batches of 2, info logs collected as objects) on a state file `seed` wrote
+ * first, watching `target` on a simulator that holds server "kept" (and whatever `simSetup` adds).
+ */
+async function startPruningApp(
+  t: TestContext,
+  target: string,
+  seed: (store: Store) => void,
+  simSetup: (sim: Simulator) => void = () => {},
+): Promise<{ app: App; lines: Array<Record<string, unknown>> }> {
+  const sim = createSimulator();
+  const { url: simUrl } = await sim.start();
+  t.after(() => sim.stop());
+  sim.addServer(PROJECT, { id: "kept", name: "k", status: "ACTIVE" });
+  simSetup(sim);
+  const statePath = join(makeTempDir(t, "imagewatch-prune-"), "state.db");
+  const before = openSqliteStore(statePath);
+  seed(before);
+  before.close();
+  const lines: Array<Record<string, unknown>> = [];
+  const logger = createLogger(
+    { level: "info", format: "json" },
+    { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+  );
+  const loaded = parseConfigText(
+    configYaml(simUrl, { statePath, target, extra: 'server: { listen: "127.0.0.1:0" }' }),
+    {},
+    "prune.yaml",
+  );
+  const app = createApp(loaded, { logger, env: {}, pruneBatch: 2 });
+  await app.start();
+  return { app, lines };
+}

@@ -19,6 +19,7 @@ import { toPollError } from "../../src/cloud/errors.js";
 import { parseConfigText } from "../../src/config/load.js";
 import type { AuthConfig, CloudConfig } from "../../src/config/types.js";
 import { createLogger } from "../../src/lib/logger.js";
+import { JobBook } from "../../src/poller/job-book.js";
 import { pollTarget, ServerStates, TargetStates } from "../../src/poller/poll-target.js";
 import {
   createSimulator,
@@ -275,6 +276,7 @@ state: { path: ":memory:" }
         store,
         states,
         targets: new TargetStates(),
+        jobBook: new JobBook(store),
         clock,
         logger,
         config: () => config,

@@ -19,6 +19,7 @@ import { createSilentLogger } from "../../src/lib/logger.js";
 import { createMetrics } from "../../src/metrics/metrics.js";
 import { createDeliveryService } from "../../src/notify/delivery-service.js";
 import { eventSummaryLine } from "../../src/notify/formats/event-line.js";
+import { JobBook } from "../../src/poller/job-book.js";
 import { pollTarget, ServerStates, TargetStates } from "../../src/poller/poll-target.js";
 import { parseScenario } from "../../src/simulator/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
@@ -54,6 +55,7 @@ function replica(t: TestContext, w: World, name: string, extra: string) {
   const store = openSqliteStore(statePath, { clock: w.clock, logger });
   const states = new ServerStates();
   const targets = new TargetStates();
+  const jobBook = new JobBook(store);
   const memory = new Map<string, TargetMemory>();
   t.after(async () => {
     store.close();
@@ -68,6 +70,7 @@ function replica(t: TestContext, w: World, name: string, extra: string) {
         store,
         states,
         targets,
+        jobBook,
         clock: w.clock,
         logger,
         config: () => config,
@@ -76,6 +79,18 @@ function replica(t: TestContext, w: World, name: string, extra: string) {
       }),
     events: () => store.listEvents(100_000).reverse(),
   };
+}
+
+/** Two builds, S1's failed (E1) and polled: the world after one image_job.failed. */
+async function twoBuildsFirstFailed(t: TestContext): Promise<World> {
+  const w = await world(t);
+  w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "BUILDING" });
+  w.sim.addServer(PROJECT, { id: S2, name: "build-two", status: "BUILDING" });
+  await w.poll();
+  w.clock.advance(60_000);
+  w.sim.setStatus(PROJECT, S1, "ERROR", { job: { error_code: "E1", error_message: "first" } });
+  await w.poll();
+  return w;
 }
 
 describe("watching image jobs", () => {
@@ -253,13 +268,7 @@ projects:
   });
 
   it("across restarts: no job reported twice, none missed", async (t) => {
-    const w = await world(t);
-    w.sim.addServer(PROJECT, { id: S1, name: "build-one", status: "BUILDING" });
-    w.sim.addServer(PROJECT, { id: S2, name: "build-two", status: "BUILDING" });
-    await w.poll();
-    w.clock.advance(60_000);
-    w.sim.setStatus(PROJECT, S1, "ERROR", { job: { error_code: "E1", error_message: "first" } });
-    await w.poll();
+    const w = await twoBuildsFirstFailed(t);
     w.restart();
     // While "down": the second build fails.
     w.clock.advance(60_000);
@@ -278,6 +287,48 @@ projects:
         [S2, "E2"],
       ],
     );
+  });
+
+  it("a failed job pruned after the retention stays forgotten when the FAILED list shows it again; an old active job is kept", async (t) => {
+    const w = await twoBuildsFirstFailed(t);
+    const [first] = ofType(w.events(), "image_job.failed");
+    const oldJob = first?.data.job_id;
+    assert.ok(typeof oldJob === "string", "the first failure was reported");
+
+    // 15 days on (retention 14d): the failed job's record and events age out; S2's build still runs.
+    w.clock.advance(15 * 86_400_000);
+    await w.poll();
+    const before = w.clock.now() - w.config.state.retention;
+    w.store.prune(before);
+    const gone = w.store.pruneJobs(before);
+    assert.deepEqual(
+      gone.map((g) => g.jobId),
+      [oldJob],
+      "only the finished job goes; the active one is kept",
+    );
+    w.jobBook.forget(gone);
+
+    // The ticks read the records from memory, not from the store.
+    let loads = 0;
+    const loadJobs = w.store.loadJobs;
+    w.store.loadJobs = (projectId) => {
+      loads++;
+      return loadJobs(projectId);
+    };
+    // A new failure moves the FAILED count, so every FAILED page is read again, the old job with it.
+    w.sim.setStatus(PROJECT, S2, "ERROR", { job: { error_code: "E2", error_message: "second" } });
+    w.clock.advance(10_000);
+    await w.poll();
+    w.clock.advance(30_000);
+    await w.poll();
+    const failed = ofType(w.events(), "image_job.failed");
+    assert.deepEqual(
+      failed.map((e) => [e.serverId, firstErrorCode(e)]),
+      [[S2, "E2"]],
+      "the pruned failure is not reported again",
+    );
+    assert.ok(!w.store.listJobs(100).some((j) => j.jobId === oldJob), "nor recorded again");
+    assert.equal(loads, 0, "no tick read the job records from the store");
   });
 
   it("two replicas of one shard report the same job event id; three shards split jobs without overlap", async (t) => {
@@ -358,6 +409,7 @@ function pollOnceChild(yaml: string, statePath: string, now: number): string {
 import { createCloudClient } from ${src("src/cloud/client.ts")};
 import { parseConfigText } from ${src("src/config/load.ts")};
 import { createSilentLogger } from ${src("src/lib/logger.ts")};
+import { JobBook } from ${src("src/poller/job-book.ts")};
 import { pollTarget, ServerStates, TargetStates } from ${src("src/poller/poll-target.ts")};
 import { openSqliteStore } from ${src("src/store/index.ts")};
 const clock = { now: () => ${now} };
@@ -367,7 +419,7 @@ const cloud = createCloudClient(config.cloud, { clock, logger, sleep: async () =
 const store = openSqliteStore(${JSON.stringify(statePath)}, { clock, logger });
 const states = new ServerStates();
 for (const s of store.loadServers()) states.set(s);
-const summary = await pollTarget(config.targets[0], { cloud, store, states, targets: new TargetStates(), clock, logger, config: () => config, memory: new Map(), force: true });
+const summary = await pollTarget(config.targets[0], { cloud, store, states, targets: new TargetStates(), jobBook: new JobBook(store), clock, logger, config: () => config, memory: new Map(), force: true });
 process.stdout.write("committed " + summary.events + "\\n");
 setInterval(() => {}, 60000);
 setTimeout(() => process.exit(3), 30000);

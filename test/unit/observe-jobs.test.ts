@@ -93,6 +93,31 @@ describe("planJobFetches", () => {
     assert.deepEqual(plan, { show: [], subJobs: [] });
   });
 
+  it("a FAILED job it does not know that ended before forgetBefore is pruned history: no look-up, record or event", () => {
+    const forgetBefore = T0 - 14 * 24 * 60 * MIN;
+    const pruned = job("old", "FAILED", { beginTime: forgetBefore - 2 * MIN, endTime: forgetBefore - MIN });
+    const lateEnd = job("late", "FAILED", { beginTime: forgetBefore - 2 * MIN, endTime: forgetBefore + MIN });
+    const noBegin = job("nobegin", "FAILED", { beginTime: null, endTime: forgetBefore - MIN });
+    const failed = lists([], [pruned, lateEnd, noBegin]);
+    const plan = planJobFetches(new Map(), CURSOR, failed, forgetBefore);
+    assert.deepEqual(plan.show.sort(), ["late", "nobegin"]);
+    assert.deepEqual(planJobFetches(new Map(), CURSOR, failed).show.sort(), ["late", "nobegin", "old"]);
+
+    const base = input({ lists: failed });
+    const out = observeJobs({ ...base, config: { ...base.config, forgetBefore } });
+    assert.deepEqual(out.records.map((r) => r.jobId).sort(), ["late", "nobegin"]);
+    assert.deepEqual(out.events.map((e) => e.data.job_id).sort(), ["late", "nobegin"]);
+    // Known, it is handled as always (a record is only pruned once its outcome was handled).
+    const knownOld = known([
+      { ...out.records[0], jobId: "old", status: "RUNNING", outcomeHandled: false } as JobRecord,
+    ]);
+    assert.deepEqual(planJobFetches(knownOld, CURSOR, failed, forgetBefore).show.sort(), [
+      "late",
+      "nobegin",
+      "old",
+    ]);
+  });
+
   it("the FAILED list is read past page one only when its count moved", () => {
     assert.equal(failedCountMoved(undefined, "CREATE_SERVER", 120), true);
     assert.equal(

@@ -8,6 +8,7 @@ import type { CloudClient } from "../../src/cloud/client.js";
 import { parseConfigText } from "../../src/config/load.js";
 import type { ImageJob } from "../../src/domain/jobs.js";
 import { createSilentLogger } from "../../src/lib/logger.js";
+import { JobBook } from "../../src/poller/job-book.js";
 import { fetchJobs } from "../../src/poller/watch-jobs.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 
@@ -69,7 +70,7 @@ targets:
       assert.ok(target?.jobs, "job watching is on by default");
       const observe = await fetchJobs(target, config, Date.now(), {
         cloud,
-        store,
+        jobBook: new JobBook(store),
         logger: createSilentLogger(),
       });
       assert.ok(observe, "the job tick answered");
