@@ -154,8 +154,11 @@ export interface JobObservation {
   active: Array<{ jobType: string; status: string }>;
   /** Jobs this shard owns seen ending in this tick (not the learned history). */
   finished: Array<{ jobType: string; status: string; durationSeconds: number | null }>;
-  /** Per server id: its latest job (by begin time), for `status_changed`. */
-  jobOfServer: Map<string, JobRef>;
+  /**
+   * Per server id: its latest job (by begin time), for `status_changed`. Built on first read from the
+   * records as this tick left them (a pass over the project's whole job history).
+   */
+  readonly jobOfServer: ReadonlyMap<string, JobRef>;
 }
 
 /** Which jobs need a ShowImageJob or a sub-job list this tick. Pure. */
@@ -212,14 +215,17 @@ export function failedCountMoved(cursor: JobCursor | undefined, jobType: string,
 export function observeJobs(input: JobObserveInput): JobObservation {
   const { projectId, now, config } = input;
   const firstTick = input.cursor === undefined;
-  const next = new Map(input.known);
+  // The records as this tick leaves them: the changed ones over the known ones (a copy of every known
+  // record per tick would cost more than the rest of a quiet tick once the history is long).
+  const changed = new Map<string, JobRecord>();
+  const current = (jobId: string): JobRecord | undefined => changed.get(jobId) ?? input.known.get(jobId);
   const touched = new Set<string>();
   const set = (rec: JobRecord) => {
-    next.set(rec.jobId, rec);
+    changed.set(rec.jobId, rec);
     touched.add(rec.jobId);
   };
   const fromList = (job: ImageJob): JobRecord => {
-    const prev = next.get(job.id);
+    const prev = current(job.id);
     return {
       ...(prev ?? newRecord(projectId, job, now)),
       jobType: job.jobType,
@@ -236,11 +242,11 @@ export function observeJobs(input: JobObserveInput): JobObservation {
     if (l.failedCount !== undefined) failedCounts[l.jobType] = l.failedCount;
   }
   for (const [jobId, subs] of input.subJobs) {
-    const rec = next.get(jobId);
+    const rec = current(jobId);
     if (rec) set(withSubJobs(rec, subs));
   }
   for (const [jobId, detail] of input.details) {
-    const rec = next.get(jobId);
+    const rec = current(jobId);
     if (detail === null) {
       // Gone from the API before we saw its end: nothing to report.
       if (rec)
@@ -273,7 +279,7 @@ export function observeJobs(input: JobObserveInput): JobObservation {
   };
   for (const jobId of touched) {
     const before = input.known.get(jobId);
-    let rec = correlate(next.get(jobId) as JobRecord, serversOnce);
+    let rec = correlate(current(jobId) as JobRecord, serversOnce);
     const owned = ownsServer(rec.serverId !== "" ? rec.serverId : rec.jobId, config.sharding);
     const emit = (type: EventType, discriminator: string, extra: Partial<EventData>) => {
       if (owned) events.push(jobEvent(type, rec, now, discriminator, extra));
@@ -311,24 +317,48 @@ export function observeJobs(input: JobObserveInput): JobObservation {
         }
       }
     }
-    next.set(jobId, rec);
+    changed.set(jobId, rec);
     if (!before || JSON.stringify(before) !== JSON.stringify(rec)) records.push(rec);
   }
 
+  /** Every record after this tick, in the order a copy of `known` updated in place would hold them. */
+  function* all(): Generator<JobRecord> {
+    for (const [jobId, rec] of input.known) yield changed.get(jobId) ?? rec;
+    for (const [jobId, rec] of changed) if (!input.known.has(jobId)) yield rec;
+  }
   const active: JobObservation["active"] = [];
+  for (const rec of all()) {
+    if (!isJobActive(rec.status)) continue;
+    if (ownsServer(rec.serverId !== "" ? rec.serverId : rec.jobId, config.sharding))
+      active.push({ jobType: rec.jobType, status: rec.status });
+  }
+  let jobOfServer: ReadonlyMap<string, JobRef> | undefined;
+  return {
+    records,
+    cursor: { projectId, failedCounts },
+    events,
+    active,
+    finished,
+    // Only a tick where a server's status changed asks; most ticks never pay the pass.
+    get jobOfServer() {
+      jobOfServer ??= latestJobOfServer(all());
+      return jobOfServer;
+    },
+  };
+}
+
+/** Per server id: its latest job by begin time (first seen, without one); the later record wins a tie. */
+function latestJobOfServer(records: Iterable<JobRecord>): Map<string, JobRef> {
   const jobOfServer = new Map<string, JobRef>();
-  const latest = new Map<string, number>();
-  for (const rec of next.values()) {
-    const owned = ownsServer(rec.serverId !== "" ? rec.serverId : rec.jobId, config.sharding);
-    if (owned && isJobActive(rec.status)) active.push({ jobType: rec.jobType, status: rec.status });
+  const latest = new Map<string, { begin: number; rec: JobRecord }>();
+  for (const rec of records) {
     if (rec.serverId === "") continue;
     const begin = rec.beginTime ?? rec.firstSeenAt;
-    if ((latest.get(rec.serverId) ?? -Infinity) <= begin) {
-      latest.set(rec.serverId, begin);
-      jobOfServer.set(rec.serverId, jobRefOf(rec));
-    }
+    const seen = latest.get(rec.serverId);
+    if (seen === undefined || seen.begin <= begin) latest.set(rec.serverId, { begin, rec });
   }
-  return { records, cursor: { projectId, failedCounts }, events, active, finished, jobOfServer };
+  for (const [serverId, { rec }] of latest) jobOfServer.set(serverId, jobRefOf(rec));
+  return jobOfServer;
 }
 
 /** The `job` a `status_changed` carries: the job, and its first failure's reason. */

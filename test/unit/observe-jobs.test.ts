@@ -93,6 +93,44 @@ describe("planJobFetches", () => {
     assert.deepEqual(plan, { show: [], subJobs: [] });
   });
 
+  it("jobOfServer and active cover the known records this tick did not touch as well as the changed ones", () => {
+    const base = {
+      ...observeJobs(input({ lists: lists([job("j-run", "RUNNING")]) })).records[0],
+    } as JobRecord;
+    const rec = (jobId: string, status: string, beginTime: number, serverId = "srv-1") =>
+      ({ ...base, jobId, status, beginTime, serverId, outcomeHandled: status !== "RUNNING" }) as JobRecord;
+    const history = known([
+      rec("newest-known", "SUCCESS", T0 - 10 * MIN),
+      rec("older-known", "SUCCESS", T0 - 60 * MIN),
+      rec("other-server", "SUCCESS", T0 - 90 * MIN, "srv-2"),
+      rec("still-running", "RUNNING", T0 - 5 * MIN, "srv-3"),
+    ]);
+    // This tick: srv-3's job is still listed; a newer job of srv-1 shows up FAILED (its sub-job names srv-1).
+    const out = observeJobs(
+      input({
+        known: history,
+        lists: lists(
+          [job("still-running", "RUNNING")],
+          [job("late-failure", "FAILED", { beginTime: T0 - MIN })],
+        ),
+        subJobs: new Map([["late-failure", [sub("late-failure")]]]),
+      }),
+    );
+    assert.equal(
+      out.jobOfServer.get("srv-1")?.job_id,
+      "late-failure",
+      "a changed record newer than the known ones",
+    );
+    assert.equal(
+      out.jobOfServer.get("srv-2")?.job_id,
+      "other-server",
+      "a known record the tick did not touch",
+    );
+    assert.equal(out.jobOfServer.get("srv-3")?.job_id, "still-running");
+    assert.deepEqual(out.active, [{ jobType: "CREATE_SERVER_IMAGE", status: "RUNNING" }]);
+    assert.equal(history.size, 4, "the known records are not modified");
+  });
+
   it("a FAILED job it does not know that ended before forgetBefore is pruned history: no look-up, record or event", () => {
     const forgetBefore = T0 - 14 * 24 * 60 * MIN;
     const pruned = job("old", "FAILED", { beginTime: forgetBefore - 2 * MIN, endTime: forgetBefore - MIN });
