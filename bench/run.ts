@@ -12,6 +12,7 @@ import { performance } from "node:perf_hooks";
 import { run as runCloudClient } from "./cloud-client.js";
 import { run as runDaemon } from "./daemon.js";
 import { run as runDelivery } from "./delivery.js";
+import { run as runJobHistory } from "./job-history.js";
 import { run as runLatency } from "./latency.js";
 import { run as runMetricsHttp } from "./metrics-http.js";
 import { type BenchResult, run as runMetricsScrape } from "./metrics-scrape.js";
@@ -28,6 +29,7 @@ const BENCHES: Array<{ name: string; run: () => Promise<AnyResult> }> = [
   { name: "cloud-client", run: runCloudClient },
   { name: "poll-cycle", run: runPollCycle },
   { name: "store-history", run: runStoreHistory },
+  { name: "job-history", run: runJobHistory },
   { name: "delivery", run: runDelivery },
   { name: "status-page", run: runStatusPage },
   { name: "metrics-http", run: runMetricsHttp },

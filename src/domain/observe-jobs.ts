@@ -327,11 +327,14 @@ export function observeJobs(input: JobObserveInput): JobObservation {
     for (const [jobId, rec] of changed) if (!input.known.has(jobId)) yield rec;
   }
   const active: JobObservation["active"] = [];
-  for (const rec of all()) {
-    if (!isJobActive(rec.status)) continue;
+  const addIfActive = (rec: JobRecord) => {
+    if (!isJobActive(rec.status)) return;
     if (ownsServer(rec.serverId !== "" ? rec.serverId : rec.jobId, config.sharding))
       active.push({ jobType: rec.jobType, status: rec.status });
-  }
+  };
+  // The same records as all(), without a generator's cost per record (this pass runs every tick).
+  for (const [jobId, rec] of input.known) addIfActive(changed.get(jobId) ?? rec);
+  for (const [jobId, rec] of changed) if (!input.known.has(jobId)) addIfActive(rec);
   let jobOfServer: ReadonlyMap<string, JobRef> | undefined;
   return {
     records,
