@@ -41,10 +41,13 @@ export async function waitFor<T>(
   }
 }
 
-/** Starts `imagewatch run -c configPath` and waits until /-/healthy answers. */
+/**
+ * Starts `imagewatch run -c configPath` and waits until /-/healthy answers. Give the config
+ * `server.listen: 127.0.0.1:0` and info logs in JSON: the URL is read from the daemon's "imagewatch
+ * started" line, so no port is chosen, freed and then perhaps taken by a parallel test first.
+ */
 export async function startDaemon(
   configPath: string,
-  port: number,
   env: Record<string, string> = {},
 ): Promise<DaemonProcess> {
   const child = spawn(
@@ -67,11 +70,18 @@ export async function startDaemon(
     code: code as number | null,
     signal: signal as NodeJS.Signals | null,
   }));
-  const url = `http://127.0.0.1:${port}`;
   let ended = false;
   void exited.then(() => {
     ended = true;
   });
+  const url = await waitFor(
+    () => {
+      if (ended) throw new Error(`daemon exited early:\n${lines.join("\n")}`);
+      return lines.map(startedUrl).find((u) => u !== undefined);
+    },
+    "the daemon's 'imagewatch started' line",
+    60_000,
+  );
   await waitFor(
     async () => {
       if (ended) throw new Error(`daemon exited early:\n${lines.join("\n")}`);
@@ -85,6 +95,16 @@ export async function startDaemon(
   return { child, lines, url, exited };
 }
 
+/** The URL of an "imagewatch started" JSON log line, if `line` is one. */
+function startedUrl(line: string): string | undefined {
+  try {
+    const o = JSON.parse(line) as { msg?: unknown; url?: unknown };
+    return o.msg === "imagewatch started" && typeof o.url === "string" ? o.url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** GET a JSON document from the daemon. */
 export async function getJson<T>(
   url: string,
@@ -93,14 +113,4 @@ export async function getJson<T>(
   const res = await request(url, { headers });
   const text = await res.body.text();
   return { status: res.statusCode, body: (text ? JSON.parse(text) : undefined) as T };
-}
-
-/** A free TCP port on 127.0.0.1 (bind to 0, read it, close). */
-export async function freePort(): Promise<number> {
-  const { createServer } = await import("node:net");
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", () => r()));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
 }

@@ -40,18 +40,23 @@ interface RunningAm {
   start(): Promise<void>;
 }
 
-/** Starts Alertmanager with its own storage on a free loopback port; stopped when the test ends. */
+/**
+ * Starts Alertmanager with its own storage on a free loopback port; stopped when the test ends. A port is
+ * chosen, freed and then given to Alertmanager, so a parallel test may take it first: Alertmanager then
+ * exits, and the first start tries another port (a restart keeps the port, as a real one does).
+ */
 async function startAlertmanager(t: TestContext): Promise<RunningAm> {
   const dir = makeTempDir(t, "imagewatch-am-");
   const configFile = join(dir, "alertmanager.yml");
   writeFileSync(configFile, "route:\n  receiver: none\nreceivers:\n  - name: none\n");
-  const port = await freePort();
-  const url = `http://127.0.0.1:${port}`;
+  let port = await freePort();
   let child: ChildProcess | undefined;
   const am: RunningAm = {
-    url,
+    get url() {
+      return `http://127.0.0.1:${port}`;
+    },
     async start() {
-      child = spawn(
+      const c = spawn(
         BIN,
         [
           `--config.file=${configFile}`,
@@ -61,10 +66,16 @@ async function startAlertmanager(t: TestContext): Promise<RunningAm> {
         ],
         { stdio: "ignore" },
       );
+      child = c;
+      let exited = false;
+      c.once("exit", () => {
+        exited = true;
+      });
       const deadline = Date.now() + 15_000;
       for (;;) {
+        if (exited) throw new Error(`alertmanager exited before it was ready (port ${port} taken?)`);
         try {
-          const res = await fetch(`${url}/-/ready`);
+          const res = await fetch(`${am.url}/-/ready`);
           if (res.ok) return;
         } catch {
           // not listening yet
@@ -83,8 +94,16 @@ async function startAlertmanager(t: TestContext): Promise<RunningAm> {
     },
   };
   t.after(() => am.stop());
-  await am.start();
-  return am;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await am.start();
+      return am;
+    } catch (e) {
+      await am.stop();
+      if (attempt === 3) throw e;
+      port = await freePort();
+    }
+  }
 }
 
 interface AmAlert {

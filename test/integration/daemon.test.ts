@@ -17,7 +17,7 @@ import { createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator, type Simulator } from "../../src/simulator/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
 import { captureContext } from "../helpers/command-context.js";
-import { freePort, getJson, startDaemon, waitFor } from "../helpers/daemon.js";
+import { getJson, startDaemon, waitFor } from "../helpers/daemon.js";
 import { createManualClock, type ManualClock } from "../helpers/manual-clock.js";
 import { startReceiver } from "../helpers/receiver.js";
 import { makeTempDir } from "../helpers/temp-dir.js";
@@ -42,7 +42,6 @@ function writeConfig(
   dir: string,
   project: string,
   simUrl: string,
-  port: number,
   receiverUrl: string,
   name = "imagewatch.yaml",
 ): string {
@@ -54,7 +53,7 @@ function writeConfig(
       target: `{ projectId: ${project}, discover: true, jobs: false }`,
       extra: `
 schedule: { interval: 1s, steadyInterval: 1s, concurrency: 2 }
-server: { listen: "127.0.0.1:${port}" }
+server: { listen: "127.0.0.1:0" }
 log: { level: debug, format: json }
 webhooks:
   - name: ops
@@ -106,9 +105,8 @@ describe("the daemon process", { concurrency: true }, () => {
     sim.addServer(PROJECT, { id: S1, name: "kill-test", status: "BUILDING" });
     // The receiver is failing: the event is committed but cannot be delivered.
     const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 503 }) });
-    const port = await freePort();
-    const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
-    const daemon = await startDaemon(configPath, port);
+    const configPath = writeConfig(dir, PROJECT, simUrl, receiver.url);
+    const daemon = await startDaemon(configPath);
     try {
       const seen = await waitFor(
         () => receiver.requests.find((r) => r.verified && r.payload?.data.server_id === S1),
@@ -140,9 +138,8 @@ describe("the daemon process", { concurrency: true }, () => {
     const S2 = "4b1a2c3d-0000-4111-a222-00000000d002";
     sim.addServer(PROJECT, { id: S2, name: "term-test", status: "BUILDING" });
     const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 503 }) });
-    const port = await freePort();
-    const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
-    const daemon = await startDaemon(configPath, port);
+    const configPath = writeConfig(dir, PROJECT, simUrl, receiver.url);
+    const daemon = await startDaemon(configPath);
     try {
       await waitFor(
         async () =>
@@ -200,9 +197,8 @@ describe("the daemon process", { concurrency: true }, () => {
     const PROJECT = projectOf(3);
     sim.addProject(PROJECT);
     const receiver = await startReceiver({ secret: SECRET });
-    const port = await freePort();
-    const configPath = writeConfig(dir, PROJECT, simUrl, port, receiver.url);
-    const daemon = await startDaemon(configPath, port);
+    const configPath = writeConfig(dir, PROJECT, simUrl, receiver.url);
+    const daemon = await startDaemon(configPath);
     const reloadGauge = async () => {
       const res = await request(`${daemon.url}/metrics`);
       const text = await res.body.text();
@@ -224,7 +220,7 @@ describe("the daemon process", { concurrency: true }, () => {
       assert.equal(daemon.child.exitCode, null, "still running");
       // A valid file whose CA bundle cannot be read: once, this killed the daemon (the new cloud client
       // was built after the swap and the SIGHUP handler's rejection went uncaught).
-      const good = readFileSync(writeConfig(dir, PROJECT, simUrl, port, receiver.url), "utf8");
+      const good = readFileSync(writeConfig(dir, PROJECT, simUrl, receiver.url), "utf8");
       writeFileSync(
         configPath,
         good.replace(
@@ -241,7 +237,7 @@ describe("the daemon process", { concurrency: true }, () => {
       assert.equal(await reloadGauge(), "0");
       assert.equal(daemon.child.exitCode, null, "still running after an unreadable caFile");
       // A good config again: the reload succeeds and a new webhook header is used.
-      writeConfig(dir, PROJECT, simUrl, port, `${receiver.url}2`);
+      writeConfig(dir, PROJECT, simUrl, `${receiver.url}2`);
       daemon.child.kill("SIGHUP");
       await waitFor(async () => (await reloadGauge()) === "1", "the good reload");
       const S3 = "4b1a2c3d-0000-4111-a222-00000000d003";
@@ -284,7 +280,7 @@ describe("the daemon in-process, across restarts and the replay CLI", { concurre
     sim.addServer(PROJECT, { id: S5, name: "offline-change", status: "BUILDING" });
     const receiver = await startReceiver({ secret: SECRET });
     t.after(() => receiver.close());
-    const configPath = writeConfig(dir, PROJECT, simUrl, 0, receiver.url);
+    const configPath = writeConfig(dir, PROJECT, simUrl, receiver.url);
     const changesOf = (id: string) =>
       receiver
         .accepted()
@@ -340,7 +336,7 @@ describe("the daemon in-process, across restarts and the replay CLI", { concurre
     // 400: dead-lettered at once.
     const receiver = await startReceiver({ secret: SECRET, respond: () => ({ status: 400 }) });
     t.after(() => receiver.close());
-    const configPath = writeConfig(dir, PROJECT, simUrl, 0, receiver.url);
+    const configPath = writeConfig(dir, PROJECT, simUrl, receiver.url);
     // The real clock: the replay CLI re-queues "due now" by it.
     const app = await startApp(t, configPath);
     const dead = await waitFor(
