@@ -464,7 +464,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
         // Finished jobs age out alike (domain/jobs.ts jobRetainedSince); the ticks forget them too.
         const jobs = await drain(() => {
           const gone = store.pruneJobs(before, batch);
-          jobBook.forget(gone);
+          jobBook.forget(gone, before);
           return gone.length;
         });
         if (jobs === undefined) return;

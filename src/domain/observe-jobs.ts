@@ -118,8 +118,9 @@ export interface JobObserveConfig {
   sharding: ShardAssignment;
   /**
    * Finished jobs whose {@link jobRetainedSince} is before this (ms) and that are not known are pruned
-   * history (`state.retention`): a FAILED list that shows them again is ignored for them, so they come
-   * back neither as records nor as new failures. Absent: none is forgotten.
+   * history: the cut-off of the latest job prune (`state.retention`). A FAILED list that shows them again
+   * is ignored for them, so they come back neither as records nor as new failures. Absent: none is
+   * forgotten.
    */
   forgetBefore?: number | undefined;
 }

@@ -20,11 +20,22 @@ interface Entry {
 }
 
 export class JobBook {
-  readonly #store: Pick<Store, "loadJobs">;
+  readonly #store: Pick<Store, "loadJobs" | "jobsPrunedBefore">;
   readonly #byProject = new Map<string, Entry>();
+  /** null: not read from the store yet. */
+  #prunedBefore: number | undefined | null = null;
 
-  constructor(store: Pick<Store, "loadJobs">) {
+  constructor(store: Pick<Store, "loadJobs" | "jobsPrunedBefore">) {
     this.#store = store;
+  }
+
+  /**
+   * The cut-off of the latest job prune (undefined before the first): an unknown finished job that aged
+   * out before it was pruned (or never seen), and must not come back as new. Read from the store once.
+   */
+  forgetBefore(): number | undefined {
+    if (this.#prunedBefore === null) this.#prunedBefore = this.#store.jobsPrunedBefore();
+    return this.#prunedBefore;
   }
 
   /** The project's records and cursor; read from the store the first time (may throw STORE_ERROR). */
@@ -47,8 +58,10 @@ export class JobBook {
     for (const r of records) entry.jobs.set(r.jobId, r);
   }
 
-  /** Records the store deleted (pruned). */
-  forget(keys: ReadonlyArray<{ projectId: string; jobId: string }>): void {
+  /** Records the store deleted (pruned) with the cut-off they were pruned at. */
+  forget(keys: ReadonlyArray<{ projectId: string; jobId: string }>, before: number): void {
     for (const k of keys) this.#byProject.get(k.projectId)?.jobs.delete(k.jobId);
+    const known = this.forgetBefore();
+    this.#prunedBefore = known === undefined ? before : Math.max(known, before);
   }
 }

@@ -62,8 +62,9 @@ export async function fetchJobs(
   const opts = { signal: deps.signal };
   try {
     const { cursor, jobs: known } = deps.jobBook.of(projectId);
-    // Finished jobs older than the retention were pruned with their events; listed again, they stay so.
-    const forgetBefore = now - config.state.retention;
+    // Finished jobs that aged out before the last prune's cut-off have no record; listed again, they stay
+    // forgotten. (Not now − retention: a job that failed while the daemon was down is still reported.)
+    const forgetBefore = deps.jobBook.forgetBefore();
     // The nine lists at once (in JOB_TYPES order in the result): one after another they put nine round
     // trips between a server's new status and its commit, which a webhook then waits for.
     const lists: JobTypeLists[] = await settleAll(

@@ -571,6 +571,19 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
         ORDER BY begin_time LIMIT @limit)
      RETURNING project_id, job_id`,
   );
+  // The latest cut-off pruneJobs was called with: every finished job that aged out before it is gone.
+  const raiseJobsPrunedBefore = db.prepare<[string]>(
+    `INSERT INTO meta (key, value) VALUES ('jobs_pruned_before', ?)
+     ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
+  );
+  const selectJobsPrunedBefore = db.prepare<[], { value: string }>(
+    "SELECT value FROM meta WHERE key = 'jobs_pruned_before'",
+  );
+  const pruneJobsTx = db.transaction((before: number, limit: number) => {
+    const gone = deletePrunableJobs.all({ before, limit });
+    raiseJobsPrunedBefore.run(String(Math.floor(before)));
+    return gone.map((r) => ({ projectId: r.project_id, jobId: r.job_id }));
+  });
   const writeProbe = db.prepare<[string]>(
     "INSERT INTO meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   );
@@ -913,10 +926,14 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
 
     pruneJobs: (before, limit) =>
       guard(file, "pruneJobs", () =>
-        deletePrunableJobs
-          .all({ before, limit: limit === undefined ? -1 : Math.max(0, Math.floor(limit)) })
-          .map((r) => ({ projectId: r.project_id, jobId: r.job_id })),
+        pruneJobsTx(before, limit === undefined ? -1 : Math.max(0, Math.floor(limit))),
       ),
+
+    jobsPrunedBefore: () =>
+      guard(file, "jobsPrunedBefore", () => {
+        const row = selectJobsPrunedBefore.get();
+        return row === undefined ? undefined : Number(row.value);
+      }),
 
     isWritable: () => {
       if (closed) return false;

@@ -191,9 +191,15 @@ export interface Store {
   /**
    * Deletes the records of finished jobs that ended (or, without an end, began) before `before` (ms):
    * the rule of `jobRetainedSince` (domain/jobs.ts); active jobs and jobs without a begin time stay.
-   * Oldest first, at most `limit` in one transaction (all when omitted). Returns the deleted ones.
+   * Oldest first, at most `limit` in one transaction (all when omitted). Returns the deleted ones, and
+   * remembers `before` (see {@link jobsPrunedBefore}).
    */
   pruneJobs(before: number, limit?: number): Array<{ projectId: string; jobId: string }>;
+  /**
+   * The latest cut-off `pruneJobs` was called with (ms; it never goes back), undefined before the first:
+   * a finished job that aged out before it has no record any more, whether it was pruned or never seen.
+   */
+  jobsPrunedBefore(): number | undefined;
   /** One project's job cursor (undefined before its first job tick) and every job record of it. */
   loadJobs(projectId: string): { cursor: JobCursor | undefined; jobs: JobRecord[] };
   /** Job records, newest begin time first, at most `limit`, narrowed by `filter`. */

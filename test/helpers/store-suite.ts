@@ -656,6 +656,7 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
           beginTime: beginDaysAgo === null ? null : T0 - beginDaysAgo * day,
           endTime: endDaysAgo === null ? null : T0 - endDaysAgo * day,
         });
+      assert.equal(store.jobsPrunedBefore(), undefined, "never pruned");
       const records = [
         job("failed-20d", "FAILED", 20, 20),
         job("success-19d", "SUCCESS", 19, 19),
@@ -681,7 +682,11 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
           .sort(),
         ["began-16d-ended-10d", "no-begin", "recent", "running-30d"],
       );
+      assert.equal(store.jobsPrunedBefore(), cut, "the cut-off is kept");
       assert.deepEqual(store.pruneJobs(T0, 0), [], "a limit of 0 deletes nothing");
+      assert.equal(store.jobsPrunedBefore(), T0, "a later cut-off raises it");
+      store.pruneJobs(cut);
+      assert.equal(store.jobsPrunedBefore(), T0, "an earlier one does not lower it");
     });
 
     it("isWritable is true while open and false once closed", () => {

@@ -306,7 +306,7 @@ projects:
       [oldJob],
       "only the finished job goes; the active one is kept",
     );
-    w.jobBook.forget(gone);
+    w.jobBook.forget(gone, before);
 
     // The ticks read the records from memory, not from the store.
     let loads = 0;

@@ -9,17 +9,26 @@ import { JobBook } from "../../src/poller/job-book.js";
 import type { Store } from "../../src/store/types.js";
 import { makeJobRecord } from "../helpers/store-suite.js";
 
+const T0 = Date.parse("2026-11-27T10:00:00.000Z");
+
 function record(projectId: string, jobId: string, status = "RUNNING"): JobRecord {
   return makeJobRecord(jobId, { projectId, status });
 }
 
-/** A store whose loadJobs answers from `stored` and counts its calls. */
-function fakeStore(stored: Map<string, { cursor: JobCursor | undefined; jobs: JobRecord[] }>) {
+/** A store whose loadJobs answers from `stored` and counts its calls (and jobsPrunedBefore's as "pruned"). */
+function fakeStore(
+  stored: Map<string, { cursor: JobCursor | undefined; jobs: JobRecord[] }>,
+  prunedBefore?: number,
+) {
   const reads: string[] = [];
-  const store: Pick<Store, "loadJobs"> = {
+  const store: Pick<Store, "loadJobs" | "jobsPrunedBefore"> = {
     loadJobs(projectId) {
       reads.push(projectId);
       return stored.get(projectId) ?? { cursor: undefined, jobs: [] };
+    },
+    jobsPrunedBefore() {
+      reads.push("pruned");
+      return prunedBefore;
     },
   };
   return { store, reads };
@@ -48,12 +57,28 @@ describe("JobBook", () => {
     assert.deepEqual(book.of("p1").cursor, cursor);
     assert.equal(book.of("p1").jobs.get("j1")?.status, "SUCCESS");
     assert.deepEqual([...book.of("p1").jobs.keys()], ["j1", "j2"]);
-    book.forget([
-      { projectId: "p1", jobId: "j1" },
-      { projectId: "p9", jobId: "j2" }, // another project's: p1's j2 stays
-    ]);
+    book.forget(
+      [
+        { projectId: "p1", jobId: "j1" },
+        { projectId: "p9", jobId: "j2" }, // another project's: p1's j2 stays
+      ],
+      T0,
+    );
     assert.deepEqual([...book.of("p1").jobs.keys()], ["j2"]);
-    assert.deepEqual(reads, ["p1"]);
+    assert.deepEqual(reads, ["p1", "pruned"]);
+  });
+
+  it("forgetBefore: the store's last cut-off, read once, raised by each prune and never lowered", () => {
+    const { store, reads } = fakeStore(new Map(), 1_000);
+    const book = new JobBook(store);
+    assert.equal(book.forgetBefore(), 1_000);
+    assert.equal(book.forgetBefore(), 1_000);
+    book.forget([], 5_000);
+    assert.equal(book.forgetBefore(), 5_000);
+    book.forget([], 2_000); // a shorter retention after a reload does not bring pruned jobs back
+    assert.equal(book.forgetBefore(), 5_000);
+    assert.deepEqual(reads, ["pruned"]);
+    assert.equal(new JobBook(fakeStore(new Map()).store).forgetBefore(), undefined, "never pruned");
   });
 
   it("leaves a project it has not read to the store: its first read sees the committed rows", () => {

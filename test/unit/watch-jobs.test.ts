@@ -26,6 +26,22 @@ function job(id: string): ImageJob {
   };
 }
 
+/** A config watching project P's jobs (discover mode), with `extra` appended. */
+function configOf(extra: string) {
+  return parseConfigText(
+    `
+cloud:
+  region: cn-north-4
+  auth: { kind: aksk, accessKey: AKEXAMPLE, secretKey: SKEXAMPLE }
+targets:
+  - { projectId: ${P}, discover: true }
+${extra}
+`,
+    {},
+    "jobs.yaml",
+  ).config;
+}
+
 describe("fetchJobs", () => {
   it("lists the sub-jobs of several new jobs at once, and keeps them in the plan's order", async () => {
     const running = [job("100000000000000001"), job("100000000000000002"), job("100000000000000003")];
@@ -53,17 +69,7 @@ describe("fetchJobs", () => {
       seedListings: () => {},
       close: async () => {},
     };
-    const { config } = parseConfigText(
-      `
-cloud:
-  region: cn-north-4
-  auth: { kind: aksk, accessKey: AKEXAMPLE, secretKey: SKEXAMPLE }
-targets:
-  - { projectId: ${P}, discover: true }
-`,
-      {},
-      "jobs.yaml",
-    );
+    const config = configOf("");
     const store = openSqliteStore(":memory:");
     try {
       const target = config.targets[0];
@@ -83,6 +89,57 @@ targets:
       assert.deepEqual(
         records,
         running.map((j) => j.id),
+      );
+    } finally {
+      store.close();
+    }
+  });
+
+  it("reports a failure that ended longer ago than the retention when no prune has cut it off (the daemon was down)", async () => {
+    const now = Date.parse("2026-12-02T12:00:00Z");
+    const failed: ImageJob = {
+      ...job("100000000000000009"),
+      status: "FAILED",
+      beginTime: now - 3 * 3_600_000,
+      endTime: now - 2 * 3_600_000,
+    };
+    const notUsed = () => Promise.reject(new Error("not used"));
+    const cloud: CloudClient = {
+      getImageServer: notUsed,
+      listImageServers: notUsed,
+      listImageJobs: async (_p, filter) =>
+        filter.jobType === "CREATE_SERVER_IMAGE" && filter.status === "FAILED"
+          ? { count: 1, items: [failed] }
+          : { count: 0, items: [] },
+      listAllImageJobs: async () => [],
+      listImageSubJobs: async () => [],
+      showImageJob: async () => ({ kind: "ok", job: { ...failed, subJobs: [] } }),
+      exportListings: () => ({ v: 1, listings: [] }),
+      seedListings: () => {},
+      close: async () => {},
+    };
+    const config = configOf('state: { path: ":memory:", retention: 1h }');
+    const store = openSqliteStore(":memory:");
+    try {
+      // Not the project's first job tick (that one learns the FAILED history silently).
+      store.commitPoll({
+        servers: [],
+        events: [],
+        deliveries: [],
+        now: now - 4 * 3_600_000,
+        jobs: { cursor: { projectId: P, failedCounts: { CREATE_SERVER_IMAGE: 0 } }, records: [] },
+      });
+      const target = config.targets[0];
+      assert.ok(target);
+      const observe = await fetchJobs(target, config, now, {
+        cloud,
+        jobBook: new JobBook(store),
+        logger: createSilentLogger(),
+      });
+      assert.ok(observe, "the job tick answered");
+      assert.deepEqual(
+        observe(() => []).events.map((e) => [e.type, e.data.job_id]),
+        [["image_job.failed", failed.id]],
       );
     } finally {
       store.close();
