@@ -461,13 +461,18 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
         const events = await drain(() => store.prune(before, batch));
         if (events === undefined) return;
         if (events > 0) log.info({ pruned: events }, "old events pruned");
-        // Finished jobs age out alike (domain/jobs.ts jobRetainedSince); the ticks forget them too.
-        const jobs = await drain(() => {
-          const gone = store.pruneJobs(before, batch);
-          jobBook.forget(gone, before);
-          return gone.length;
-        });
-        if (jobs === undefined) return;
+        // Finished jobs age out alike (domain/jobs.ts jobRetainedSince), in the projects whose jobs were
+        // watched since the start (JobBook.watchedProjects says why); the ticks forget them too.
+        let jobs = 0;
+        for (const projectId of jobBook.watchedProjects()) {
+          const n = await drain(() => {
+            const gone = store.pruneJobs(projectId, before, batch);
+            jobBook.forget(projectId, gone, before);
+            return gone.length;
+          });
+          if (n === undefined) return;
+          jobs += n;
+        }
         if (jobs > 0) log.info({ jobs }, "old job records pruned");
         forgetUnwatched();
       } catch (e) {

@@ -343,7 +343,8 @@ export function observeJobs(input: JobObserveInput): JobObservation {
     events,
     active,
     finished,
-    // Only a tick where a server's status changed asks; most ticks never pay the pass.
+    // Only a tick where a server's status changed asks; most ticks never pay the pass. It reads `known`
+    // then: a prune in between only drops jobs older than the retention.
     get jobOfServer() {
       jobOfServer ??= latestJobOfServer(all());
       return jobOfServer;
@@ -351,7 +352,10 @@ export function observeJobs(input: JobObserveInput): JobObservation {
   };
 }
 
-/** Per server id: its latest job by begin time (first seen, without one); the later record wins a tie. */
+/**
+ * Per server id: its latest job by begin time (first seen, without one); of two that began together, the
+ * greater job id (the order the store lists them in, so a restart does not change the answer).
+ */
 function latestJobOfServer(records: Iterable<JobRecord>): Map<string, JobRef> {
   const jobOfServer = new Map<string, JobRef>();
   const latest = new Map<string, { begin: number; rec: JobRecord }>();
@@ -359,7 +363,8 @@ function latestJobOfServer(records: Iterable<JobRecord>): Map<string, JobRef> {
     if (rec.serverId === "") continue;
     const begin = rec.beginTime ?? rec.firstSeenAt;
     const seen = latest.get(rec.serverId);
-    if (seen === undefined || seen.begin <= begin) latest.set(rec.serverId, { begin, rec });
+    if (seen === undefined || seen.begin < begin || (seen.begin === begin && seen.rec.jobId < rec.jobId))
+      latest.set(rec.serverId, { begin, rec });
   }
   for (const [serverId, { rec }] of latest) jobOfServer.set(serverId, jobRefOf(rec));
   return jobOfServer;

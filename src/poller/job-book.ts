@@ -17,36 +17,32 @@ export interface ProjectJobs {
 interface Entry {
   cursor: JobCursor | undefined;
   jobs: Map<string, JobRecord>;
+  /** The cut-off of the project's latest job prune (undefined before the first). */
+  prunedBefore: number | undefined;
+  /** True once a job tick of this project committed in this process. */
+  watched: boolean;
 }
 
 export class JobBook {
   readonly #store: Pick<Store, "loadJobs" | "jobsPrunedBefore">;
   readonly #byProject = new Map<string, Entry>();
-  /** null: not read from the store yet. */
-  #prunedBefore: number | undefined | null = null;
 
   constructor(store: Pick<Store, "loadJobs" | "jobsPrunedBefore">) {
     this.#store = store;
   }
 
-  /**
-   * The cut-off of the latest job prune (undefined before the first): an unknown finished job that aged
-   * out before it was pruned (or never seen), and must not come back as new. Read from the store once.
-   */
-  forgetBefore(): number | undefined {
-    if (this.#prunedBefore === null) this.#prunedBefore = this.#store.jobsPrunedBefore();
-    return this.#prunedBefore;
-  }
-
   /** The project's records and cursor; read from the store the first time (may throw STORE_ERROR). */
   of(projectId: string): ProjectJobs {
-    let entry = this.#byProject.get(projectId);
-    if (entry === undefined) {
-      const stored = this.#store.loadJobs(projectId);
-      entry = { cursor: stored.cursor, jobs: new Map(stored.jobs.map((j) => [j.jobId, j])) };
-      this.#byProject.set(projectId, entry);
-    }
-    return entry;
+    return this.#entry(projectId);
+  }
+
+  /**
+   * The cut-off of the project's latest job prune (undefined before the first): an unknown finished job
+   * that aged out before it was pruned (or never seen) and must not come back as new. Read it where it
+   * is used, not once per tick: a prune may run while the tick waits for the cloud.
+   */
+  forgetBefore(projectId: string): number | undefined {
+    return this.#entry(projectId).prunedBefore;
   }
 
   /** What a commit wrote: the project's new cursor and the records that changed. */
@@ -56,12 +52,37 @@ export class JobBook {
     if (entry === undefined) return;
     entry.cursor = cursor;
     for (const r of records) entry.jobs.set(r.jobId, r);
+    entry.watched = true;
   }
 
-  /** Records the store deleted (pruned) with the cut-off they were pruned at. */
-  forget(keys: ReadonlyArray<{ projectId: string; jobId: string }>, before: number): void {
-    for (const k of keys) this.#byProject.get(k.projectId)?.jobs.delete(k.jobId);
-    const known = this.forgetBefore();
-    this.#prunedBefore = known === undefined ? before : Math.max(known, before);
+  /**
+   * The projects whose jobs a tick of this process observed and committed: only those may be pruned. A
+   * project whose job lists have not answered since the start may have failures from while the daemon
+   * was stopped still to report, which a prune's cut-off would hide.
+   */
+  watchedProjects(): string[] {
+    return [...this.#byProject].filter(([, e]) => e.watched).map(([projectId]) => projectId);
+  }
+
+  /** Records the store deleted (pruned) from the project, with the cut-off they were pruned at. */
+  forget(projectId: string, jobIds: readonly string[], before: number): void {
+    const entry = this.#entry(projectId);
+    for (const id of jobIds) entry.jobs.delete(id);
+    entry.prunedBefore = entry.prunedBefore === undefined ? before : Math.max(entry.prunedBefore, before);
+  }
+
+  #entry(projectId: string): Entry {
+    let entry = this.#byProject.get(projectId);
+    if (entry === undefined) {
+      const stored = this.#store.loadJobs(projectId);
+      entry = {
+        cursor: stored.cursor,
+        jobs: new Map(stored.jobs.map((j) => [j.jobId, j])),
+        prunedBefore: this.#store.jobsPrunedBefore(projectId),
+        watched: false,
+      };
+      this.#byProject.set(projectId, entry);
+    }
+    return entry;
   }
 }

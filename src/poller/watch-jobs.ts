@@ -62,9 +62,6 @@ export async function fetchJobs(
   const opts = { signal: deps.signal };
   try {
     const { cursor, jobs: known } = deps.jobBook.of(projectId);
-    // Finished jobs that aged out before the last prune's cut-off have no record; listed again, they stay
-    // forgotten. (Not now − retention: a job that failed while the daemon was down is still reported.)
-    const forgetBefore = deps.jobBook.forgetBefore();
     // The nine lists at once (in JOB_TYPES order in the result): one after another they put nine round
     // trips between a server's new status and its commit, which a webhook then waits for.
     const lists: JobTypeLists[] = await settleAll(
@@ -86,7 +83,10 @@ export async function fetchJobs(
         return { jobType, active: [...waiting, ...running], failed, failedCount: first.count };
       }),
     );
-    const plan = planJobFetches(known, cursor, lists, forgetBefore);
+    // Finished jobs that aged out before the project's last prune have no record; listed again, they stay
+    // forgotten (not now − retention: a job that failed while the daemon was stopped is still reported).
+    // Read at each use: a prune may have run while this tick waited for the cloud.
+    const plan = planJobFetches(known, cursor, lists, deps.jobBook.forgetBefore(projectId));
     // A few at a time, not one after another: builds that start or end together would otherwise put one
     // round trip each between their servers' new status and its commit. The maps keep the plan's order.
     const subJobLists = await settleLimit(plan.subJobs, JOB_DETAIL_CONCURRENCY, ({ jobId, jobType }) =>
@@ -118,7 +118,7 @@ export async function fetchJobs(
           stuck: config.jobs.stuck,
           repeatEvery: config.stuck.repeatEvery,
           sharding: config.sharding,
-          forgetBefore,
+          forgetBefore: deps.jobBook.forgetBefore(projectId),
         },
       });
   } catch (err) {

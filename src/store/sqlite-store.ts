@@ -561,28 +561,29 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
   // jobRetainedSince (domain/jobs.ts) in SQL; begin_time < @before first, so the jobs_begin index
   // narrows the rows whose JSON is read (an end is never before its begin).
   const deletePrunableJobs = db.prepare<
-    { before: number; limit: number },
+    { project: string; before: number; limit: number },
     { project_id: string; job_id: string }
   >(
     `DELETE FROM jobs WHERE (project_id, job_id) IN (
        SELECT project_id, job_id FROM jobs
-        WHERE begin_time < @before AND status NOT IN ('WAITING', 'RUNNING')
+        WHERE project_id = @project AND begin_time < @before AND status NOT IN ('WAITING', 'RUNNING')
           AND COALESCE(json_extract(state, '$.endTime'), begin_time) < @before
         ORDER BY begin_time LIMIT @limit)
      RETURNING project_id, job_id`,
   );
-  // The latest cut-off pruneJobs was called with: every finished job that aged out before it is gone.
-  const raiseJobsPrunedBefore = db.prepare<[string]>(
-    `INSERT INTO meta (key, value) VALUES ('jobs_pruned_before', ?)
+  // Per project, the latest cut-off pruneJobs was called with: every finished job that aged out before
+  // it is gone.
+  const raiseJobsPrunedBefore = db.prepare<[string, string]>(
+    `INSERT INTO meta (key, value) VALUES ('jobs_pruned_before:' || ?, ?)
      ON CONFLICT (key) DO UPDATE SET value = max(CAST(value AS INTEGER), CAST(excluded.value AS INTEGER))`,
   );
-  const selectJobsPrunedBefore = db.prepare<[], { value: string }>(
-    "SELECT value FROM meta WHERE key = 'jobs_pruned_before'",
+  const selectJobsPrunedBefore = db.prepare<[string], { value: string }>(
+    "SELECT value FROM meta WHERE key = 'jobs_pruned_before:' || ?",
   );
-  const pruneJobsTx = db.transaction((before: number, limit: number) => {
-    const gone = deletePrunableJobs.all({ before, limit });
-    raiseJobsPrunedBefore.run(String(Math.floor(before)));
-    return gone.map((r) => ({ projectId: r.project_id, jobId: r.job_id }));
+  const pruneJobsTx = db.transaction((project: string, before: number, limit: number) => {
+    const gone = deletePrunableJobs.all({ project, before, limit });
+    raiseJobsPrunedBefore.run(project, String(Math.floor(before)));
+    return gone.map((r) => r.job_id);
   });
   const writeProbe = db.prepare<[string]>(
     "INSERT INTO meta (key, value) VALUES ('ready_probe', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
@@ -924,14 +925,14 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
     prune: (before, limit) =>
       guard(file, "prune", () => pruneTx(before, limit === undefined ? -1 : Math.max(0, Math.floor(limit)))),
 
-    pruneJobs: (before, limit) =>
+    pruneJobs: (projectId, before, limit) =>
       guard(file, "pruneJobs", () =>
-        pruneJobsTx(before, limit === undefined ? -1 : Math.max(0, Math.floor(limit))),
+        pruneJobsTx(projectId, before, limit === undefined ? -1 : Math.max(0, Math.floor(limit))),
       ),
 
-    jobsPrunedBefore: () =>
+    jobsPrunedBefore: (projectId) =>
       guard(file, "jobsPrunedBefore", () => {
-        const row = selectJobsPrunedBefore.get();
+        const row = selectJobsPrunedBefore.get(projectId);
         return row === undefined ? undefined : Number(row.value);
       }),
 

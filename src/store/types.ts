@@ -189,17 +189,17 @@ export interface Store {
    */
   prune(before: number, limit?: number): number;
   /**
-   * Deletes the records of finished jobs that ended (or, without an end, began) before `before` (ms):
-   * the rule of `jobRetainedSince` (domain/jobs.ts); active jobs and jobs without a begin time stay.
-   * Oldest first, at most `limit` in one transaction (all when omitted). Returns the deleted ones, and
-   * remembers `before` (see {@link jobsPrunedBefore}).
+   * Deletes the records of one project's finished jobs that ended (or, without an end, began) before
+   * `before` (ms): the rule of `jobRetainedSince` (domain/jobs.ts); active jobs and jobs without a begin
+   * time stay. Oldest first, at most `limit` in one transaction (all when omitted). Returns the deleted
+   * job ids, and remembers `before` for the project (see {@link jobsPrunedBefore}).
    */
-  pruneJobs(before: number, limit?: number): Array<{ projectId: string; jobId: string }>;
+  pruneJobs(projectId: string, before: number, limit?: number): string[];
   /**
-   * The latest cut-off `pruneJobs` was called with (ms; it never goes back), undefined before the first:
-   * a finished job that aged out before it has no record any more, whether it was pruned or never seen.
+   * The latest cut-off `pruneJobs` was called with for the project (ms; it never goes back), undefined
+   * before the first: a finished job of it that aged out before this has no record, pruned or never seen.
    */
-  jobsPrunedBefore(): number | undefined;
+  jobsPrunedBefore(projectId: string): number | undefined;
   /** One project's job cursor (undefined before its first job tick) and every job record of it. */
   loadJobs(projectId: string): { cursor: JobCursor | undefined; jobs: JobRecord[] };
   /** Job records, newest begin time first, at most `limit`, narrowed by `filter`. */

@@ -647,7 +647,7 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
       assert.equal(store.queueStats().get("w1")?.depth, 1, "the pending delivery stays");
     });
 
-    it("pruneJobs deletes finished jobs that ended before the cut, oldest first, at most `limit` a call", () => {
+    it("pruneJobs deletes one project's finished jobs that ended before the cut, oldest first, at most `limit` a call", () => {
       const day = 86_400_000;
       const cut = T0 - 14 * day;
       const job = (jobId: string, status: string, beginDaysAgo: number | null, endDaysAgo: number | null) =>
@@ -656,7 +656,7 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
           beginTime: beginDaysAgo === null ? null : T0 - beginDaysAgo * day,
           endTime: endDaysAgo === null ? null : T0 - endDaysAgo * day,
         });
-      assert.equal(store.jobsPrunedBefore(), undefined, "never pruned");
+      assert.equal(store.jobsPrunedBefore("p1"), undefined, "never pruned");
       const records = [
         job("failed-20d", "FAILED", 20, 20),
         job("success-19d", "SUCCESS", 19, 19),
@@ -670,11 +670,18 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
         ...commitOf([], []),
         jobs: { cursor: { projectId: "p1", failedCounts: {} }, records },
       });
-      const ids = (keys: Array<{ projectId: string; jobId: string }>) =>
-        keys.map((k) => `${k.projectId}/${k.jobId}`);
-      assert.deepEqual(ids(store.pruneJobs(cut, 2)), ["p1/failed-20d", "p1/success-19d"]);
-      assert.deepEqual(ids(store.pruneJobs(cut, 2)), ["p1/no-end-18d"]);
-      assert.deepEqual(store.pruneJobs(cut, 2), []);
+      store.commitPoll({
+        ...commitOf([], []),
+        jobs: {
+          cursor: { projectId: "p2", failedCounts: {} },
+          records: [{ ...job("p2-failed-20d", "FAILED", 20, 20), projectId: "p2" }],
+        },
+      });
+      // RETURNING gives no order: compare sorted.
+      const pruned = (limit?: number) => store.pruneJobs("p1", cut, limit).sort();
+      assert.deepEqual(pruned(2), ["failed-20d", "success-19d"], "the two oldest");
+      assert.deepEqual(pruned(2), ["no-end-18d"]);
+      assert.deepEqual(pruned(2), []);
       assert.deepEqual(
         store
           .loadJobs("p1")
@@ -682,11 +689,17 @@ export function runStoreSuite(name: string, makeStore: () => Store): void {
           .sort(),
         ["began-16d-ended-10d", "no-begin", "recent", "running-30d"],
       );
-      assert.equal(store.jobsPrunedBefore(), cut, "the cut-off is kept");
-      assert.deepEqual(store.pruneJobs(T0, 0), [], "a limit of 0 deletes nothing");
-      assert.equal(store.jobsPrunedBefore(), T0, "a later cut-off raises it");
-      store.pruneJobs(cut);
-      assert.equal(store.jobsPrunedBefore(), T0, "an earlier one does not lower it");
+      assert.deepEqual(
+        store.loadJobs("p2").jobs.map((j) => j.jobId),
+        ["p2-failed-20d"],
+        "another project's jobs stay",
+      );
+      assert.equal(store.jobsPrunedBefore("p1"), cut, "the cut-off is kept");
+      assert.equal(store.jobsPrunedBefore("p2"), undefined, "per project");
+      assert.deepEqual(store.pruneJobs("p1", T0, 0), [], "a limit of 0 deletes nothing");
+      assert.equal(store.jobsPrunedBefore("p1"), T0, "a later cut-off raises it");
+      store.pruneJobs("p1", cut);
+      assert.equal(store.jobsPrunedBefore("p1"), T0, "an earlier one does not lower it");
     });
 
     it("isWritable is true while open and false once closed", () => {

@@ -11,6 +11,7 @@ import { describe, it, type TestContext } from "node:test";
 import { request } from "undici";
 import { type App, createApp } from "../../src/app.js";
 import { loadConfig, parseConfigText } from "../../src/config/load.js";
+import type { JobRecord } from "../../src/domain/observe-jobs.js";
 import { createLogger, createSilentLogger } from "../../src/lib/logger.js";
 import { createSimulator, type Simulator } from "../../src/simulator/index.js";
 import { openSqliteStore } from "../../src/store/sqlite-store.js";
@@ -310,7 +311,10 @@ describe("the daemon in-process", () => {
     }
   });
 
-  it("prunes finished job records older than the retention, in batches, and keeps active and recent ones", async (t) => {
+  it("prunes finished job records older than the retention, in batches, keeping active and recent ones and the projects whose jobs it could not list", async (t) => {
+    // Its job lists fail since the start, so failures from while the daemon was stopped may be still to
+    // report: a prune's cut-off could hide them.
+    const other = "fedcba9876543210fedcba9876543210";
     const day = 86_400_000;
     const now = Date.now();
     const record = (jobId: string, status: string, endedDaysAgo: number | null) =>
@@ -323,27 +327,31 @@ describe("the daemon in-process", () => {
     const running = "100000000000000005";
     const { app, lines } = await startPruningApp(
       t,
-      `{ projectId: ${PROJECT}, serverIds: [kept] }`,
-      (before) =>
-        before.commitPoll({
-          servers: [],
-          events: [],
-          deliveries: [],
-          now,
-          jobs: {
-            cursor: { projectId: PROJECT, failedCounts: {} },
-            records: [
-              record("100000000000000001", "FAILED", 20),
-              record("100000000000000002", "SUCCESS", 19),
-              record("100000000000000003", "SUCCESS", 18),
-              record("100000000000000004", "SUCCESS", 1),
-              record(running, "RUNNING", null),
-            ],
-          },
-        }),
-      // The simulator still runs the RUNNING one; the others are no longer listed.
-      (sim) =>
-        sim.addJob(PROJECT, { id: running, job_type: "CREATE_SERVER_IMAGE", begin_time: now - 30 * day }),
+      `{ projectId: ${PROJECT}, serverIds: [kept] }\n  - { projectId: ${other}, serverIds: [kept] }`,
+      (before) => {
+        const jobsOf = (projectId: string, records: JobRecord[]) =>
+          before.commitPoll({
+            servers: [],
+            events: [],
+            deliveries: [],
+            now,
+            jobs: { cursor: { projectId, failedCounts: {} }, records },
+          });
+        jobsOf(PROJECT, [
+          record("100000000000000001", "FAILED", 20),
+          record("100000000000000002", "SUCCESS", 19),
+          record("100000000000000003", "SUCCESS", 18),
+          record("100000000000000004", "SUCCESS", 1),
+          record(running, "RUNNING", null),
+        ]);
+        jobsOf(other, [{ ...record("100000000000000009", "FAILED", 20), projectId: other }]);
+      },
+      (sim) => {
+        // The simulator still runs the RUNNING one; the others are no longer listed.
+        sim.addJob(PROJECT, { id: running, job_type: "CREATE_SERVER_IMAGE", begin_time: now - 30 * day });
+        sim.addServer(other, { id: "kept", name: "k2", status: "ACTIVE" });
+        sim.injectFault({ route: "jobs", projectId: other, status: 503 });
+      },
     );
     try {
       const pruned = await waitFor(() => lines.find((l) => l.msg === "old job records pruned"), "the prune");
@@ -353,8 +361,9 @@ describe("the daemon in-process", () => {
           .listJobs(10)
           .map((j) => j.jobId)
           .sort(),
-        ["100000000000000004", "100000000000000005"],
+        ["100000000000000004", "100000000000000005", "100000000000000009"],
       );
+      assert.equal(app.store.jobsPrunedBefore(other), undefined, "the unwatched project was not pruned");
     } finally {
       await app.stop();
     }

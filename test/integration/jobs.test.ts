@@ -300,13 +300,9 @@ projects:
     await w.poll();
     const before = w.clock.now() - w.config.state.retention;
     w.store.prune(before);
-    const gone = w.store.pruneJobs(before);
-    assert.deepEqual(
-      gone.map((g) => g.jobId),
-      [oldJob],
-      "only the finished job goes; the active one is kept",
-    );
-    w.jobBook.forget(gone, before);
+    const gone = w.store.pruneJobs(PROJECT, before);
+    assert.deepEqual(gone, [oldJob], "only the finished job goes; the active one is kept");
+    w.jobBook.forget(PROJECT, gone, before);
 
     // The ticks read the records from memory, not from the store.
     let loads = 0;
@@ -329,6 +325,25 @@ projects:
     );
     assert.ok(!w.store.listJobs(100).some((j) => j.jobId === oldJob), "nor recorded again");
     assert.equal(loads, 0, "no tick read the job records from the store");
+  });
+
+  it("a prune that runs while a tick waits for the cloud does not make that tick report the pruned failure again", async (t) => {
+    const w = await twoBuildsFirstFailed(t);
+    const [first] = ofType(w.events(), "image_job.failed");
+    w.clock.advance(15 * 86_400_000);
+    await w.poll();
+    // The old failure is still on the FAILED list's first page, and still known when this tick starts.
+    const tick = w.poll();
+    const before = w.clock.now() - w.config.state.retention;
+    w.store.prune(before);
+    const gone = w.store.pruneJobs(PROJECT, before);
+    w.jobBook.forget(PROJECT, gone, before);
+    assert.deepEqual(gone, [first?.data.job_id], "pruned while the tick was in flight");
+    await tick;
+    w.clock.advance(30_000);
+    await w.poll();
+    assert.deepEqual(ofType(w.events(), "image_job.failed"), [], "not reported again");
+    assert.ok(!w.jobBook.of(PROJECT).jobs.has(gone[0] as string), "nor recorded again");
   });
 
   it("two replicas of one shard report the same job event id; three shards split jobs without overlap", async (t) => {

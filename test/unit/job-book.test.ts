@@ -15,7 +15,7 @@ function record(projectId: string, jobId: string, status = "RUNNING"): JobRecord
   return makeJobRecord(jobId, { projectId, status });
 }
 
-/** A store whose loadJobs answers from `stored` and counts its calls (and jobsPrunedBefore's as "pruned"). */
+/** A store answering from `stored` (and `prunedBefore` for every project), noting what was read. */
 function fakeStore(
   stored: Map<string, { cursor: JobCursor | undefined; jobs: JobRecord[] }>,
   prunedBefore?: number,
@@ -26,8 +26,8 @@ function fakeStore(
       reads.push(projectId);
       return stored.get(projectId) ?? { cursor: undefined, jobs: [] };
     },
-    jobsPrunedBefore() {
-      reads.push("pruned");
+    jobsPrunedBefore(projectId) {
+      reads.push(`cut-off ${projectId}`);
       return prunedBefore;
     },
   };
@@ -37,15 +37,18 @@ function fakeStore(
 describe("JobBook", () => {
   it("reads a project from the store once, then answers from memory", () => {
     const cursor: JobCursor = { projectId: "p1", failedCounts: { CREATE_SERVER_IMAGE: 3 } };
-    const { store, reads } = fakeStore(new Map([["p1", { cursor, jobs: [record("p1", "j1")] }]]));
+    const { store, reads } = fakeStore(new Map([["p1", { cursor, jobs: [record("p1", "j1")] }]]), 1_000);
     const book = new JobBook(store);
     for (let i = 0; i < 3; i++) {
       const p1 = book.of("p1");
       assert.deepEqual(p1.cursor, cursor);
       assert.deepEqual([...p1.jobs.keys()], ["j1"]);
+      assert.equal(book.forgetBefore("p1"), 1_000);
     }
-    assert.deepEqual(book.of("p2"), { cursor: undefined, jobs: new Map() });
-    assert.deepEqual(reads, ["p1", "p2"]);
+    const p2 = book.of("p2");
+    assert.equal(p2.cursor, undefined);
+    assert.equal(p2.jobs.size, 0);
+    assert.deepEqual(reads, ["p1", "cut-off p1", "p2", "cut-off p2"]);
   });
 
   it("applies a commit's cursor and changed records, and forgets pruned ones", () => {
@@ -57,28 +60,29 @@ describe("JobBook", () => {
     assert.deepEqual(book.of("p1").cursor, cursor);
     assert.equal(book.of("p1").jobs.get("j1")?.status, "SUCCESS");
     assert.deepEqual([...book.of("p1").jobs.keys()], ["j1", "j2"]);
-    book.forget(
-      [
-        { projectId: "p1", jobId: "j1" },
-        { projectId: "p9", jobId: "j2" }, // another project's: p1's j2 stays
-      ],
-      T0,
-    );
+    book.forget("p1", ["j1"], T0);
     assert.deepEqual([...book.of("p1").jobs.keys()], ["j2"]);
-    assert.deepEqual(reads, ["p1", "pruned"]);
+    assert.deepEqual(reads, ["p1", "cut-off p1"]);
   });
 
-  it("forgetBefore: the store's last cut-off, read once, raised by each prune and never lowered", () => {
-    const { store, reads } = fakeStore(new Map(), 1_000);
-    const book = new JobBook(store);
-    assert.equal(book.forgetBefore(), 1_000);
-    assert.equal(book.forgetBefore(), 1_000);
-    book.forget([], 5_000);
-    assert.equal(book.forgetBefore(), 5_000);
-    book.forget([], 2_000); // a shorter retention after a reload does not bring pruned jobs back
-    assert.equal(book.forgetBefore(), 5_000);
-    assert.deepEqual(reads, ["pruned"]);
-    assert.equal(new JobBook(fakeStore(new Map()).store).forgetBefore(), undefined, "never pruned");
+  it("forgetBefore: per project, the store's last cut-off, raised by each prune and never lowered", () => {
+    const book = new JobBook(fakeStore(new Map(), 1_000).store);
+    assert.equal(book.forgetBefore("p1"), 1_000);
+    book.forget("p1", [], 5_000);
+    assert.equal(book.forgetBefore("p1"), 5_000);
+    book.forget("p1", [], 2_000); // a shorter retention after a reload does not bring pruned jobs back
+    assert.equal(book.forgetBefore("p1"), 5_000);
+    assert.equal(book.forgetBefore("p2"), 1_000, "another project keeps its own");
+    assert.equal(new JobBook(fakeStore(new Map()).store).forgetBefore("p1"), undefined, "never pruned");
+  });
+
+  it("watchedProjects: only the projects a job tick committed in this process", () => {
+    const book = new JobBook(fakeStore(new Map()).store);
+    book.of("p1");
+    book.of("p2");
+    assert.deepEqual(book.watchedProjects(), [], "read, but no job tick committed yet");
+    book.committed({ projectId: "p2", failedCounts: {} }, []);
+    assert.deepEqual(book.watchedProjects(), ["p2"]);
   });
 
   it("leaves a project it has not read to the store: its first read sees the committed rows", () => {
@@ -88,6 +92,6 @@ describe("JobBook", () => {
     const book = new JobBook(store);
     book.committed({ projectId: "p1", failedCounts: {} }, [record("p1", "only-in-memory")]);
     assert.deepEqual([...book.of("p1").jobs.keys()], ["from-store"]);
-    assert.deepEqual(reads, ["p1"]);
+    assert.deepEqual(reads, ["p1", "cut-off p1"]);
   });
 });
