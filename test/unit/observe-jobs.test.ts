@@ -131,6 +131,28 @@ describe("planJobFetches", () => {
     assert.equal(history.size, 4, "the known records are not modified");
   });
 
+  it("jobOfServer: of two jobs of a server that began together, the greater job id, in either order", () => {
+    const base = {
+      ...observeJobs(input({ lists: lists([job("j-run", "RUNNING")]) })).records[0],
+    } as JobRecord;
+    const rec = (jobId: string) =>
+      ({
+        ...base,
+        jobId,
+        status: "SUCCESS",
+        beginTime: T0,
+        serverId: "srv-1",
+        outcomeHandled: true,
+      }) as JobRecord;
+    for (const order of [
+      ["job-a", "job-b"],
+      ["job-b", "job-a"],
+    ]) {
+      const out = observeJobs(input({ known: known(order.map(rec)) }));
+      assert.equal(out.jobOfServer.get("srv-1")?.job_id, "job-b", `known in the order ${order.join(", ")}`);
+    }
+  });
+
   it("a FAILED job it does not know that ended before forgetBefore is pruned history: no look-up, record or event", () => {
     const forgetBefore = T0 - 14 * 24 * 60 * MIN;
     const pruned = job("old", "FAILED", { beginTime: forgetBefore - 2 * MIN, endTime: forgetBefore - MIN });
