@@ -461,13 +461,13 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
         const events = await drain(() => store.prune(before, batch));
         if (events === undefined) return;
         if (events > 0) log.info({ pruned: events }, "old events pruned");
-        // Finished jobs age out alike (domain/jobs.ts jobRetainedSince), in the projects whose jobs were
-        // watched since the start (JobBook.watchedProjects says why); the ticks forget them too.
+        // Finished jobs age out alike (domain/jobs.ts jobRetainedSince), in each project up to its
+        // latest job tick that answered (JobBook.pruneCutoffs says why); the ticks forget them too.
         let jobs = 0;
-        for (const projectId of jobBook.watchedProjects()) {
+        for (const [projectId, cut] of jobBook.pruneCutoffs(before)) {
           const n = await drain(() => {
-            const gone = store.pruneJobs(projectId, before, batch);
-            jobBook.forget(projectId, gone, before);
+            const gone = store.pruneJobs(projectId, cut, batch);
+            jobBook.forget(projectId, gone, cut);
             return gone.length;
           });
           if (n === undefined) return;

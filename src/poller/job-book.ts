@@ -19,8 +19,8 @@ interface Entry {
   jobs: Map<string, JobRecord>;
   /** The cut-off of the project's latest job prune (undefined before the first). */
   prunedBefore: number | undefined;
-  /** True once a job tick of this project committed in this process. */
-  watched: boolean;
+  /** When the latest job tick of this project that committed in this process ran (ms); undefined: none. */
+  watchedAt: number | undefined;
 }
 
 export class JobBook {
@@ -45,23 +45,28 @@ export class JobBook {
     return this.#entry(projectId).prunedBefore;
   }
 
-  /** What a commit wrote: the project's new cursor and the records that changed. */
-  committed(cursor: JobCursor, records: readonly JobRecord[]): void {
+  /** What the commit of a job tick that ran at `now` wrote: the project's new cursor, the changed records. */
+  committed(cursor: JobCursor, records: readonly JobRecord[], now: number): void {
     const entry = this.#byProject.get(cursor.projectId);
     // Not read yet: the next tick reads the committed rows from the store.
     if (entry === undefined) return;
     entry.cursor = cursor;
     for (const r of records) entry.jobs.set(r.jobId, r);
-    entry.watched = true;
+    entry.watchedAt = Math.max(entry.watchedAt ?? now, now);
   }
 
   /**
-   * The projects whose jobs a tick of this process observed and committed: only those may be pruned. A
-   * project whose job lists have not answered since the start may have failures from while the daemon
-   * was stopped still to report, which a prune's cut-off would hide.
+   * Per project, the cut-off a prune at `before` may use: `before`, but never past the project's latest
+   * job tick that committed in this process. A job that ended after that tick may not have been listed
+   * yet (the job lists have failed since, or the daemon was stopped), and a cut-off past it would hide
+   * that failure for good. Projects without such a tick are left out: none of their records may go yet.
    */
-  watchedProjects(): string[] {
-    return [...this.#byProject].filter(([, e]) => e.watched).map(([projectId]) => projectId);
+  pruneCutoffs(before: number): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [projectId, e] of this.#byProject) {
+      if (e.watchedAt !== undefined) out.set(projectId, Math.min(before, e.watchedAt));
+    }
+    return out;
   }
 
   /** Records the store deleted (pruned) from the project, with the cut-off they were pruned at. */
@@ -79,7 +84,7 @@ export class JobBook {
         cursor: stored.cursor,
         jobs: new Map(stored.jobs.map((j) => [j.jobId, j])),
         prunedBefore: this.#store.jobsPrunedBefore(projectId),
-        watched: false,
+        watchedAt: undefined,
       };
       this.#byProject.set(projectId, entry);
     }

@@ -512,7 +512,7 @@ async function commitResults(
     stored.lastSuccessAt = touchedSuccessAt[i] ?? null;
   }
   for (const s of fresh) deps.states.set(s);
-  if (jobs) deps.jobBook.committed(jobs.cursor, jobs.records);
+  if (jobs) deps.jobBook.committed(jobs.cursor, jobs.records, now);
   if (outcome) deps.targets.set(health.state);
   const newEvents = events.filter((e) => inserted.has(e.id));
   deps.onCommitted?.(states, newEvents, transitions, health.state, jobs);

@@ -558,14 +558,16 @@ function createSqliteStore(db: Database.Database, file: string, clock: Clock, lo
   const deletePrunedEvents = db.prepare<[string]>(
     "DELETE FROM events WHERE seq IN (SELECT value FROM json_each(?))",
   );
-  // jobRetainedSince (domain/jobs.ts) in SQL; begin_time < @before first, so the jobs_begin index
-  // narrows the rows whose JSON is read (an end is never before its begin).
+  // jobRetainedSince (domain/jobs.ts) in SQL. By the jobs_begin index: begin_time < @before narrows the
+  // rows whose JSON is read (an end is never before its begin). Left to choose, SQLite takes the primary
+  // key for project_id = @project and reads the project's whole history every hour, even with nothing to
+  // delete (measured at 40,000 records: 14–16 ms a call against 0.04–1.1 ms; a batch of 500: 29 vs 6 ms).
   const deletePrunableJobs = db.prepare<
     { project: string; before: number; limit: number },
     { project_id: string; job_id: string }
   >(
     `DELETE FROM jobs WHERE (project_id, job_id) IN (
-       SELECT project_id, job_id FROM jobs
+       SELECT project_id, job_id FROM jobs INDEXED BY jobs_begin
         WHERE project_id = @project AND begin_time < @before AND status NOT IN ('WAITING', 'RUNNING')
           AND COALESCE(json_extract(state, '$.endTime'), begin_time) < @before
         ORDER BY begin_time LIMIT @limit)

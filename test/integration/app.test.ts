@@ -350,7 +350,7 @@ describe("the daemon in-process", () => {
         // The simulator still runs the RUNNING one; the others are no longer listed.
         sim.addJob(PROJECT, { id: running, job_type: "CREATE_SERVER_IMAGE", begin_time: now - 30 * day });
         sim.addServer(other, { id: "kept", name: "k2", status: "ACTIVE" });
-        sim.injectFault({ route: "jobs", projectId: other, status: 503 });
+        sim.injectFault({ route: "jobs", projectId: other, status: 503, count: 1_000_000 });
       },
     );
     try {

@@ -56,7 +56,7 @@ describe("JobBook", () => {
     const book = new JobBook(store);
     book.of("p1");
     const cursor: JobCursor = { projectId: "p1", failedCounts: { CREATE_SERVER_IMAGE: 1 } };
-    book.committed(cursor, [record("p1", "j1", "SUCCESS"), record("p1", "j2")]);
+    book.committed(cursor, [record("p1", "j1", "SUCCESS"), record("p1", "j2")], T0);
     assert.deepEqual(book.of("p1").cursor, cursor);
     assert.equal(book.of("p1").jobs.get("j1")?.status, "SUCCESS");
     assert.deepEqual([...book.of("p1").jobs.keys()], ["j1", "j2"]);
@@ -76,13 +76,19 @@ describe("JobBook", () => {
     assert.equal(new JobBook(fakeStore(new Map()).store).forgetBefore("p1"), undefined, "never pruned");
   });
 
-  it("watchedProjects: only the projects a job tick committed in this process", () => {
+  it("pruneCutoffs: the prune's cut-off, never past a project's latest job tick; none for a project without one", () => {
     const book = new JobBook(fakeStore(new Map()).store);
     book.of("p1");
     book.of("p2");
-    assert.deepEqual(book.watchedProjects(), [], "read, but no job tick committed yet");
-    book.committed({ projectId: "p2", failedCounts: {} }, []);
-    assert.deepEqual(book.watchedProjects(), ["p2"]);
+    const day = 86_400_000;
+    assert.deepEqual(book.pruneCutoffs(T0), new Map(), "read, but no job tick committed yet");
+    book.committed({ projectId: "p2", failedCounts: {} }, [], T0 - 20 * day);
+    book.committed({ projectId: "p2", failedCounts: {} }, [], T0 - 2 * day);
+    // p2's job lists have failed for two days: a failure from then may still come; keep what ended since.
+    assert.deepEqual(book.pruneCutoffs(T0 - 14 * day), new Map([["p2", T0 - 14 * day]]));
+    assert.deepEqual(book.pruneCutoffs(T0), new Map([["p2", T0 - 2 * day]]), "capped at the last job tick");
+    book.committed({ projectId: "p2", failedCounts: {} }, [], T0 - 20 * day); // a slow tick committing late
+    assert.deepEqual(book.pruneCutoffs(T0), new Map([["p2", T0 - 2 * day]]), "the cap never goes back");
   });
 
   it("leaves a project it has not read to the store: its first read sees the committed rows", () => {
@@ -90,7 +96,7 @@ describe("JobBook", () => {
       new Map([["p1", { cursor: undefined, jobs: [record("p1", "from-store")] }]]),
     );
     const book = new JobBook(store);
-    book.committed({ projectId: "p1", failedCounts: {} }, [record("p1", "only-in-memory")]);
+    book.committed({ projectId: "p1", failedCounts: {} }, [record("p1", "only-in-memory")], T0);
     assert.deepEqual([...book.of("p1").jobs.keys()], ["from-store"]);
     assert.deepEqual(reads, ["p1", "cut-off p1"]);
   });
