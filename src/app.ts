@@ -533,6 +533,7 @@ export function createApp(loaded: LoadedConfig, deps: AppDeps): App {
     } catch (e) {
       log.error({ err: coerceError(e) }, "forgetting unwatched servers failed");
     }
+    jobBook.keep(new Set(current.config.targets.filter((t) => t.jobs).map((t) => t.projectId)));
     scheduler.update({
       targets: current.config.targets,
       interval: current.config.schedule.interval,

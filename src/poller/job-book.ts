@@ -69,6 +69,17 @@ export class JobBook {
     return out;
   }
 
+  /**
+   * Drops every project not in `projectIds` (after a reload: the projects whose jobs are still watched).
+   * Watched again later, a project is read from the store again, and waits for a job tick that answers
+   * before it is pruned again.
+   */
+  keep(projectIds: ReadonlySet<string>): void {
+    for (const projectId of [...this.#byProject.keys()]) {
+      if (!projectIds.has(projectId)) this.#byProject.delete(projectId);
+    }
+  }
+
   /** Records the store deleted (pruned) from the project, with the cut-off they were pruned at. */
   forget(projectId: string, jobIds: readonly string[], before: number): void {
     const entry = this.#entry(projectId);

@@ -91,6 +91,20 @@ describe("JobBook", () => {
     assert.deepEqual(book.pruneCutoffs(T0), new Map([["p2", T0 - 2 * day]]), "the cap never goes back");
   });
 
+  it("keep: drops the projects not kept; one watched again is read from the store again and not pruned yet", () => {
+    const { store, reads } = fakeStore(new Map([["p1", { cursor: undefined, jobs: [record("p1", "j1")] }]]));
+    const book = new JobBook(store);
+    book.of("p1");
+    book.of("p2");
+    book.committed({ projectId: "p1", failedCounts: {} }, [record("p1", "only-in-memory")], T0);
+    book.committed({ projectId: "p2", failedCounts: {} }, [], T0);
+    book.keep(new Set(["p2"]));
+    assert.deepEqual([...book.pruneCutoffs(T0).keys()], ["p2"]);
+    assert.deepEqual([...book.of("p1").jobs.keys()], ["j1"], "read from the store again");
+    assert.deepEqual(book.pruneCutoffs(T0), new Map([["p2", T0]]), "p1 waits for a job tick again");
+    assert.deepEqual(reads, ["p1", "cut-off p1", "p2", "cut-off p2", "p1", "cut-off p1"]);
+  });
+
   it("leaves a project it has not read to the store: its first read sees the committed rows", () => {
     const { store, reads } = fakeStore(
       new Map([["p1", { cursor: undefined, jobs: [record("p1", "from-store")] }]]),
