@@ -322,20 +322,20 @@ export function observeJobs(input: JobObserveInput): JobObservation {
     if (!before || JSON.stringify(before) !== JSON.stringify(rec)) records.push(rec);
   }
 
-  /** Every record after this tick, in the order a copy of `known` updated in place would hold them. */
-  function* all(): Generator<JobRecord> {
-    for (const [jobId, rec] of input.known) yield changed.get(jobId) ?? rec;
-    for (const [jobId, rec] of changed) if (!input.known.has(jobId)) yield rec;
-  }
+  /**
+   * Calls `fn` with every record after this tick, in the order a copy of `known` updated in place would
+   * hold them (a callback, not a generator: the `active` pass runs every tick over the whole history).
+   */
+  const eachRecord = (fn: (rec: JobRecord) => void) => {
+    for (const [jobId, rec] of input.known) fn(changed.get(jobId) ?? rec);
+    for (const [jobId, rec] of changed) if (!input.known.has(jobId)) fn(rec);
+  };
   const active: JobObservation["active"] = [];
-  const addIfActive = (rec: JobRecord) => {
+  eachRecord((rec) => {
     if (!isJobActive(rec.status)) return;
     if (ownsServer(rec.serverId !== "" ? rec.serverId : rec.jobId, config.sharding))
       active.push({ jobType: rec.jobType, status: rec.status });
-  };
-  // The same records as all(), without a generator's cost per record (this pass runs every tick).
-  for (const [jobId, rec] of input.known) addIfActive(changed.get(jobId) ?? rec);
-  for (const [jobId, rec] of changed) if (!input.known.has(jobId)) addIfActive(rec);
+  });
   let jobOfServer: ReadonlyMap<string, JobRef> | undefined;
   return {
     records,
@@ -346,7 +346,7 @@ export function observeJobs(input: JobObserveInput): JobObservation {
     // Only a tick where a server's status changed asks; most ticks never pay the pass. It reads `known`
     // then: a prune in between only drops jobs older than the retention.
     get jobOfServer() {
-      jobOfServer ??= latestJobOfServer(all());
+      jobOfServer ??= latestJobOfServer(eachRecord);
       return jobOfServer;
     },
   };
@@ -356,16 +356,16 @@ export function observeJobs(input: JobObserveInput): JobObservation {
  * Per server id: its latest job by begin time (first seen, without one); of two that began together, the
  * greater job id (the order the store lists them in, so a restart does not change the answer).
  */
-function latestJobOfServer(records: Iterable<JobRecord>): Map<string, JobRef> {
+function latestJobOfServer(eachRecord: (fn: (rec: JobRecord) => void) => void): Map<string, JobRef> {
   const jobOfServer = new Map<string, JobRef>();
   const latest = new Map<string, { begin: number; rec: JobRecord }>();
-  for (const rec of records) {
-    if (rec.serverId === "") continue;
+  eachRecord((rec) => {
+    if (rec.serverId === "") return;
     const begin = rec.beginTime ?? rec.firstSeenAt;
     const seen = latest.get(rec.serverId);
     if (seen === undefined || seen.begin < begin || (seen.begin === begin && seen.rec.jobId < rec.jobId))
       latest.set(rec.serverId, { begin, rec });
-  }
+  });
   for (const [serverId, { rec }] of latest) jobOfServer.set(serverId, jobRefOf(rec));
   return jobOfServer;
 }
