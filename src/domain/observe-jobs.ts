@@ -193,6 +193,11 @@ export function planJobFetches(
   return { show: [...show], subJobs };
 }
 
+/** Whether this shard owns the job: by its server, or by the job id when it has none (module comment). */
+function ownsJob(rec: JobRecord, sharding: ShardAssignment): boolean {
+  return ownsServer(rec.serverId !== "" ? rec.serverId : rec.jobId, sharding);
+}
+
 /** A listed job that is not known and aged out before `forgetBefore`: pruned history, left alone. */
 function isForgotten(
   job: ImageJob,
@@ -281,7 +286,7 @@ export function observeJobs(input: JobObserveInput): JobObservation {
   for (const jobId of touched) {
     const before = input.known.get(jobId);
     let rec = correlate(current(jobId) as JobRecord, serversOnce);
-    const owned = ownsServer(rec.serverId !== "" ? rec.serverId : rec.jobId, config.sharding);
+    const owned = ownsJob(rec, config.sharding);
     const emit = (type: EventType, discriminator: string, extra: Partial<EventData>) => {
       if (owned) events.push(jobEvent(type, rec, now, discriminator, extra));
     };
@@ -333,8 +338,7 @@ export function observeJobs(input: JobObserveInput): JobObservation {
   const active: JobObservation["active"] = [];
   eachRecord((rec) => {
     if (!isJobActive(rec.status)) return;
-    if (ownsServer(rec.serverId !== "" ? rec.serverId : rec.jobId, config.sharding))
-      active.push({ jobType: rec.jobType, status: rec.status });
+    if (ownsJob(rec, config.sharding)) active.push({ jobType: rec.jobType, status: rec.status });
   });
   let jobOfServer: ReadonlyMap<string, JobRef> | undefined;
   return {

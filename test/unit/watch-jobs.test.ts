@@ -42,16 +42,30 @@ ${extra}
   ).config;
 }
 
+/** A cloud client whose calls fail with "not used" but those in `calls`. */
+function cloudOf(calls: Partial<CloudClient>): CloudClient {
+  const notUsed = () => Promise.reject(new Error("not used"));
+  return {
+    getImageServer: notUsed,
+    listImageServers: notUsed,
+    listImageJobs: notUsed,
+    listAllImageJobs: notUsed,
+    listImageSubJobs: notUsed,
+    showImageJob: notUsed,
+    exportListings: () => ({ v: 1, listings: [] }),
+    seedListings: () => {},
+    close: async () => {},
+    ...calls,
+  };
+}
+
 describe("fetchJobs", () => {
   it("lists the sub-jobs of several new jobs at once, and keeps them in the plan's order", async () => {
     const running = [job("100000000000000001"), job("100000000000000002"), job("100000000000000003")];
     let inFlight = 0;
     let maxInFlight = 0;
     const asked: string[] = [];
-    const notUsed = () => Promise.reject(new Error("not used"));
-    const cloud: CloudClient = {
-      getImageServer: notUsed,
-      listImageServers: notUsed,
+    const cloud = cloudOf({
       listImageJobs: async () => ({ count: 0, items: [] }),
       listAllImageJobs: async (_p, filter) =>
         filter.jobType === "CREATE_SERVER_IMAGE" && filter.status === "RUNNING" ? running : [],
@@ -64,11 +78,7 @@ describe("fetchJobs", () => {
         inFlight--;
         return [];
       },
-      showImageJob: notUsed,
-      exportListings: () => ({ v: 1, listings: [] }),
-      seedListings: () => {},
-      close: async () => {},
-    };
+    });
     const config = configOf("");
     const store = openSqliteStore(":memory:");
     try {
@@ -103,10 +113,7 @@ describe("fetchJobs", () => {
       beginTime: now - 3 * 3_600_000,
       endTime: now - 2 * 3_600_000,
     };
-    const notUsed = () => Promise.reject(new Error("not used"));
-    const cloud: CloudClient = {
-      getImageServer: notUsed,
-      listImageServers: notUsed,
+    const cloud = cloudOf({
       listImageJobs: async (_p, filter) =>
         filter.jobType === "CREATE_SERVER_IMAGE" && filter.status === "FAILED"
           ? { count: 1, items: [failed] }
@@ -114,10 +121,7 @@ describe("fetchJobs", () => {
       listAllImageJobs: async () => [],
       listImageSubJobs: async () => [],
       showImageJob: async () => ({ kind: "ok", job: { ...failed, subJobs: [] } }),
-      exportListings: () => ({ v: 1, listings: [] }),
-      seedListings: () => {},
-      close: async () => {},
-    };
+    });
     const config = configOf('state: { path: ":memory:", retention: 1h }');
     const store = openSqliteStore(":memory:");
     try {
